@@ -1,0 +1,67 @@
+using Bulkhead.Queuing.Internal;
+
+namespace Bulkhead.Admission.Internal;
+
+/// <summary>
+/// The run-time state of one workload class: its seats in use, its queue and its counters, with the limits the engine
+/// reads on the fast path copied into fields.
+/// </summary>
+internal sealed class ClassState
+{
+    /// <summary>The low bits of <see cref="SeatWord"/> count seats in use; seats never exceed <see cref="WorkloadIsolationOptions.MaxSeats"/>.</summary>
+    public const int SeatBits = 21;
+
+    public const long SeatMask = (1L << SeatBits) - 1;
+
+    /// <summary>The high bits of <see cref="SeatWord"/> count admissions, so one atomic add takes a seat and counts it.</summary>
+    public const long AdmittedUnit = 1L << SeatBits;
+
+    public const long TakeIncrement = 1 + AdmittedUnit;
+
+    /// <summary>Seats in use (low bits) and admissions since start (high bits), changed only atomically.</summary>
+    public long SeatWord;
+
+    /// <summary>0 while the fast path may take this class's reserved seats: the queue length, or -1 once closed.</summary>
+    public int Gate;
+
+    public long Rejected;
+
+    public long Canceled;
+
+    public ClassState(AdmissionEngine engine, string name, WorkloadClassOptions options, int totalConcurrency)
+    {
+        Engine = engine;
+        Name = name;
+        Priority = options.Priority;
+        Reserved = options.ReservedConcurrency;
+        Max = options.MaxConcurrency ?? totalConcurrency;
+        QueueLimit = options.QueueLimit;
+        QueueTimeout = options.QueueTimeout;
+        QueueOrder = options.QueueOrder;
+    }
+
+    public AdmissionEngine Engine { get; }
+
+    public string Name { get; }
+
+    public int Priority { get; }
+
+    public int Reserved { get; }
+
+    public int Max { get; }
+
+    public int QueueLimit { get; }
+
+    public TimeSpan QueueTimeout { get; }
+
+    public WorkloadQueueOrder QueueOrder { get; }
+
+    /// <summary>Gets the waiters; guarded by the engine's lock.</summary>
+    public WaitQueue Queue { get; } = new();
+
+    public int InFlight => (int)(Volatile.Read(ref SeatWord) & SeatMask);
+
+    public long Admitted => Volatile.Read(ref SeatWord) >> SeatBits;
+
+    public override string ToString() => Name;
+}

@@ -1,0 +1,23 @@
+namespace Bulkhead.Admission.Internal;
+
+/// <summary>How a wait for a seat ended.</summary>
+internal enum WaitOutcome
+{
+    /// <summary>Still waiting.</summary>
+    Waiting,
+
+    /// <summary>A seat was taken for the waiter.</summary>
+    Granted,
+
+    /// <summary>The caller canceled the wait.</summary>
+    Canceled,
+
+    /// <summary>The class's queue timeout passed.</summary>
+    TimedOut,
+
+    /// <summary>A newer waiter pushed this one out of a full last-in-first-out queue.</summary>
+    Evicted,
+
+    /// <summary>The scheduler was disposed.</summary>
+    ShuttingDown,
+}

@@ -1,0 +1,44 @@
+using Bulkhead.Queuing.Internal;
+
+namespace Bulkhead.Admission.Internal;
+
+/// <summary>
+/// One unit of work waiting for a seat. Its queue links and outcome change only under the engine's lock; it is
+/// completed outside the lock, with continuations run asynchronously so that no caller's code runs on the releasing thread.
+/// </summary>
+internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
+{
+    public Waiter(ClassState workloadClass, string? partition, long enqueuedTimestamp, CancellationToken cancellationToken)
+        : base(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        Class = workloadClass;
+        Partition = partition;
+        CancellationToken = cancellationToken;
+        EnqueuedTimestamp = enqueuedTimestamp;
+    }
+
+    public ClassState Class { get; }
+
+    public string? Partition { get; }
+
+    public CancellationToken CancellationToken { get; }
+
+    public long EnqueuedTimestamp { get; }
+
+    /// <summary>Gets or sets the queue that holds the waiter, or <see langword="null"/> once it has left it.</summary>
+    public WaitQueue? Queue { get; set; }
+
+    public Waiter? Previous { get; set; }
+
+    public Waiter? Next { get; set; }
+
+    /// <summary>Gets or sets how the wait ended; set when the waiter leaves its queue.</summary>
+    public WaitOutcome Outcome { get; set; }
+
+    /// <summary>Gets or sets the next waiter to complete once the lock is released (an intrusive list: no allocation).</summary>
+    public Waiter? NextToComplete { get; set; }
+
+    public CancellationTokenRegistration CancellationRegistration { get; set; }
+
+    public ITimer? Timer { get; set; }
+}

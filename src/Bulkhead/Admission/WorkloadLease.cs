@@ -1,0 +1,86 @@
+using Bulkhead.Admission.Internal;
+
+namespace Bulkhead;
+
+/// <summary>
+/// The outcome of asking for a seat of a workload class: either a held seat, freed when the lease is disposed, or a
+/// rejection with its reason.
+/// </summary>
+/// <remarks>
+/// Disposing an acquired lease frees its seat exactly once, whatever copy of the lease is disposed and however often;
+/// disposing a rejected or default lease does nothing. Acquiring a lease allocates nothing when a seat is free.
+/// </remarks>
+public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
+{
+    private const long NoRetryAfter = -1;
+
+    private readonly LeaseTicket? _ticket;
+    private readonly string? _workloadClass;
+    private readonly long _retryAfterTicks;
+    private readonly int _version;
+    private readonly WorkloadRejectionReason _reason;
+
+    internal WorkloadLease(LeaseTicket ticket, int version, string workloadClass)
+    {
+        _ticket = ticket;
+        _version = version;
+        _workloadClass = workloadClass;
+        _retryAfterTicks = NoRetryAfter;
+    }
+
+    internal WorkloadLease(string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfter)
+    {
+        _workloadClass = workloadClass;
+        _reason = reason;
+        _retryAfterTicks = retryAfter?.Ticks ?? NoRetryAfter;
+    }
+
+    /// <summary>Gets a value indicating whether the lease holds a seat.</summary>
+    public bool IsAcquired => _ticket is not null;
+
+    /// <summary>Gets the name of the workload class the lease was asked of.</summary>
+    public string WorkloadClass => _workloadClass ?? string.Empty;
+
+    /// <summary>
+    /// Gets why the work was rejected, or <see langword="null"/> when the lease is acquired or is the default lease.
+    /// </summary>
+    public WorkloadRejectionReason? RejectionReason => _ticket is null && _workloadClass is not null ? _reason : null;
+
+    /// <summary>
+    /// Gets when it makes sense to try again after a rejection, or <see langword="null"/> when no estimate is known.
+    /// </summary>
+    public TimeSpan? RetryAfter => _retryAfterTicks == NoRetryAfter ? null : TimeSpan.FromTicks(_retryAfterTicks);
+
+    /// <summary>Determines whether two leases are the same lease.</summary>
+    /// <param name="left">A lease.</param>
+    /// <param name="right">Another lease.</param>
+    /// <returns><see langword="true"/> when both are the same lease.</returns>
+    public static bool operator ==(WorkloadLease left, WorkloadLease right) => left.Equals(right);
+
+    /// <summary>Determines whether two leases are different leases.</summary>
+    /// <param name="left">A lease.</param>
+    /// <param name="right">Another lease.</param>
+    /// <returns><see langword="true"/> when the leases differ.</returns>
+    public static bool operator !=(WorkloadLease left, WorkloadLease right) => !left.Equals(right);
+
+    /// <summary>
+    /// Frees the lease's seat, once; later calls, and calls on copies of this lease, do nothing.
+    /// </summary>
+    public void Dispose() => _ticket?.Release(_version);
+
+    /// <inheritdoc />
+    public bool Equals(WorkloadLease other) =>
+        ReferenceEquals(_ticket, other._ticket) && _version == other._version
+        && string.Equals(_workloadClass, other._workloadClass, StringComparison.Ordinal)
+        && _reason == other._reason && _retryAfterTicks == other._retryAfterTicks;
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is WorkloadLease other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(_ticket, _version, _workloadClass, _reason, _retryAfterTicks);
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        IsAcquired ? $"Acquired ({WorkloadClass})" : _workloadClass is null ? "Empty" : $"Rejected ({WorkloadClass}: {_reason})";
+}

@@ -1,0 +1,65 @@
+using Bulkhead;
+using Bulkhead.Admission.Internal;
+using Bulkhead.DependencyInjection.Internal;
+using Bulkhead.Options.Internal;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Registers Bulkhead workload isolation.
+/// </summary>
+public static class WorkloadIsolationServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds workload isolation with default options: one class, <c>"default"</c>, with 64 seats.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <returns>A builder to configure workload isolation further.</returns>
+    public static IWorkloadIsolationBuilder AddWorkloadIsolation(this IServiceCollection services) =>
+        services.AddWorkloadIsolation(static _ => { });
+
+    /// <summary>
+    /// Adds workload isolation configured in code. Calling it again adds more configuration.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>A builder to configure workload isolation further.</returns>
+    public static IWorkloadIsolationBuilder AddWorkloadIsolation(this IServiceCollection services, Action<WorkloadIsolationOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+
+        services.Configure(configure);
+        return services.AddWorkloadIsolationCore();
+    }
+
+    /// <summary>
+    /// Adds workload isolation configured from a configuration section, for example <c>WorkloadIsolation</c> of
+    /// appsettings.json. Calling it again adds more configuration.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configuration">The section that holds the options.</param>
+    /// <returns>A builder to configure workload isolation further.</returns>
+    public static IWorkloadIsolationBuilder AddWorkloadIsolation(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        services.Configure<WorkloadIsolationOptions>(configuration);
+        return services.AddWorkloadIsolationCore();
+    }
+
+    private static WorkloadIsolationBuilder AddWorkloadIsolationCore(this IServiceCollection services)
+    {
+        services.AddOptions<WorkloadIsolationOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
+        services.TryAddSingleton(static sp => new WorkloadScheduler(
+            sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>(),
+            sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<IWorkloadScheduler>(static sp => sp.GetRequiredService<WorkloadScheduler>());
+        return new WorkloadIsolationBuilder(services);
+    }
+}

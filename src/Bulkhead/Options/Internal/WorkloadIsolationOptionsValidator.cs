@@ -1,0 +1,106 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace Bulkhead.Options.Internal;
+
+/// <summary>
+/// Checks the whole configuration at once and reports every problem, each naming its class and field.
+/// </summary>
+internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<WorkloadIsolationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkloadIsolationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+
+        List<string> failures = [];
+        AddAttributeFailures(options, "WorkloadIsolation", failures);
+
+        if (options.Classes.Count > 0 && !string.IsNullOrWhiteSpace(options.DefaultClass)
+            && !options.Classes.ContainsKey(options.DefaultClass))
+        {
+            failures.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"WorkloadIsolation: DefaultClass '{options.DefaultClass}' is not a configured class (configured: {string.Join(", ", options.Classes.Keys.Select(k => $"'{k}'"))})."));
+        }
+
+        long reservedTotal = 0;
+        foreach ((string className, WorkloadClassOptions? classOptions) in options.Classes)
+        {
+            if (string.IsNullOrWhiteSpace(className))
+            {
+                failures.Add("WorkloadIsolation: a workload class has an empty name.");
+                continue;
+            }
+
+            string prefix = $"Workload class '{className}'";
+            if (classOptions is null)
+            {
+                failures.Add($"{prefix}: has no settings.");
+                continue;
+            }
+
+            AddAttributeFailures(classOptions, prefix, failures);
+            ValidateClass(options, prefix, classOptions, failures);
+            reservedTotal += Math.Max(0, classOptions.ReservedConcurrency);
+        }
+
+        if (reservedTotal > options.TotalConcurrency)
+        {
+            failures.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"WorkloadIsolation: the classes' ReservedConcurrency adds up to {reservedTotal}, more than TotalConcurrency ({options.TotalConcurrency})."));
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateClass(WorkloadIsolationOptions options, string prefix, WorkloadClassOptions classOptions, List<string> failures)
+    {
+        int max = classOptions.MaxConcurrency ?? options.TotalConcurrency;
+        if (classOptions.ReservedConcurrency > max)
+        {
+            failures.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{prefix}: ReservedConcurrency ({classOptions.ReservedConcurrency}) exceeds MaxConcurrency ({max})."));
+        }
+
+        if (classOptions.MaxConcurrency > options.TotalConcurrency)
+        {
+            failures.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{prefix}: MaxConcurrency ({classOptions.MaxConcurrency}) exceeds TotalConcurrency ({options.TotalConcurrency})."));
+        }
+
+        TimeSpan timeout = classOptions.QueueTimeout;
+        if (timeout != Timeout.InfiniteTimeSpan && (timeout < TimeSpan.Zero || timeout.TotalMilliseconds > uint.MaxValue - 1))
+        {
+            failures.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{prefix}: QueueTimeout ({timeout}) must be zero or positive and under 49 days, or Timeout.InfiniteTimeSpan."));
+        }
+
+        if (!Enum.IsDefined(classOptions.QueueOrder))
+        {
+            failures.Add($"{prefix}: QueueOrder ({classOptions.QueueOrder}) must be Fifo or Lifo.");
+        }
+    }
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The options types are preserved by their use in this assembly.")]
+    private static void AddAttributeFailures(object instance, string prefix, List<string> failures)
+    {
+        List<ValidationResult> results = [];
+        if (Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true))
+        {
+            return;
+        }
+
+        foreach (ValidationResult result in results)
+        {
+            string member = result.MemberNames.FirstOrDefault() ?? "value";
+            object? value = instance.GetType().GetProperty(member)?.GetValue(instance);
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: {member} ({value ?? "null"}) is out of range. {result.ErrorMessage}"));
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Bulkhead;
+
+/// <summary>
+/// The limits of one workload class: its priority, its reserved and maximum seats and its queue.
+/// </summary>
+public sealed class WorkloadClassOptions
+{
+    /// <summary>
+    /// Gets or sets the priority of the class on shared seats: 0 is the most important. When a shared seat frees,
+    /// it goes to the waiting class with the lowest number that may take it; classes of equal priority take turns.
+    /// </summary>
+    /// <value>The default value is 0.</value>
+    [Range(0, int.MaxValue)]
+    public int Priority { get; set; }
+
+    /// <summary>
+    /// Gets or sets the number of seats only this class may use. Reserved seats are never lent to another class,
+    /// so this class always finds them free of other classes' work.
+    /// </summary>
+    /// <value>The default value is 0.</value>
+    [Range(0, WorkloadIsolationOptions.MaxSeats)]
+    public int ReservedConcurrency { get; set; }
+
+    /// <summary>
+    /// Gets or sets the most units of work of this class in flight at once, reserved and borrowed seats together.
+    /// <see langword="null"/> means the host's <see cref="WorkloadIsolationOptions.TotalConcurrency"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    [Range(1, WorkloadIsolationOptions.MaxSeats)]
+    public int? MaxConcurrency { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many units of work may wait for a seat. 0 rejects at once when no seat is free.
+    /// </summary>
+    /// <value>The default value is 100.</value>
+    [Range(0, int.MaxValue)]
+    public int QueueLimit { get; set; } = 100;
+
+    /// <summary>
+    /// Gets or sets how long a unit of work may wait for a seat before it is rejected with
+    /// <see cref="WorkloadRejectionReason.QueueTimeout"/>. <see cref="Timeout.InfiniteTimeSpan"/> waits without limit.
+    /// </summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan QueueTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets the order in which waiters of this class are admitted.
+    /// </summary>
+    /// <value>The default value is <see cref="WorkloadQueueOrder.Fifo"/>.</value>
+    public WorkloadQueueOrder QueueOrder { get; set; } = WorkloadQueueOrder.Fifo;
+}

@@ -1,0 +1,57 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Bulkhead;
+
+/// <summary>
+/// The configuration of workload isolation for one host: its seats and its workload classes.
+/// </summary>
+/// <remarks>
+/// Binds from configuration with the same names, for example the section <c>WorkloadIsolation</c> of appsettings.json.
+/// With no class configured, a single class named <see cref="DefaultClass"/> with default limits takes all work.
+/// </remarks>
+public sealed class WorkloadIsolationOptions
+{
+    /// <summary>The largest number of seats a host may have.</summary>
+    public const int MaxSeats = 1_000_000;
+
+    /// <summary>
+    /// Gets or sets the number of units of work the host runs at once, across all classes.
+    /// </summary>
+    /// <value>The default value is 64.</value>
+    [Range(1, MaxSeats)]
+    public int TotalConcurrency { get; set; } = 64;
+
+    /// <summary>
+    /// Gets or sets the class that takes work no rule or caller assigns to a class. It must be one of <see cref="Classes"/>
+    /// when any class is configured.
+    /// </summary>
+    /// <value>The default value is <c>"default"</c>.</value>
+    [Required]
+    public string DefaultClass { get; set; } = "default";
+
+    /// <summary>
+    /// Gets the workload classes by name. Names are compared without regard to case.
+    /// </summary>
+    public IDictionary<string, WorkloadClassOptions> Classes { get; } =
+        new Dictionary<string, WorkloadClassOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Adds a workload class, or configures it further when it exists.
+    /// </summary>
+    /// <param name="name">The class name, compared without regard to case.</param>
+    /// <param name="configure">Sets the class's limits.</param>
+    /// <returns>These options, for chaining.</returns>
+    public WorkloadIsolationOptions AddClass(string name, Action<WorkloadClassOptions>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+
+        if (!Classes.TryGetValue(name, out WorkloadClassOptions? options))
+        {
+            options = new WorkloadClassOptions();
+            Classes.Add(name, options);
+        }
+
+        configure?.Invoke(options);
+        return this;
+    }
+}

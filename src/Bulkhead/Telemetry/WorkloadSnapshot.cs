@@ -1,0 +1,30 @@
+namespace Bulkhead;
+
+/// <summary>
+/// The state of every workload class at one moment, from <see cref="IWorkloadScheduler.GetSnapshot"/>.
+/// </summary>
+public sealed class WorkloadSnapshot
+{
+    /// <summary>
+    /// Initializes a new instance of the <see cref="WorkloadSnapshot"/> class.
+    /// </summary>
+    /// <param name="classes">The state of each class, most important first.</param>
+    public WorkloadSnapshot(IReadOnlyList<WorkloadClassSnapshot> classes)
+    {
+        ArgumentNullException.ThrowIfNull(classes);
+        Classes = classes;
+    }
+
+    /// <summary>Gets the state of each class, most important first.</summary>
+    public IReadOnlyList<WorkloadClassSnapshot> Classes { get; }
+
+    /// <summary>
+    /// Gets the state of a class by name, compared without regard to case.
+    /// </summary>
+    /// <param name="workloadClass">The class name.</param>
+    /// <returns>The class's state.</returns>
+    /// <exception cref="KeyNotFoundException">No class has that name.</exception>
+    public WorkloadClassSnapshot this[string workloadClass] =>
+        Classes.FirstOrDefault(c => string.Equals(c.Name, workloadClass, StringComparison.OrdinalIgnoreCase))
+        ?? throw new KeyNotFoundException($"No workload class is named '{workloadClass}'.");
+}
