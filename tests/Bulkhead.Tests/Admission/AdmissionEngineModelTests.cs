@@ -1,0 +1,313 @@
+using System.Globalization;
+using Bulkhead.Admission.Internal;
+using Microsoft.Extensions.Time.Testing;
+using Xunit.Sdk;
+
+namespace Bulkhead.Tests.Admission;
+
+/// <summary>
+/// Drives the engine with random acquire, try-acquire, release, double-release, cancel and time steps, and after every
+/// step compares it with <see cref="AdmissionModel"/> (a plain sequential statement of the admission rules) and checks
+/// the invariants of DESIGN.md directly on the engine's state.
+/// </summary>
+/// <remarks>Set BULKHEAD_MODEL_SEED to replay one seed.</remarks>
+public sealed class AdmissionEngineModelTests
+{
+    private const int StepsPerSeed = 100_000;
+
+    public static TheoryData<int> Seeds()
+    {
+        string? replay = Environment.GetEnvironmentVariable("BULKHEAD_MODEL_SEED");
+        return replay is null ? new TheoryData<int> { 1, 2, 3 } : new TheoryData<int> { int.Parse(replay, CultureInfo.InvariantCulture) };
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void RandomSteps_MatchTheModelAndKeepEveryInvariant(int seed)
+    {
+        using var run = new Run(seed);
+        int step = 0;
+        try
+        {
+            for (; step < StepsPerSeed; step++)
+            {
+                run.Step();
+            }
+
+            run.Drain();
+        }
+        catch (Exception exception) when (exception is XunitException or InvalidOperationException)
+        {
+            throw new XunitException($"Model test failed with seed {seed} at step {step} (replay: BULKHEAD_MODEL_SEED={seed}). {run.Describe()}{Environment.NewLine}{exception.Message}");
+        }
+    }
+
+    private sealed class Run : IDisposable
+    {
+        private readonly Random _random;
+        private readonly FakeTimeProvider _time = new();
+        private readonly WorkloadScheduler _scheduler;
+        private readonly AdmissionModel _model;
+        private readonly List<(int Id, string Class, WorkloadLease Lease)> _held = [];
+        private readonly Dictionary<int, (Task<WorkloadLease> Task, CancellationTokenSource Cts)> _pending = [];
+        private readonly string _configuration;
+        private int _nextId;
+
+        public Run(int seed)
+        {
+            _random = new Random(seed);
+            var options = new WorkloadIsolationOptions { TotalConcurrency = _random.Next(4, 9) };
+            int reservedLeft = options.TotalConcurrency - 1;
+            int[] priorities = [0, 1, 1, 2, 3];
+            int classCount = _random.Next(4, 6);
+            for (int i = 0; i < classCount; i++)
+            {
+                int reserved = Math.Min(reservedLeft, _random.Next(0, 3));
+                reservedLeft -= reserved;
+                options.AddClass($"c{i}", c =>
+                {
+                    c.Priority = priorities[_random.Next(priorities.Length)];
+                    c.ReservedConcurrency = reserved;
+                    c.MaxConcurrency = _random.Next(Math.Max(1, reserved), options.TotalConcurrency + 1);
+                    c.QueueLimit = _random.Next(0, 6);
+                    c.QueueTimeout = _random.Next(4) == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(_random.Next(0, 5_000));
+                    c.QueueOrder = _random.Next(2) == 0 ? WorkloadQueueOrder.Fifo : WorkloadQueueOrder.Lifo;
+                });
+            }
+
+            options.DefaultClass = "c0";
+            _configuration = $"Total {options.TotalConcurrency}; " + string.Join("; ", options.Classes.Select(c =>
+                $"{c.Key}: p{c.Value.Priority} r{c.Value.ReservedConcurrency} m{c.Value.MaxConcurrency} q{c.Value.QueueLimit} t{c.Value.QueueTimeout.TotalMilliseconds} {c.Value.QueueOrder}"));
+            _scheduler = new WorkloadScheduler(options, _time);
+            _model = new AdmissionModel(options);
+        }
+
+        public void Dispose() => _scheduler.Dispose();
+
+        public string Describe() => $"Configuration: {_configuration}.";
+
+        public void Step()
+        {
+            int dice = _random.Next(100);
+            List<(int Id, AdmissionModel.Outcome Outcome)> expected;
+            if (dice < 35)
+            {
+                expected = Acquire(wait: true);
+            }
+            else if (dice < 45)
+            {
+                expected = Acquire(wait: false);
+            }
+            else if (dice < 75)
+            {
+                expected = Release();
+            }
+            else if (dice < 80)
+            {
+                expected = ReleaseAgain();
+            }
+            else if (dice < 90)
+            {
+                expected = Cancel();
+            }
+            else
+            {
+                TimeSpan delta = TimeSpan.FromMilliseconds(_random.Next(0, 3_000));
+                _time.Advance(delta);
+                expected = _model.Advance(_time.GetUtcNow().UtcTicks);
+            }
+
+            CompareCompletions(expected);
+            CheckInvariants(expected);
+        }
+
+        public void Drain()
+        {
+            foreach ((_, CancellationTokenSource cts) in _pending.Values.ToList())
+            {
+                cts.Cancel();
+            }
+
+            foreach (int id in _pending.Keys.ToList())
+            {
+                Assert.True(_pending[id].Task.IsCanceled || _pending[id].Task.IsCompletedSuccessfully, "Every waiter ends when canceled.");
+                if (_pending[id].Task.IsCompletedSuccessfully)
+                {
+                    _pending[id].Task.Result.Dispose();
+                }
+            }
+
+            _pending.Clear();
+            foreach ((_, _, WorkloadLease lease) in _held)
+            {
+                lease.Dispose();
+            }
+
+            _held.Clear();
+            Assert.All(_scheduler.GetSnapshot().Classes, c => Assert.Equal((c.Name, 0, 0), (c.Name, c.InFlight, c.Queued)));
+            Assert.Equal(0, _scheduler.Engine.SharedInUse);
+        }
+
+        private List<(int, AdmissionModel.Outcome)> Acquire(bool wait)
+        {
+            string name = _model.ClassNames[_random.Next(_model.ClassNames.Count)];
+            int id = _nextId++;
+            List<(int Id, AdmissionModel.Outcome Outcome)> expected = _model.Acquire(id, name, wait, _time.GetUtcNow().UtcTicks);
+            if (!wait)
+            {
+                WorkloadLease lease = _scheduler.TryAcquire(name);
+                Record(id, name, lease);
+                return expected;
+            }
+
+            var cts = new CancellationTokenSource();
+            Task<WorkloadLease> task = _scheduler.AcquireAsync(name, cancellationToken: cts.Token).AsTask();
+            if (task.IsCompleted)
+            {
+                Record(id, name, task.Result);
+            }
+            else
+            {
+                _pending.Add(id, (task, cts));
+                Assert.Contains(expected, e => e.Id == id && e.Outcome == AdmissionModel.Outcome.Queued);
+            }
+
+            return expected;
+        }
+
+        private void Record(int id, string name, WorkloadLease lease)
+        {
+            (int Id, AdmissionModel.Outcome Outcome)? modelOutcome = null;
+            if (lease.IsAcquired)
+            {
+                _held.Add((id, name, lease));
+                modelOutcome = (id, AdmissionModel.Outcome.Granted);
+            }
+            else
+            {
+                modelOutcome = (id, ToOutcome(lease.RejectionReason));
+            }
+
+            _observed.Add(modelOutcome.Value);
+        }
+
+        private readonly List<(int Id, AdmissionModel.Outcome Outcome)> _observed = [];
+
+        private List<(int, AdmissionModel.Outcome)> Release()
+        {
+            if (_held.Count == 0)
+            {
+                return [];
+            }
+
+            int index = _random.Next(_held.Count);
+            (int id, _, WorkloadLease lease) = _held[index];
+            _held.RemoveAt(index);
+            _released.Add(lease);
+            if (_released.Count > 16)
+            {
+                _released.RemoveAt(0);
+            }
+
+            WorkloadLease copy = lease;
+            copy.Dispose();
+            return _model.Release(id);
+        }
+
+        private readonly List<WorkloadLease> _released = [];
+
+        /// <summary>Disposes a lease that was already disposed (a stale copy): nothing may change.</summary>
+        private List<(int, AdmissionModel.Outcome)> ReleaseAgain()
+        {
+            if (_released.Count > 0)
+            {
+                _released[_random.Next(_released.Count)].Dispose();
+            }
+
+            return [];
+        }
+
+        private List<(int, AdmissionModel.Outcome)> Cancel()
+        {
+            if (_pending.Count == 0)
+            {
+                return [];
+            }
+
+            int id = _pending.Keys.ElementAt(_random.Next(_pending.Count));
+            List<(int, AdmissionModel.Outcome)> expected = _model.Cancel(id);
+            _pending[id].Cts.Cancel();
+            return expected;
+        }
+
+        private void CompareCompletions(List<(int Id, AdmissionModel.Outcome Outcome)> expected)
+        {
+            foreach ((int id, (Task<WorkloadLease> task, CancellationTokenSource cts)) in _pending.ToList())
+            {
+                if (!task.IsCompleted)
+                {
+                    continue;
+                }
+
+                _pending.Remove(id);
+                cts.Dispose();
+                if (task.IsCanceled)
+                {
+                    _observed.Add((id, AdmissionModel.Outcome.Canceled));
+                    continue;
+                }
+
+                WorkloadLease lease = task.Result;
+                _observed.Add((id, lease.IsAcquired ? AdmissionModel.Outcome.Granted : ToOutcome(lease.RejectionReason)));
+                if (lease.IsAcquired)
+                {
+                    _held.Add((id, lease.WorkloadClass, lease));
+                }
+            }
+
+            List<(int, AdmissionModel.Outcome)> wanted = [.. expected.Where(e => e.Outcome != AdmissionModel.Outcome.Queued).OrderBy(e => e.Id)];
+            List<(int, AdmissionModel.Outcome)> seen = [.. _observed.OrderBy(e => e.Id)];
+            _observed.Clear();
+            Assert.True(wanted.SequenceEqual(seen), $"Expected completions [{string.Join(", ", wanted)}] but saw [{string.Join(", ", seen)}].");
+        }
+
+        private void CheckInvariants(List<(int Id, AdmissionModel.Outcome Outcome)> expected)
+        {
+            WorkloadClassSnapshot[] snapshot = [.. _scheduler.GetSnapshot().Classes];
+            int pool = _scheduler.Engine.SharedPool;
+            int shared = snapshot.Sum(c => Math.Max(0, c.InFlight - c.ReservedConcurrency));
+            Assert.True(shared <= pool, $"Shared seats in use ({shared}) exceed the pool ({pool}).");
+            Assert.Equal(shared, _scheduler.Engine.SharedInUse);
+
+            HashSet<string> grantedClasses = [.. expected.Where(e => e.Outcome == AdmissionModel.Outcome.Granted).Select(e => _model.ClassOf(e.Id))];
+            foreach (WorkloadClassSnapshot c in snapshot)
+            {
+                AdmissionModel.ModelClass model = _model.Class(c.Name);
+                Assert.True(c.InFlight == model.InFlight && c.Queued == model.Queue.Count,
+                    $"Class '{c.Name}': engine has {c.InFlight} in flight and {c.Queued} queued, the model {model.InFlight} and {model.Queue.Count}.");
+                Assert.True(c.InFlight <= c.MaxConcurrency, $"Class '{c.Name}' is above its MaxConcurrency.");
+                Assert.True(c.QueueLimit == 0 ? c.Queued == 0 : c.Queued <= c.QueueLimit, $"Class '{c.Name}' queues beyond its QueueLimit.");
+                if (c.Queued > 0)
+                {
+                    Assert.True(c.InFlight >= c.ReservedConcurrency, $"Class '{c.Name}' waits while below its reservation.");
+                    bool couldStart = c.InFlight < c.MaxConcurrency && (c.InFlight < c.ReservedConcurrency || shared < pool);
+                    Assert.False(couldStart, $"Class '{c.Name}' waits while a seat it may take is free.");
+                }
+
+                if (grantedClasses.Contains(c.Name) && c.InFlight > c.ReservedConcurrency)
+                {
+                    WorkloadClassSnapshot? overtaken = snapshot.FirstOrDefault(h => h.Priority < c.Priority && h.Queued > 0
+                        && h.InFlight < h.MaxConcurrency && h.InFlight >= h.ReservedConcurrency);
+                    Assert.True(overtaken is null, $"Class '{c.Name}' got a shared seat while more important class '{overtaken?.Name}' waited for one.");
+                }
+            }
+        }
+
+        private static AdmissionModel.Outcome ToOutcome(WorkloadRejectionReason? reason) => reason switch
+        {
+            WorkloadRejectionReason.QueueFull => AdmissionModel.Outcome.QueueFull,
+            WorkloadRejectionReason.QueueTimeout => AdmissionModel.Outcome.QueueTimeout,
+            _ => throw new InvalidOperationException($"Unexpected rejection {reason}."),
+        };
+    }
+}
