@@ -1,0 +1,79 @@
+using System.Threading.RateLimiting;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bulkhead.Benchmarks.Admission;
+
+/// <summary>
+/// One uncontended acquire and release of a seat, against the platform's nearest primitives.
+/// </summary>
+[MemoryDiagnoser]
+public class AdmissionBenchmark
+{
+    private ConcurrencyLimiter _limiter = null!;
+    private SemaphoreSlim _semaphore = null!;
+    private ServiceProvider _services = null!;
+    private IWorkloadScheduler _scheduler = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 64, QueueLimit = 100 });
+        _semaphore = new SemaphoreSlim(64, 64);
+        _services = new ServiceCollection()
+            .AddWorkloadIsolation(o =>
+            {
+                o.TotalConcurrency = 64;
+                o.DefaultClass = "interactive";
+                o.AddClass("interactive", c => c.ReservedConcurrency = 16);
+                o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
+                o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 4; });
+            })
+            .Services.BuildServiceProvider();
+        _scheduler = _services.GetRequiredService<IWorkloadScheduler>();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _limiter.Dispose();
+        _semaphore.Dispose();
+        _services.Dispose();
+    }
+
+    [Benchmark(Baseline = true, Description = "ConcurrencyLimiter AttemptAcquire+Dispose")]
+    public bool ConcurrencyLimiter()
+    {
+        using RateLimitLease lease = _limiter.AttemptAcquire();
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "SemaphoreSlim Wait(0)+Release")]
+    public bool SemaphoreSlim()
+    {
+        bool entered = _semaphore.Wait(0);
+        _semaphore.Release();
+        return entered;
+    }
+
+    [Benchmark(Description = "Bulkhead TryAcquire+Dispose (shared seat)")]
+    public bool BulkheadSharedSeat()
+    {
+        using WorkloadLease lease = _scheduler.TryAcquire("reporting");
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "Bulkhead TryAcquire+Dispose (reserved seat)")]
+    public bool BulkheadReservedSeat()
+    {
+        using WorkloadLease lease = _scheduler.TryAcquire("interactive");
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "Bulkhead AcquireAsync+Dispose (seat free)")]
+    public async ValueTask<bool> BulkheadAcquireAsync()
+    {
+        using WorkloadLease lease = await _scheduler.AcquireAsync("reporting");
+        return lease.IsAcquired;
+    }
+}
