@@ -12,27 +12,27 @@ namespace Bulkhead;
 /// </remarks>
 public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
 {
+    // A rejection packs its reason into the low bits of _data and its retry-after ticks (or -1) above them;
+    // an acquired lease keeps its ticket version there. Three words, so leases stay cheap to return and copy.
+    private const int ReasonBits = 3;
     private const long NoRetryAfter = -1;
 
     private readonly LeaseTicket? _ticket;
     private readonly string? _workloadClass;
-    private readonly long _retryAfterTicks;
-    private readonly int _version;
-    private readonly WorkloadRejectionReason _reason;
+    private readonly long _data;
 
     internal WorkloadLease(LeaseTicket ticket, int version, string workloadClass)
     {
         _ticket = ticket;
-        _version = version;
         _workloadClass = workloadClass;
-        _retryAfterTicks = NoRetryAfter;
+        _data = version;
     }
 
     internal WorkloadLease(string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfter)
     {
         _workloadClass = workloadClass;
-        _reason = reason;
-        _retryAfterTicks = retryAfter?.Ticks ?? NoRetryAfter;
+        long ticks = retryAfter is { } delay ? Math.Clamp(delay.Ticks, 0, long.MaxValue >> ReasonBits) : NoRetryAfter;
+        _data = (ticks << ReasonBits) | (long)reason;
     }
 
     /// <summary>Gets a value indicating whether the lease holds a seat.</summary>
@@ -44,12 +44,15 @@ public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
     /// <summary>
     /// Gets why the work was rejected, or <see langword="null"/> when the lease is acquired or is the default lease.
     /// </summary>
-    public WorkloadRejectionReason? RejectionReason => _ticket is null && _workloadClass is not null ? _reason : null;
+    public WorkloadRejectionReason? RejectionReason =>
+        _ticket is null && _workloadClass is not null ? (WorkloadRejectionReason)(_data & ((1 << ReasonBits) - 1)) : null;
 
     /// <summary>
     /// Gets when it makes sense to try again after a rejection, or <see langword="null"/> when no estimate is known.
     /// </summary>
-    public TimeSpan? RetryAfter => _retryAfterTicks == NoRetryAfter ? null : TimeSpan.FromTicks(_retryAfterTicks);
+    public TimeSpan? RetryAfter => _ticket is not null || _workloadClass is null || (_data >> ReasonBits) == NoRetryAfter
+        ? null
+        : TimeSpan.FromTicks(_data >> ReasonBits);
 
     /// <summary>Determines whether two leases are the same lease.</summary>
     /// <param name="left">A lease.</param>
@@ -66,21 +69,20 @@ public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
     /// <summary>
     /// Frees the lease's seat, once; later calls, and calls on copies of this lease, do nothing.
     /// </summary>
-    public void Dispose() => _ticket?.Release(_version);
+    public void Dispose() => _ticket?.Release((int)_data);
 
     /// <inheritdoc />
     public bool Equals(WorkloadLease other) =>
-        ReferenceEquals(_ticket, other._ticket) && _version == other._version
-        && string.Equals(_workloadClass, other._workloadClass, StringComparison.Ordinal)
-        && _reason == other._reason && _retryAfterTicks == other._retryAfterTicks;
+        ReferenceEquals(_ticket, other._ticket) && _data == other._data
+        && string.Equals(_workloadClass, other._workloadClass, StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is WorkloadLease other && Equals(other);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(_ticket, _version, _workloadClass, _reason, _retryAfterTicks);
+    public override int GetHashCode() => HashCode.Combine(_ticket, _data, _workloadClass);
 
     /// <inheritdoc />
     public override string ToString() =>
-        IsAcquired ? $"Acquired ({WorkloadClass})" : _workloadClass is null ? "Empty" : $"Rejected ({WorkloadClass}: {_reason})";
+        IsAcquired ? $"Acquired ({WorkloadClass})" : _workloadClass is null ? "Empty" : $"Rejected ({WorkloadClass}: {RejectionReason})";
 }

@@ -214,21 +214,35 @@ internal sealed partial class AdmissionEngine
         return false;
     }
 
-    /// <summary>Publishes the queues' state to the fast path, with a full fence after each write.</summary>
+    /// <summary>
+    /// Publishes the queues' state to the fast path, then fences: the caller's next look at the seat counts cannot be
+    /// ordered before the fast path can see the change.
+    /// </summary>
     private void PublishUnsynchronized()
     {
         int minWaitingPriority = NoWaiters;
         foreach (ClassState c in Classes)
         {
             int queued = c.Queue.Count;
-            Interlocked.Exchange(ref c.Gate, _closed ? -1 : queued);
+            int gate = _closed ? -1 : queued;
+            if (c.Gate != gate)
+            {
+                Volatile.Write(ref c.Gate, gate);
+            }
+
             if (queued > 0)
             {
                 minWaitingPriority = Math.Min(minWaitingPriority, c.Priority);
             }
         }
 
-        Interlocked.Exchange(ref _minWaitingPriority, _closed ? Closed : minWaitingPriority);
+        minWaitingPriority = _closed ? Closed : minWaitingPriority;
+        if (_minWaitingPriority != minWaitingPriority)
+        {
+            Volatile.Write(ref _minWaitingPriority, minWaitingPriority);
+        }
+
+        Interlocked.MemoryBarrier();
     }
 
     /// <summary>Completes waiters that left their queues, outside the lock.</summary>

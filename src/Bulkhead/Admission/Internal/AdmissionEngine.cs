@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -228,6 +229,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryClaimSharedSeat()
     {
         int inUse = Volatile.Read(ref _sharedInUse);

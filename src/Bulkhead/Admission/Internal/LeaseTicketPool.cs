@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Bulkhead.Admission.Internal;
 
 /// <summary>
@@ -11,6 +13,7 @@ internal static class LeaseTicketPool
 
     private static readonly LeaseTicket?[] s_shared = new LeaseTicket?[Math.Clamp(Environment.ProcessorCount * 16, 32, 256)];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static LeaseTicket Rent()
     {
         LeaseTicket? ticket = t_cached;
@@ -20,10 +23,15 @@ internal static class LeaseTicketPool
             return ticket;
         }
 
+        return RentShared();
+    }
+
+    private static LeaseTicket RentShared()
+    {
         LeaseTicket?[] shared = s_shared;
         for (int i = 0; i < shared.Length; i++)
         {
-            ticket = shared[i];
+            LeaseTicket? ticket = shared[i];
             if (ticket is not null && Interlocked.CompareExchange(ref shared[i], null, ticket) == ticket)
             {
                 return ticket;
@@ -33,6 +41,7 @@ internal static class LeaseTicketPool
         return new LeaseTicket();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Return(LeaseTicket ticket)
     {
         if (t_cached is null)
@@ -41,6 +50,11 @@ internal static class LeaseTicketPool
             return;
         }
 
+        ReturnShared(ticket);
+    }
+
+    private static void ReturnShared(LeaseTicket ticket)
+    {
         LeaseTicket?[] shared = s_shared;
         for (int i = 0; i < shared.Length; i++)
         {
