@@ -585,35 +585,54 @@ public sealed class WorkloadSchedulerTests
     }
 
     [Fact]
-    public async Task ConcurrentAcquireAndRelease_ManyThreads_LeakNoSeat()
+    public async Task ConcurrentAcquireAndRelease_ManyThreads_KeepLimitsAndLeakNoSeat()
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o
             .AddClass(Interactive, c => { c.ReservedConcurrency = 1; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; })
             .AddClass(Reporting, c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; })
             .AddClass(Batch, c => { c.Priority = 3; c.ReservedConcurrency = 1; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; }));
         string[] classes = [Interactive, Reporting, Batch];
-        int maxSeen = 0;
-        int inFlight = 0;
+        int[] inFlight = new int[3];
+        int[] maxSeen = new int[3];
+        int total = 0;
+        int outsideInteractive = 0;
+        int maxTotal = 0;
+        int maxOutsideInteractive = 0;
 
         Task[] workers = [.. Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
             for (int i = 0; i < 2_000; i++)
             {
-                using WorkloadLease lease = await scheduler.AcquireAsync(classes[(w + i) % 3]);
+                int k = (w + i) % 3;
+                using WorkloadLease lease = await scheduler.AcquireAsync(classes[k]);
                 Assert.True(lease.IsAcquired);
-                int now = Interlocked.Increment(ref inFlight);
-                InterlockedMax(ref maxSeen, now);
+                InterlockedMax(ref maxSeen[k], Interlocked.Increment(ref inFlight[k]));
+                InterlockedMax(ref maxTotal, Interlocked.Increment(ref total));
+                if (k != 0)
+                {
+                    InterlockedMax(ref maxOutsideInteractive, Interlocked.Increment(ref outsideInteractive));
+                }
+
                 if (i % 7 == 0)
                 {
                     await Task.Yield();
                 }
 
-                Interlocked.Decrement(ref inFlight);
+                if (k != 0)
+                {
+                    Interlocked.Decrement(ref outsideInteractive);
+                }
+
+                Interlocked.Decrement(ref total);
+                Interlocked.Decrement(ref inFlight[k]);
             }
         }))];
         await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
 
-        Assert.InRange(maxSeen, 1, 4);
+        // Counts are taken after acquiring and dropped before releasing, so they never exceed the seats truly held.
+        Assert.InRange(maxTotal, 1, 4);
+        Assert.InRange(maxSeen[1], 1, 2);
+        Assert.InRange(maxOutsideInteractive, 1, 3);
         Assert.All(scheduler.GetSnapshot().Classes, c => Assert.Equal((0, 0), (c.InFlight, c.Queued)));
         Assert.Equal(16_000, scheduler.GetSnapshot().Classes.Sum(c => c.Admitted));
         Assert.Equal(0, scheduler.Engine.SharedInUse);
