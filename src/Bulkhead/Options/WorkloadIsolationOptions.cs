@@ -36,6 +36,17 @@ public sealed class WorkloadIsolationOptions
         new Dictionary<string, WorkloadClassOptions>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
+    /// Gets the rules that classify HTTP requests by path, method, trusted header or claim, in order; the first match wins.
+    /// </summary>
+    public IList<WorkloadClassRule> Rules { get; } = [];
+
+    /// <summary>
+    /// Gets the request headers that rules and partition keys may read. List only headers that a gateway in front of
+    /// the host sets and strips from client requests: a client must never choose its own class.
+    /// </summary>
+    public ISet<string> TrustedHeaders { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
     /// Adds a workload class, or configures it further when it exists.
     /// </summary>
     /// <param name="name">The class name, compared without regard to case.</param>

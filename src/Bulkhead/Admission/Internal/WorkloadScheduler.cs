@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 
 namespace Bulkhead.Admission.Internal;
@@ -7,6 +8,12 @@ namespace Bulkhead.Admission.Internal;
 /// </summary>
 internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
 {
+    /// <summary>Requests let through without a seat because their endpoint is exempt.</summary>
+    public long Exempt;
+
+    /// <summary>Units of work that named an unknown class and ran in the default class instead.</summary>
+    public long UnknownClassFallbacks;
+
     private readonly ClassState[] _classes;
     private readonly Dictionary<string, ClassState> _classesByName;
 
@@ -53,18 +60,25 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
     /// Finds a class by name: by reference first (names usually come from the same constants that configured them),
     /// then without regard to case.
     /// </summary>
-    public ClassState Resolve(string workloadClass)
+    public bool TryResolve(string? workloadClass, [NotNullWhen(true)] out ClassState? found)
     {
         foreach (ClassState c in _classes)
         {
             if (ReferenceEquals(c.Name, workloadClass))
             {
-                return c;
+                found = c;
+                return true;
             }
         }
 
+        found = null;
+        return workloadClass is not null && _classesByName.TryGetValue(workloadClass, out found);
+    }
+
+    public ClassState Resolve(string workloadClass)
+    {
         ArgumentNullException.ThrowIfNull(workloadClass);
-        if (_classesByName.TryGetValue(workloadClass, out ClassState? found))
+        if (TryResolve(workloadClass, out ClassState? found))
         {
             return found;
         }

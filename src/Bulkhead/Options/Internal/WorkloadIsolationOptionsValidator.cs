@@ -53,7 +53,45 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"WorkloadIsolation: the classes' ReservedConcurrency adds up to {reservedTotal}, more than TotalConcurrency ({options.TotalConcurrency})."));
         }
 
+        ValidateRules(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateRules(WorkloadIsolationOptions options, List<string> failures)
+    {
+        for (int i = 0; i < options.Rules.Count; i++)
+        {
+            WorkloadClassRule? rule = options.Rules[i];
+            string prefix = string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Rules[{i}]");
+            if (rule is null)
+            {
+                failures.Add($"{prefix}: has no settings.");
+                continue;
+            }
+
+            bool knownClass = options.Classes.Count == 0
+                ? string.Equals(rule.Class, options.DefaultClass, StringComparison.OrdinalIgnoreCase)
+                : rule.Class is not null && options.Classes.ContainsKey(rule.Class);
+            if (!knownClass)
+            {
+                failures.Add($"{prefix}: Class '{rule.Class}' is not a configured class.");
+            }
+
+            if (rule.PathPrefix is null && rule.Method is null && rule.Header is null && rule.Claim is null)
+            {
+                failures.Add($"{prefix}: sets no condition (PathPrefix, Method, Header or Claim).");
+            }
+
+            if (rule.PathPrefix is { } path && !path.StartsWith('/'))
+            {
+                failures.Add($"{prefix}: PathPrefix '{path}' must start with '/'.");
+            }
+
+            if (rule.Header is { } header && !options.TrustedHeaders.Contains(header))
+            {
+                failures.Add($"{prefix}: Header '{header}' is not in TrustedHeaders; only headers a gateway sets may choose a class.");
+            }
+        }
     }
 
     private static void ValidateClass(WorkloadIsolationOptions options, string prefix, WorkloadClassOptions classOptions, List<string> failures)

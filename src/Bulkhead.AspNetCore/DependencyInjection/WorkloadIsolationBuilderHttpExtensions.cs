@@ -1,0 +1,42 @@
+using Bulkhead;
+using Bulkhead.AspNetCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Configures how workload isolation treats HTTP requests.
+/// </summary>
+public static class WorkloadIsolationBuilderHttpExtensions
+{
+    /// <summary>
+    /// Configures partition keys and the answer to rejected requests.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IWorkloadIsolationBuilder ConfigureHttp(this IWorkloadIsolationBuilder builder, Action<WorkloadIsolationHttpOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+
+        builder.Services.Configure(configure);
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds a classifier for requests that endpoint metadata and configured rules leave unclassified. Classifiers run
+    /// in registration order; adding the same type twice adds it once.
+    /// </summary>
+    /// <typeparam name="TClassifier">The classifier, created once from DI.</typeparam>
+    /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IWorkloadIsolationBuilder AddClassifier<TClassifier>(this IWorkloadIsolationBuilder builder)
+        where TClassifier : class, IWorkloadClassifier
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IWorkloadClassifier, TClassifier>());
+        return builder;
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Bulkhead.AspNetCore;
+
+/// <summary>
+/// How HTTP requests are partitioned and how rejections are answered. Classes and rules are
+/// <see cref="WorkloadIsolationOptions"/>; this holds what only code can say.
+/// </summary>
+public sealed class WorkloadIsolationHttpOptions
+{
+    /// <summary>
+    /// Gets or sets a delegate that returns a request's partition key (tenant, user, API key), or <see langword="null"/>.
+    /// Takes precedence over <see cref="PartitionClaim"/> and <see cref="PartitionHeader"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<HttpContext, string?>? PartitionKey { get; set; }
+
+    /// <summary>Gets or sets the claim type whose value is the partition key of an authenticated request.</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? PartitionClaim { get; set; }
+
+    /// <summary>
+    /// Gets or sets the header whose value is the partition key. It must be one of
+    /// <see cref="WorkloadIsolationOptions.TrustedHeaders"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? PartitionHeader { get; set; }
+
+    /// <summary>
+    /// Gets or sets the <c>Retry-After</c> sent when the engine has no better estimate (queue full, queue timeout,
+    /// shutting down). Sent in whole seconds, rounded up, at least 1.
+    /// </summary>
+    /// <value>The default value is 1 second.</value>
+    public TimeSpan DefaultRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets a callback that answers rejected requests instead of the default problem details body. The status
+    /// code (503, or 429 for <see cref="WorkloadRejectionReason.RateLimited"/>) and <c>Retry-After</c> are set before it runs.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<WorkloadRejectedContext, CancellationToken, ValueTask>? OnRejected { get; set; }
+}
