@@ -1,0 +1,173 @@
+using System.Security.Claims;
+using Bulkhead.Admission.Internal;
+using Bulkhead.AspNetCore.Classification.Internal;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.AspNetCore.Tests.Classification;
+
+public sealed class RequestClassifierTests : IDisposable
+{
+    private readonly WorkloadIsolationOptions _options = new WorkloadIsolationOptions { DefaultClass = "interactive" }
+        .AddClass("interactive")
+        .AddClass("reporting", c => c.Priority = 2)
+        .AddClass("admin", c => c.Priority = 1)
+        .AddClass("batch", c => c.Priority = 3);
+
+    private WorkloadScheduler? _scheduler;
+
+    public RequestClassifierTests()
+    {
+        _options.TrustedHeaders.Add("X-Gateway-Class");
+        _options.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" });
+        _options.Rules.Add(new WorkloadClassRule { Method = "DELETE", Class = "admin" });
+        _options.Rules.Add(new WorkloadClassRule { Header = "X-Gateway-Class", HeaderValue = "batch", Class = "batch" });
+        _options.Rules.Add(new WorkloadClassRule { Claim = "role", ClaimValue = "operator", Class = "admin" });
+    }
+
+    [Fact]
+    public void Classify_EndpointMetadata_WinsOverRules()
+    {
+        RequestClassifier classifier = Create();
+        HttpContext context = Request("/reports/7");
+
+        ClassState result = classifier.Classify(context, PipelineFactory.Endpoint(new WorkloadClassAttribute("batch")));
+
+        Assert.Equal("batch", result.Name);
+    }
+
+    [Fact]
+    public void Classify_LastMetadataWins_SoAnActionOverridesItsController()
+    {
+        RequestClassifier classifier = Create();
+
+        ClassState result = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("admin"), new WorkloadClassAttribute("reporting")));
+
+        Assert.Equal("reporting", result.Name);
+    }
+
+    [Theory]
+    [InlineData("/reports", "GET", "reporting")]
+    [InlineData("/REPORTS/monthly", "GET", "reporting")]
+    [InlineData("/reportsx", "GET", "interactive")]
+    [InlineData("/users/1", "DELETE", "admin")]
+    [InlineData("/users/1", "GET", "interactive")]
+    public void Classify_PathAndMethodRules_FirstMatchWins(string path, string method, string expected)
+    {
+        RequestClassifier classifier = Create();
+
+        Assert.Equal(expected, classifier.Classify(Request(path, method), endpoint: null).Name);
+    }
+
+    [Fact]
+    public void Classify_TrustedHeaderRule_MatchesItsValueOnly()
+    {
+        RequestClassifier classifier = Create();
+        HttpContext matching = Request("/");
+        matching.Request.Headers["X-Gateway-Class"] = "batch";
+        HttpContext other = Request("/");
+        other.Request.Headers["X-Gateway-Class"] = "interactive-please";
+
+        Assert.Equal("batch", classifier.Classify(matching, null).Name);
+        Assert.Equal("interactive", classifier.Classify(other, null).Name);
+    }
+
+    [Fact]
+    public void Classify_UntrustedHeaderNamingAClass_IsIgnored()
+    {
+        RequestClassifier classifier = Create();
+        HttpContext context = Request("/");
+        context.Request.Headers["X-Workload-Class"] = "admin";
+
+        Assert.Equal("interactive", classifier.Classify(context, null).Name);
+    }
+
+    [Fact]
+    public void Classify_ClaimRule_MatchesAuthenticatedClaim()
+    {
+        RequestClassifier classifier = Create();
+        HttpContext context = Request("/");
+        context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim("role", "operator")], "test"));
+
+        Assert.Equal("admin", classifier.Classify(context, null).Name);
+    }
+
+    [Fact]
+    public void Classify_NoRuleMatches_AsksClassifiersInOrderThenDefault()
+    {
+        RequestClassifier classifier = Create(new FixedClassifier(null), new FixedClassifier("batch"), new FixedClassifier("admin"));
+
+        Assert.Equal("batch", classifier.Classify(Request("/other"), null).Name);
+        Assert.Equal("interactive", Create(new FixedClassifier(null)).Classify(Request("/other"), null).Name);
+    }
+
+    [Fact]
+    public void Classify_UnknownClassFromMetadataOrClassifier_FallsBackToDefaultAndCounts()
+    {
+        RequestClassifier classifier = Create(new FixedClassifier("no-such-class"));
+
+        ClassState fromMetadata = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("reportng")));
+        ClassState fromClassifier = classifier.Classify(Request("/other"), null);
+        classifier.Classify(Request("/other"), null);
+
+        Assert.Equal("interactive", fromMetadata.Name);
+        Assert.Equal("interactive", fromClassifier.Name);
+        Assert.Equal(3, _scheduler!.UnknownClassFallbacks);
+    }
+
+    [Fact]
+    public void Classify_MetadataNameInOtherCase_FindsTheClass()
+    {
+        RequestClassifier classifier = Create();
+
+        Assert.Equal("reporting", classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("Reporting"))).Name);
+    }
+
+    [Fact]
+    public void GetPartition_DelegateClaimAndHeader_InThatOrder()
+    {
+        _options.TrustedHeaders.Add("X-Tenant");
+        HttpContext context = Request("/");
+        context.Request.Headers["X-Tenant"] = "from-header";
+        context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim("tenant", "from-claim")], "test"));
+
+        Assert.Equal("from-delegate", Create(http: new() { PartitionKey = _ => "from-delegate", PartitionClaim = "tenant" }).GetPartition(context));
+        Assert.Equal("from-claim", Create(http: new() { PartitionClaim = "tenant", PartitionHeader = "X-Tenant" }).GetPartition(context));
+        Assert.Equal("from-header", Create(http: new() { PartitionHeader = "X-Tenant" }).GetPartition(context));
+        Assert.Null(Create().GetPartition(context));
+    }
+
+    [Fact]
+    public void Constructor_PartitionHeaderNotTrusted_Throws()
+    {
+        InvalidOperationException exception = Assert.Throws<InvalidOperationException>(() => Create(http: new() { PartitionHeader = "X-Tenant" }));
+
+        Assert.Contains("'X-Tenant'", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("TrustedHeaders", exception.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _scheduler?.Dispose();
+
+    private static DefaultHttpContext Request(string path, string method = "GET")
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Path = path;
+        context.Request.Method = method;
+        return context;
+    }
+
+    private RequestClassifier Create(params IWorkloadClassifier[] classifiers) => Create(null, classifiers);
+
+    private RequestClassifier Create(WorkloadIsolationHttpOptions? http, params IWorkloadClassifier[] classifiers)
+    {
+        _scheduler?.Dispose();
+        _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
+        return new RequestClassifier(_scheduler, _options, http ?? new(), classifiers, NullLogger.Instance);
+    }
+
+    private sealed class FixedClassifier(string? name) : IWorkloadClassifier
+    {
+        public string? Classify(HttpContext context) => name;
+    }
+}

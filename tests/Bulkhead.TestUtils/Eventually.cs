@@ -1,0 +1,24 @@
+namespace Bulkhead.TestUtils;
+
+/// <summary>
+/// Waits, bounded, for something another thread makes true (a request reaching a queue, a server noticing a
+/// disconnect). Fails with <see cref="TimeoutException"/> instead of hanging.
+/// </summary>
+public static class Eventually
+{
+    /// <summary>Polls <paramref name="condition"/> until it holds, for at most <see cref="TaskTimeout.Bound"/>.</summary>
+    public static async Task TrueAsync(Func<bool> condition, string what)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        using var timeout = new CancellationTokenSource(TaskTimeout.Bound);
+        while (!condition())
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(5, CancellationToken.None);
+        }
+    }
+}
