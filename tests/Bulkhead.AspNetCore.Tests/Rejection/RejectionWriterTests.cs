@@ -1,0 +1,62 @@
+using Bulkhead.AspNetCore.Rejection.Internal;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Bulkhead.AspNetCore.Tests.Rejection;
+
+public sealed class RejectionWriterTests
+{
+    [Theory]
+    [InlineData(WorkloadRejectionReason.QueueFull, 503)]
+    [InlineData(WorkloadRejectionReason.QueueTimeout, 503)]
+    [InlineData(WorkloadRejectionReason.ShuttingDown, 503)]
+    [InlineData(WorkloadRejectionReason.RateLimited, 429)]
+    public async Task WriteAsync_MapsReasonToStatus(WorkloadRejectionReason reason, int status)
+    {
+        DefaultHttpContext context = NewContext();
+
+        await new RejectionWriter(new(), NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", reason, null)).WithTimeout();
+
+        Assert.Equal(status, context.Response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(0.2, "1")]
+    [InlineData(1.0, "1")]
+    [InlineData(1.01, "2")]
+    [InlineData(30, "30")]
+    public async Task WriteAsync_RetryAfter_WholeSecondsRoundedUpAtLeastOne(double seconds, string header)
+    {
+        DefaultHttpContext context = NewContext();
+
+        await new RejectionWriter(new(), NullLogger.Instance)
+            .WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.RateLimited, TimeSpan.FromSeconds(seconds))).WithTimeout();
+
+        Assert.Equal(header, context.Response.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task WriteAsync_ResponseAlreadyStarted_WritesNothing()
+    {
+        var response = new StartedResponseFeature();
+        DefaultHttpContext context = NewContext();
+        context.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpResponseFeature>(response);
+
+        await new RejectionWriter(new(), NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.QueueFull, null)).WithTimeout();
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.False(response.Headers.ContainsKey("Retry-After"));
+    }
+
+    private static DefaultHttpContext NewContext() => new()
+    {
+        RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider(),
+        Response = { Body = new MemoryStream() },
+    };
+
+    private sealed class StartedResponseFeature : Microsoft.AspNetCore.Http.Features.HttpResponseFeature
+    {
+        public override bool HasStarted => true;
+    }
+}
