@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.AspNetCore.Tests.Middleware;
+
+/// <summary>Whole requests through TestServer: routing, endpoints, controllers and the middleware together.</summary>
+public sealed class WorkloadIsolationEndToEndTests
+{
+    private static void Classes(WorkloadIsolationOptions o)
+    {
+        o.TotalConcurrency = 4;
+        o.DefaultClass = "interactive";
+        o.AddClass("interactive", c => c.ReservedConcurrency = 2);
+        o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 2; c.QueueTimeout = TimeSpan.FromSeconds(5); });
+        o.AddClass("admin", c => c.Priority = 1);
+    }
+
+    [Fact]
+    public async Task ReportingSaturated_InteractiveIsServedAtOnce()
+    {
+        var gate = new Gate();
+        await using TestApp app = await TestApp.StartAsync(Classes, a =>
+        {
+            a.MapGet("/reports/{id}", async (int id) => { await gate.WaitAsync(); return id; }).WithWorkloadClass("reporting");
+            a.MapGet("/hello", () => "hello");
+        });
+        using HttpClient client = app.CreateClient();
+
+        Task<HttpResponseMessage>[] reports = [.. Enumerable.Range(1, 4).Select(i => client.GetAsync($"/reports/{i}"))];
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"] is { InFlight: 2, Queued: 2 }, "two reports run and two wait");
+
+        string hello = await client.GetStringAsync("/hello").WithTimeout();
+
+        Assert.Equal("hello", hello);
+        Assert.All(reports, r => Assert.False(r.IsCompleted));
+        gate.Open();
+        foreach (Task<HttpResponseMessage> report in reports)
+        {
+            using HttpResponseMessage response = await report.WithTimeout();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.All(app.Snapshot.Classes, c => Assert.Equal((0, 0), (c.InFlight, c.Queued)));
+    }
+
+    [Fact]
+    public async Task QueueFull_Answers503WithRetryAfterAndProblemJson()
+    {
+        var gate = new Gate();
+        await using TestApp app = await TestApp.StartAsync(Classes, a =>
+            a.MapGet("/reports", async () => { await gate.WaitAsync(); return "done"; }).WithWorkloadClass("reporting"));
+        using HttpClient client = app.CreateClient();
+        Task<HttpResponseMessage>[] held = [.. Enumerable.Range(0, 4).Select(_ => client.GetAsync("/reports"))];
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"] is { InFlight: 2, Queued: 2 }, "the reporting queue is full");
+
+        using HttpResponseMessage rejected = await client.GetAsync("/reports").WithTimeout();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), rejected.Headers.RetryAfter?.Delta);
+        Assert.Equal("application/problem+json", rejected.Content.Headers.ContentType?.MediaType);
+        ProblemDetails? problem = await rejected.Content.ReadFromJsonAsync<ProblemDetails>();
+        Assert.Equal(503, problem?.Status);
+        Assert.Equal("reporting", ((JsonElement)problem!.Extensions["workloadClass"]!).GetString());
+        Assert.Equal("QueueFull", ((JsonElement)problem.Extensions["reason"]!).GetString());
+        gate.Open();
+        await Task.WhenAll(held).WithTimeout();
+    }
+
+    [Fact]
+    public async Task QueueTimeout_Answers503()
+    {
+        var gate = new Gate();
+        var time = new FakeTimeProvider();
+        await using TestApp app = await TestApp.StartAsync(Classes,
+            a => a.MapGet("/reports", async () => { await gate.WaitAsync(); return "done"; }).WithWorkloadClass("reporting"),
+            s => s.AddSingleton<TimeProvider>(time));
+        using HttpClient client = app.CreateClient();
+        Task<HttpResponseMessage>[] held = [.. Enumerable.Range(0, 2).Select(_ => client.GetAsync("/reports"))];
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"].InFlight == 2, "two reports run");
+        Task<HttpResponseMessage> waiting = client.GetAsync("/reports");
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"].Queued == 1, "a report waits");
+
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        using HttpResponseMessage response = await waiting.WithTimeout();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("QueueTimeout", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        gate.Open();
+        await Task.WhenAll(held).WithTimeout();
+    }
+
+    [Fact]
+    public async Task ExemptEndpoint_IsServedWhileEveryClassIsFull()
+    {
+        await using TestApp app = await TestApp.StartAsync(o => { o.TotalConcurrency = 1; o.AddClass("default", c => c.QueueLimit = 0); }, a =>
+        {
+            a.MapGet("/healthz", () => "healthy").DisableWorkloadIsolation();
+            a.MapGet("/work", () => "work");
+        });
+        using HttpClient client = app.CreateClient();
+        using WorkloadLease held = app.Scheduler.TryAcquire("default");
+
+        using HttpResponseMessage work = await client.GetAsync("/work").WithTimeout();
+        string health = await client.GetStringAsync("/healthz").WithTimeout();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, work.StatusCode);
+        Assert.Equal("healthy", health);
+        Assert.Equal(1, app.Scheduler.Exempt);
+    }
+
+    [Fact]
+    public async Task RouteGroupConventionAndControllerAttribute_BothClassify()
+    {
+        var seen = new List<string>();
+        await using TestApp app = await TestApp.StartAsync(Classes, a =>
+        {
+            RouteGroupBuilder reports = a.MapGroup("/group").WithWorkloadClass("reporting");
+            reports.MapGet("/a", (Func<HttpContext, string>)(c => Record(c, seen)));
+            reports.MapGet("/b", (Func<HttpContext, string>)(c => Record(c, seen))).WithWorkloadClass("admin");
+            a.MapControllers();
+        }, s => s.AddControllers().AddApplicationPart(typeof(AdminController).Assembly));
+        using HttpClient client = app.CreateClient();
+
+        await client.GetStringAsync("/group/a").WithTimeout();
+        await client.GetStringAsync("/group/b").WithTimeout();
+        string controller = await client.GetStringAsync("/admin/stats").WithTimeout();
+        string action = await client.GetStringAsync("/admin/report").WithTimeout();
+
+        Assert.Equal(["reporting", "admin"], seen);
+        Assert.Equal("admin", controller);
+        Assert.Equal("reporting", action);
+    }
+
+    private static string Record(HttpContext context, List<string> seen)
+    {
+        string running = RunningClass(context);
+        seen.Add(running);
+        return running;
+    }
+
+    internal static string RunningClass(HttpContext context) =>
+        context.RequestServices.GetRequiredService<IWorkloadScheduler>().GetSnapshot().Classes.Single(c => c.InFlight > 0).Name;
+}
+
+[ApiController]
+[Route("admin")]
+[WorkloadClass("admin")]
+public sealed class AdminController : ControllerBase
+{
+    [HttpGet("stats")]
+    public string Stats() => WorkloadIsolationEndToEndTests.RunningClass(HttpContext);
+
+    [HttpGet("report")]
+    [WorkloadClass("reporting")]
+    public string Report() => WorkloadIsolationEndToEndTests.RunningClass(HttpContext);
+}
