@@ -20,7 +20,11 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
               "reporting":   { "Priority": 2, "MaxConcurrency": 8, "QueueLimit": 50, "QueueOrder": "Lifo" },
               "batch":       { "Priority": 3, "ReservedConcurrency": 1, "MaxConcurrency": 4, "QueueLimit": 1000 }
             },
-            "Rules": [ { "PathPrefix": "/reports", "Class": "reporting" } ]
+            "TrustedHeaders": [ "X-Gateway-Class" ],
+            "Rules": [
+              { "PathPrefix": "/reports", "Class": "reporting" },
+              { "Header": "X-Gateway-Class", "HeaderValue": "batch", "Method": "POST", "Class": "batch" }
+            ]
           }
         }
         """;
@@ -57,6 +61,10 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
         Assert.Equal(WorkloadQueueOrder.Lifo, options.Classes["Reporting"].QueueOrder);
         Assert.Equal(0, options.Classes["reporting"].ReservedConcurrency);
         Assert.Equal(4, options.Classes["batch"].MaxConcurrency);
+        Assert.Equal(2, options.Rules.Count);
+        Assert.Equal(("/reports", "reporting"), (options.Rules[0].PathPrefix, options.Rules[0].Class));
+        Assert.Equal(("X-Gateway-Class", "batch", "POST", "batch"), (options.Rules[1].Header, options.Rules[1].HeaderValue, options.Rules[1].Method, options.Rules[1].Class));
+        Assert.Contains("x-gateway-class", options.TrustedHeaders);
         WorkloadSnapshot snapshot = provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot();
         Assert.Equal(["interactive", "reporting", "batch"], snapshot.Classes.Select(c => c.Name));
     }
