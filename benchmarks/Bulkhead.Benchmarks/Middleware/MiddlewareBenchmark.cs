@@ -1,0 +1,62 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bulkhead.Benchmarks.Middleware;
+
+/// <summary>
+/// The middleware alone, on a reused <see cref="DefaultHttpContext"/> with a no-op <c>next</c>: the nanoseconds and
+/// bytes it adds to a request when a seat is free.
+/// </summary>
+[MemoryDiagnoser]
+public class MiddlewareBenchmark
+{
+    private ServiceProvider _services = null!;
+    private RequestDelegate _bare = null!;
+    private RequestDelegate _isolated = null!;
+    private DefaultHttpContext _context = null!;
+    private DefaultHttpContext _contextWithEndpoint = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _services = new ServiceCollection()
+            .AddLogging()
+            .AddWorkloadIsolation(o =>
+            {
+                o.TotalConcurrency = 64;
+                o.DefaultClass = "interactive";
+                o.AddClass("interactive", c => c.ReservedConcurrency = 16);
+                o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
+            })
+            .Services.BuildServiceProvider();
+
+        var bare = new ApplicationBuilder(_services);
+        bare.Run(static _ => Task.CompletedTask);
+        _bare = bare.Build();
+
+        var isolated = new ApplicationBuilder(_services);
+        isolated.UseWorkloadIsolation();
+        isolated.Run(static _ => Task.CompletedTask);
+        _isolated = isolated.Build();
+
+        _context = new DefaultHttpContext { RequestServices = _services };
+        _context.Request.Path = "/hello";
+        _contextWithEndpoint = new DefaultHttpContext { RequestServices = _services };
+        _contextWithEndpoint.Request.Path = "/reports/1";
+        _contextWithEndpoint.SetEndpoint(new Endpoint(null, new EndpointMetadataCollection(new Bulkhead.AspNetCore.WorkloadClassAttribute("reporting")), "reports"));
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _services.Dispose();
+
+    [Benchmark(Baseline = true, Description = "no-op next, no middleware")]
+    public Task Bare() => _bare(_context);
+
+    [Benchmark(Description = "UseWorkloadIsolation, default class")]
+    public Task DefaultClass() => _isolated(_context);
+
+    [Benchmark(Description = "UseWorkloadIsolation, endpoint metadata class")]
+    public Task EndpointClass() => _isolated(_contextWithEndpoint);
+}
