@@ -49,6 +49,26 @@ public sealed class RejectionWriterTests
         Assert.False(response.Headers.ContainsKey("Retry-After"));
     }
 
+    [Fact]
+    public async Task WriteAsync_ProblemDetailsServiceRegistered_ItsCustomizationsApply()
+    {
+        var context = new DefaultHttpContext
+        {
+            RequestServices = new ServiceCollection().AddLogging()
+                .AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["traceTag"] = "custom")
+                .BuildServiceProvider(),
+            Response = { Body = new MemoryStream() },
+        };
+
+        await new RejectionWriter(new(), NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.QueueFull, null)).WithTimeout();
+
+        context.Response.Body.Position = 0;
+        string body = new StreamReader(context.Response.Body).ReadToEnd();
+        Assert.Contains("\"traceTag\":\"custom\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"workloadClass\":\"reporting\"", body, StringComparison.Ordinal);
+        Assert.Equal(503, context.Response.StatusCode);
+    }
+
     private static DefaultHttpContext NewContext() => new()
     {
         RequestServices = new ServiceCollection().AddLogging().BuildServiceProvider(),

@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Bulkhead.AspNetCore.Rejection.Internal;
@@ -37,17 +39,31 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             return onRejected(rejected, context.RequestAborted).AsTask();
         }
 
-        IResult problem = Results.Problem(
-            statusCode: status,
-            title: reason == WorkloadRejectionReason.RateLimited ? "Too many requests" : "Service busy",
-            detail: string.Create(CultureInfo.InvariantCulture, $"Workload class '{lease.WorkloadClass}' rejected the request: {reason}. Retry after {seconds} s."),
-            extensions: new Dictionary<string, object?>
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Title = reason == WorkloadRejectionReason.RateLimited ? "Too many requests" : "Service busy",
+            Detail = string.Create(CultureInfo.InvariantCulture, $"Workload class '{lease.WorkloadClass}' rejected the request: {reason}. Retry after {seconds} s."),
+            Extensions =
             {
                 ["workloadClass"] = lease.WorkloadClass,
                 ["reason"] = reason.ToString(),
                 ["retryAfter"] = seconds,
-            });
-        return problem.ExecuteAsync(context);
+            },
+        };
+        return WriteProblemAsync(context, problem);
+    }
+
+    /// <summary>Writes through the app's <see cref="IProblemDetailsService"/> when it has one, so its customizations apply.</summary>
+    private static async Task WriteProblemAsync(HttpContext context, ProblemDetails problem)
+    {
+        if (context.RequestServices?.GetService<IProblemDetailsService>() is { } service
+            && await service.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        await Results.Problem(problem).ExecuteAsync(context).ConfigureAwait(false);
     }
 
     [LoggerMessage(2, LogLevel.Debug, "Workload class '{WorkloadClass}' rejected a request: {Reason}.")]
