@@ -50,4 +50,10 @@ public sealed class WorkloadClassOptions
     /// </summary>
     /// <value>The default value is <see cref="WorkloadQueueOrder.Fifo"/>.</value>
     public WorkloadQueueOrder QueueOrder { get; set; } = WorkloadQueueOrder.Fifo;
+
+    /// <summary>
+    /// Gets or sets the class's rate limit, checked before a seat is sought; <see langword="null"/> for none.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadRateLimitOptions? RateLimit { get; set; }
 }

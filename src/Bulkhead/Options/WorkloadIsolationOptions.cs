@@ -30,6 +30,15 @@ public sealed class WorkloadIsolationOptions
     public string DefaultClass { get; set; } = "default";
 
     /// <summary>
+    /// Gets or sets how many partitions each class tracks by key, for per-partition rate limits and fair queuing.
+    /// Past it, idle partitions are forgotten first, then further keys share a fixed set of buckets and queues by hash,
+    /// so memory stays bounded whatever the number of distinct keys.
+    /// </summary>
+    /// <value>The default value is 10,000.</value>
+    [Range(1, 10_000_000)]
+    public int MaxTrackedPartitions { get; set; } = 10_000;
+
+    /// <summary>
     /// Gets the workload classes by name. Names are compared without regard to case.
     /// </summary>
     public IDictionary<string, WorkloadClassOptions> Classes { get; } =

@@ -97,6 +97,45 @@ public sealed class WorkloadIsolationEndToEndTests
     }
 
     [Fact]
+    public async Task RateLimited_Answers429WithRetryAfterPerPartition()
+    {
+        var time = new FakeTimeProvider();
+        await using TestApp app = await TestApp.StartAsync(
+            o =>
+            {
+                o.DefaultClass = "reporting";
+                o.AddClass("reporting", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 0.25, Burst = 1, PerPartition = true });
+            },
+            a => a.MapGet("/reports", () => "report"),
+            s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddWorkloadIsolation(o => o.TrustedHeaders.Add("X-Tenant")).ConfigureHttp(h => h.PartitionHeader = "X-Tenant");
+            });
+        using HttpClient client = app.CreateClient();
+
+        using HttpResponseMessage first = await Send(client, "a");
+        using HttpResponseMessage second = await Send(client, "a");
+        using HttpResponseMessage otherTenant = await Send(client, "b");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(4), second.Headers.RetryAfter?.Delta);
+        Assert.Contains("RateLimited", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, otherTenant.StatusCode);
+        time.Advance(TimeSpan.FromSeconds(4));
+        using HttpResponseMessage later = await Send(client, "a");
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+
+        static Task<HttpResponseMessage> Send(HttpClient client, string tenant)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/reports");
+            request.Headers.Add("X-Tenant", tenant);
+            return client.SendAsync(request).WithTimeout();
+        }
+    }
+
+    [Fact]
     public async Task ExemptEndpoint_IsServedWhileEveryClassIsFull()
     {
         await using TestApp app = await TestApp.StartAsync(o => { o.TotalConcurrency = 1; o.AddClass("default", c => c.QueueLimit = 0); }, a =>

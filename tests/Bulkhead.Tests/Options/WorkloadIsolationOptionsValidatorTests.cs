@@ -132,4 +132,17 @@ public sealed class WorkloadIsolationOptionsValidatorTests
             ],
             failures);
     }
+
+    [Fact]
+    public void Validate_RateLimitWithoutRate_NamesClassAndField()
+    {
+        var options = new WorkloadIsolationOptions { DefaultClass = "reporting" }
+            .AddClass("reporting", c => c.RateLimit = new WorkloadRateLimitOptions { Burst = 0 });
+
+        string[] failures = [.. _validator.Validate(null, options).Failures!];
+
+        Assert.Equal(2, failures.Length);
+        Assert.Contains(failures, f => f.StartsWith("Workload class 'reporting': RateLimit: PermitsPerSecond (0) is out of range.", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Workload class 'reporting': RateLimit: Burst (0) is out of range.", StringComparison.Ordinal));
+    }
 }

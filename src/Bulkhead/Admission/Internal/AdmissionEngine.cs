@@ -47,7 +47,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             : [new(options.DefaultClass, new WorkloadClassOptions())];
 
         Classes = configured
-            .Select(pair => new ClassState(this, pair.Key, pair.Value, options.TotalConcurrency))
+            .Select(pair => new ClassState(this, pair.Key, pair.Value, options, timeProvider))
             .OrderBy(c => c.Priority)
             .ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)
             .ToArray();
@@ -67,14 +67,19 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public int SharedPool => _pool;
 
-    public WorkloadLease TryAcquire(ClassState workloadClass)
+    public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
     {
+        if (IsRateLimited(workloadClass, partition, out WorkloadLease rejected))
+        {
+            return rejected;
+        }
+
         if (TryTakeSeatFast(workloadClass))
         {
             return LeaseTicket.Issue(workloadClass);
         }
 
-        ValueTask<WorkloadLease> slow = AcquireSlow(workloadClass, partition: null, wait: false, CancellationToken.None);
+        ValueTask<WorkloadLease> slow = AcquireSlow(workloadClass, partition, wait: false, CancellationToken.None);
         Debug.Assert(slow.IsCompleted, "A try never waits.");
         return slow.Result;
     }
@@ -84,6 +89,11 @@ internal sealed partial class AdmissionEngine : IDisposable
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
+        }
+
+        if (IsRateLimited(workloadClass, partition, out WorkloadLease rejected))
+        {
+            return new ValueTask<WorkloadLease>(rejected);
         }
 
         if (TryTakeSeatFast(workloadClass))
@@ -140,6 +150,22 @@ internal sealed partial class AdmissionEngine : IDisposable
                 Canceled = Volatile.Read(ref c.Canceled),
             }).ToArray();
         }
+    }
+
+    /// <summary>
+    /// Checks the class's rate limit before any seat is sought: work over the rate never waits for or holds a seat.
+    /// </summary>
+    private static bool IsRateLimited(ClassState c, string? partition, out WorkloadLease rejected)
+    {
+        if (c.RateLimiter is { } limiter && !limiter.TryAcquire(partition, out TimeSpan retryAfter))
+        {
+            Interlocked.Increment(ref c.Rejected);
+            rejected = new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
+            return true;
+        }
+
+        rejected = default;
+        return false;
     }
 
     /// <summary>

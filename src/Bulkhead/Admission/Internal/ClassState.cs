@@ -1,4 +1,5 @@
 using Bulkhead.Queuing.Internal;
+using Bulkhead.RateLimiting.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -28,8 +29,10 @@ internal sealed class ClassState
 
     public long Canceled;
 
-    public ClassState(AdmissionEngine engine, string name, WorkloadClassOptions options, int totalConcurrency)
+    public ClassState(AdmissionEngine engine, string name, WorkloadClassOptions options, WorkloadIsolationOptions hostOptions, TimeProvider timeProvider)
     {
+        int totalConcurrency = hostOptions.TotalConcurrency;
+        RateLimiter = options.RateLimit is { } rateLimit ? new ClassRateLimiter(rateLimit, hostOptions.MaxTrackedPartitions, timeProvider) : null;
         Engine = engine;
         Name = name;
         Priority = options.Priority;
@@ -55,6 +58,9 @@ internal sealed class ClassState
     public TimeSpan QueueTimeout { get; }
 
     public WorkloadQueueOrder QueueOrder { get; }
+
+    /// <summary>Gets the class's rate limit, checked before a seat is sought, or <see langword="null"/>.</summary>
+    public ClassRateLimiter? RateLimiter { get; }
 
     /// <summary>Gets the waiters; guarded by the engine's lock.</summary>
     public WaitQueue Queue { get; } = new();

@@ -35,7 +35,7 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
     public ClassState DefaultClass { get; }
 
     public WorkloadLease TryAcquire(string workloadClass, string? partition = null) =>
-        Engine.TryAcquire(Resolve(workloadClass));
+        Engine.TryAcquire(Resolve(workloadClass), partition);
 
     public ValueTask<WorkloadLease> AcquireAsync(string workloadClass, string? partition = null, CancellationToken cancellationToken = default) =>
         Engine.AcquireAsync(Resolve(workloadClass), partition, cancellationToken);

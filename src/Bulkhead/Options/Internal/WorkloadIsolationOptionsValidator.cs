@@ -119,6 +119,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"{prefix}: QueueTimeout ({timeout}) must be zero or positive and under 49 days, or Timeout.InfiniteTimeSpan."));
         }
 
+        if (classOptions.RateLimit is { } rateLimit)
+        {
+            AddAttributeFailures(rateLimit, $"{prefix}: RateLimit", failures);
+        }
+
         if (!Enum.IsDefined(classOptions.QueueOrder))
         {
             failures.Add($"{prefix}: QueueOrder ({classOptions.QueueOrder}) must be Fifo or Lifo.");

@@ -1,0 +1,124 @@
+using Bulkhead.Admission.Internal;
+using Bulkhead.RateLimiting.Internal;
+using Bulkhead.Tests.Admission;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.Tests.RateLimiting;
+
+public sealed class ClassRateLimiterTests
+{
+    [Fact]
+    public void Acquire_OverTheClassRate_RejectsAtOnceWithRetryAfterAndHoldsNoSeat()
+    {
+        var time = new FakeTimeProvider();
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(8, o => o.AddClass("reporting", c =>
+        {
+            c.QueueLimit = 10;
+            c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 2, Burst = 2 };
+        }), time);
+
+        using WorkloadLease first = scheduler.TryAcquire("reporting");
+        using WorkloadLease second = scheduler.TryAcquire("reporting");
+        WorkloadLease third = scheduler.TryAcquire("reporting");
+
+        Assert.True(first.IsAcquired && second.IsAcquired);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, third.RejectionReason);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), third.RetryAfter);
+        WorkloadClassSnapshot snapshot = scheduler.GetSnapshot()["reporting"];
+        Assert.Equal((2, 0, 1L), (snapshot.InFlight, snapshot.Queued, snapshot.Rejected));
+        time.Advance(third.RetryAfter!.Value);
+        using WorkloadLease fourth = scheduler.TryAcquire("reporting");
+        Assert.True(fourth.IsAcquired);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_OverTheRate_NeverQueues()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("reporting", c =>
+            c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 2 }));
+        using WorkloadLease held = scheduler.TryAcquire("reporting");
+        ValueTask<WorkloadLease> queued = scheduler.AcquireAsync("reporting");
+
+        WorkloadLease limited = await scheduler.AcquireAsync("reporting").WithTimeout();
+
+        Assert.False(queued.IsCompleted);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, limited.RejectionReason);
+        Assert.Equal(TimeSpan.FromSeconds(1), limited.RetryAfter);
+        Assert.Equal(1, scheduler.GetSnapshot()["reporting"].Queued);
+    }
+
+    [Fact]
+    public async Task RunAsync_RateLimited_ThrowsWithRetryAfter()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c =>
+            c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 0.5, Burst = 1 }));
+        await scheduler.RunAsync("batch", _ => ValueTask.CompletedTask).WithTimeout();
+
+        WorkloadRejectedException exception = await Assert.ThrowsAsync<WorkloadRejectedException>(
+            () => scheduler.RunAsync("batch", _ => ValueTask.CompletedTask).WithTimeout());
+
+        Assert.Equal((WorkloadRejectionReason.RateLimited, TimeSpan.FromSeconds(2)), (exception.Reason, exception.RetryAfter));
+    }
+
+    [Fact]
+    public void PerPartition_EachPartitionHasItsOwnBucket()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(16, o => o.AddClass("reporting", c =>
+            c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }));
+
+        WorkloadLease a1 = scheduler.TryAcquire("reporting", "tenant-a");
+        WorkloadLease a2 = scheduler.TryAcquire("reporting", "tenant-a");
+        WorkloadLease b1 = scheduler.TryAcquire("reporting", "tenant-b");
+        WorkloadLease none1 = scheduler.TryAcquire("reporting");
+        WorkloadLease none2 = scheduler.TryAcquire("reporting");
+
+        Assert.Equal([true, false, true, true, false], new[] { a1, a2, b1, none1, none2 }.Select(l => l.IsAcquired));
+    }
+
+    [Fact]
+    public void BurstNotSet_IsOneSecondOfPermits()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(64, o => o.AddClass("reporting", c =>
+            c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 2.5 }));
+
+        int admitted = Enumerable.Range(0, 10).Count(_ => scheduler.TryAcquire("reporting").IsAcquired);
+
+        Assert.Equal(3, admitted);
+    }
+
+    [Fact]
+    public void ManyDistinctKeys_TrackedBucketsStayBelowTheCap()
+    {
+        var time = new FakeTimeProvider();
+        var limiter = new ClassRateLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 100, time);
+
+        for (int i = 0; i < 10_000; i++)
+        {
+            limiter.TryAcquire($"key-{i}", out _);
+            Assert.True(limiter.TrackedPartitions <= 100, "Tracked buckets stay at or below the cap.");
+            if (i % 1_000 == 999)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        limiter.TryAcquire("one-more", out _);
+        Assert.Equal(1, limiter.TrackedPartitions);
+    }
+
+    [Fact]
+    public void KeysPastTheCap_ShareOverflowBucketsAndAreStillLimited()
+    {
+        var limiter = new ClassRateLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 1, new FakeTimeProvider());
+        limiter.TryAcquire("tracked", out _);
+
+        bool first = limiter.TryAcquire("overflow-key", out _);
+        bool second = limiter.TryAcquire("overflow-key", out TimeSpan retryAfter);
+
+        Assert.True(first);
+        Assert.False(second);
+        Assert.Equal(TimeSpan.FromSeconds(1), retryAfter);
+        Assert.Equal(1, limiter.TrackedPartitions);
+    }
+}
