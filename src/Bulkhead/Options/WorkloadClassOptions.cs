@@ -52,6 +52,15 @@ public sealed class WorkloadClassOptions
     public WorkloadQueueOrder QueueOrder { get; set; } = WorkloadQueueOrder.Fifo;
 
     /// <summary>
+    /// Gets or sets the most units of work of one partition (tenant, user, key) in flight at once in this class;
+    /// <see langword="null"/> for no per-partition limit. Partitions past <see cref="WorkloadIsolationOptions.MaxTrackedPartitions"/>
+    /// share hashed partitions, and with them this limit.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    [Range(1, WorkloadIsolationOptions.MaxSeats)]
+    public int? MaxConcurrencyPerPartition { get; set; }
+
+    /// <summary>
     /// Gets or sets the class's rate limit, checked before a seat is sought; <see langword="null"/> for none.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>

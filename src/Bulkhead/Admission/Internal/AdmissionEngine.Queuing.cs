@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Bulkhead.Queuing.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -15,19 +16,28 @@ internal sealed partial class AdmissionEngine
         Waiter? completions = null;
         Waiter? waiter = null;
         WorkloadRejectionReason? rejection = null;
+        PartitionState? heldPartition = null;
+        string key = partition ?? string.Empty;
 
         lock (_lock)
         {
             // Seats freed by racing releasers go to those already waiting before this arrival is considered.
             PumpUnsynchronized(ref completions);
 
+            PartitionState? known = c.Queue.Find(key);
             if (_closed)
             {
                 rejection = WorkloadRejectionReason.ShuttingDown;
             }
-            else if (c.Queue.Count == 0 && TryTakeSeat(c, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(c.Priority)) != SeatKind.None)
+            else if (c.Queue.PeekEligible() is null && (known is null || known.Waiters.Count == 0) && c.Queue.HasRoom(known)
+                && TryTakeSeat(c, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(c.Priority)) != SeatKind.None)
             {
                 // Admitted: the lease is issued below, outside the lock.
+                if (c.LimitsPartitions)
+                {
+                    heldPartition = c.Queue.Track(key);
+                    heldPartition.InFlight++;
+                }
             }
             else if (!wait || c.QueueLimit == 0)
             {
@@ -37,19 +47,24 @@ internal sealed partial class AdmissionEngine
             {
                 rejection = WorkloadRejectionReason.QueueTimeout;
             }
-            else if (c.Queue.Count >= c.QueueLimit && c.QueueOrder == WorkloadQueueOrder.Fifo)
-            {
-                rejection = WorkloadRejectionReason.QueueFull;
-            }
             else
             {
-                if (c.Queue.Count >= c.QueueLimit)
+                // A full queue turns away a waiter of its largest partition rather than a quieter tenant's newcomer.
+                bool full = c.Queue.Count >= c.QueueLimit;
+                Waiter? victim = full ? c.Queue.ChooseEvictionVictim(key, c.QueueOrder == WorkloadQueueOrder.Lifo) : null;
+                if (full && victim is null)
                 {
-                    // Last in, first out: the oldest waiter has the least chance of being served in time.
-                    RemoveUnsynchronized(c.Queue.Last!, WaitOutcome.Evicted, ref completions);
+                    rejection = WorkloadRejectionReason.QueueFull;
                 }
+                else
+                {
+                    if (victim is not null)
+                    {
+                        RemoveUnsynchronized(victim, WaitOutcome.Evicted, ref completions);
+                    }
 
-                waiter = EnqueueUnsynchronized(c, partition, cancellationToken, ref completions);
+                    waiter = EnqueueUnsynchronized(c, partition, cancellationToken, ref completions);
+                }
             }
 
             if (rejection is not null)
@@ -69,21 +84,13 @@ internal sealed partial class AdmissionEngine
 
         return new ValueTask<WorkloadLease>(rejection is { } reason
             ? new WorkloadLease(c.Name, reason, retryAfter: null)
-            : LeaseTicket.Issue(c));
+            : LeaseTicket.Issue(c, heldPartition));
     }
 
     private Waiter EnqueueUnsynchronized(ClassState c, string? partition, CancellationToken cancellationToken, ref Waiter? completions)
     {
         var waiter = new Waiter(c, partition, _timeProvider.GetTimestamp(), cancellationToken);
-        if (c.QueueOrder == WorkloadQueueOrder.Lifo)
-        {
-            c.Queue.AddFirst(waiter);
-        }
-        else
-        {
-            c.Queue.AddLast(waiter);
-        }
-
+        c.Queue.Add(waiter, lifo: c.QueueOrder == WorkloadQueueOrder.Lifo);
         _totalQueued++;
         PublishUnsynchronized();
 
@@ -126,7 +133,14 @@ internal sealed partial class AdmissionEngine
     private void RemoveUnsynchronized(Waiter waiter, WaitOutcome outcome, ref Waiter? completions)
     {
         Debug.Assert(waiter.Outcome == WaitOutcome.Waiting, "A waiter leaves its queue once.");
-        waiter.Queue!.Remove(waiter);
+        bool granted = outcome == WaitOutcome.Granted;
+        if (granted && waiter.Class.LimitsPartitions)
+        {
+            // Counted before leaving the queue, so the partition is not forgotten in between.
+            waiter.Partition!.InFlight++;
+        }
+
+        waiter.Class.Queue.Remove(waiter, served: granted);
         waiter.Outcome = outcome;
         _totalQueued--;
 
@@ -167,7 +181,7 @@ internal sealed partial class AdmissionEngine
                 {
                     int index = (_roundRobinCursors[g] + k) % group.Length;
                     ClassState c = group[index];
-                    if (c.Queue.First is not { } waiter || TryTakeSeat(c, allowShared: !sharedBlocked) == SeatKind.None)
+                    if (c.Queue.PeekEligible() is not { } waiter || TryTakeSeat(c, allowShared: !sharedBlocked) == SeatKind.None)
                     {
                         continue;
                     }
@@ -182,7 +196,7 @@ internal sealed partial class AdmissionEngine
 
             foreach (ClassState c in group)
             {
-                sharedBlocked |= c.Queue.Count > 0 && c.InFlight < c.Max;
+                sharedBlocked |= c.InFlight < c.Max && c.Queue.PeekEligible() is not null;
             }
         }
 
@@ -205,7 +219,7 @@ internal sealed partial class AdmissionEngine
                 break;
             }
 
-            if (c.Queue.Count > 0 && c.InFlight < c.Max)
+            if (c.InFlight < c.Max && c.Queue.PeekEligible() is not null)
             {
                 return true;
             }
@@ -258,7 +272,7 @@ internal sealed partial class AdmissionEngine
             ClassState c = waiter.Class;
             bool completed = waiter.Outcome switch
             {
-                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c)),
+                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, c.LimitsPartitions ? waiter.Partition : null)),
                 WaitOutcome.Canceled => waiter.TrySetCanceled(waiter.CancellationToken),
                 WaitOutcome.TimedOut => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueTimeout, retryAfter: null)),
                 WaitOutcome.Evicted => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null)),

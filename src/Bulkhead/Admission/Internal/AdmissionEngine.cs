@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Bulkhead.Queuing.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -107,6 +108,22 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// <summary>Frees a seat taken for a lease; called once per lease by <see cref="LeaseTicket"/>.</summary>
     public void ReleaseSeat(ClassState workloadClass) => GiveBack(workloadClass, -1);
 
+    /// <summary>Frees a seat of a class that counts seats per partition: the partition's count, then the seat, under the lock.</summary>
+    public void ReleasePartitionSeat(ClassState workloadClass, PartitionState partition)
+    {
+        Waiter? completions = null;
+        lock (_lock)
+        {
+            partition.InFlight--;
+            Debug.Assert(partition.InFlight >= 0, "A partition frees no more seats than it took.");
+            workloadClass.Queue.ForgetIfIdle(partition);
+            FreeSeat(workloadClass, -1);
+            PumpUnsynchronized(ref completions);
+        }
+
+        Complete(completions);
+    }
+
     public void Dispose()
     {
         Waiter? completions = null;
@@ -120,7 +137,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             _closed = true;
             foreach (ClassState c in Classes)
             {
-                while (c.Queue.First is { } waiter)
+                while (c.Queue.Any is { } waiter)
                 {
                     RemoveUnsynchronized(waiter, WaitOutcome.ShuttingDown, ref completions);
                 }
@@ -173,7 +190,8 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// </summary>
     private bool TryTakeSeatFast(ClassState c)
     {
-        if (Volatile.Read(ref c.Gate) != 0)
+        // Seats counted per partition change under the lock only.
+        if (Volatile.Read(ref c.Gate) != 0 || c.LimitsPartitions)
         {
             return false;
         }
@@ -279,15 +297,19 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// </summary>
     private void GiveBack(ClassState c, long delta)
     {
+        FreeSeat(c, delta);
+        if (Volatile.Read(ref _minWaitingPriority) != NoWaiters)
+        {
+            Pump();
+        }
+    }
+
+    private void FreeSeat(ClassState c, long delta)
+    {
         long before = Interlocked.Add(ref c.SeatWord, delta) - delta;
         if ((int)(before & ClassState.SeatMask) > c.Reserved)
         {
             Interlocked.Decrement(ref _sharedInUse);
-        }
-
-        if (Volatile.Read(ref _minWaitingPriority) != NoWaiters)
-        {
-            Pump();
         }
     }
 

@@ -41,6 +41,7 @@ internal sealed class ClassState
         QueueLimit = options.QueueLimit;
         QueueTimeout = options.QueueTimeout;
         QueueOrder = options.QueueOrder;
+        Queue = new PartitionedWaitQueue(hostOptions.MaxTrackedPartitions, options.MaxConcurrencyPerPartition ?? 0);
     }
 
     public AdmissionEngine Engine { get; }
@@ -62,8 +63,11 @@ internal sealed class ClassState
     /// <summary>Gets the class's rate limit, checked before a seat is sought, or <see langword="null"/>.</summary>
     public ClassRateLimiter? RateLimiter { get; }
 
-    /// <summary>Gets the waiters; guarded by the engine's lock.</summary>
-    public WaitQueue Queue { get; } = new();
+    /// <summary>Gets the waiters by partition; guarded by the engine's lock.</summary>
+    public PartitionedWaitQueue Queue { get; }
+
+    /// <summary>Gets a value indicating whether work in flight is counted per partition (always under the lock).</summary>
+    public bool LimitsPartitions => Queue.PartitionLimit > 0;
 
     public int InFlight => (int)(Volatile.Read(ref SeatWord) & SeatMask);
 

@@ -1,3 +1,5 @@
+using Bulkhead.Queuing.Internal;
+
 namespace Bulkhead.Admission.Internal;
 
 /// <summary>
@@ -8,11 +10,14 @@ internal sealed class LeaseTicket
 {
     private int _version;
     private ClassState? _class;
+    private PartitionState? _partition;
 
-    public static WorkloadLease Issue(ClassState workloadClass)
+    /// <summary>Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition.</summary>
+    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null)
     {
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
+        ticket._partition = partition;
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
     }
 
@@ -25,8 +30,17 @@ internal sealed class LeaseTicket
             return;
         }
 
+        PartitionState? partition = _partition;
         _class = null;
+        _partition = null;
         LeaseTicketPool.Return(this);
-        owner.Engine.ReleaseSeat(owner);
+        if (partition is null)
+        {
+            owner.Engine.ReleaseSeat(owner);
+        }
+        else
+        {
+            owner.Engine.ReleasePartitionSeat(owner, partition);
+        }
     }
 }

@@ -12,14 +12,18 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
         : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         Class = workloadClass;
-        Partition = partition;
+        PartitionKey = partition ?? string.Empty;
         CancellationToken = cancellationToken;
         EnqueuedTimestamp = enqueuedTimestamp;
     }
 
     public ClassState Class { get; }
 
-    public string? Partition { get; }
+    /// <summary>Gets the partition key; work without one shares the partition <see cref="string.Empty"/>.</summary>
+    public string PartitionKey { get; }
+
+    /// <summary>Gets or sets the partition the waiter queues in (and, once granted, holds a seat of).</summary>
+    public PartitionState? Partition { get; set; }
 
     public CancellationToken CancellationToken { get; }
 

@@ -1,0 +1,27 @@
+namespace Bulkhead.Queuing.Internal;
+
+/// <summary>
+/// The waiters of one partition (tenant, user, key) of a class, and its work in flight where the class limits
+/// partitions. Guarded by the engine's lock.
+/// </summary>
+internal sealed class PartitionState(string key, bool isOverflow)
+{
+    public string Key { get; } = key;
+
+    /// <summary>Gets a value indicating whether this is one of the shared partitions that keys past the cap hash to.</summary>
+    public bool IsOverflow { get; } = isOverflow;
+
+    public WaitQueue Waiters { get; } = new();
+
+    /// <summary>Gets or sets the partition's units of work in flight; counted only where the class limits partitions.</summary>
+    public int InFlight { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the partition is in the ring of partitions with waiters.</summary>
+    public bool IsActive { get; set; }
+
+    public PartitionState? NextActive { get; set; }
+
+    public PartitionState? PreviousActive { get; set; }
+
+    public override string ToString() => Key;
+}
