@@ -18,7 +18,9 @@ internal sealed class ClassRateLimiter
     private readonly ConcurrentDictionary<string, TokenBucket>? _partitions;
     private readonly TokenBucket[]? _overflow;
     private readonly int _maxTrackedPartitions;
+    private readonly long _refillTicks;
     private int _sweeping;
+    private long _sweepNotBefore;
 
     public ClassRateLimiter(WorkloadRateLimitOptions options, int maxTrackedPartitions, TimeProvider timeProvider)
     {
@@ -26,6 +28,7 @@ internal sealed class ClassRateLimiter
         _capacity = options.Burst ?? Math.Max(1, (int)Math.Ceiling(options.PermitsPerSecond));
         _timeProvider = timeProvider;
         _maxTrackedPartitions = maxTrackedPartitions;
+        _refillTicks = (long)Math.Ceiling(_capacity / _permitsPerSecond * timeProvider.TimestampFrequency);
         if (options.PerPartition)
         {
             _partitions = new ConcurrentDictionary<string, TokenBucket>(StringComparer.Ordinal);
@@ -67,15 +70,19 @@ internal sealed class ClassRateLimiter
     }
 
     /// <summary>
-    /// Drops buckets that have refilled: a full bucket is the same as a new one. One thread sweeps at a time; a
-    /// permit taken from a bucket as it is dropped is at most one burst given away.
+    /// Drops buckets that have refilled: a full bucket is the same as a new one. One thread sweeps at a time, and at
+    /// most once per refill time (no bucket can refill sooner), so a flood of new keys costs no more than one sweep per
+    /// refill time. A permit taken from a bucket as it is dropped is at most one burst given away.
     /// </summary>
     private void ForgetFullBuckets()
     {
-        if (Interlocked.Exchange(ref _sweeping, 1) != 0)
+        long now = _timeProvider.GetTimestamp();
+        if (now < Volatile.Read(ref _sweepNotBefore) || Interlocked.Exchange(ref _sweeping, 1) != 0)
         {
             return;
         }
+
+        Volatile.Write(ref _sweepNotBefore, now + _refillTicks);
 
         try
         {
