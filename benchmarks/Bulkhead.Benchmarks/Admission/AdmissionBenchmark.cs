@@ -28,10 +28,20 @@ public class AdmissionBenchmark
                 o.AddClass("interactive", c => c.ReservedConcurrency = 16);
                 o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
                 o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 4; });
+
+                // A rate so high that it never limits: the figures are the cost of checking it.
+                o.AddClass("rated", c => { c.Priority = 2; c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1e9, Burst = int.MaxValue, PerPartition = true }; });
+                o.AddClass("tenants", c => { c.Priority = 2; c.MaxConcurrencyPerPartition = 4; });
             })
             .Services.BuildServiceProvider();
         _scheduler = _services.GetRequiredService<IWorkloadScheduler>();
+
+        // Known partitions: their bucket and state exist before measuring.
+        _scheduler.TryAcquire("rated", Tenant).Dispose();
+        _scheduler.TryAcquire("tenants", Tenant).Dispose();
     }
+
+    private const string Tenant = "tenant-42";
 
     [GlobalCleanup]
     public void Cleanup()
@@ -67,6 +77,20 @@ public class AdmissionBenchmark
     public bool BulkheadReservedSeat()
     {
         using WorkloadLease lease = _scheduler.TryAcquire("interactive");
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "Bulkhead TryAcquire+Dispose (per-partition rate limit, known partition)")]
+    public bool BulkheadRateLimitedPartition()
+    {
+        using WorkloadLease lease = _scheduler.TryAcquire("rated", Tenant);
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "Bulkhead TryAcquire+Dispose (MaxConcurrencyPerPartition, known partition)")]
+    public bool BulkheadPartitionLimit()
+    {
+        using WorkloadLease lease = _scheduler.TryAcquire("tenants", Tenant);
         return lease.IsAcquired;
     }
 

@@ -6,7 +6,8 @@ namespace Bulkhead.Queuing.Internal;
 /// </summary>
 internal sealed class PartitionState(string key, bool isOverflow)
 {
-    public string Key { get; } = key;
+    /// <summary>Gets or sets the partition key; set again when a forgotten state is reused for another key.</summary>
+    public string Key { get; set; } = key;
 
     /// <summary>Gets a value indicating whether this is one of the shared partitions that keys past the cap hash to.</summary>
     public bool IsOverflow { get; } = isOverflow;

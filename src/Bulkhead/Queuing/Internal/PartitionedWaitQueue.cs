@@ -17,7 +17,11 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     /// <summary>How many shared partitions take the keys past the cap.</summary>
     public const int OverflowPartitions = 64;
 
+    /// <summary>How many forgotten partition states are kept for reuse, so a returning key allocates nothing.</summary>
+    private const int ReusedStates = 64;
+
     private readonly Dictionary<string, PartitionState> _tracked = new(StringComparer.Ordinal);
+    private readonly Stack<PartitionState> _reusable = new();
     private PartitionState?[]? _overflow;
 
     // The ring of partitions with waiters; the cursor is served next.
@@ -54,7 +58,15 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
             return state;
         }
 
-        state = new PartitionState(key, isOverflow: false);
+        if (_reusable.TryPop(out state))
+        {
+            state.Key = key;
+        }
+        else
+        {
+            state = new PartitionState(key, isOverflow: false);
+        }
+
         _tracked.Add(key, state);
         return state;
     }
@@ -135,9 +147,10 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     /// <summary>Stops tracking a partition that has neither waiters nor work in flight.</summary>
     public void ForgetIfIdle(PartitionState partition)
     {
-        if (!partition.IsOverflow && partition.Waiters.Count == 0 && partition.InFlight == 0)
+        if (!partition.IsOverflow && partition.Waiters.Count == 0 && partition.InFlight == 0 && _tracked.Remove(partition.Key)
+            && _reusable.Count < ReusedStates)
         {
-            _tracked.Remove(partition.Key);
+            _reusable.Push(partition);
         }
     }
 
