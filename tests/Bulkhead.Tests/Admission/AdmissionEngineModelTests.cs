@@ -63,7 +63,8 @@ public sealed class AdmissionEngineModelTests
         public Run(int seed)
         {
             _random = new Random(seed);
-            var options = new WorkloadIsolationOptions { TotalConcurrency = _random.Next(4, 9) };
+            // Few tracked partitions for four keys: some keys share hashed overflow partitions.
+            var options = new WorkloadIsolationOptions { TotalConcurrency = _random.Next(4, 9), MaxTrackedPartitions = _random.Next(1, 5) };
             int reservedLeft = options.TotalConcurrency - 1;
             int[] priorities = [0, 1, 1, 2, 3];
             int classCount = _random.Next(4, 6);
@@ -87,7 +88,7 @@ public sealed class AdmissionEngineModelTests
             }
 
             options.DefaultClass = "c0";
-            _configuration = $"Total {options.TotalConcurrency}; " + string.Join("; ", options.Classes.Select(c =>
+            _configuration = $"Total {options.TotalConcurrency}, tracked {options.MaxTrackedPartitions}; " + string.Join("; ", options.Classes.Select(c =>
                 $"{c.Key}: p{c.Value.Priority} r{c.Value.ReservedConcurrency} m{c.Value.MaxConcurrency} q{c.Value.QueueLimit} t{c.Value.QueueTimeout.TotalMilliseconds} {c.Value.QueueOrder}"
                 + $" pp{c.Value.MaxConcurrencyPerPartition} rl{c.Value.RateLimit?.PermitsPerSecond}/{c.Value.RateLimit?.Burst}{(c.Value.RateLimit?.PerPartition == true ? "/partition" : "")}"));
             _scheduler = new WorkloadScheduler(options, _time);

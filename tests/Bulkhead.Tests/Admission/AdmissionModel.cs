@@ -11,13 +11,14 @@ internal sealed class AdmissionModel
     private readonly List<ModelClass[]> _groups;
     private readonly int[] _cursors;
     private readonly Dictionary<string, ModelClass> _byName = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<int, (ModelClass Class, string Partition)> _requests = [];
+    private readonly Dictionary<int, ModelClass> _requests = [];
+    private readonly Dictionary<int, ModelPartition> _heldPartitions = [];
 
     public AdmissionModel(WorkloadIsolationOptions options, long nowTicks)
     {
         foreach ((string name, WorkloadClassOptions c) in options.Classes)
         {
-            _byName[name] = new ModelClass(name, c, options.TotalConcurrency, nowTicks);
+            _byName[name] = new ModelClass(name, c, options.TotalConcurrency, options.MaxTrackedPartitions, nowTicks);
         }
 
         ModelClass[] ordered = [.. _byName.Values.OrderBy(c => c.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];
@@ -43,7 +44,7 @@ internal sealed class AdmissionModel
 
     public ModelClass Class(string name) => _byName[name];
 
-    public string ClassOf(int id) => _requests[id].Class.Name;
+    public string ClassOf(int id) => _requests[id].Name;
 
     /// <summary>The retry-after of the last rate-limited acquire, in ticks.</summary>
     public long LastRetryAfterTicks { get; private set; }
@@ -52,18 +53,24 @@ internal sealed class AdmissionModel
     {
         ModelClass c = _byName[name];
         string key = partitionKey ?? string.Empty;
-        _requests[id] = (c, key);
+        _requests[id] = c;
         if (c.RateLimit is { } rate && !TakeToken(c.Bucket(key, rate, nowTicks), rate, nowTicks))
         {
             return [(id, Outcome.RateLimited)];
         }
 
-        ModelPartition? own = c.Partitions.GetValueOrDefault(key);
+        ModelPartition? own = c.Find(key);
         bool entitledWaiter = _byName.Values.Any(w => w.Priority <= c.Priority && w.InFlight < w.Max && w.PeekEligible() is not null);
         if (c.PeekEligible() is null && (own is null || own.Queue.Count == 0) && c.HasRoom(own) && CanTake(c, allowShared: !entitledWaiter))
         {
             c.InFlight++;
-            c.Partition(key).InFlight++;
+            if (c.PartitionLimit > 0)
+            {
+                ModelPartition held = c.Track(key);
+                held.InFlight++;
+                _heldPartitions[id] = held;
+            }
+
             return [(id, Outcome.Granted)];
         }
 
@@ -108,16 +115,20 @@ internal sealed class AdmissionModel
 
     public List<(int, Outcome)> Release(int id)
     {
-        (ModelClass c, string key) = _requests[id];
+        ModelClass c = _requests[id];
         c.InFlight--;
-        c.Partition(key).InFlight--;
-        c.ForgetIfIdle(key);
+        if (_heldPartitions.Remove(id, out ModelPartition? held))
+        {
+            held.InFlight--;
+            c.ForgetIfIdle(held);
+        }
+
         return Pump();
     }
 
     public List<(int, Outcome)> Cancel(int id)
     {
-        _requests[id].Class.Remove(id, served: false);
+        _requests[id].Remove(id, served: false);
         return [(id, Outcome.Canceled)];
     }
 
@@ -126,7 +137,7 @@ internal sealed class AdmissionModel
         List<(int, Outcome)> result = [];
         foreach (ModelClass c in _byName.Values)
         {
-            foreach ((int id, _) in c.Partitions.Values.SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).ToList())
+            foreach ((int id, _) in c.RingFromCursor().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).ToList())
             {
                 c.Remove(id, served: false);
                 result.Add((id, Outcome.QueueTimeout));
@@ -136,7 +147,7 @@ internal sealed class AdmissionModel
         return result;
     }
 
-    public int PartitionInFlight(string name, string key) => _byName[name].Partitions.GetValueOrDefault(key)?.InFlight ?? 0;
+    public int PartitionInFlight(string name, string key) => _byName[name].Find(key)?.InFlight ?? 0;
 
     private bool TakeToken(ModelBucket bucket, WorkloadRateLimitOptions rate, long nowTicks)
     {
@@ -185,7 +196,13 @@ internal sealed class AdmissionModel
                     }
 
                     granted.Add((waiter.Id, Outcome.Granted));
-                    c.Partition(_requests[waiter.Id].Partition).InFlight++;
+                    if (c.PartitionLimit > 0)
+                    {
+                        ModelPartition held = c.PartitionOf(waiter.Id);
+                        held.InFlight++;
+                        _heldPartitions[waiter.Id] = held;
+                    }
+
                     c.Remove(waiter.Id, served: true);
                     c.InFlight++;
                     _cursors[g] = (index + 1) % group.Length;
@@ -207,9 +224,11 @@ internal sealed class AdmissionModel
         public long Updated { get; set; } = updated;
     }
 
-    internal sealed class ModelPartition(string key)
+    internal sealed class ModelPartition(string key, bool isOverflow)
     {
         public string Key { get; } = key;
+
+        public bool IsOverflow { get; } = isOverflow;
 
         /// <summary>Gets the waiters in admission order (first is admitted next).</summary>
         public List<(int Id, long Deadline)> Queue { get; } = [];
@@ -220,12 +239,18 @@ internal sealed class AdmissionModel
     internal sealed class ModelClass
     {
         private readonly Dictionary<string, ModelBucket> _buckets = [];
+        private readonly ModelBucket?[] _overflowBuckets = new ModelBucket?[64];
+        private ModelBucket? _classBucket;
+        private long _sweepNotBefore;
         private readonly List<ModelPartition> _ring = [];
+        private readonly ModelPartition?[] _overflow = new ModelPartition?[64];
+        private readonly int _maxTracked;
         private readonly long _created;
         private ModelPartition? _cursor;
 
-        public ModelClass(string name, WorkloadClassOptions options, int total, long nowTicks)
+        public ModelClass(string name, WorkloadClassOptions options, int total, int maxTracked, long nowTicks)
         {
+            _maxTracked = maxTracked;
             Name = name;
             Priority = options.Priority;
             Reserved = options.ReservedConcurrency;
@@ -258,34 +283,84 @@ internal sealed class AdmissionModel
 
         public int InFlight { get; set; }
 
+        /// <summary>Gets the partitions tracked by key; keys past the cap share 64 overflow partitions by hash.</summary>
         public Dictionary<string, ModelPartition> Partitions { get; } = new(StringComparer.Ordinal);
 
-        public int Queued => Partitions.Values.Sum(p => p.Queue.Count);
+        public int Queued => _ring.Sum(p => p.Queue.Count);
 
+        /// <summary>
+        /// The bucket a request draws from: the class's, or its partition's. Partition buckets are capped like the
+        /// engine's: at the cap, full buckets are dropped at most once per refill time, and keys past it share 64
+        /// overflow buckets (made with the class) by hash.
+        /// </summary>
         public ModelBucket Bucket(string key, WorkloadRateLimitOptions rate, long nowTicks)
         {
-            string bucketKey = rate.PerPartition ? key : string.Empty;
-            if (!_buckets.TryGetValue(bucketKey, out ModelBucket? bucket))
+            double capacity = rate.Burst ?? Math.Max(1, (int)Math.Ceiling(rate.PermitsPerSecond));
+            if (!rate.PerPartition)
             {
-                // The class bucket exists from the start; a partition's from its first request, full.
-                double capacity = rate.Burst ?? Math.Max(1, (int)Math.Ceiling(rate.PermitsPerSecond));
-                bucket = new ModelBucket(capacity, rate.PerPartition ? nowTicks : _created);
-                _buckets[bucketKey] = bucket;
+                return _classBucket ??= new ModelBucket(capacity, _created);
             }
 
+            if (_buckets.TryGetValue(key, out ModelBucket? bucket))
+            {
+                return bucket;
+            }
+
+            if (_buckets.Count >= _maxTracked)
+            {
+                if (nowTicks >= _sweepNotBefore)
+                {
+                    _sweepNotBefore = nowTicks + (long)Math.Ceiling(capacity / rate.PermitsPerSecond * TimeSpan.TicksPerSecond);
+                    foreach ((string k, ModelBucket b) in _buckets.ToList())
+                    {
+                        if (Math.Min(capacity, b.Tokens + (TimeSpan.FromTicks(nowTicks - b.Updated).TotalSeconds * rate.PermitsPerSecond)) >= capacity)
+                        {
+                            _buckets.Remove(k);
+                        }
+                    }
+                }
+
+                if (_buckets.Count >= _maxTracked)
+                {
+                    return _overflowBuckets[(int)((uint)StringComparer.Ordinal.GetHashCode(key) % 64)] ??= new ModelBucket(capacity, _created);
+                }
+            }
+
+            bucket = new ModelBucket(capacity, nowTicks);
+            _buckets[key] = bucket;
             return bucket;
         }
 
-        public ModelPartition Partition(string key)
+        /// <summary>Where a key's work goes: its tracked partition, else an overflow partition still busy with it, else none yet.</summary>
+        public ModelPartition? Find(string key)
         {
-            if (!Partitions.TryGetValue(key, out ModelPartition? partition))
+            if (Partitions.TryGetValue(key, out ModelPartition? partition))
             {
-                partition = new ModelPartition(key);
-                Partitions[key] = partition;
+                return partition;
             }
 
+            int index = (int)((uint)StringComparer.Ordinal.GetHashCode(key) % 64);
+            if (_overflow[index] is { } busy && (busy.InFlight > 0 || busy.Queue.Count > 0))
+            {
+                return busy;
+            }
+
+            return Partitions.Count >= _maxTracked ? _overflow[index] ??= new ModelPartition($"(overflow {index})", isOverflow: true) : null;
+        }
+
+        public ModelPartition Track(string key)
+        {
+            if (Find(key) is { } partition)
+            {
+                return partition;
+            }
+
+            partition = new ModelPartition(key, isOverflow: false);
+            Partitions[key] = partition;
             return partition;
         }
+
+        public ModelPartition PartitionOf(int id) => _ring.Single(p => p.Queue.Any(w => w.Id == id));
 
         public bool HasRoom(ModelPartition? partition) => PartitionLimit == 0 || partition is null || partition.InFlight < PartitionLimit;
 
@@ -318,7 +393,7 @@ internal sealed class AdmissionModel
 
         public void Add(string key, (int Id, long Deadline) waiter)
         {
-            ModelPartition partition = Partition(key);
+            ModelPartition partition = Track(key);
             partition.Queue.Insert(Lifo ? 0 : partition.Queue.Count, waiter);
             if (partition.Queue.Count == 1)
             {
@@ -337,7 +412,7 @@ internal sealed class AdmissionModel
 
         public void Remove(int id, bool served)
         {
-            ModelPartition partition = Partitions.Values.Single(p => p.Queue.Any(w => w.Id == id));
+            ModelPartition partition = PartitionOf(id);
             ModelPartition next = _ring[(_ring.IndexOf(partition) + 1) % _ring.Count];
             partition.Queue.RemoveAll(w => w.Id == id);
             if (served)
@@ -358,15 +433,15 @@ internal sealed class AdmissionModel
                     _cursor = null;
                 }
 
-                ForgetIfIdle(partition.Key);
+                ForgetIfIdle(partition);
             }
         }
 
-        public void ForgetIfIdle(string key)
+        public void ForgetIfIdle(ModelPartition partition)
         {
-            if (Partitions.TryGetValue(key, out ModelPartition? p) && p.Queue.Count == 0 && p.InFlight == 0)
+            if (!partition.IsOverflow && partition.Queue.Count == 0 && partition.InFlight == 0)
             {
-                Partitions.Remove(key);
+                Partitions.Remove(partition.Key);
             }
         }
     }

@@ -40,11 +40,22 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     public int PartitionLimit => partitionLimit;
 
     /// <summary>Finds a partition's state without starting to track it.</summary>
+    /// <remarks>
+    /// A key stays where its work is: a tracked key until it is idle, and a key whose overflow partition still has
+    /// waiters or work in flight keeps that partition even when room to track it has come back, so that no key's
+    /// work is ever counted in two places.
+    /// </remarks>
     public PartitionState? Find(string key)
     {
         if (_tracked.TryGetValue(key, out PartitionState? state))
         {
             return state;
+        }
+
+        PartitionState? overflow = _overflow?[OverflowIndex(key)];
+        if (overflow is not null && (overflow.InFlight > 0 || overflow.Waiters.Count > 0))
+        {
+            return overflow;
         }
 
         return _tracked.Count >= maxTracked ? Overflow(key) : null;
@@ -184,10 +195,12 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         return newcomerQueued + 1 < largest.Waiters.Count ? largest.Waiters.Last : null;
     }
 
+    private static int OverflowIndex(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % OverflowPartitions);
+
     private PartitionState Overflow(string key)
     {
         _overflow ??= new PartitionState?[OverflowPartitions];
-        int index = (int)((uint)StringComparer.Ordinal.GetHashCode(key) % OverflowPartitions);
+        int index = OverflowIndex(key);
         return _overflow[index] ??= new PartitionState($"(overflow {index})", isOverflow: true);
     }
 
