@@ -1,6 +1,5 @@
 using System.Threading.RateLimiting;
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulkhead.Benchmarks.Admission;
 
@@ -10,46 +9,38 @@ namespace Bulkhead.Benchmarks.Admission;
 [MemoryDiagnoser]
 public class AdmissionBenchmark
 {
+    private const string Tenant = "tenant-42";
+
+    private Contenders _contenders = null!;
     private ConcurrencyLimiter _limiter = null!;
     private SemaphoreSlim _semaphore = null!;
-    private ServiceProvider _services = null!;
     private IWorkloadScheduler _scheduler = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 64, QueueLimit = 100 });
-        _semaphore = new SemaphoreSlim(64, 64);
-        _services = new ServiceCollection()
-            .AddWorkloadIsolation(o =>
-            {
-                o.TotalConcurrency = 64;
-                o.DefaultClass = "interactive";
-                o.AddClass("interactive", c => c.ReservedConcurrency = 16);
-                o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
-                o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 4; });
+        _contenders = new Contenders(64, o =>
+        {
+            o.TotalConcurrency = 64;
+            o.DefaultClass = "interactive";
+            o.AddClass("interactive", c => c.ReservedConcurrency = 16);
+            o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
+            o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 4; });
 
-                // A rate so high that it never limits: the figures are the cost of checking it.
-                o.AddClass("rated", c => { c.Priority = 2; c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1e9, Burst = int.MaxValue, PerPartition = true }; });
-                o.AddClass("tenants", c => { c.Priority = 2; c.MaxConcurrencyPerPartition = 4; });
-            })
-            .Services.BuildServiceProvider();
-        _scheduler = _services.GetRequiredService<IWorkloadScheduler>();
+            // A rate so high that it never limits: the figures are the cost of checking it.
+            o.AddClass("rated", c => { c.Priority = 2; c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1e9, Burst = int.MaxValue, PerPartition = true }; });
+            o.AddClass("tenants", c => { c.Priority = 2; c.MaxConcurrencyPerPartition = 4; });
+        });
+        (_limiter, _semaphore, _scheduler) = (_contenders.Limiter, _contenders.Semaphore, _contenders.Scheduler);
 
         // Known partitions: their bucket and state exist before measuring.
         _scheduler.TryAcquire("rated", Tenant).Dispose();
         _scheduler.TryAcquire("tenants", Tenant).Dispose();
     }
 
-    private const string Tenant = "tenant-42";
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _limiter.Dispose();
-        _semaphore.Dispose();
-        _services.Dispose();
-    }
+    public void Cleanup() => _contenders.Dispose();
 
     [Benchmark(Baseline = true, Description = "ConcurrencyLimiter AttemptAcquire+Dispose")]
     public bool ConcurrencyLimiter()

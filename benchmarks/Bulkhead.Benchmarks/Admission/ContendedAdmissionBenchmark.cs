@@ -1,6 +1,5 @@
 using System.Threading.RateLimiting;
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulkhead.Benchmarks.Admission;
 
@@ -14,35 +13,26 @@ public class ContendedAdmissionBenchmark
     private const int Workers = 2;
     private const int Iterations = 2_000;
 
+    private Contenders _contenders = null!;
     private ConcurrencyLimiter _limiter = null!;
     private SemaphoreSlim _semaphore = null!;
-    private ServiceProvider _services = null!;
     private IWorkloadScheduler _scheduler = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 100 });
-        _semaphore = new SemaphoreSlim(1, 1);
-        _services = new ServiceCollection()
-            .AddWorkloadIsolation(o =>
-            {
-                o.TotalConcurrency = 8;
-                o.DefaultClass = "interactive";
-                o.AddClass("interactive", c => c.ReservedConcurrency = 4);
-                o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 1; c.QueueTimeout = Timeout.InfiniteTimeSpan; });
-            })
-            .Services.BuildServiceProvider();
-        _scheduler = _services.GetRequiredService<IWorkloadScheduler>();
+        _contenders = new Contenders(1, o =>
+        {
+            o.TotalConcurrency = 8;
+            o.DefaultClass = "interactive";
+            o.AddClass("interactive", c => c.ReservedConcurrency = 4);
+            o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 1; c.QueueTimeout = Timeout.InfiniteTimeSpan; });
+        });
+        (_limiter, _semaphore, _scheduler) = (_contenders.Limiter, _contenders.Semaphore, _contenders.Scheduler);
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _limiter.Dispose();
-        _semaphore.Dispose();
-        _services.Dispose();
-    }
+    public void Cleanup() => _contenders.Dispose();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Workers * Iterations, Description = "ConcurrencyLimiter AcquireAsync+Dispose, 2 threads, 1 permit")]
     public Task ConcurrencyLimiter() => RunWorkers(async () =>
