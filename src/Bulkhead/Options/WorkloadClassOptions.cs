@@ -65,4 +65,11 @@ public sealed class WorkloadClassOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public WorkloadRateLimitOptions? RateLimit { get; set; }
+
+    /// <summary>
+    /// Gets or sets where the class's work runs: the ThreadPool (<see langword="null"/>), or dedicated threads at a
+    /// lower CPU priority.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadExecutionOptions? Execution { get; set; }
 }

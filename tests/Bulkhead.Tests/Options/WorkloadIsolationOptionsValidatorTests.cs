@@ -145,4 +145,17 @@ public sealed class WorkloadIsolationOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Workload class 'reporting': RateLimit: PermitsPerSecond (0) is out of range.", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Workload class 'reporting': RateLimit: Burst (0) is out of range.", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Validate_ExecutionOutOfRange_NamesClassAndField()
+    {
+        var options = new WorkloadIsolationOptions { DefaultClass = "batch" }
+            .AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = -1, CpuPriority = (WorkloadCpuPriority)9 });
+
+        string[] failures = [.. _validator.Validate(null, options).Failures!];
+
+        Assert.Equal(2, failures.Length);
+        Assert.StartsWith("Workload class 'batch': Execution: DedicatedThreads (-1) is out of range.", failures[0], StringComparison.Ordinal);
+        Assert.Equal("Workload class 'batch': Execution: CpuPriority (9) must be Normal, BelowNormal, Lowest or Idle.", failures[1]);
+    }
 }

@@ -147,6 +147,10 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
 
         Complete(completions);
+        foreach (ClassState c in Classes)
+        {
+            c.Scheduler?.Dispose();
+        }
     }
 
     public WorkloadClassSnapshot[] GetSnapshot()

@@ -1,3 +1,4 @@
+using Bulkhead.Execution.Internal;
 using Bulkhead.Queuing.Internal;
 using Bulkhead.RateLimiting.Internal;
 
@@ -41,6 +42,9 @@ internal sealed class ClassState
         QueueLimit = options.QueueLimit;
         QueueTimeout = options.QueueTimeout;
         QueueOrder = options.QueueOrder;
+        Scheduler = options.Execution is { DedicatedThreads: > 0 } execution
+            ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority)
+            : null;
         Queue = new PartitionedWaitQueue(hostOptions.MaxTrackedPartitions, options.MaxConcurrencyPerPartition ?? 0);
     }
 
@@ -59,6 +63,9 @@ internal sealed class ClassState
     public TimeSpan QueueTimeout { get; }
 
     public WorkloadQueueOrder QueueOrder { get; }
+
+    /// <summary>Gets the class's dedicated threads, or <see langword="null"/> when its work runs on the ThreadPool.</summary>
+    public DedicatedThreadScheduler? Scheduler { get; }
 
     /// <summary>Gets the class's rate limit, checked before a seat is sought, or <see langword="null"/>.</summary>
     public ClassRateLimiter? RateLimiter { get; }

@@ -92,6 +92,12 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
     {
         using WorkloadLease lease = await Engine.AcquireAsync(c, partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
+        if (c.Scheduler is { } scheduler)
+        {
+            await StartOn(scheduler, async () => { await work(cancellationToken); return true; }, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         await work(cancellationToken).ConfigureAwait(false);
     }
 
@@ -99,8 +105,20 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
     {
         using WorkloadLease lease = await Engine.AcquireAsync(c, partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
+        if (c.Scheduler is { } scheduler)
+        {
+            return await StartOn(scheduler, () => work(cancellationToken).AsTask(), cancellationToken).ConfigureAwait(false);
+        }
+
         return await work(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Starts work on a class's dedicated threads; its awaits without <c>ConfigureAwait(false)</c> come back to them,
+    /// because the scheduler is current while it runs.
+    /// </summary>
+    private static Task<T> StartOn<T>(TaskScheduler scheduler, Func<Task<T>> work, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap();
 
     private static void ThrowIfRejected(WorkloadLease lease)
     {

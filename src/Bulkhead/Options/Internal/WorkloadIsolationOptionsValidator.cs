@@ -124,6 +124,15 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             AddAttributeFailures(rateLimit, $"{prefix}: RateLimit", failures);
         }
 
+        if (classOptions.Execution is { } execution)
+        {
+            AddAttributeFailures(execution, $"{prefix}: Execution", failures);
+            if (!Enum.IsDefined(execution.CpuPriority))
+            {
+                failures.Add($"{prefix}: Execution: CpuPriority ({execution.CpuPriority}) must be Normal, BelowNormal, Lowest or Idle.");
+            }
+        }
+
         if (!Enum.IsDefined(classOptions.QueueOrder))
         {
             failures.Add($"{prefix}: QueueOrder ({classOptions.QueueOrder}) must be Fifo or Lifo.");
