@@ -136,6 +136,30 @@ public sealed class WorkloadIsolationEndToEndTests
     }
 
     [Fact]
+    public async Task ClassWithDedicatedThreads_RunsItsHandlersOnThem()
+    {
+        await using TestApp app = await TestApp.StartAsync(
+            o => o.AddClass("default").AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1, CpuPriority = WorkloadCpuPriority.Lowest }),
+            a =>
+            {
+                a.MapGet("/export", async () =>
+                {
+                    string before = Thread.CurrentThread.Name ?? "";
+                    await Task.Yield();
+                    return $"{before}|{Thread.CurrentThread.Name}";
+                }).WithWorkloadClass("batch");
+                a.MapGet("/hello", () => Thread.CurrentThread.IsThreadPoolThread ? "pool" : Thread.CurrentThread.Name ?? "");
+            });
+        using HttpClient client = app.CreateClient();
+
+        string export = await client.GetStringAsync("/export").WithTimeout();
+        string hello = await client.GetStringAsync("/hello").WithTimeout();
+
+        Assert.Equal("Bulkhead batch #1|Bulkhead batch #1", export);
+        Assert.Equal("pool", hello);
+    }
+
+    [Fact]
     public async Task ExemptEndpoint_IsServedWhileEveryClassIsFull()
     {
         await using TestApp app = await TestApp.StartAsync(o => { o.TotalConcurrency = 1; o.AddClass("default", c => c.QueueLimit = 0); }, a =>

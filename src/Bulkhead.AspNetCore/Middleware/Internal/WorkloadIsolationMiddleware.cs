@@ -32,19 +32,22 @@ internal sealed class WorkloadIsolationMiddleware(
         ValueTask<WorkloadLease> acquiring = scheduler.Engine.AcquireAsync(workloadClass, classifier.GetPartition(context), context.RequestAborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
-            return WaitForSeatAsync(context, acquiring);
+            return WaitForSeatAsync(context, acquiring, workloadClass);
         }
 
         WorkloadLease lease = acquiring.Result;
-        return lease.IsAcquired ? RunHoldingSeat(context, lease) : rejections.WriteAsync(context, lease);
+        return lease.IsAcquired ? RunHoldingSeat(context, lease, workloadClass) : rejections.WriteAsync(context, lease);
     }
 
-    private Task RunHoldingSeat(HttpContext context, WorkloadLease lease)
+    private Task RunHoldingSeat(HttpContext context, WorkloadLease lease, ClassState workloadClass)
     {
         Task pipeline;
         try
         {
-            pipeline = next(context);
+            // A class with dedicated threads runs the rest of the pipeline on them: its awaits stay there too.
+            pipeline = workloadClass.Scheduler is { } scheduler
+                ? Task.Factory.StartNew(static state => { var (next, context) = ((RequestDelegate, HttpContext))state!; return next(context); }, (next, context), CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap()
+                : next(context);
         }
         catch
         {
@@ -73,7 +76,7 @@ internal sealed class WorkloadIsolationMiddleware(
         }
     }
 
-    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring)
+    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, ClassState workloadClass)
     {
         WorkloadLease lease;
         try
@@ -88,7 +91,7 @@ internal sealed class WorkloadIsolationMiddleware(
 
         if (lease.IsAcquired)
         {
-            await RunHoldingSeat(context, lease).ConfigureAwait(false);
+            await RunHoldingSeat(context, lease, workloadClass).ConfigureAwait(false);
         }
         else
         {
