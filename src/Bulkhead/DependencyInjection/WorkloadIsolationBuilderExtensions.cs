@@ -1,0 +1,43 @@
+using Bulkhead;
+using Bulkhead.Admission.Internal;
+using Bulkhead.Jobs.Internal;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Runs background work under workload classes.
+/// </summary>
+public static class WorkloadIsolationBuilderExtensions
+{
+    /// <summary>
+    /// Registers a hosted service that runs under a workload class, with no change to its code: it starts once it
+    /// holds a seat of the class (so the class's <c>MaxConcurrency</c> bounds how many such services run at once), runs
+    /// on the class's dedicated threads if it has them, and frees the seat when it completes or the host stops.
+    /// A failing <see cref="BackgroundService"/> is handled by <c>HostOptions.BackgroundServiceExceptionBehavior</c>.
+    /// </summary>
+    /// <typeparam name="TService">The hosted service, created once from DI.</typeparam>
+    /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
+    /// <param name="workloadClass">The class it runs in.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IWorkloadIsolationBuilder AddHostedService<TService>(this IWorkloadIsolationBuilder builder, string workloadClass)
+        where TService : class, IHostedService
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(workloadClass);
+
+        builder.Services.TryAddSingleton<TService>();
+        builder.Services.TryAddSingleton(new WorkloadHostedServiceRegistration<TService>(workloadClass));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WorkloadHostedService<TService>>(static sp =>
+            new WorkloadHostedService<TService>(
+                sp.GetRequiredService<TService>(),
+                sp.GetRequiredService<WorkloadHostedServiceRegistration<TService>>(),
+                sp.GetRequiredService<WorkloadScheduler>(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetService<ILogger<WorkloadHostedService<TService>>>() ?? NullLogger<WorkloadHostedService<TService>>.Instance)));
+        return builder;
+    }
+}
