@@ -1,9 +1,13 @@
 using Bulkhead;
 using Bulkhead.Admission.Internal;
 using Bulkhead.DependencyInjection.Internal;
+using Bulkhead.Jobs.Internal;
 using Bulkhead.Options.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -60,6 +64,13 @@ public static class WorkloadIsolationServiceCollectionExtensions
             sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>(),
             sp.GetService<TimeProvider>()));
         services.TryAddSingleton<IWorkloadScheduler>(static sp => sp.GetRequiredService<WorkloadScheduler>());
+        services.TryAddSingleton(static sp => new WorkloadJobQueue(
+            sp.GetRequiredService<WorkloadScheduler>(),
+            sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetService<ILogger<WorkloadJobQueue>>() ?? NullLogger<WorkloadJobQueue>.Instance));
+        services.TryAddSingleton<IWorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>()));
         return new WorkloadIsolationBuilder(services);
     }
 }

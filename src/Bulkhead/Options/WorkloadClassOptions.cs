@@ -72,4 +72,10 @@ public sealed class WorkloadClassOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public WorkloadExecutionOptions? Execution { get; set; }
+
+    /// <summary>
+    /// Gets or sets the class's job queue (<see cref="IWorkloadJobQueue"/>); <see langword="null"/> for the defaults.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: 1,000 items, waiting when full.</value>
+    public WorkloadJobQueueOptions? Jobs { get; set; }
 }

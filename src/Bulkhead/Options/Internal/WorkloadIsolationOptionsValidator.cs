@@ -133,6 +133,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             }
         }
 
+        if (classOptions.Jobs is { } jobs)
+        {
+            AddAttributeFailures(jobs, $"{prefix}: Jobs", failures);
+        }
+
         if (!Enum.IsDefined(classOptions.QueueOrder))
         {
             failures.Add($"{prefix}: QueueOrder ({classOptions.QueueOrder}) must be Fifo or Lifo.");

@@ -1,0 +1,23 @@
+namespace Bulkhead;
+
+/// <summary>
+/// Enqueue-and-forget work items, run in their workload class as its seats allow. Registered by
+/// <c>AddWorkloadIsolation</c>; it is also the hosted service that runs the items and, at shutdown, reports every item
+/// that did not run.
+/// </summary>
+#pragma warning disable CA1711 // It is a queue: the name users look for (the contract names it).
+public interface IWorkloadJobQueue
+#pragma warning restore CA1711
+{
+    /// <summary>
+    /// Queues a work item in a class's job queue. When the queue is full, waits for room or throws, as the class's
+    /// <see cref="WorkloadJobQueueOptions.FullMode"/> says.
+    /// </summary>
+    /// <param name="workloadClass">The class the item runs in.</param>
+    /// <param name="work">The item; its token is canceled when the host's shutdown timeout runs out.</param>
+    /// <param name="partition">The tenant, user or key the item belongs to, if any.</param>
+    /// <param name="cancellationToken">Cancels waiting for room in the queue.</param>
+    /// <returns>A task that completes when the item is queued (not when it has run).</returns>
+    /// <exception cref="WorkloadRejectedException">The queue is full and rejects (<see cref="WorkloadRejectionReason.QueueFull"/>), or the host is stopping (<see cref="WorkloadRejectionReason.ShuttingDown"/>).</exception>
+    ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,146 @@
+using Bulkhead.Admission.Internal;
+using Bulkhead.Jobs.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bulkhead.Tests.Jobs;
+
+public sealed class WorkloadJobQueueTests : IAsyncDisposable
+{
+    private readonly ListLoggerProvider _logs = new();
+    private ServiceProvider? _services;
+
+    [Fact]
+    public async Task EnqueueAsync_WaitMode_WaitsForRoomWhenFull()
+    {
+        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait, capacity: 1);
+        using WorkloadLease held = scheduler.TryAcquire("batch");
+        await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"].Queued == 1, "the first job waits for a seat");
+
+        ValueTask second = queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask);
+
+        Assert.False(second.IsCompleted);
+        held.Dispose();
+        await second.AsTask().WithTimeout();
+        await Eventually.TrueAsync(() => queue.Completed == 2, "both jobs ran");
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_RejectMode_ThrowsQueueFullAtOnce()
+    {
+        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Reject, capacity: 1);
+        using WorkloadLease held = scheduler.TryAcquire("batch");
+        await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
+
+        WorkloadRejectedException exception = await Assert.ThrowsAsync<WorkloadRejectedException>(
+            () => queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout());
+
+        Assert.Equal(("batch", WorkloadRejectionReason.QueueFull), (exception.WorkloadClass, exception.Reason));
+    }
+
+    [Fact]
+    public async Task Jobs_RunByPriorityAcrossClasses()
+    {
+        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
+        WorkloadLease held = scheduler.TryAcquire("batch");
+        var order = new List<string>();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await queue.EnqueueAsync("batch", _ => { order.Add("batch"); done.TrySetResult(); return ValueTask.CompletedTask; }).AsTask().WithTimeout();
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"].Queued == 1, "the batch job waits");
+        await queue.EnqueueAsync("reporting", _ => { order.Add("reporting"); return ValueTask.CompletedTask; }).AsTask().WithTimeout();
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot()["reporting"].Queued == 1, "the reporting job waits");
+
+        held.Dispose();
+
+        await done.Task.WithTimeout();
+        Assert.Equal(["reporting", "batch"], order);
+    }
+
+    [Fact]
+    public async Task FailingJob_IsLoggedAndCounted_LaterJobsStillRun()
+    {
+        (WorkloadJobQueue queue, _) = Create(WorkloadJobFullMode.Wait);
+
+        await queue.EnqueueAsync("batch", _ => throw new InvalidOperationException("boom"), "tenant-1").AsTask().WithTimeout();
+        await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
+
+        await Eventually.TrueAsync(() => queue.Failed == 1 && queue.Completed == 1, "one job failed and the next ran");
+        Assert.Contains(_logs.Messages, m => m.Level == LogLevel.Error && m.Message.Contains("'batch'", StringComparison.Ordinal) && m.Message.Contains("tenant-1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task StopAsync_QueuedItemsThatDidNotRun_AreEachReported()
+    {
+        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
+        using WorkloadLease held = scheduler.TryAcquire("batch");
+        bool ran = false;
+        for (int i = 0; i < 3; i++)
+        {
+            await queue.EnqueueAsync("batch", _ => { ran = true; return ValueTask.CompletedTask; }, $"tenant-{i}").AsTask().WithTimeout();
+        }
+
+        await queue.StopAsync(CancellationToken.None).WithTimeout();
+
+        Assert.False(ran);
+        Assert.Equal(3, queue.Dropped);
+        Assert.Equal(3, _logs.Messages.Count(m => m.Level == LogLevel.Warning && m.Message.Contains("did not run", StringComparison.Ordinal)));
+        await Assert.ThrowsAsync<WorkloadRejectedException>(() => queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask());
+    }
+
+    [Fact]
+    public async Task StopAsync_RunningItem_FinishesWithinTheShutdownTimeout()
+    {
+        (WorkloadJobQueue queue, _) = Create(WorkloadJobFullMode.Wait);
+        var gate = new Gate();
+        await queue.EnqueueAsync("batch", async _ => await gate.WaitAsync()).AsTask().WithTimeout();
+        await gate.Entered.WithTimeout();
+
+        Task stopping = queue.StopAsync(CancellationToken.None);
+        Assert.False(stopping.IsCompleted);
+        gate.Open();
+        await stopping.WithTimeout();
+
+        Assert.Equal((1L, 0L), (queue.Completed, queue.Dropped));
+    }
+
+    [Fact]
+    public async Task StopAsync_ShutdownTimeoutRunsOut_CancelsTheRunningItem()
+    {
+        (WorkloadJobQueue queue, _) = Create(WorkloadJobFullMode.Wait);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await queue.EnqueueAsync("batch", async ct => { started.TrySetResult(); await Task.Delay(Timeout.Infinite, ct); }).AsTask().WithTimeout();
+        await started.Task.WithTimeout();
+        using var timeout = new CancellationTokenSource();
+        await timeout.CancelAsync();
+
+        await queue.StopAsync(timeout.Token).WithTimeout();
+
+        await Eventually.TrueAsync(() => queue.Canceled == 1, "the canceled item ended");
+        Assert.Equal(0, queue.Failed);
+        Assert.Contains(_logs.Messages, m => m.Message.Contains("was canceled", StringComparison.Ordinal));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_services is not null)
+        {
+            await _services.DisposeAsync();
+        }
+    }
+
+    private (WorkloadJobQueue Queue, WorkloadScheduler Scheduler) Create(WorkloadJobFullMode fullMode, int capacity = 10)
+    {
+        _services = new ServiceCollection()
+            .AddLogging(b => b.AddProvider(_logs))
+            .AddWorkloadIsolation(o =>
+            {
+                o.TotalConcurrency = 1;
+                o.DefaultClass = "reporting";
+                o.AddClass("reporting", c => { c.Priority = 2; c.QueueTimeout = Timeout.InfiniteTimeSpan; });
+                o.AddClass("batch", c => { c.Priority = 3; c.QueueTimeout = Timeout.InfiniteTimeSpan; c.Jobs = new WorkloadJobQueueOptions { Capacity = capacity, FullMode = fullMode }; });
+            })
+            .Services.BuildServiceProvider();
+        return ((WorkloadJobQueue)_services.GetRequiredService<IWorkloadJobQueue>(), _services.GetRequiredService<WorkloadScheduler>());
+    }
+}
