@@ -18,7 +18,8 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
             "Classes": {
               "interactive": { "Priority": 0, "ReservedConcurrency": 32, "MaxConcurrency": 64, "QueueLimit": 200, "QueueTimeout": "00:00:02" },
               "reporting":   { "Priority": 2, "MaxConcurrency": 8, "QueueLimit": 50, "QueueOrder": "Lifo", "RateLimit": { "PermitsPerSecond": 20, "Burst": 40, "PerPartition": true } },
-              "batch":       { "Priority": 3, "ReservedConcurrency": 1, "MaxConcurrency": 4, "QueueLimit": 1000 }
+              "batch":       { "Priority": 3, "ReservedConcurrency": 1, "MaxConcurrency": 4, "QueueLimit": 1000,
+                             "Execution": { "DedicatedThreads": 2, "CpuPriority": "Idle" }, "Jobs": { "Capacity": 50, "FullMode": "Reject" } }
             },
             "TrustedHeaders": [ "X-Gateway-Class" ],
             "Rules": [
@@ -63,6 +64,8 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
         Assert.Equal(4, options.Classes["batch"].MaxConcurrency);
         Assert.Equal((20.0, (int?)40, true), (options.Classes["reporting"].RateLimit!.PermitsPerSecond, options.Classes["reporting"].RateLimit!.Burst, options.Classes["reporting"].RateLimit!.PerPartition));
         Assert.Null(options.Classes["batch"].RateLimit);
+        Assert.Equal((2, WorkloadCpuPriority.Idle), (options.Classes["batch"].Execution!.DedicatedThreads, options.Classes["batch"].Execution!.CpuPriority));
+        Assert.Equal((50, WorkloadJobFullMode.Reject), (options.Classes["batch"].Jobs!.Capacity, options.Classes["batch"].Jobs!.FullMode));
         Assert.Equal(2, options.Rules.Count);
         Assert.Equal(("/reports", "reporting"), (options.Rules[0].PathPrefix, options.Rules[0].Class));
         Assert.Equal(("X-Gateway-Class", "batch", "POST", "batch"), (options.Rules[1].Header, options.Rules[1].HeaderValue, options.Rules[1].Method, options.Rules[1].Class));
