@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace Bulkhead.LoadTest.Client;
+
+/// <summary>The server under test, in a process of its own (the same binary, run with <c>server --mode</c>).</summary>
+internal sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ServerProcess(Process process, Uri address)
+    {
+        _process = process;
+        Address = address;
+    }
+
+    public Uri Address { get; }
+
+    public static async Task<ServerProcess> StartAsync(Mode mode, CancellationToken cancellationToken)
+    {
+        string entry = typeof(ServerProcess).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(entry);
+        start.ArgumentList.Add("server");
+        start.ArgumentList.Add("--mode");
+        start.ArgumentList.Add(mode.ToString());
+        Process process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the server process.");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith("listening ", StringComparison.Ordinal))
+            {
+                return new ServerProcess(process, new Uri(line["listening ".Length..]));
+            }
+        }
+
+        string error = await process.StandardError.ReadToEndAsync(cancellationToken);
+        throw new InvalidOperationException($"The server process ended before listening: {error}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

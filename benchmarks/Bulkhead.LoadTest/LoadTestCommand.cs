@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Globalization;
+using Bulkhead.LoadTest.Client;
+using Bulkhead.LoadTest.Reporting;
+using Bulkhead.LoadTest.Server;
+using Spectre.Console;
+
+namespace Bulkhead.LoadTest;
+
+/// <summary>
+/// The isolation benchmark: <c>dotnet run -c Release --project benchmarks/Bulkhead.LoadTest -- [--quick]</c>.
+/// </summary>
+public static class LoadTestCommand
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var quick = new Option<bool>("--quick") { Description = "One repetition of short phases: under a minute." };
+        var duration = new Option<double?>("--duration") { Description = "Seconds each phase measures (default 10; 3 with --quick)." };
+        var rate = new Option<int?>("--rate") { Description = "Interactive requests per second, open loop (default 100)." };
+        var clients = new Option<int?>("--clients") { Description = "Closed-loop report clients (default 16)." };
+        var repetitions = new Option<int?>("--repetitions") { Description = "How often the whole sequence runs (default 3; 1 with --quick)." };
+        var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
+        var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
+        var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
+        var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
+        {
+            quick, duration, rate, clients, repetitions, modes, output, noChart,
+        };
+        root.SetAction(async (parse, ct) =>
+        {
+            LoadTestOptions defaults = parse.GetValue(quick) ? LoadTestOptions.Quick : new LoadTestOptions();
+            Mode[]? chosen = parse.GetValue(modes);
+            LoadTestOptions options = defaults with
+            {
+                Duration = parse.GetValue(duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.Duration,
+                InteractiveRate = parse.GetValue(rate) ?? defaults.InteractiveRate,
+                ReportClients = parse.GetValue(clients) ?? defaults.ReportClients,
+                Repetitions = parse.GetValue(repetitions) ?? defaults.Repetitions,
+                Modes = chosen is { Length: > 0 } ? chosen : defaults.Modes,
+                OutputDirectory = parse.GetValue(output)!,
+                Chart = !parse.GetValue(noChart),
+            };
+            return await RunDriverAsync(options, AnsiConsole.Console, ct);
+        });
+
+        var mode = new Option<Mode>("--mode") { Description = "How the server protects its interactive endpoint.", Required = true };
+        var server = new Command("server", "Runs the server under test (started by the driver).") { mode };
+        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), ct));
+        root.Subcommands.Add(server);
+        return await root.Parse(args).InvokeAsync();
+    }
+
+    public static async Task<int> RunDriverAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(console);
+
+        IReadOnlyList<PhaseResult> results = await LoadTestRunner.RunAsync(options, console, cancellationToken);
+        IReadOnlyList<ModeSummary> summaries = ModeSummary.From(results);
+        string table = ResultsTable.ToMarkdown(summaries, results, options);
+        Directory.CreateDirectory(options.OutputDirectory);
+        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "results.md"), table, cancellationToken);
+        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "phases.csv"),
+            ["mode,repetition,baseline,p50_ms,p99_ms,p999_ms,max_ms,reports_per_s,rejections,interactive_errors",
+             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.IsBaseline},{r.P50:F2},{r.P99:F2},{r.P999:F2},{r.Max:F2},{r.ReportsPerSecond:F2},{r.Rejections},{r.InteractiveErrors}"))],
+            cancellationToken);
+        if (options.Chart)
+        {
+            Chart.Save(summaries, Path.Combine(options.OutputDirectory, "isolation.svg"));
+        }
+
+        // The table goes out unwrapped, whatever width the console reports, so it can be pasted as Markdown.
+        console.Profile.Out.Writer.WriteLine();
+        console.Profile.Out.Writer.WriteLine(table);
+        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
+        return 0;
+    }
+}

@@ -1,0 +1,23 @@
+namespace Bulkhead.LoadTest;
+
+/// <summary>How the server protects (or not) its interactive endpoint from the report flood.</summary>
+public enum Mode
+{
+    /// <summary>Interactive requests alone: the baseline.</summary>
+    Baseline,
+
+    /// <summary>The report flood, no isolation.</summary>
+    NoIsolation,
+
+    /// <summary>ASP.NET Core's rate limiter, a concurrency limiter of 1 permit on the report endpoint.</summary>
+    AspNetLimiter1,
+
+    /// <summary>ASP.NET Core's rate limiter, a concurrency limiter of 2 permits (= cores) on the report endpoint.</summary>
+    AspNetLimiter2,
+
+    /// <summary>Bulkhead: a reporting class on dedicated threads at nice 19.</summary>
+    BulkheadLowest,
+
+    /// <summary>Bulkhead: a reporting class on dedicated SCHED_IDLE threads.</summary>
+    BulkheadIdle,
+}

@@ -1,0 +1,3 @@
+using Bulkhead.LoadTest;
+
+return await LoadTestCommand.RunAsync(args);

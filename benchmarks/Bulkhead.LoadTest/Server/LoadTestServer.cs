@@ -1,0 +1,95 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+
+namespace Bulkhead.LoadTest.Server;
+
+/// <summary>
+/// The server under test: an interactive endpoint (0.5 ms of CPU, then a 2 ms await) and a report endpoint (40 ms of
+/// CPU in two halves around an await), protected as the mode says. Prints "listening URL" once ready.
+/// </summary>
+internal static class LoadTestServer
+{
+    public static async Task<int> RunAsync(Mode mode, CancellationToken cancellationToken)
+    {
+        CpuWork.Calibrate();
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+
+        bool bulkhead = mode is Mode.BulkheadLowest or Mode.BulkheadIdle;
+        if (bulkhead)
+        {
+            // The configuration docs/jobs.md recommends for CPU-heavy reports: their own class, on dedicated
+            // low-priority threads, one per core.
+            builder.Services.AddWorkloadIsolation(o =>
+            {
+                o.TotalConcurrency = 256;
+                o.DefaultClass = "interactive";
+                o.AddClass("interactive", c => { c.ReservedConcurrency = 128; c.QueueLimit = 1_000; });
+                o.AddClass("reporting", c =>
+                {
+                    c.Priority = 2;
+                    c.MaxConcurrency = 64;
+                    c.QueueLimit = 1_000;
+                    c.QueueTimeout = TimeSpan.FromMinutes(1);
+                    c.Execution = new WorkloadExecutionOptions
+                    {
+                        DedicatedThreads = Environment.ProcessorCount,
+                        CpuPriority = mode == Mode.BulkheadIdle ? WorkloadCpuPriority.Idle : WorkloadCpuPriority.Lowest,
+                    };
+                });
+            });
+        }
+
+        int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
+        bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
+        if (limiter)
+        {
+            builder.Services.AddRateLimiter(o => o.AddConcurrencyLimiter("reports", c =>
+            {
+                c.PermitLimit = permits;
+                c.QueueLimit = 10_000;
+                c.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
+            }));
+        }
+
+        WebApplication app = builder.Build();
+        if (bulkhead)
+        {
+            app.UseWorkloadIsolation();
+        }
+
+        if (limiter)
+        {
+            app.UseRateLimiter();
+        }
+
+        app.MapGet("/interactive", async () =>
+        {
+            CpuWork.Run(0.5);
+            await Task.Delay(2);
+            return "ok";
+        });
+        RouteHandlerBuilder report = app.MapGet("/report", async () =>
+        {
+            CpuWork.Run(20);
+            await Task.Yield();
+            CpuWork.Run(20);
+            return "report";
+        });
+        if (bulkhead)
+        {
+            report.WithWorkloadClass("reporting");
+        }
+
+        if (limiter)
+        {
+            report.RequireRateLimiting("reports");
+        }
+
+        await app.StartAsync(cancellationToken);
+        Console.WriteLine($"listening {app.Urls.First()}");
+        await app.WaitForShutdownAsync(cancellationToken);
+        return 0;
+    }
+}
