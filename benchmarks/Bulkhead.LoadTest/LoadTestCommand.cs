@@ -44,8 +44,9 @@ public static class LoadTestCommand
         });
 
         var mode = new Option<Mode>("--mode") { Description = "How the server protects its interactive endpoint.", Required = true };
-        var server = new Command("server", "Runs the server under test (started by the driver).") { mode };
-        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), ct));
+        var iterations = new Option<double>("--iterations-per-ms") { Description = "The driver's CPU work calibration.", Required = true };
+        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations };
+        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), ct));
         root.Subcommands.Add(server);
         return await root.Parse(args).InvokeAsync();
     }

@@ -15,6 +15,8 @@ public static class LoadTestRunner
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
 
+        double rate = Server.CpuWork.Calibrate();
+        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
         var results = new List<PhaseResult>();
         int phases = options.Repetitions * options.Modes.Count * 2;
         TimeSpan perPhase = options.Duration + TimeSpan.FromSeconds(2);

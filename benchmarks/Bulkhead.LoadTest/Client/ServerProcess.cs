@@ -28,6 +28,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         start.ArgumentList.Add("server");
         start.ArgumentList.Add("--mode");
         start.ArgumentList.Add(mode.ToString());
+        start.ArgumentList.Add("--iterations-per-ms");
+        start.ArgumentList.Add(Server.CpuWork.IterationsPerMillisecond.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
         Process process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the server process.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));

@@ -9,9 +9,10 @@ namespace Bulkhead.LoadTest.Server;
 /// </summary>
 internal static class LoadTestServer
 {
-    public static async Task<int> RunAsync(Mode mode, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, CancellationToken cancellationToken)
     {
-        CpuWork.Calibrate();
+        // Every server does the same amount of work per request: the driver's calibration, not its own.
+        CpuWork.IterationsPerMillisecond = iterationsPerMillisecond;
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
