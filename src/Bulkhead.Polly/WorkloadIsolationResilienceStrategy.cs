@@ -45,11 +45,10 @@ internal sealed class WorkloadIsolationResilienceStrategy(
         using (lease)
         {
             // A class with dedicated threads runs the callback on them.
-            if (scheduler is WorkloadScheduler engine && engine.Resolve(_workloadClass).Scheduler is { } threads)
+            if (scheduler is WorkloadScheduler engine && engine.Resolve(_workloadClass) is { Scheduler: not null } workloadClass)
             {
-                return await Task.Factory.StartNew(
-                    () => callback(context, state).AsTask(), context.CancellationToken, TaskCreationOptions.DenyChildAttach, threads)
-                    .Unwrap().ConfigureAwait(context.ContinueOnCapturedContext);
+                return await workloadClass.Start(() => callback(context, state).AsTask())
+                    .ConfigureAwait(context.ContinueOnCapturedContext);
             }
 
             return await callback(context, state).ConfigureAwait(context.ContinueOnCapturedContext);

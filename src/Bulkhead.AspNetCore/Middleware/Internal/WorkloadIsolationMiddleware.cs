@@ -45,9 +45,7 @@ internal sealed class WorkloadIsolationMiddleware(
         try
         {
             // A class with dedicated threads runs the rest of the pipeline on them: its awaits stay there too.
-            pipeline = workloadClass.Scheduler is { } scheduler
-                ? Task.Factory.StartNew(static state => { var (next, context) = ((RequestDelegate, HttpContext))state!; return next(context); }, (next, context), CancellationToken.None, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap()
-                : next(context);
+            pipeline = workloadClass.Scheduler is null ? next(context) : workloadClass.Start(() => next(context));
         }
         catch
         {

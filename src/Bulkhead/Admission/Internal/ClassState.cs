@@ -76,6 +76,21 @@ internal sealed class ClassState
     /// <summary>Gets a value indicating whether work in flight is counted per partition (always under the lock).</summary>
     public bool LimitsPartitions => Queue.PartitionLimit > 0;
 
+    /// <summary>
+    /// Starts work where the class runs its work: on its dedicated threads (where awaits without
+    /// <c>ConfigureAwait(false)</c> come back), or right here for a class on the ThreadPool.
+    /// </summary>
+    public Task<T> Start<T>(Func<Task<T>> work) =>
+        Scheduler is { } threads
+            ? Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
+            : work();
+
+    /// <inheritdoc cref="Start{T}(Func{Task{T}})"/>
+    public Task Start(Func<Task> work) =>
+        Scheduler is { } threads
+            ? Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
+            : work();
+
     public int InFlight => (int)(Volatile.Read(ref SeatWord) & SeatMask);
 
     public long Admitted => Volatile.Read(ref SeatWord) >> SeatBits;

@@ -92,33 +92,23 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
     {
         using WorkloadLease lease = await Engine.AcquireAsync(c, partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
-        if (c.Scheduler is { } scheduler)
+        if (c.Scheduler is null)
         {
-            await StartOn(scheduler, async () => { await work(cancellationToken); return true; }, cancellationToken).ConfigureAwait(false);
+            await work(cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await work(cancellationToken).ConfigureAwait(false);
+        await c.Start(() => work(cancellationToken).AsTask()).ConfigureAwait(false);
     }
 
     private async Task<T> RunCoreAsync<T>(ClassState c, Func<CancellationToken, ValueTask<T>> work, string? partition, CancellationToken cancellationToken)
     {
         using WorkloadLease lease = await Engine.AcquireAsync(c, partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
-        if (c.Scheduler is { } scheduler)
-        {
-            return await StartOn(scheduler, () => work(cancellationToken).AsTask(), cancellationToken).ConfigureAwait(false);
-        }
-
-        return await work(cancellationToken).ConfigureAwait(false);
+        return c.Scheduler is null
+            ? await work(cancellationToken).ConfigureAwait(false)
+            : await c.Start(() => work(cancellationToken).AsTask()).ConfigureAwait(false);
     }
-
-    /// <summary>
-    /// Starts work on a class's dedicated threads; its awaits without <c>ConfigureAwait(false)</c> come back to them,
-    /// because the scheduler is current while it runs.
-    /// </summary>
-    private static Task<T> StartOn<T>(TaskScheduler scheduler, Func<Task<T>> work, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(work, cancellationToken, TaskCreationOptions.DenyChildAttach, scheduler).Unwrap();
 
     private static void ThrowIfRejected(WorkloadLease lease)
     {

@@ -53,11 +53,11 @@ internal sealed partial class WorkloadHostedService<TService>(
         if (inner is BackgroundService direct && s_execute is { } execute)
         {
             // Stopping this service cancels stoppingToken, which is the inner service's own stopping token.
-            await StartOn(workloadClass, () => execute(direct, stoppingToken)).ConfigureAwait(false);
+            await workloadClass.Start(() => execute(direct, stoppingToken)).ConfigureAwait(false);
             return;
         }
 
-        Task started = StartOn(workloadClass, () => inner.StartAsync(stoppingToken));
+        Task started = workloadClass.Start(() => inner.StartAsync(stoppingToken));
         Volatile.Write(ref _innerStarted, 1);
         await started.ConfigureAwait(false);
 
@@ -77,11 +77,6 @@ internal sealed partial class WorkloadHostedService<TService>(
         {
         }
     }
-
-    private static Task StartOn(ClassState workloadClass, Func<Task> start) =>
-        workloadClass.Scheduler is { } threads
-            ? Task.Factory.StartNew(start, CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
-            : start();
 
     [UnconditionalSuppressMessage("Trimming", "IL2090", Justification = "Looks up BackgroundService's own members, which the framework keeps.")]
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The service's StartAsync and StopAsync are public and used by the host.")]

@@ -173,10 +173,7 @@ internal sealed partial class WorkloadJobQueue(
             try
             {
                 CancellationToken abort = _abort.Token;
-                Task work = c.Scheduler is { } threads
-                    ? Task.Factory.StartNew(() => item.Work(abort).AsTask(), abort, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
-                    : item.Work(abort).AsTask();
-                await work.ConfigureAwait(false);
+                await c.Start(() => item.Work(abort).AsTask()).ConfigureAwait(false);
                 Interlocked.Increment(ref Completed);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
