@@ -121,6 +121,25 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
         Assert.Contains(_logs.Messages, m => m.Message.Contains("was canceled", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task SchedulerShutDownFirst_QueuedItemsAreStillReportedAtStop()
+    {
+        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
+        WorkloadLease held = scheduler.TryAcquire("batch");
+        await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"].Queued == 1, "the job waits for a seat");
+
+        scheduler.Dispose();
+        held.Dispose();
+
+        // The lane sees ShuttingDown once and stops asking: it does not spin against a closed scheduler.
+        await Task.Delay(TimeSpan.FromMilliseconds(50));
+        Assert.Equal(1, scheduler.GetSnapshot()["batch"].Rejected);
+        await queue.StopAsync(CancellationToken.None).WithTimeout();
+
+        Assert.Equal((0L, 1L), (queue.Completed, queue.Dropped));
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_services is not null)

@@ -133,15 +133,25 @@ internal sealed partial class WorkloadJobQueue(
             while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
             {
                 WorkloadLease lease = await AcquireSeatAsync(c, reader, stopping).ConfigureAwait(false);
-                if (!lease.IsAcquired || !reader.TryRead(out JobItem? item))
+                if (!lease.IsAcquired)
+                {
+                    // The scheduler is shutting down: what is still queued is reported by StopAsync.
+                    return;
+                }
+
+                if (!reader.TryRead(out JobItem? item))
                 {
                     lease.Dispose();
                     continue;
                 }
 
+                // Tracked while it runs, whichever of start and completion comes first (RunItemAsync untracks it).
                 Task run = RunItemAsync(c, item, lease);
-                _running[item.Sequence] = run;
-                _ = run.ContinueWith(static (_, state) => ((ConcurrentDictionary<long, Task>)((object[])state!)[0]).TryRemove((long)((object[])state!)[1], out Task? _), new object[] { _running, item.Sequence }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _running.TryAdd(item.Sequence, run);
+                if (run.IsCompleted)
+                {
+                    _running.TryRemove(item.Sequence, out _);
+                }
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -186,6 +196,10 @@ internal sealed partial class WorkloadJobQueue(
                 // A failing item never takes the host down: it is logged and counted.
                 Interlocked.Increment(ref Failed);
                 LogFailed(logger, exception, item.Sequence, c.Name, item.Partition);
+            }
+            finally
+            {
+                _running.TryRemove(item.Sequence, out _);
             }
         }
     }
