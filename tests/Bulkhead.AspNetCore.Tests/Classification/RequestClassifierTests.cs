@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Bulkhead.Admission.Internal;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -114,6 +115,24 @@ public sealed class RequestClassifierTests : IDisposable
         Assert.Equal("interactive", fromMetadata.Name);
         Assert.Equal("interactive", fromClassifier.Name);
         Assert.Equal(3, _scheduler!.UnknownClassFallbacks);
+    }
+
+    [Fact]
+    public void Classify_UnknownClassName_IsLoggedOncePerName()
+    {
+        var logs = new ListLoggerProvider();
+        _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
+        var classifier = new RequestClassifier(_scheduler, _options, new(), [], logs.CreateLogger("test"));
+
+        for (int i = 0; i < 5; i++)
+        {
+            classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("typo-one")));
+            classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("typo-two")));
+        }
+
+        Assert.Equal(10, _scheduler.UnknownClassFallbacks);
+        Assert.Equal(2, logs.Messages.Count(m => m.Level == LogLevel.Warning));
+        Assert.Contains(logs.Messages, m => m.Message.Contains("'typo-one'", StringComparison.Ordinal) && m.Message.Contains("'interactive'", StringComparison.Ordinal));
     }
 
     [Fact]
