@@ -75,6 +75,7 @@ public sealed class DedicatedThreadSchedulerTests
 
         Assert.All(dedicated, stat => Assert.Equal((nice, policy), stat));
         Assert.Equal((0, 0), pool);
+        await scheduler.Resolve("batch").Scheduler!.AllStarted.WithTimeout();
         Assert.Equal(2, scheduler.Resolve("batch").Scheduler!.LoweredThreads);
     }
 

@@ -14,8 +14,10 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
 {
     private readonly BlockingCollection<Task> _tasks = [];
     private readonly Thread[] _threads;
+    private readonly TaskCompletionSource _allStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
     private int _lowered;
+    private int _started;
 
     [ThreadStatic]
     private static DedicatedThreadScheduler? t_current;
@@ -36,6 +38,9 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
     }
 
     public WorkloadCpuPriority Priority { get; }
+
+    /// <summary>Gets a task that completes once every thread has started and set its priority.</summary>
+    public Task AllStarted => _allStarted.Task;
 
     /// <summary>Gets how many threads lowered their priority as asked (the rest run at normal priority).</summary>
     public int LoweredThreads => Volatile.Read(ref _lowered);
@@ -82,6 +87,11 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
         if (ThreadPriorities.ApplyToCurrentThread(Priority) && Priority != WorkloadCpuPriority.Normal)
         {
             Interlocked.Increment(ref _lowered);
+        }
+
+        if (Interlocked.Increment(ref _started) == _threads.Length)
+        {
+            _allStarted.TrySetResult();
         }
 
         foreach (Task task in _tasks.GetConsumingEnumerable())
