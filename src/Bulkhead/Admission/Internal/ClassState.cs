@@ -46,6 +46,7 @@ internal sealed class ClassState
             ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority)
             : null;
         Queue = new PartitionedWaitQueue(hostOptions.MaxTrackedPartitions, options.MaxConcurrencyPerPartition ?? 0);
+        LimitsPartitions = options.MaxConcurrencyPerPartition is > 0;
     }
 
     public AdmissionEngine Engine { get; }
@@ -74,7 +75,7 @@ internal sealed class ClassState
     public PartitionedWaitQueue Queue { get; }
 
     /// <summary>Gets a value indicating whether work in flight is counted per partition (always under the lock).</summary>
-    public bool LimitsPartitions => Queue.PartitionLimit > 0;
+    public bool LimitsPartitions { get; }
 
     /// <summary>
     /// Starts work where the class runs its work: on its dedicated threads (where awaits without

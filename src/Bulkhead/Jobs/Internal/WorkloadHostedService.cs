@@ -44,7 +44,12 @@ internal sealed partial class WorkloadHostedService<TService>(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         ClassState workloadClass = scheduler.Resolve(registration.WorkloadClass);
-        using WorkloadLease lease = await AcquireAsync(workloadClass, stoppingToken).ConfigureAwait(false);
+        using WorkloadLease lease = await SeatWaiter.WaitAsync(
+            workloadClass,
+            partition: null,
+            timeProvider,
+            (reason, delay) => LogWaiting(logger, typeof(TService).Name, workloadClass.Name, reason, delay),
+            stoppingToken).ConfigureAwait(false);
         if (!lease.IsAcquired)
         {
             return;
@@ -95,39 +100,6 @@ internal sealed partial class WorkloadHostedService<TService>(
         return overridesLifecycle || execute is null
             ? null
             : (service, token) => execute.CreateDelegate<Func<CancellationToken, Task>>(service)(token);
-    }
-
-    /// <summary>Waits for a seat; a full or timed-out queue is tried again after its retry-after, until the host stops.</summary>
-    private async Task<WorkloadLease> AcquireAsync(ClassState workloadClass, CancellationToken stoppingToken)
-    {
-        while (true)
-        {
-            WorkloadLease lease;
-            try
-            {
-                lease = await workloadClass.Engine.AcquireAsync(workloadClass, partition: null, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return default;
-            }
-
-            if (lease.IsAcquired || lease.RejectionReason == WorkloadRejectionReason.ShuttingDown)
-            {
-                return lease;
-            }
-
-            TimeSpan delay = lease.RetryAfter ?? TimeSpan.FromSeconds(1);
-            LogWaiting(logger, typeof(TService).Name, workloadClass.Name, lease.RejectionReason!.Value, delay);
-            try
-            {
-                await Task.Delay(delay, timeProvider, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return default;
-            }
-        }
     }
 
     [LoggerMessage(10, LogLevel.Warning, "Hosted service {Service} could not take a seat of workload class '{WorkloadClass}' ({Reason}); trying again in {Delay}.")]

@@ -132,10 +132,11 @@ internal sealed partial class WorkloadJobQueue(
         {
             while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
             {
-                WorkloadLease lease = await AcquireSeatAsync(c, reader, stopping).ConfigureAwait(false);
+                string? partition = reader.TryPeek(out JobItem? next) ? next.Partition : null;
+                WorkloadLease lease = await SeatWaiter.WaitAsync(c, partition, timeProvider, onRetry: null, stopping).ConfigureAwait(false);
                 if (!lease.IsAcquired)
                 {
-                    // The scheduler is shutting down: what is still queued is reported by StopAsync.
+                    // Stopping, or the scheduler is shutting down: what is still queued is reported by StopAsync.
                     return;
                 }
 
@@ -157,22 +158,6 @@ internal sealed partial class WorkloadJobQueue(
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Shutting down: what is still queued is reported by StopAsync.
-        }
-    }
-
-    /// <summary>Waits for a seat for the next item; a full or timed-out class queue is tried again after its hint.</summary>
-    private async Task<WorkloadLease> AcquireSeatAsync(ClassState c, ChannelReader<JobItem> reader, CancellationToken stopping)
-    {
-        while (true)
-        {
-            string? partition = reader.TryPeek(out JobItem? next) ? next.Partition : null;
-            WorkloadLease lease = await c.Engine.AcquireAsync(c, partition, stopping).ConfigureAwait(false);
-            if (lease.IsAcquired || lease.RejectionReason == WorkloadRejectionReason.ShuttingDown)
-            {
-                return lease;
-            }
-
-            await Task.Delay(lease.RetryAfter ?? TimeSpan.FromSeconds(1), timeProvider, stopping).ConfigureAwait(false);
         }
     }
 

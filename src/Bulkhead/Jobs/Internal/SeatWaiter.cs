@@ -1,0 +1,39 @@
+using Bulkhead.Admission.Internal;
+
+namespace Bulkhead.Jobs.Internal;
+
+/// <summary>
+/// How background work waits for a seat: it has no client to answer, so a full or timed-out queue is tried again after
+/// its retry-after (1 second when there is none) until the host stops or the scheduler shuts down.
+/// </summary>
+internal static class SeatWaiter
+{
+    /// <summary>Returns an acquired lease, or a lease that is not acquired once stopping or shut down.</summary>
+    public static async Task<WorkloadLease> WaitAsync(
+        ClassState workloadClass,
+        string? partition,
+        TimeProvider timeProvider,
+        Action<WorkloadRejectionReason, TimeSpan>? onRetry,
+        CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (true)
+            {
+                WorkloadLease lease = await workloadClass.Engine.AcquireAsync(workloadClass, partition, stoppingToken).ConfigureAwait(false);
+                if (lease.IsAcquired || lease.RejectionReason == WorkloadRejectionReason.ShuttingDown)
+                {
+                    return lease;
+                }
+
+                TimeSpan delay = lease.RetryAfter ?? TimeSpan.FromSeconds(1);
+                onRetry?.Invoke(lease.RejectionReason!.Value, delay);
+                await Task.Delay(delay, timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return default;
+        }
+    }
+}
