@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Polly;
 using Polly.Telemetry;
 
@@ -12,7 +11,7 @@ internal sealed class WorkloadIsolationResilienceStrategy(
 {
     private static readonly ResilienceEvent s_rejected = new(ResilienceEventSeverity.Error, "OnWorkloadRejected");
 
-    private readonly string _workloadClass = options.WorkloadClass!;
+    private WorkloadClass? _workloadClass;
 
     protected override async ValueTask<Outcome<TResult>> ExecuteCore<TResult, TState>(
         Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
@@ -22,7 +21,8 @@ internal sealed class WorkloadIsolationResilienceStrategy(
         WorkloadLease lease;
         try
         {
-            lease = await scheduler.AcquireAsync(_workloadClass, options.PartitionProvider?.Invoke(context), context.CancellationToken)
+            _workloadClass ??= scheduler.GetClass(options.WorkloadClass!);
+            lease = await _workloadClass.AcquireAsync(options.PartitionProvider?.Invoke(context), context.CancellationToken)
                 .ConfigureAwait(context.ContinueOnCapturedContext);
         }
         catch (OperationCanceledException exception)
@@ -42,16 +42,23 @@ internal sealed class WorkloadIsolationResilienceStrategy(
             return Outcome.FromException<TResult>(new WorkloadRejectedException(lease.WorkloadClass, arguments.Reason, arguments.RetryAfter));
         }
 
-        using (lease)
-        {
-            // A class with dedicated threads runs the callback on them.
-            if (scheduler is WorkloadScheduler engine && engine.Resolve(_workloadClass) is { Scheduler: not null } workloadClass)
-            {
-                return await workloadClass.Start(() => callback(context, state).AsTask())
-                    .ConfigureAwait(context.ContinueOnCapturedContext);
-            }
+        // The one place work holding a seat starts: the class's threads, its execution timeout, the seat freed when
+        // the callback ends.
+        WorkloadClass workloadClass = _workloadClass ??= scheduler.GetClass(options.WorkloadClass!);
+        var execution = new Execution<TResult, TState>(callback, context, state);
+        return await workloadClass.ExecuteAsync(lease, execution, static (e, token) => e.RunAsync(token), context.CancellationToken)
+            .ConfigureAwait(context.ContinueOnCapturedContext);
+    }
 
-            return await callback(context, state).ConfigureAwait(context.ContinueOnCapturedContext);
-        }
+    private sealed class Execution<TResult, TState>(
+        Func<ResilienceContext, TState, ValueTask<Outcome<TResult>>> callback,
+        ResilienceContext context,
+        TState state)
+    {
+        /// <remarks>
+        /// A context's token cannot be replaced from outside Polly, so the class's execution timeout counts the callback
+        /// as overrunning but does not cancel it: put Polly's own timeout strategy after this one for that.
+        /// </remarks>
+        public Task<Outcome<TResult>> RunAsync(CancellationToken token) => callback(context, state).AsTask();
     }
 }

@@ -1,4 +1,5 @@
 using Bulkhead.Admission.Internal;
+using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +12,7 @@ internal sealed class PipelineFactory : IDisposable
 {
     public PipelineFactory(Action<WorkloadIsolationOptions> configure, RequestDelegate terminal, Action<IWorkloadIsolationBuilder>? more = null)
     {
-        var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(Time);
+        var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(Time).AddSingleton(Counters);
         IWorkloadIsolationBuilder builder = services.AddWorkloadIsolation(configure);
         more?.Invoke(builder);
         Services = services.BuildServiceProvider();
@@ -22,6 +23,8 @@ internal sealed class PipelineFactory : IDisposable
     }
 
     public FakeTimeProvider Time { get; } = new();
+
+    public HttpIsolationCounters Counters { get; } = new();
 
     public ServiceProvider Services { get; }
 

@@ -1,4 +1,5 @@
 using Bulkhead.Admission.Internal;
+using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -17,6 +18,8 @@ internal sealed class TestApp : IAsyncDisposable
 
     public WorkloadSnapshot Snapshot => Scheduler.GetSnapshot();
 
+    public HttpIsolationCounters Counters => App.Services.GetRequiredService<HttpIsolationCounters>();
+
     public static async Task<TestApp> StartAsync(
         Action<WorkloadIsolationOptions> configure,
         Action<WebApplication> map,
@@ -33,6 +36,7 @@ internal sealed class TestApp : IAsyncDisposable
             builder.WebHost.UseTestServer();
         }
 
+        builder.Services.AddSingleton<HttpIsolationCounters>();
         builder.Services.AddWorkloadIsolation(configure);
         services?.Invoke(builder.Services);
         WebApplication app = builder.Build();

@@ -1,9 +1,9 @@
 using Bulkhead;
-using Bulkhead.Admission.Internal;
 using Bulkhead.AspNetCore;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Middleware.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
+using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -35,16 +35,17 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         ArgumentNullException.ThrowIfNull(app);
 
         IServiceProvider services = app.ApplicationServices;
-        WorkloadScheduler scheduler = services.GetService<WorkloadScheduler>()
+        IWorkloadScheduler scheduler = services.GetService<IWorkloadScheduler>()
             ?? throw new InvalidOperationException(
                 "Unable to find the required services. Add them by calling 'IServiceCollection.AddWorkloadIsolation' in the application startup code.");
 
-        WorkloadIsolationOptions options = services.GetRequiredService<IOptions<WorkloadIsolationOptions>>().Value;
+        IWorkloadIsolationMonitor monitor = services.GetRequiredService<IWorkloadIsolationMonitor>();
         WorkloadIsolationHttpOptions httpOptions = services.GetService<IOptions<WorkloadIsolationHttpOptions>>()?.Value ?? new();
+        HttpIsolationCounters counters = services.GetService<HttpIsolationCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
-        var classifier = new RequestClassifier(scheduler, options, httpOptions, services.GetServices<IWorkloadClassifier>(), logger);
+        var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger);
 
-        return app.Use(next => new WorkloadIsolationMiddleware(next, scheduler, classifier, rejections).InvokeAsync);
+        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters).InvokeAsync);
     }
 }

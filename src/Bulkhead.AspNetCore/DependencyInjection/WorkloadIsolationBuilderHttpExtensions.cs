@@ -1,5 +1,7 @@
 using Bulkhead;
 using Bulkhead.AspNetCore;
+using Bulkhead.AspNetCore.Options.Internal;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -10,7 +12,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class WorkloadIsolationBuilderHttpExtensions
 {
     /// <summary>
-    /// Configures partition keys and the answer to rejected requests.
+    /// Configures partition keys and the answer to rejected requests; checked when the host starts (a
+    /// <see cref="WorkloadIsolationHttpOptions.PartitionHeader"/> must be one of the trusted headers).
     /// </summary>
     /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
     /// <param name="configure">Sets the options.</param>
@@ -20,7 +23,8 @@ public static class WorkloadIsolationBuilderHttpExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
 
-        builder.Services.Configure(configure);
+        builder.Services.AddOptions<WorkloadIsolationHttpOptions>().Configure(configure).ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationHttpOptions>, WorkloadIsolationHttpOptionsValidator>());
         return builder;
     }
 

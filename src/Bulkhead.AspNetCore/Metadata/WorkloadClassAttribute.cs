@@ -19,7 +19,4 @@ public sealed class WorkloadClassAttribute : Attribute, IWorkloadClassMetadata
 
     /// <inheritdoc />
     public string WorkloadClass { get; }
-
-    /// <summary>Gets or sets the class this name resolved to, so that a request does not look it up again.</summary>
-    internal object? Resolved { get; set; }
 }

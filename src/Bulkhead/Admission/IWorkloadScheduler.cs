@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Bulkhead;
 
 #pragma warning disable RS0026 // The overloads with optional parameters are the documented contract (DESIGN.md); RunAsync overloads differ by the work's type.
@@ -58,6 +60,27 @@ public interface IWorkloadScheduler
     /// <returns>The work's result, once its seat is free.</returns>
     /// <exception cref="WorkloadRejectedException">The work was not admitted.</exception>
     Task<T> RunAsync<T>(string workloadClass, Func<CancellationToken, ValueTask<T>> work, string? partition = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Gets the handle of a configured class, to take seats and run work without looking the name up again.
+    /// </summary>
+    /// <param name="workloadClass">The class name, compared without regard to case.</param>
+    /// <returns>The class's handle; it stays valid across configuration reloads.</returns>
+    /// <exception cref="ArgumentException"><paramref name="workloadClass"/> is not a configured class.</exception>
+    WorkloadClass GetClass(string workloadClass);
+
+    /// <summary>
+    /// Gets the handle of a configured class, if there is one by that name.
+    /// </summary>
+    /// <param name="workloadClass">The class name, compared without regard to case.</param>
+    /// <param name="handle">The class's handle, when found.</param>
+    /// <returns><see langword="true"/> when the class is configured.</returns>
+    bool TryGetClass(string? workloadClass, [NotNullWhen(true)] out WorkloadClass? handle);
+
+    /// <summary>
+    /// Gets the class that takes work no rule or caller assigns to a class, and work naming an unknown class.
+    /// </summary>
+    WorkloadClass DefaultClass { get; }
 
     /// <summary>
     /// Reads the current state of every class: work in flight, work queued, limits and counts.

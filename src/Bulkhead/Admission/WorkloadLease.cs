@@ -54,6 +54,9 @@ public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
         ? null
         : TimeSpan.FromTicks(_data >> ReasonBits);
 
+    /// <summary>Gets the class whose seat this lease holds, while it holds one.</summary>
+    internal ClassState? HolderClass => _ticket?.ClassOf((int)_data);
+
     /// <summary>Determines whether two leases are the same lease.</summary>
     /// <param name="left">A lease.</param>
     /// <param name="right">Another lease.</param>

@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Threading.RateLimiting;
 using Bulkhead;
-using Bulkhead.Admission.Internal;
+using Bulkhead.DependencyInjection.Internal;
 using Bulkhead.Jobs.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -9,7 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Runs background work under workload classes.
+/// Runs background work under workload classes, and plugs limiters into classes.
 /// </summary>
 public static class WorkloadIsolationBuilderExtensions
 {
@@ -23,7 +25,7 @@ public static class WorkloadIsolationBuilderExtensions
     /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
     /// <param name="workloadClass">The class it runs in.</param>
     /// <returns>The builder, for chaining.</returns>
-    public static IWorkloadIsolationBuilder AddHostedService<TService>(this IWorkloadIsolationBuilder builder, string workloadClass)
+    public static IWorkloadIsolationBuilder AddHostedService<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.PublicMethods)] TService>(this IWorkloadIsolationBuilder builder, string workloadClass)
         where TService : class, IHostedService
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -35,9 +37,30 @@ public static class WorkloadIsolationBuilderExtensions
             new WorkloadHostedService<TService>(
                 sp.GetRequiredService<TService>(),
                 sp.GetRequiredService<WorkloadHostedServiceRegistration<TService>>(),
-                sp.GetRequiredService<WorkloadScheduler>(),
+                sp.GetRequiredService<IWorkloadScheduler>(),
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetService<ILogger<WorkloadHostedService<TService>>>() ?? NullLogger<WorkloadHostedService<TService>>.Instance)));
+        return builder;
+    }
+
+    /// <summary>
+    /// Makes a <see cref="PartitionedRateLimiter{TResource}"/> the admission check of a class, in place of its
+    /// configured <c>RateLimit</c>: any limiter of System.Threading.RateLimiting, a remote one included. It is asked
+    /// with the work's partition key (<see cref="string.Empty"/> for none) before a seat is sought; a refusal rejects
+    /// the work with <see cref="WorkloadRejectionReason.RateLimited"/> and the lease's <c>RetryAfter</c> metadata. The
+    /// lease it grants is held with the seat and disposed when the seat is freed, so a concurrency limiter works too.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
+    /// <param name="workloadClass">The class it checks; the limiter stays across configuration reloads.</param>
+    /// <param name="factory">Creates the limiter once, when the scheduler is created; the scheduler does not dispose it.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IWorkloadIsolationBuilder AddRateLimiter(this IWorkloadIsolationBuilder builder, string workloadClass, Func<IServiceProvider, PartitionedRateLimiter<string>> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(workloadClass);
+        ArgumentNullException.ThrowIfNull(factory);
+
+        builder.Services.AddSingleton(new WorkloadRateLimiterRegistration(workloadClass, factory));
         return builder;
     }
 }

@@ -60,13 +60,23 @@ public static class WorkloadIsolationServiceCollectionExtensions
     {
         services.AddOptions<WorkloadIsolationOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
-        services.TryAddSingleton(static sp => new WorkloadScheduler(
-            sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>(),
-            sp.GetService<TimeProvider>()));
+        services.TryAddSingleton(static sp =>
+        {
+            var scheduler = new WorkloadScheduler(
+                sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>().Value,
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                WorkloadRateLimiterRegistration.CreateAll(sp),
+                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"));
+            scheduler.Watch(
+                sp.GetRequiredService<IOptionsFactory<WorkloadIsolationOptions>>(),
+                sp.GetServices<IOptionsChangeTokenSource<WorkloadIsolationOptions>>());
+            return scheduler;
+        });
         services.TryAddSingleton<IWorkloadScheduler>(static sp => sp.GetRequiredService<WorkloadScheduler>());
+        services.TryAddSingleton<IWorkloadIsolationMonitor>(static sp => sp.GetRequiredService<WorkloadScheduler>());
         services.TryAddSingleton(static sp => new WorkloadJobQueue(
-            sp.GetRequiredService<WorkloadScheduler>(),
-            sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>(),
+            sp.GetRequiredService<IWorkloadScheduler>(),
+            sp.GetRequiredService<IWorkloadIsolationMonitor>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetService<ILogger<WorkloadJobQueue>>() ?? NullLogger<WorkloadJobQueue>.Instance));
         services.TryAddSingleton<IWorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>());

@@ -34,4 +34,22 @@ public sealed class WorkloadClassSnapshot
 
     /// <summary>Gets how many waiters of this class were canceled by their callers while queued since start.</summary>
     public required long Canceled { get; init; }
+
+    /// <summary>Gets the class's execution timeout in force, or <see langword="null"/> for none.</summary>
+    public TimeSpan? ExecutionTimeout { get; init; }
+
+    /// <summary>Gets how many units of work of this class held their seat past its execution timeout since start.</summary>
+    public long ExecutionTimeouts { get; init; }
+
+    /// <summary>
+    /// Gets how many units of work are holding their seat past the execution timeout now: their token fired and they
+    /// have not ended (a hung downstream, or code that ignores its token).
+    /// </summary>
+    public int Overrunning { get; init; }
+
+    /// <summary>
+    /// Gets a value indicating whether the class was removed from the configuration and is draining: its work in
+    /// flight finishes and frees its seats; it admits nothing.
+    /// </summary>
+    public bool IsDraining { get; init; }
 }

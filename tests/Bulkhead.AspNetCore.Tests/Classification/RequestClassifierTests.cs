@@ -1,6 +1,9 @@
 using System.Security.Claims;
 using Bulkhead.Admission.Internal;
 using Bulkhead.AspNetCore.Classification.Internal;
+using Bulkhead.AspNetCore.Options.Internal;
+using Bulkhead.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,6 +19,7 @@ public sealed class RequestClassifierTests : IDisposable
         .AddClass("admin", c => c.Priority = 1)
         .AddClass("batch", c => c.Priority = 3);
 
+    private readonly HttpIsolationCounters _counters = new();
     private WorkloadScheduler? _scheduler;
 
     public RequestClassifierTests()
@@ -33,7 +37,7 @@ public sealed class RequestClassifierTests : IDisposable
         RequestClassifier classifier = Create();
         HttpContext context = Request("/reports/7");
 
-        ClassState result = classifier.Classify(context, PipelineFactory.Endpoint(new WorkloadClassAttribute("batch")));
+        WorkloadClass result = classifier.Classify(context, PipelineFactory.Endpoint(new WorkloadClassAttribute("batch")));
 
         Assert.Equal("batch", result.Name);
     }
@@ -43,7 +47,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create();
 
-        ClassState result = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("admin"), new WorkloadClassAttribute("reporting")));
+        WorkloadClass result = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("admin"), new WorkloadClassAttribute("reporting")));
 
         Assert.Equal("reporting", result.Name);
     }
@@ -108,13 +112,13 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create(new FixedClassifier("no-such-class"));
 
-        ClassState fromMetadata = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("reportng")));
-        ClassState fromClassifier = classifier.Classify(Request("/other"), null);
+        WorkloadClass fromMetadata = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("reportng")));
+        WorkloadClass fromClassifier = classifier.Classify(Request("/other"), null);
         classifier.Classify(Request("/other"), null);
 
         Assert.Equal("interactive", fromMetadata.Name);
         Assert.Equal("interactive", fromClassifier.Name);
-        Assert.Equal(3, _scheduler!.UnknownClassFallbacks);
+        Assert.Equal(3, _counters.UnknownClassFallbacks);
     }
 
     [Fact]
@@ -122,7 +126,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         var logs = new ListLoggerProvider();
         _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
-        var classifier = new RequestClassifier(_scheduler, _options, new(), [], logs.CreateLogger("test"));
+        var classifier = new RequestClassifier(_scheduler, _scheduler, new(), [], _counters, logs.CreateLogger("test"));
 
         for (int i = 0; i < 5; i++)
         {
@@ -130,7 +134,7 @@ public sealed class RequestClassifierTests : IDisposable
             classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("typo-two")));
         }
 
-        Assert.Equal(10, _scheduler.UnknownClassFallbacks);
+        Assert.Equal(10, _counters.UnknownClassFallbacks);
         Assert.Equal(2, logs.Messages.Count(m => m.Level == LogLevel.Warning));
         Assert.Contains(logs.Messages, m => m.Message.Contains("'typo-one'", StringComparison.Ordinal) && m.Message.Contains("'interactive'", StringComparison.Ordinal));
     }
@@ -158,12 +162,31 @@ public sealed class RequestClassifierTests : IDisposable
     }
 
     [Fact]
-    public void Constructor_PartitionHeaderNotTrusted_Throws()
+    public void Validate_PartitionHeaderNotTrusted_FailsNamingTheHeaderAndTrustedHeaders()
     {
-        InvalidOperationException exception = Assert.Throws<InvalidOperationException>(() => Create(http: new() { PartitionHeader = "X-Tenant" }));
+        var validator = new WorkloadIsolationHttpOptionsValidator(Microsoft.Extensions.Options.Options.Create(_options));
 
-        Assert.Contains("'X-Tenant'", exception.Message, StringComparison.Ordinal);
-        Assert.Contains("TrustedHeaders", exception.Message, StringComparison.Ordinal);
+        ValidateOptionsResult result = validator.Validate(null, new WorkloadIsolationHttpOptions { PartitionHeader = "X-Tenant" });
+
+        Assert.True(result.Failed);
+        Assert.Contains("'X-Tenant'", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("TrustedHeaders", result.FailureMessage, StringComparison.Ordinal);
+        Assert.True(validator.Validate(null, new WorkloadIsolationHttpOptions { PartitionHeader = "X-Gateway-Class" }).Succeeded);
+    }
+
+    [Fact]
+    public void GetPartition_HeaderNoLongerTrustedAfterReload_IsNotRead()
+    {
+        _options.TrustedHeaders.Add("X-Tenant");
+        RequestClassifier classifier = Create(http: new() { PartitionHeader = "X-Tenant" });
+        HttpContext context = Request("/");
+        context.Request.Headers["X-Tenant"] = "from-header";
+        Assert.Equal("from-header", classifier.GetPartition(context));
+
+        var reloaded = new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive");
+        _scheduler!.Apply(reloaded);
+
+        Assert.Null(classifier.GetPartition(context));
     }
 
     public void Dispose() => _scheduler?.Dispose();
@@ -182,7 +205,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         _scheduler?.Dispose();
         _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
-        return new RequestClassifier(_scheduler, _options, http ?? new(), classifiers, NullLogger.Instance);
+        return new RequestClassifier(_scheduler, _scheduler, http ?? new(), classifiers, _counters, NullLogger.Instance);
     }
 
     private sealed class FixedClassifier(string? name) : IWorkloadClassifier

@@ -175,7 +175,7 @@ public sealed class WorkloadIsolationEndToEndTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, work.StatusCode);
         Assert.Equal("healthy", health);
-        Assert.Equal(1, app.Scheduler.Exempt);
+        Assert.Equal(1, app.Counters.Exempt);
     }
 
     [Fact]

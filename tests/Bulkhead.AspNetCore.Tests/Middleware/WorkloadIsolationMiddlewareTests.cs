@@ -59,7 +59,7 @@ public sealed class WorkloadIsolationMiddlewareTests
         await factory.Pipeline(factory.NewContext(endpoint: PipelineFactory.Endpoint(new DisableWorkloadIsolationAttribute()))).WithTimeout();
 
         Assert.True(ran);
-        Assert.Equal(1, factory.Scheduler.Exempt);
+        Assert.Equal(1, factory.Counters.Exempt);
         Assert.Equal((1, 0L), (factory.Scheduler.GetSnapshot()["default"].InFlight, factory.Scheduler.GetSnapshot()["default"].Rejected));
     }
 
@@ -164,7 +164,7 @@ public sealed class WorkloadIsolationMiddlewareTests
 
         Assert.Equal("default", ranIn);
         Assert.Equal(200, context.Response.StatusCode);
-        Assert.Equal(1, factory.Scheduler.UnknownClassFallbacks);
+        Assert.Equal(1, factory.Counters.UnknownClassFallbacks);
     }
 
     private static JsonDocument ReadBody(HttpContext context)

@@ -316,7 +316,7 @@ public sealed class AdmissionEngineModelTests
                 }
 
                 ClassState state = _scheduler.Resolve(c.Name);
-                if (state.LimitsPartitions)
+                if (state.Limits.LimitsPartitions)
                 {
                     foreach (string? key in PartitionKeys)
                     {

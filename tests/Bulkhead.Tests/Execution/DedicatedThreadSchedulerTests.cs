@@ -75,8 +75,8 @@ public sealed class DedicatedThreadSchedulerTests
 
         Assert.All(dedicated, stat => Assert.Equal((nice, policy), stat));
         Assert.Equal((0, 0), pool);
-        await scheduler.Resolve("batch").Scheduler!.AllStarted.WithTimeout();
-        Assert.Equal(2, scheduler.Resolve("batch").Scheduler!.LoweredThreads);
+        await scheduler.Resolve("batch").Threads!.AllStarted.WithTimeout();
+        Assert.Equal(2, scheduler.Resolve("batch").Threads!.LoweredThreads);
     }
 
     [Fact]

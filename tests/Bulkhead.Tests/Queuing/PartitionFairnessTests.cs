@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bulkhead.Admission.Internal;
+using Bulkhead.RateLimiting.Internal;
 using Bulkhead.Tests.Admission;
 using Microsoft.Extensions.Time.Testing;
 
@@ -157,7 +158,7 @@ public sealed class PartitionFairnessTests
             }
 
             maxQueueTracked = Math.Max(maxQueueTracked, reporting.Queue.TrackedPartitions);
-            maxLimiterTracked = Math.Max(maxLimiterTracked, reporting.RateLimiter!.TrackedPartitions);
+            maxLimiterTracked = Math.Max(maxLimiterTracked, ((PartitionedTokenBucketLimiter)reporting.Limits.RateLimiter!).TrackedPartitions);
         }
 
         Assert.Equal(Cap, maxQueueTracked);
@@ -172,7 +173,7 @@ public sealed class PartitionFairnessTests
         Assert.Equal(0, reporting.Queue.TrackedPartitions);
         time.Advance(TimeSpan.FromSeconds(2));
         scheduler.TryAcquire("reporting", "after-the-flood").Dispose();
-        Assert.True(reporting.RateLimiter!.TrackedPartitions <= 1, "Idle buckets are forgotten once the flood ends.");
+        Assert.True(((PartitionedTokenBucketLimiter)reporting.Limits.RateLimiter!).TrackedPartitions <= 1, "Idle buckets are forgotten once the flood ends.");
         WorkloadClassSnapshot snapshot = scheduler.GetSnapshot()["reporting"];
         Assert.Equal((0, 0), (snapshot.InFlight, snapshot.Queued));
     }

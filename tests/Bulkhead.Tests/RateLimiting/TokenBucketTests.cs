@@ -11,9 +11,9 @@ public sealed class TokenBucketTests
         var time = new FakeTimeProvider();
         var bucket = new TokenBucket(permitsPerSecond: 4, capacity: 2, time);
 
-        Assert.True(bucket.TryTake(out _));
-        Assert.True(bucket.TryTake(out _));
-        Assert.False(bucket.TryTake(out TimeSpan retryAfter));
+        Assert.True(bucket.TryTake(1, out _));
+        Assert.True(bucket.TryTake(1, out _));
+        Assert.False(bucket.TryTake(1, out TimeSpan retryAfter));
 
         Assert.Equal(TimeSpan.FromMilliseconds(250), retryAfter);
     }
@@ -23,15 +23,15 @@ public sealed class TokenBucketTests
     {
         var time = new FakeTimeProvider();
         var bucket = new TokenBucket(permitsPerSecond: 3, capacity: 1, time);
-        Assert.True(bucket.TryTake(out _));
-        Assert.False(bucket.TryTake(out TimeSpan retryAfter));
+        Assert.True(bucket.TryTake(1, out _));
+        Assert.False(bucket.TryTake(1, out TimeSpan retryAfter));
 
         time.Advance(retryAfter - TimeSpan.FromTicks(1));
-        Assert.False(bucket.TryTake(out TimeSpan rest));
+        Assert.False(bucket.TryTake(1, out TimeSpan rest));
         Assert.Equal(TimeSpan.FromTicks(1), rest);
         time.Advance(TimeSpan.FromTicks(1));
 
-        Assert.True(bucket.TryTake(out _));
+        Assert.True(bucket.TryTake(1, out _));
     }
 
     [Fact]
@@ -41,12 +41,12 @@ public sealed class TokenBucketTests
         var bucket = new TokenBucket(permitsPerSecond: 10, capacity: 3, time);
         for (int i = 0; i < 3; i++)
         {
-            Assert.True(bucket.TryTake(out _));
+            Assert.True(bucket.TryTake(1, out _));
         }
 
         time.Advance(TimeSpan.FromHours(1));
 
-        Assert.Equal(3, Enumerable.Range(0, 10).Count(_ => bucket.TryTake(out TimeSpan _)));
+        Assert.Equal(3, Enumerable.Range(0, 10).Count(_ => bucket.TryTake(1, out TimeSpan _)));
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class TokenBucketTests
         var time = new FakeTimeProvider();
         var bucket = new TokenBucket(permitsPerSecond: 2, capacity: 2, time);
         Assert.True(bucket.IsFull());
-        bucket.TryTake(out _);
+        bucket.TryTake(1, out _);
         Assert.False(bucket.IsFull());
 
         time.Advance(TimeSpan.FromMilliseconds(500));

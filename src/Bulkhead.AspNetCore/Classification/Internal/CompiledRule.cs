@@ -1,15 +1,14 @@
 using System.Security.Claims;
-using Bulkhead.Admission.Internal;
 using Microsoft.AspNetCore.Http;
 
 namespace Bulkhead.AspNetCore.Classification.Internal;
 
 /// <summary>A configured <see cref="WorkloadClassRule"/>, resolved once: its class found, its path parsed.</summary>
-internal sealed class CompiledRule(WorkloadClassRule rule, ClassState workloadClass)
+internal sealed class CompiledRule(WorkloadClassRule rule, WorkloadClass workloadClass)
 {
     private readonly PathString? _pathPrefix = rule.PathPrefix is null ? null : new PathString(rule.PathPrefix.TrimEnd('/'));
 
-    public ClassState Class { get; } = workloadClass;
+    public WorkloadClass Class { get; } = workloadClass;
 
     public bool Matches(HttpContext context)
     {

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Bulkhead.Admission.Internal;
+using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -8,49 +8,57 @@ namespace Bulkhead.AspNetCore.Classification.Internal;
 /// <summary>
 /// Puts a request in a class, first match wins: endpoint metadata, configured rules, registered classifiers, then the
 /// default class. A name that is not a configured class falls back to the default class, counted and logged once.
+/// Rules and trusted headers follow the configuration in force.
 /// </summary>
 internal sealed partial class RequestClassifier
 {
     private const int MaxLoggedUnknownNames = 256;
 
-    private readonly WorkloadScheduler _scheduler;
-    private readonly CompiledRule[] _rules;
+    private readonly IWorkloadScheduler _scheduler;
     private readonly IWorkloadClassifier[] _classifiers;
     private readonly Func<HttpContext, string?>? _partitionKey;
     private readonly string? _partitionClaim;
     private readonly string? _partitionHeader;
+    private readonly HttpIsolationCounters _counters;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, bool> _loggedUnknownNames = new(StringComparer.Ordinal);
 
+    // Endpoint metadata is immutable and shared across hosts; what its name resolves to is remembered here, per
+    // metadata instance, and forgotten when the configuration changes.
+    private readonly ConcurrentDictionary<IWorkloadClassMetadata, WorkloadClass> _byMetadata = new(ReferenceEqualityComparer.Instance);
+    private CompiledRules _rules;
+
     public RequestClassifier(
-        WorkloadScheduler scheduler,
-        WorkloadIsolationOptions options,
+        IWorkloadScheduler scheduler,
+        IWorkloadIsolationMonitor monitor,
         WorkloadIsolationHttpOptions httpOptions,
         IEnumerable<IWorkloadClassifier> classifiers,
+        HttpIsolationCounters counters,
         ILogger logger)
     {
         _scheduler = scheduler;
+        _counters = counters;
         _logger = logger;
-        _rules = [.. options.Rules.Select(rule => new CompiledRule(rule, scheduler.Resolve(rule.Class!)))];
         _classifiers = [.. classifiers];
         _partitionKey = httpOptions.PartitionKey;
         _partitionClaim = httpOptions.PartitionClaim;
         _partitionHeader = httpOptions.PartitionHeader;
-        if (_partitionHeader is not null && !options.TrustedHeaders.Contains(_partitionHeader))
+        _rules = Compile(monitor.CurrentValue);
+        monitor.OnChange(options =>
         {
-            throw new InvalidOperationException(
-                $"WorkloadIsolationHttpOptions.PartitionHeader '{_partitionHeader}' is not in WorkloadIsolationOptions.TrustedHeaders; only a header a gateway sets may choose a partition.");
-        }
+            Volatile.Write(ref _rules, Compile(options));
+            _byMetadata.Clear();
+        });
     }
 
-    public ClassState Classify(HttpContext context, Endpoint? endpoint)
+    public WorkloadClass Classify(HttpContext context, Endpoint? endpoint)
     {
         if (endpoint?.Metadata.GetMetadata<IWorkloadClassMetadata>() is { } metadata)
         {
-            return FromMetadata(metadata);
+            return _byMetadata.TryGetValue(metadata, out WorkloadClass? cached) ? cached : FromMetadata(metadata);
         }
 
-        foreach (CompiledRule rule in _rules)
+        foreach (CompiledRule rule in Volatile.Read(ref _rules).Rules)
         {
             if (rule.Matches(context))
             {
@@ -81,7 +89,8 @@ internal sealed partial class RequestClassifier
             return claim.Value;
         }
 
-        if (_partitionHeader is not null && context.Request.Headers.TryGetValue(_partitionHeader, out var value))
+        if (_partitionHeader is not null && Volatile.Read(ref _rules).PartitionHeaderTrusted
+            && context.Request.Headers.TryGetValue(_partitionHeader, out var value))
         {
             return value.ToString();
         }
@@ -89,44 +98,57 @@ internal sealed partial class RequestClassifier
         return null;
     }
 
-    private ClassState FromMetadata(IWorkloadClassMetadata metadata)
+    private WorkloadClass FromMetadata(IWorkloadClassMetadata metadata)
     {
-        // The attribute remembers what its name resolved to, so that most requests skip the lookup.
-        if (metadata is WorkloadClassAttribute attribute)
+        if (_scheduler.TryGetClass(metadata.WorkloadClass, out WorkloadClass? found))
         {
-            if (attribute.Resolved is ClassState cached && cached.Engine == _scheduler.Engine)
-            {
-                return cached;
-            }
-
-            ClassState resolved = ResolveOrDefault(attribute.WorkloadClass, "endpoint metadata");
-            if (resolved != _scheduler.DefaultClass || _scheduler.TryResolve(attribute.WorkloadClass, out _))
-            {
-                attribute.Resolved = resolved;
-            }
-
-            return resolved;
-        }
-
-        return ResolveOrDefault(metadata.WorkloadClass, "endpoint metadata");
-    }
-
-    private ClassState ResolveOrDefault(string name, string source)
-    {
-        if (_scheduler.TryResolve(name, out ClassState? found))
-        {
+            _byMetadata.TryAdd(metadata, found);
             return found;
         }
 
-        Interlocked.Increment(ref _scheduler.UnknownClassFallbacks);
+        return Fallback(metadata.WorkloadClass, "endpoint metadata");
+    }
+
+    private WorkloadClass ResolveOrDefault(string name, string source) =>
+        _scheduler.TryGetClass(name, out WorkloadClass? found) ? found : Fallback(name, source);
+
+    private WorkloadClass Fallback(string name, string source)
+    {
+        WorkloadClass defaultClass = _scheduler.DefaultClass;
+        Interlocked.Increment(ref _counters.UnknownClassFallbacks);
         if (_loggedUnknownNames.Count < MaxLoggedUnknownNames && _loggedUnknownNames.TryAdd(name, true))
         {
-            LogUnknownClass(_logger, name, source, _scheduler.DefaultClass.Name);
+            LogUnknownClass(_logger, name, source, defaultClass.Name);
         }
 
-        return _scheduler.DefaultClass;
+        return defaultClass;
+    }
+
+    private CompiledRules Compile(WorkloadIsolationOptions options)
+    {
+        List<CompiledRule> rules = [];
+        foreach (WorkloadClassRule rule in options.Rules)
+        {
+            if (rule.Class is not null && _scheduler.TryGetClass(rule.Class, out WorkloadClass? target))
+            {
+                rules.Add(new CompiledRule(rule, target));
+            }
+        }
+
+        bool trusted = _partitionHeader is null || options.TrustedHeaders.Contains(_partitionHeader);
+        if (!trusted)
+        {
+            LogUntrustedPartitionHeader(_logger, _partitionHeader!);
+        }
+
+        return new CompiledRules([.. rules], trusted);
     }
 
     [LoggerMessage(1, LogLevel.Warning, "Workload class '{WorkloadClass}' named by {Source} is not configured; its requests run in the default class '{DefaultClass}'.")]
     private static partial void LogUnknownClass(ILogger logger, string workloadClass, string source, string defaultClass);
+
+    [LoggerMessage(3, LogLevel.Error, "PartitionHeader '{Header}' is no longer in WorkloadIsolation:TrustedHeaders; requests are not partitioned by it until it is.")]
+    private static partial void LogUntrustedPartitionHeader(ILogger logger, string header);
+
+    private sealed record CompiledRules(CompiledRule[] Rules, bool PartitionHeaderTrusted);
 }

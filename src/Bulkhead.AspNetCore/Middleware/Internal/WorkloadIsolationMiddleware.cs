@@ -1,35 +1,41 @@
-using Bulkhead.Admission.Internal;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
+using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 
 namespace Bulkhead.AspNetCore.Middleware.Internal;
 
 /// <summary>
-/// Runs the rest of the pipeline holding a seat of the request's workload class.
+/// Runs the rest of the pipeline holding a seat of the request's workload class, through the class's public handle.
 /// </summary>
 /// <remarks>
 /// When a seat is free and the pipeline completes synchronously, this adds no allocation and no await: the seat is
 /// taken without a lock and freed before returning. A client that leaves while queued frees its place at once and gets
-/// no response.
+/// no response. Under a class's execution timeout, <see cref="HttpContext.RequestAborted"/> is a token linked to the
+/// client's that also fires when the timeout passes.
 /// </remarks>
 internal sealed class WorkloadIsolationMiddleware(
     RequestDelegate next,
-    WorkloadScheduler scheduler,
     RequestClassifier classifier,
-    RejectionWriter rejections)
+    RejectionWriter rejections,
+    HttpIsolationCounters counters)
 {
+    private static readonly Func<(RequestDelegate Next, HttpContext Context), CancellationToken, Task> s_run =
+        static (request, token) => token == request.Context.RequestAborted
+            ? request.Next(request.Context)
+            : RunWithTokenAsync(request.Next, request.Context, token);
+
     public Task InvokeAsync(HttpContext context)
     {
         Endpoint? endpoint = context.GetEndpoint();
         if (endpoint?.Metadata.GetMetadata<IDisableWorkloadIsolationMetadata>() is not null)
         {
-            Interlocked.Increment(ref scheduler.Exempt);
+            Interlocked.Increment(ref counters.Exempt);
             return next(context);
         }
 
-        ClassState workloadClass = classifier.Classify(context, endpoint);
-        ValueTask<WorkloadLease> acquiring = scheduler.Engine.AcquireAsync(workloadClass, classifier.GetPartition(context), context.RequestAborted);
+        WorkloadClass workloadClass = classifier.Classify(context, endpoint);
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(classifier.GetPartition(context), context.RequestAborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
             return WaitForSeatAsync(context, acquiring, workloadClass);
@@ -39,42 +45,25 @@ internal sealed class WorkloadIsolationMiddleware(
         return lease.IsAcquired ? RunHoldingSeat(context, lease, workloadClass) : rejections.WriteAsync(context, lease);
     }
 
-    private Task RunHoldingSeat(HttpContext context, WorkloadLease lease, ClassState workloadClass)
+    private Task RunHoldingSeat(HttpContext context, WorkloadLease lease, WorkloadClass workloadClass) =>
+        workloadClass.ExecuteAsync(lease, (next, context), s_run, context.RequestAborted);
+
+    private static async Task RunWithTokenAsync(RequestDelegate next, HttpContext context, CancellationToken token)
     {
-        Task pipeline;
+        // As ASP.NET Core's request timeouts do: the rest of the pipeline sees the linked token, and the original after.
+        CancellationToken original = context.RequestAborted;
+        context.RequestAborted = token;
         try
         {
-            // A class with dedicated threads runs the rest of the pipeline on them: its awaits stay there too.
-            pipeline = workloadClass.Scheduler is null ? next(context) : workloadClass.Start(() => next(context));
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-
-        if (pipeline.IsCompletedSuccessfully)
-        {
-            lease.Dispose();
-            return pipeline;
-        }
-
-        return ReleaseWhenDoneAsync(pipeline, lease);
-    }
-
-    private static async Task ReleaseWhenDoneAsync(Task pipeline, WorkloadLease lease)
-    {
-        try
-        {
-            await pipeline.ConfigureAwait(false);
+            await next(context).ConfigureAwait(false);
         }
         finally
         {
-            lease.Dispose();
+            context.RequestAborted = original;
         }
     }
 
-    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, ClassState workloadClass)
+    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, WorkloadClass workloadClass)
     {
         WorkloadLease lease;
         try

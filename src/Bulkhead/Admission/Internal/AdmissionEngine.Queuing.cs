@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 
 namespace Bulkhead.Admission.Internal;
@@ -11,12 +12,13 @@ internal sealed partial class AdmissionEngine
     private static readonly TimerCallback s_onTimeout =
         static state => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.TimedOut);
 
-    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, bool wait, CancellationToken cancellationToken)
+    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, bool wait, RateLimitLease? limiterLease, CancellationToken cancellationToken)
     {
         Waiter? completions = null;
         Waiter? waiter = null;
         WorkloadRejectionReason? rejection = null;
         PartitionState? heldPartition = null;
+        bool removed = false;
         string key = partition ?? string.Empty;
 
         lock (_lock)
@@ -24,34 +26,40 @@ internal sealed partial class AdmissionEngine
             // Seats freed by racing releasers go to those already waiting before this arrival is considered.
             PumpUnsynchronized(ref completions);
 
+            ClassLimits limits = c.Limits;
             PartitionState? known = c.Queue.Find(key);
             if (_closed)
             {
                 rejection = WorkloadRejectionReason.ShuttingDown;
             }
+            else if (limits.Removed)
+            {
+                // Removed by a reconfiguration since this arrival looked: it runs in the default class.
+                removed = true;
+            }
             else if (c.Queue.PeekEligible() is null && (known is null || known.Waiters.Count == 0) && c.Queue.HasRoom(known)
-                && TryTakeSeat(c, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(c.Priority)) != SeatKind.None)
+                && TryTakeSeat(c, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(limits.Priority), underLock: true) != SeatKind.None)
             {
                 // Admitted: the lease is issued below, outside the lock.
-                if (c.LimitsPartitions)
+                if (limits.LimitsPartitions)
                 {
                     heldPartition = c.Queue.Track(key);
                     heldPartition.InFlight++;
                 }
             }
-            else if (!wait || c.QueueLimit == 0)
+            else if (!wait || limits.QueueLimit == 0)
             {
                 rejection = WorkloadRejectionReason.QueueFull;
             }
-            else if (c.QueueTimeout == TimeSpan.Zero)
+            else if (limits.QueueTimeout == TimeSpan.Zero)
             {
                 rejection = WorkloadRejectionReason.QueueTimeout;
             }
             else
             {
                 // A full queue turns away a waiter of its largest partition rather than a quieter tenant's newcomer.
-                bool full = c.Queue.Count >= c.QueueLimit;
-                Waiter? victim = full ? c.Queue.ChooseEvictionVictim(key, c.QueueOrder == WorkloadQueueOrder.Lifo) : null;
+                bool full = c.Queue.Count >= limits.QueueLimit;
+                Waiter? victim = full ? c.Queue.ChooseEvictionVictim(key, limits.Lifo) : null;
                 if (full && victim is null)
                 {
                     rejection = WorkloadRejectionReason.QueueFull;
@@ -63,7 +71,7 @@ internal sealed partial class AdmissionEngine
                         RemoveUnsynchronized(victim, WaitOutcome.Evicted, ref completions);
                     }
 
-                    waiter = EnqueueUnsynchronized(c, partition, cancellationToken, ref completions);
+                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, ref completions, cancellationToken);
                 }
             }
 
@@ -77,20 +85,30 @@ internal sealed partial class AdmissionEngine
 
         Complete(completions);
 
+        if (removed)
+        {
+            Interlocked.Increment(ref RemovedClassFallbacks);
+            return AcquireSlow(Configuration.DefaultClass, partition, wait, limiterLease, cancellationToken);
+        }
+
         if (waiter is not null)
         {
             return new ValueTask<WorkloadLease>(waiter.Task);
         }
 
-        return new ValueTask<WorkloadLease>(rejection is { } reason
-            ? new WorkloadLease(c.Name, reason, retryAfter: null)
-            : LeaseTicket.Issue(c, heldPartition));
+        if (rejection is { } reason)
+        {
+            limiterLease?.Dispose();
+            return new ValueTask<WorkloadLease>(new WorkloadLease(c.Name, reason, retryAfter: null));
+        }
+
+        return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, heldPartition, limiterLease));
     }
 
-    private Waiter EnqueueUnsynchronized(ClassState c, string? partition, CancellationToken cancellationToken, ref Waiter? completions)
+    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, ref Waiter? completions, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(c, partition, _timeProvider.GetTimestamp(), cancellationToken);
-        c.Queue.Add(waiter, lifo: c.QueueOrder == WorkloadQueueOrder.Lifo);
+        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease };
+        c.Queue.Add(waiter, lifo: limits.Lifo);
         _totalQueued++;
         PublishUnsynchronized();
 
@@ -103,9 +121,9 @@ internal sealed partial class AdmissionEngine
             waiter.CancellationRegistration = cancellationToken.UnsafeRegister(s_onCanceled, waiter);
         }
 
-        if (waiter.Outcome == WaitOutcome.Waiting && c.QueueTimeout != Timeout.InfiniteTimeSpan)
+        if (waiter.Outcome == WaitOutcome.Waiting && limits.QueueTimeout != Timeout.InfiniteTimeSpan)
         {
-            waiter.Timer = _timeProvider.CreateTimer(s_onTimeout, waiter, c.QueueTimeout, Timeout.InfiniteTimeSpan);
+            waiter.Timer = TimeProvider.CreateTimer(s_onTimeout, waiter, limits.QueueTimeout, Timeout.InfiniteTimeSpan);
         }
 
         return waiter;
@@ -134,7 +152,8 @@ internal sealed partial class AdmissionEngine
     {
         Debug.Assert(waiter.Outcome == WaitOutcome.Waiting, "A waiter leaves its queue once.");
         bool granted = outcome == WaitOutcome.Granted;
-        if (granted && waiter.Class.LimitsPartitions)
+        waiter.HoldsPartitionSeat = granted && waiter.Class.Limits.LimitsPartitions;
+        if (waiter.HoldsPartitionSeat)
         {
             // Counted before leaving the queue, so the partition is not forgotten in between.
             waiter.Partition!.InFlight++;
@@ -170,24 +189,27 @@ internal sealed partial class AdmissionEngine
 
         int queuedBefore = _totalQueued;
         bool sharedBlocked = false;
-        for (int g = 0; g < _priorityGroups.Length; g++)
+        EngineConfiguration configuration = _configuration;
+        ClassState[][] groups = configuration.PriorityGroups;
+        int[] cursors = configuration.RoundRobinCursors;
+        for (int g = 0; g < groups.Length; g++)
         {
-            ClassState[] group = _priorityGroups[g];
+            ClassState[] group = groups[g];
             bool granted;
             do
             {
                 granted = false;
                 for (int k = 0; k < group.Length; k++)
                 {
-                    int index = (_roundRobinCursors[g] + k) % group.Length;
+                    int index = (cursors[g] + k) % group.Length;
                     ClassState c = group[index];
-                    if (c.Queue.PeekEligible() is not { } waiter || TryTakeSeat(c, allowShared: !sharedBlocked) == SeatKind.None)
+                    if (c.Queue.PeekEligible() is not { } waiter || TryTakeSeat(c, allowShared: !sharedBlocked, underLock: true) == SeatKind.None)
                     {
                         continue;
                     }
 
                     RemoveUnsynchronized(waiter, WaitOutcome.Granted, ref completions);
-                    _roundRobinCursors[g] = (index + 1) % group.Length;
+                    cursors[g] = (index + 1) % group.Length;
                     granted = true;
                     break;
                 }
@@ -196,7 +218,7 @@ internal sealed partial class AdmissionEngine
 
             foreach (ClassState c in group)
             {
-                sharedBlocked |= c.InFlight < c.Max && c.Queue.PeekEligible() is not null;
+                sharedBlocked |= c.InFlight < c.Limits.Max && c.Queue.PeekEligible() is not null;
             }
         }
 
@@ -212,14 +234,15 @@ internal sealed partial class AdmissionEngine
     /// </summary>
     private bool HasWaiterEntitledToSharedSeatUnsynchronized(int priority)
     {
-        foreach (ClassState c in Classes)
+        foreach (ClassState c in _configuration.Classes)
         {
-            if (c.Priority > priority)
+            ClassLimits limits = c.Limits;
+            if (limits.Priority > priority)
             {
                 break;
             }
 
-            if (c.InFlight < c.Max && c.Queue.PeekEligible() is not null)
+            if (c.InFlight < limits.Max && c.Queue.PeekEligible() is not null)
             {
                 return true;
             }
@@ -235,7 +258,7 @@ internal sealed partial class AdmissionEngine
     private void PublishUnsynchronized()
     {
         int minWaitingPriority = NoWaiters;
-        foreach (ClassState c in Classes)
+        foreach (ClassState c in _configuration.Classes)
         {
             int queued = c.Queue.Count;
             int gate = _closed ? -1 : queued;
@@ -246,7 +269,7 @@ internal sealed partial class AdmissionEngine
 
             if (queued > 0)
             {
-                minWaitingPriority = Math.Min(minWaitingPriority, c.Priority);
+                minWaitingPriority = Math.Min(minWaitingPriority, c.Limits.Priority);
             }
         }
 
@@ -270,9 +293,14 @@ internal sealed partial class AdmissionEngine
             waiter.CancellationRegistration.Unregister();
 
             ClassState c = waiter.Class;
+            if (waiter.Outcome != WaitOutcome.Granted)
+            {
+                waiter.LimiterLease?.Dispose();
+            }
+
             bool completed = waiter.Outcome switch
             {
-                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, c.LimitsPartitions ? waiter.Partition : null)),
+                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease)),
                 WaitOutcome.Canceled => waiter.TrySetCanceled(waiter.CancellationToken),
                 WaitOutcome.TimedOut => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueTimeout, retryAfter: null)),
                 WaitOutcome.Evicted => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null)),
@@ -286,13 +314,11 @@ internal sealed partial class AdmissionEngine
     private void AssertInvariantsUnsynchronized()
     {
         int queued = 0;
-        foreach (ClassState c in Classes)
+        foreach (ClassState c in _configuration.Classes)
         {
             queued += c.Queue.Count;
-            Debug.Assert(c.QueueLimit == 0 || c.Queue.Count <= c.QueueLimit, $"Class '{c.Name}' queues no more than its limit.");
         }
 
         Debug.Assert(queued == _totalQueued, "The total matches the queues.");
-        Debug.Assert(Volatile.Read(ref _sharedInUse) <= _pool, "The shared pool is never overdrawn.");
     }
 }

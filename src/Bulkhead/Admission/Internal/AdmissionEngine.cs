@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 
 namespace Bulkhead.Admission.Internal;
@@ -9,10 +10,17 @@ namespace Bulkhead.Admission.Internal;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Seats are counted without the lock: each class's seats in use (<c>n</c>) and the shared seats in use
-/// (<c>S = Σ max(0, n − r)</c>) move by atomic operations only, and a class may start work iff
-/// <c>n &lt; max</c> and (<c>n &lt; reserved</c> or <c>S &lt; pool</c>). A shared seat is claimed from the pool before
-/// the class's count moves, so the pool is never overdrawn, even for an instant.
+/// Seats are counted without the lock: each class's seat word packs its seats in use (<c>n</c>), the reservation in
+/// force (<c>r</c>), the generation of its limits and an admission count, so one atomic operation takes a seat and
+/// counts it. The shared seats in use (<c>S = Σ max(0, n − r)</c>) move by atomic operations only, and a class may
+/// start work iff <c>n &lt; max</c> and (<c>n &lt; r</c> or <c>S &lt; pool</c>). A shared seat is claimed from the pool
+/// before the class's count moves, so the pool is never overdrawn by an admission.
+/// </para>
+/// <para>
+/// Limits are an immutable <see cref="ClassLimits"/> per class, published whole. The fast path reads the seat word,
+/// then the limits, and proceeds only when their generations agree; reconfiguration publishes the limits first and
+/// then moves every class's word to the new generation (and reservation) under the lock, so an admission either
+/// happens entirely under the old limits, before the change, or sees the new ones.
 /// </para>
 /// <para>
 /// The lock guards the queues. Waiters publish themselves (<see cref="ClassState.Gate"/>, <c>_minWaitingPriority</c>)
@@ -27,60 +35,61 @@ internal sealed partial class AdmissionEngine : IDisposable
     private const int Closed = int.MinValue;
 
     private readonly Lock _lock = new();
-    private readonly TimeProvider _timeProvider;
-    private readonly ClassState[][] _priorityGroups;
-    private readonly int[] _roundRobinCursors;
-    private readonly int _pool;
+    private readonly IReadOnlyDictionary<string, PartitionedRateLimiter<string>> _customLimiters;
+    private EngineConfiguration _configuration;
+    private int _generation;
 
     private int _sharedInUse;
     private int _minWaitingPriority = NoWaiters;
     private int _totalQueued;
     private bool _closed;
 
-    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider)
+    /// <summary>Work asked of a removed class's handle that ran in the default class instead.</summary>
+    public long RemovedClassFallbacks;
+
+    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
 
-        _timeProvider = timeProvider;
-        IEnumerable<KeyValuePair<string, WorkloadClassOptions>> configured = options.Classes.Count > 0
-            ? options.Classes
-            : [new(options.DefaultClass, new WorkloadClassOptions())];
-
-        Classes = configured
-            .Select(pair => new ClassState(this, pair.Key, pair.Value, options, timeProvider))
-            .OrderBy(c => c.Priority)
-            .ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)
-            .ToArray();
-        _priorityGroups = Classes.GroupBy(c => c.Priority).Select(g => g.ToArray()).ToArray();
-        _roundRobinCursors = new int[_priorityGroups.Length];
-        TotalConcurrency = options.TotalConcurrency;
-        _pool = options.TotalConcurrency - Classes.Sum(c => c.Reserved);
+        TimeProvider = timeProvider;
+        _customLimiters = customLimiters ?? new Dictionary<string, PartitionedRateLimiter<string>>();
+        _configuration = Build(options, [], []);
     }
 
-    /// <summary>Gets the classes, most important first.</summary>
-    public IReadOnlyList<ClassState> Classes { get; }
+    public TimeProvider TimeProvider { get; }
 
-    public int TotalConcurrency { get; }
+    /// <summary>Gets the configuration in force.</summary>
+    public EngineConfiguration Configuration => Volatile.Read(ref _configuration);
 
-    /// <summary>Gets the shared seats in use; exact whenever no acquire or release is under way.</summary>
+    /// <summary>Gets the classes, most important first, draining ones included.</summary>
+    public IReadOnlyList<ClassState> Classes => Configuration.Classes;
+
+    public ClassState DefaultClass => Configuration.DefaultClass;
+
+    public int TotalConcurrency => Configuration.TotalConcurrency;
+
+    /// <summary>Gets the shared seats in use; exact whenever no acquire, release or reconfiguration is under way.</summary>
     public int SharedInUse => Volatile.Read(ref _sharedInUse);
 
-    public int SharedPool => _pool;
+    public int SharedPool => Configuration.Pool;
 
     public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
     {
-        if (IsRateLimited(workloadClass, partition, out WorkloadLease rejected))
+        ClassState c = Admit(workloadClass);
+        ClassLimits limits = c.Limits;
+        RateLimitLease? limiterLease = null;
+        if (limits.RateLimiter is not null && IsRateLimited(c, limits, partition, out WorkloadLease rejected, out limiterLease))
         {
             return rejected;
         }
 
-        if (TryTakeSeatFast(workloadClass))
+        if (TryTakeSeatFast(c))
         {
-            return LeaseTicket.Issue(workloadClass);
+            return LeaseTicket.Issue(c, partition: null, limiterLease);
         }
 
-        ValueTask<WorkloadLease> slow = AcquireSlow(workloadClass, partition, wait: false, CancellationToken.None);
+        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, wait: false, limiterLease, CancellationToken.None);
         Debug.Assert(slow.IsCompleted, "A try never waits.");
         return slow.Result;
     }
@@ -92,21 +101,49 @@ internal sealed partial class AdmissionEngine : IDisposable
             return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
         }
 
-        if (IsRateLimited(workloadClass, partition, out WorkloadLease rejected))
+        ClassState c = Admit(workloadClass);
+        ClassLimits limits = c.Limits;
+        RateLimitLease? limiterLease = null;
+        if (limits.RateLimiter is { } limiter)
         {
-            return new ValueTask<WorkloadLease>(rejected);
+            if (limits.TokenBuckets is null)
+            {
+                // Any PartitionedRateLimiter, a remote one included, may answer asynchronously.
+                ValueTask<RateLimitLease> checking = limiter.AcquireAsync(partition ?? string.Empty, 1, cancellationToken);
+                if (!checking.IsCompletedSuccessfully)
+                {
+                    return AcquireAfterLimiterAsync(c, partition, checking, cancellationToken);
+                }
+
+                limiterLease = checking.Result;
+                if (!limiterLease.IsAcquired)
+                {
+                    return new ValueTask<WorkloadLease>(Reject(c, limiterLease));
+                }
+            }
+            else if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out _))
+            {
+                return new ValueTask<WorkloadLease>(rejected);
+            }
         }
 
-        if (TryTakeSeatFast(workloadClass))
+        if (TryTakeSeatFast(c))
         {
-            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(workloadClass));
+            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, partition: null, limiterLease));
         }
 
-        return AcquireSlow(workloadClass, partition, wait: true, cancellationToken);
+        return AcquireSlow(c, partition, wait: true, limiterLease, cancellationToken);
     }
 
     /// <summary>Frees a seat taken for a lease; called once per lease by <see cref="LeaseTicket"/>.</summary>
-    public void ReleaseSeat(ClassState workloadClass) => GiveBack(workloadClass, -1);
+    public void ReleaseSeat(ClassState workloadClass)
+    {
+        FreeSeat(workloadClass);
+        if (Volatile.Read(ref _minWaitingPriority) != NoWaiters)
+        {
+            Pump();
+        }
+    }
 
     /// <summary>Frees a seat of a class that counts seats per partition: the partition's count, then the seat, under the lock.</summary>
     public void ReleasePartitionSeat(ClassState workloadClass, PartitionState partition)
@@ -117,7 +154,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             partition.InFlight--;
             Debug.Assert(partition.InFlight >= 0, "A partition frees no more seats than it took.");
             workloadClass.Queue.ForgetIfIdle(partition);
-            FreeSeat(workloadClass, -1);
+            FreeSeat(workloadClass);
             PumpUnsynchronized(ref completions);
         }
 
@@ -127,6 +164,7 @@ internal sealed partial class AdmissionEngine : IDisposable
     public void Dispose()
     {
         Waiter? completions = null;
+        EngineConfiguration configuration;
         lock (_lock)
         {
             if (_closed)
@@ -135,7 +173,8 @@ internal sealed partial class AdmissionEngine : IDisposable
             }
 
             _closed = true;
-            foreach (ClassState c in Classes)
+            configuration = _configuration;
+            foreach (ClassState c in configuration.Classes)
             {
                 while (c.Queue.Any is { } waiter)
                 {
@@ -147,9 +186,9 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
 
         Complete(completions);
-        foreach (ClassState c in Classes)
+        foreach (ClassState c in configuration.Classes)
         {
-            c.Scheduler?.Dispose();
+            c.Threads?.Dispose();
         }
     }
 
@@ -157,36 +196,98 @@ internal sealed partial class AdmissionEngine : IDisposable
     {
         lock (_lock)
         {
-            return Classes.Select(c => new WorkloadClassSnapshot
-            {
-                Name = c.Name,
-                Priority = c.Priority,
-                InFlight = c.InFlight,
-                Queued = c.Queue.Count,
-                ReservedConcurrency = c.Reserved,
-                MaxConcurrency = c.Max,
-                QueueLimit = c.QueueLimit,
-                Admitted = c.Admitted,
-                Rejected = Volatile.Read(ref c.Rejected),
-                Canceled = Volatile.Read(ref c.Canceled),
-            }).ToArray();
+            return [.. _configuration.Classes
+                .Where(c => !c.Limits.Removed || c.InFlight > 0 || c.Queue.Count > 0)
+                .Select(c =>
+                {
+                    ClassLimits limits = c.Limits;
+                    return new WorkloadClassSnapshot
+                    {
+                        Name = c.Name,
+                        Priority = limits.Priority,
+                        InFlight = c.InFlight,
+                        Queued = c.Queue.Count,
+                        ReservedConcurrency = limits.Reserved,
+                        MaxConcurrency = limits.Max,
+                        QueueLimit = limits.QueueLimit,
+                        Admitted = c.Admitted,
+                        Rejected = Volatile.Read(ref c.Rejected),
+                        Canceled = Volatile.Read(ref c.Canceled),
+                        ExecutionTimeout = limits.ExecutionTimeout,
+                        ExecutionTimeouts = Volatile.Read(ref c.ExecutionTimeouts),
+                        Overrunning = Volatile.Read(ref c.Overrunning),
+                        IsDraining = limits.Removed,
+                    };
+                })];
         }
     }
 
-    /// <summary>
-    /// Checks the class's rate limit before any seat is sought: work over the rate never waits for or holds a seat.
-    /// </summary>
-    private static bool IsRateLimited(ClassState c, string? partition, out WorkloadLease rejected)
+    /// <summary>The class that takes work asked of <paramref name="c"/>: itself, or the default class once it was removed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ClassState Admit(ClassState c)
     {
-        if (c.RateLimiter is { } limiter && !limiter.TryAcquire(partition, out TimeSpan retryAfter))
+        if (!c.Limits.Removed)
         {
-            Interlocked.Increment(ref c.Rejected);
-            rejected = new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
-            return true;
+            return c;
+        }
+
+        Interlocked.Increment(ref RemovedClassFallbacks);
+        return Configuration.DefaultClass;
+    }
+
+    /// <summary>
+    /// Checks the class's built-in rate limit, or any limiter's synchronous answer, before a seat is sought: work over
+    /// the rate never waits for or holds a seat.
+    /// </summary>
+    private static bool IsRateLimited(ClassState c, ClassLimits limits, string? partition, out WorkloadLease rejected, out RateLimitLease? limiterLease)
+    {
+        limiterLease = null;
+        if (limits.TokenBuckets is { } buckets)
+        {
+            if (!buckets.TryAcquire(partition, out TimeSpan retryAfter))
+            {
+                Interlocked.Increment(ref c.Rejected);
+                rejected = new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
+                return true;
+            }
+        }
+        else
+        {
+            limiterLease = limits.RateLimiter!.AttemptAcquire(partition ?? string.Empty);
+            if (!limiterLease.IsAcquired)
+            {
+                rejected = Reject(c, limiterLease);
+                limiterLease = null;
+                return true;
+            }
         }
 
         rejected = default;
         return false;
+    }
+
+    private static WorkloadLease Reject(ClassState c, RateLimitLease limiterLease)
+    {
+        Interlocked.Increment(ref c.Rejected);
+        TimeSpan? retryAfter = limiterLease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan delay) ? delay : null;
+        limiterLease.Dispose();
+        return new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
+    }
+
+    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, CancellationToken cancellationToken)
+    {
+        RateLimitLease limiterLease = await checking.ConfigureAwait(false);
+        if (!limiterLease.IsAcquired)
+        {
+            return Reject(c, limiterLease);
+        }
+
+        if (TryTakeSeatFast(c))
+        {
+            return LeaseTicket.Issue(c, partition: null, limiterLease);
+        }
+
+        return await AcquireSlow(c, partition, wait: true, limiterLease, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -194,13 +295,15 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// </summary>
     private bool TryTakeSeatFast(ClassState c)
     {
+        ClassLimits limits = c.Limits;
+
         // Seats counted per partition change under the lock only.
-        if (Volatile.Read(ref c.Gate) != 0 || c.LimitsPartitions)
+        if (Volatile.Read(ref c.Gate) != 0 || limits.LimitsPartitions)
         {
             return false;
         }
 
-        SeatKind kind = TryTakeSeat(c, allowShared: c.Priority < Volatile.Read(ref _minWaitingPriority));
+        SeatKind kind = TryTakeSeat(c, allowShared: limits.Priority < Volatile.Read(ref _minWaitingPriority), underLock: false);
         if (kind == SeatKind.None)
         {
             return false;
@@ -208,35 +311,39 @@ internal sealed partial class AdmissionEngine : IDisposable
 
         // A waiter that published itself while this seat was being taken found no seat, so it came first: give the
         // seat back and take the slow path, which queues behind it or hands the seat to it.
-        if (Volatile.Read(ref c.Gate) == 0 && (kind == SeatKind.Reserved || c.Priority < Volatile.Read(ref _minWaitingPriority)))
+        if (Volatile.Read(ref c.Gate) == 0 && (kind == SeatKind.Reserved || limits.Priority < Volatile.Read(ref _minWaitingPriority)))
         {
             return true;
         }
 
-        GiveBack(c, -ClassState.TakeIncrement);
+        UndoTake(c);
         return false;
     }
 
     /// <summary>
     /// Takes a seat of a class if the seat rule allows: a reserved seat while the class is below its reservation,
     /// else, when <paramref name="allowShared"/>, a shared seat while the pool has one and the class is below its maximum.
+    /// Without the lock it refuses when the limits are being replaced or when the admission count would wrap (the
+    /// lock carries it), so that the caller takes the slow path.
     /// </summary>
-    private SeatKind TryTakeSeat(ClassState c, bool allowShared)
+    private SeatKind TryTakeSeat(ClassState c, bool allowShared, bool underLock)
     {
         long word = Volatile.Read(ref c.SeatWord);
+        ClassLimits limits = c.Limits;
         while (true)
         {
-            int inFlight = (int)(word & ClassState.SeatMask);
-            if (inFlight >= c.Max)
+            if (!MayTake(word, limits, underLock))
             {
                 return SeatKind.None;
             }
 
-            if (inFlight < c.Reserved)
+            int inFlight = ClassState.SeatsOf(word);
+            if (inFlight < ClassState.ReservedOf(word))
             {
                 long seen = Interlocked.CompareExchange(ref c.SeatWord, word + ClassState.TakeIncrement, word);
                 if (seen == word)
                 {
+                    CarryAdmitted(c, word);
                     return SeatKind.Reserved;
                 }
 
@@ -244,7 +351,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                 continue;
             }
 
-            if (!allowShared || !TryClaimSharedSeat())
+            if (!allowShared || !TryClaimSharedSeat(limits.Pool))
             {
                 return SeatKind.None;
             }
@@ -252,8 +359,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             // The shared seat is claimed; now move the class's count, or hand the claim back.
             while (true)
             {
-                inFlight = (int)(word & ClassState.SeatMask);
-                if (inFlight >= c.Max)
+                if (!MayTake(word, limits, underLock))
                 {
                     Interlocked.Decrement(ref _sharedInUse);
                     return SeatKind.None;
@@ -262,7 +368,8 @@ internal sealed partial class AdmissionEngine : IDisposable
                 long seen = Interlocked.CompareExchange(ref c.SeatWord, word + ClassState.TakeIncrement, word);
                 if (seen == word)
                 {
-                    if (inFlight < c.Reserved)
+                    CarryAdmitted(c, word);
+                    if (ClassState.SeatsOf(word) < ClassState.ReservedOf(word))
                     {
                         // A reserved seat freed meanwhile and this admission took it: the shared claim is not needed.
                         Interlocked.Decrement(ref _sharedInUse);
@@ -278,10 +385,26 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryClaimSharedSeat()
+    private static bool MayTake(long word, ClassLimits limits, bool underLock) =>
+        ClassState.SeatsOf(word) < limits.Max
+        && ClassState.GenerationOf(word) == limits.Generation
+        && (underLock || ClassState.AdmittedLowOf(word) != ClassState.AdmittedLowMax);
+
+    /// <summary>Carries the admission count out of the seat word when it wraps; only lock holders let it wrap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CarryAdmitted(ClassState c, long before)
+    {
+        if (ClassState.AdmittedLowOf(before) == ClassState.AdmittedLowMax)
+        {
+            c.AdmittedHigh++;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryClaimSharedSeat(int pool)
     {
         int inUse = Volatile.Read(ref _sharedInUse);
-        while (inUse < _pool)
+        while (inUse < pool)
         {
             int seen = Interlocked.CompareExchange(ref _sharedInUse, inUse + 1, inUse);
             if (seen == inUse)
@@ -295,23 +418,53 @@ internal sealed partial class AdmissionEngine : IDisposable
         return false;
     }
 
-    /// <summary>
-    /// Frees a seat (<paramref name="delta"/> -1 for a release, minus <see cref="ClassState.TakeIncrement"/> to undo an
-    /// admission), then hands free seats to waiters if there are any.
-    /// </summary>
-    private void GiveBack(ClassState c, long delta)
+    /// <summary>Frees one seat: the class's count, and the shared seat when the class was above its reservation.</summary>
+    private void FreeSeat(ClassState c)
     {
-        FreeSeat(c, delta);
-        if (Volatile.Read(ref _minWaitingPriority) != NoWaiters)
+        long before = Interlocked.Add(ref c.SeatWord, -1) + 1;
+        if (ClassState.SeatsOf(before) > ClassState.ReservedOf(before))
         {
-            Pump();
+            Interlocked.Decrement(ref _sharedInUse);
         }
     }
 
-    private void FreeSeat(ClassState c, long delta)
+    /// <summary>Gives back a seat the fast path took and may not keep, uncounting its admission.</summary>
+    private void UndoTake(ClassState c)
     {
-        long before = Interlocked.Add(ref c.SeatWord, delta) - delta;
-        if ((int)(before & ClassState.SeatMask) > c.Reserved)
+        long word = Volatile.Read(ref c.SeatWord);
+        while (ClassState.AdmittedLowOf(word) != 0)
+        {
+            long seen = Interlocked.CompareExchange(ref c.SeatWord, word - ClassState.TakeIncrement, word);
+            if (seen == word)
+            {
+                UnclaimShared(word);
+                Pump();
+                return;
+            }
+
+            word = seen;
+        }
+
+        // The count wrapped since the seat was taken (a lock holder carried it): borrow it back under the lock.
+        Waiter? completions = null;
+        lock (_lock)
+        {
+            word = Interlocked.Add(ref c.SeatWord, -ClassState.TakeIncrement) + ClassState.TakeIncrement;
+            if (ClassState.AdmittedLowOf(word) == 0)
+            {
+                c.AdmittedHigh--;
+            }
+
+            UnclaimShared(word);
+            PumpUnsynchronized(ref completions);
+        }
+
+        Complete(completions);
+    }
+
+    private void UnclaimShared(long before)
+    {
+        if (ClassState.SeatsOf(before) > ClassState.ReservedOf(before))
         {
             Interlocked.Decrement(ref _sharedInUse);
         }
@@ -319,6 +472,11 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     private void Pump()
     {
+        if (Volatile.Read(ref _minWaitingPriority) == NoWaiters)
+        {
+            return;
+        }
+
         Waiter? completions = null;
         lock (_lock)
         {

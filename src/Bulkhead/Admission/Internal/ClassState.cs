@@ -1,27 +1,41 @@
 using Bulkhead.Execution.Internal;
 using Bulkhead.Queuing.Internal;
-using Bulkhead.RateLimiting.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
 /// <summary>
-/// The run-time state of one workload class: its seats in use, its queue and its counters, with the limits the engine
-/// reads on the fast path copied into fields.
+/// The run-time state of one workload class: its seats in use, its queue and its counters. Its limits are a separate
+/// immutable object (<see cref="Limits"/>), replaced whole when the configuration changes; the state carries over.
 /// </summary>
-internal sealed class ClassState
+internal sealed partial class ClassState : WorkloadClass
 {
-    /// <summary>The low bits of <see cref="SeatWord"/> count seats in use; seats never exceed <see cref="WorkloadIsolationOptions.MaxSeats"/>.</summary>
-    public const int SeatBits = 21;
+    /// <summary>Bits 0–19 of <see cref="SeatWord"/> count seats in use; seats never exceed <see cref="WorkloadIsolationOptions.MaxSeats"/>.</summary>
+    public const int SeatBits = 20;
 
     public const long SeatMask = (1L << SeatBits) - 1;
 
-    /// <summary>The high bits of <see cref="SeatWord"/> count admissions, so one atomic add takes a seat and counts it.</summary>
-    public const long AdmittedUnit = 1L << SeatBits;
+    /// <summary>Bits 20–39 hold the reservation in force, so that a seat's count and the rule that frees it move together.</summary>
+    public const int ReservedShift = 20;
+
+    /// <summary>Bits 40–47 hold the generation of <see cref="Limits"/> the word was last reconfigured under.</summary>
+    public const int GenerationShift = 40;
+
+    public const int GenerationMask = 0xFF;
+
+    /// <summary>Bits 48–63 count admissions; the engine's lock carries them into <see cref="AdmittedHigh"/> when they wrap.</summary>
+    public const int AdmittedShift = 48;
+
+    public const int AdmittedLowMax = 0xFFFF;
+
+    public const long AdmittedUnit = 1L << AdmittedShift;
 
     public const long TakeIncrement = 1 + AdmittedUnit;
 
-    /// <summary>Seats in use (low bits) and admissions since start (high bits), changed only atomically.</summary>
+    /// <summary>Seats in use, the reservation, the limits' generation and admissions, changed only atomically.</summary>
     public long SeatWord;
+
+    /// <summary>Admissions carried out of <see cref="SeatWord"/>, in whole wraps; changed and read under the engine's lock.</summary>
+    public long AdmittedHigh;
 
     /// <summary>0 while the fast path may take this class's reserved seats: the queue length, or -1 once closed.</summary>
     public int Gate;
@@ -30,71 +44,65 @@ internal sealed class ClassState
 
     public long Canceled;
 
-    public ClassState(AdmissionEngine engine, string name, WorkloadClassOptions options, WorkloadIsolationOptions hostOptions, TimeProvider timeProvider)
+    public long ExecutionTimeouts;
+
+    /// <summary>Units of work whose execution timeout fired and that have not ended yet.</summary>
+    public int Overrunning;
+
+    private ClassLimits _limits;
+
+    public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads)
     {
-        int totalConcurrency = hostOptions.TotalConcurrency;
-        RateLimiter = options.RateLimit is { } rateLimit ? new ClassRateLimiter(rateLimit, hostOptions.MaxTrackedPartitions, timeProvider) : null;
         Engine = engine;
         Name = name;
-        Priority = options.Priority;
-        Reserved = options.ReservedConcurrency;
-        Max = options.MaxConcurrency ?? totalConcurrency;
-        QueueLimit = options.QueueLimit;
-        QueueTimeout = options.QueueTimeout;
-        QueueOrder = options.QueueOrder;
-        Scheduler = options.Execution is { DedicatedThreads: > 0 } execution
-            ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority)
-            : null;
-        Queue = new PartitionedWaitQueue(hostOptions.MaxTrackedPartitions, options.MaxConcurrencyPerPartition ?? 0);
-        LimitsPartitions = options.MaxConcurrencyPerPartition is > 0;
+        _limits = limits;
+        Threads = threads;
+        SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
+        Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit);
     }
 
     public AdmissionEngine Engine { get; }
 
-    public string Name { get; }
+    public override string Name { get; }
 
-    public int Priority { get; }
-
-    public int Reserved { get; }
-
-    public int Max { get; }
-
-    public int QueueLimit { get; }
-
-    public TimeSpan QueueTimeout { get; }
-
-    public WorkloadQueueOrder QueueOrder { get; }
+    /// <summary>Gets the limits in force; replaced whole by reconfiguration.</summary>
+    public ClassLimits Limits
+    {
+        get => Volatile.Read(ref _limits);
+        set => Volatile.Write(ref _limits, value);
+    }
 
     /// <summary>Gets the class's dedicated threads, or <see langword="null"/> when its work runs on the ThreadPool.</summary>
-    public DedicatedThreadScheduler? Scheduler { get; }
+    public DedicatedThreadScheduler? Threads { get; }
 
-    /// <summary>Gets the class's rate limit, checked before a seat is sought, or <see langword="null"/>.</summary>
-    public ClassRateLimiter? RateLimiter { get; }
+    /// <inheritdoc />
+    public override TaskScheduler? TaskScheduler => Threads;
 
     /// <summary>Gets the waiters by partition; guarded by the engine's lock.</summary>
     public PartitionedWaitQueue Queue { get; }
 
-    /// <summary>Gets a value indicating whether work in flight is counted per partition (always under the lock).</summary>
-    public bool LimitsPartitions { get; }
+    public int InFlight => SeatsOf(Volatile.Read(ref SeatWord));
 
-    /// <summary>
-    /// Starts work where the class runs its work: on its dedicated threads (where awaits without
-    /// <c>ConfigureAwait(false)</c> come back), or right here for a class on the ThreadPool.
-    /// </summary>
-    public Task<T> Start<T>(Func<Task<T>> work) =>
-        Scheduler is { } threads
-            ? Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
-            : work();
+    /// <summary>Gets the admissions since start; exact under the engine's lock.</summary>
+    public long Admitted => (AdmittedHigh << 16) + AdmittedLowOf(Volatile.Read(ref SeatWord));
 
-    /// <inheritdoc cref="Start{T}(Func{Task{T}})"/>
-    public Task Start(Func<Task> work) =>
-        Scheduler is { } threads
-            ? Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
-            : work();
+    public static int SeatsOf(long word) => (int)(word & SeatMask);
 
-    public int InFlight => (int)(Volatile.Read(ref SeatWord) & SeatMask);
+    public static int ReservedOf(long word) => (int)((word >> ReservedShift) & SeatMask);
 
-    public long Admitted => Volatile.Read(ref SeatWord) >> SeatBits;
+    public static int GenerationOf(long word) => (int)((word >> GenerationShift) & GenerationMask);
+
+    public static int AdmittedLowOf(long word) => (int)((ulong)word >> AdmittedShift);
+
+    public static long Pack(int seats, int reserved, int generation, int admittedLow) =>
+        (long)seats | ((long)reserved << ReservedShift) | ((long)(generation & GenerationMask) << GenerationShift) | ((long)admittedLow << AdmittedShift);
+
+    /// <inheritdoc />
+    public override WorkloadLease TryAcquire(string? partition = null) => Engine.TryAcquire(this, partition);
+
+    /// <inheritdoc />
+    public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default) =>
+        Engine.AcquireAsync(this, partition, cancellationToken);
 
     public override string ToString() => Name;
 }

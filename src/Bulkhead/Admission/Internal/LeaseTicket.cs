@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 
 namespace Bulkhead.Admission.Internal;
@@ -11,14 +12,26 @@ internal sealed class LeaseTicket
     private int _version;
     private ClassState? _class;
     private PartitionState? _partition;
+    private RateLimitLease? _limiterLease;
 
-    /// <summary>Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition.</summary>
-    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null)
+    /// <summary>
+    /// Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition, and the
+    /// class limiter's lease where it holds one (a concurrency limit), freed with the seat.
+    /// </summary>
+    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null, RateLimitLease? limiterLease = null)
     {
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
         ticket._partition = partition;
+        ticket._limiterLease = limiterLease;
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
+    }
+
+    /// <summary>The class whose seat a lease of this version holds, or <see langword="null"/> once it is freed.</summary>
+    public ClassState? ClassOf(int version)
+    {
+        ClassState? owner = Volatile.Read(ref _class);
+        return Volatile.Read(ref _version) == version ? owner : null;
     }
 
     public void Release(int version)
@@ -31,16 +44,25 @@ internal sealed class LeaseTicket
         }
 
         PartitionState? partition = _partition;
+        RateLimitLease? limiterLease = _limiterLease;
         _class = null;
         _partition = null;
+        _limiterLease = null;
         LeaseTicketPool.Return(this);
-        if (partition is null)
+        try
         {
-            owner.Engine.ReleaseSeat(owner);
+            if (partition is null)
+            {
+                owner.Engine.ReleaseSeat(owner);
+            }
+            else
+            {
+                owner.Engine.ReleasePartitionSeat(owner, partition);
+            }
         }
-        else
+        finally
         {
-            owner.Engine.ReleasePartitionSeat(owner, partition);
+            limiterLease?.Dispose();
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 
 namespace Bulkhead.Admission.Internal;
@@ -17,7 +18,8 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
         EnqueuedTimestamp = enqueuedTimestamp;
     }
 
-    public ClassState Class { get; }
+    /// <summary>Gets or sets the class the waiter waits for; the default class once its own was removed.</summary>
+    public ClassState Class { get; set; }
 
     /// <summary>Gets the partition key; work without one shares the partition <see cref="string.Empty"/>.</summary>
     public string PartitionKey { get; }
@@ -43,6 +45,12 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     public Waiter? NextToComplete { get; set; }
 
     public CancellationTokenRegistration CancellationRegistration { get; set; }
+
+    /// <summary>Gets or sets the class limiter's lease, held while waiting and handed to the lease once granted.</summary>
+    public RateLimitLease? LimiterLease { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the granted seat is counted in <see cref="Partition"/>.</summary>
+    public bool HoldsPartitionSeat { get; set; }
 
     public ITimer? Timer { get; set; }
 }

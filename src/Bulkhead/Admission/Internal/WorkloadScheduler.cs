@@ -1,38 +1,125 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace Bulkhead.Admission.Internal;
 
 /// <summary>
-/// The <see cref="IWorkloadScheduler"/> registered in DI: resolves class names and runs work over the admission engine.
+/// The <see cref="IWorkloadScheduler"/> registered in DI: resolves class names to handles over the admission engine,
+/// and keeps the engine's configuration in step with the options as they reload.
 /// </summary>
-internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
+internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadIsolationMonitor, IDisposable
 {
-    /// <summary>Requests let through without a seat because their endpoint is exempt.</summary>
-    public long Exempt;
+    private readonly Lock _listenersLock = new();
+    private readonly Lock _reloadLock = new();
+    private readonly List<IDisposable> _subscriptions = [];
+    private readonly ILogger _logger;
+    private WorkloadIsolationOptions _current;
+    private Action<WorkloadIsolationOptions>[] _listeners = [];
 
-    /// <summary>Units of work that named an unknown class and ran in the default class instead.</summary>
-    public long UnknownClassFallbacks;
-
-    private readonly ClassState[] _classes;
-    private readonly Dictionary<string, ClassState> _classesByName;
-
-    public WorkloadScheduler(IOptions<WorkloadIsolationOptions> options, TimeProvider? timeProvider = null)
-        : this(options?.Value!, timeProvider ?? TimeProvider.System)
+    public WorkloadScheduler(
+        WorkloadIsolationOptions options,
+        TimeProvider timeProvider,
+        IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? limiters = null,
+        ILogger? logger = null)
     {
-    }
-
-    public WorkloadScheduler(WorkloadIsolationOptions options, TimeProvider timeProvider)
-    {
-        Engine = new AdmissionEngine(options, timeProvider);
-        _classes = [.. Engine.Classes];
-        _classesByName = _classes.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
-        DefaultClass = Resolve(options.DefaultClass);
+        ArgumentNullException.ThrowIfNull(options);
+        Engine = new AdmissionEngine(options, timeProvider, limiters);
+        _current = options;
+        _logger = logger ?? NullLogger.Instance;
     }
 
     public AdmissionEngine Engine { get; }
 
-    public ClassState DefaultClass { get; }
+    public WorkloadIsolationOptions CurrentValue => Volatile.Read(ref _current);
+
+    WorkloadClass IWorkloadScheduler.DefaultClass => Engine.DefaultClass;
+
+    public ClassState DefaultClass => Engine.DefaultClass;
+
+    /// <summary>
+    /// Follows the options' change tokens (a reloaded appsettings.json, any <see cref="IOptionsChangeTokenSource{TOptions}"/>):
+    /// each change builds the options anew and, when they pass validation, puts them in force; otherwise it logs
+    /// every problem and keeps the configuration in force.
+    /// </summary>
+    public void Watch(IOptionsFactory<WorkloadIsolationOptions> factory, IEnumerable<IOptionsChangeTokenSource<WorkloadIsolationOptions>> sources)
+    {
+        foreach (IOptionsChangeTokenSource<WorkloadIsolationOptions> source in sources)
+        {
+            if (source.Name is null || source.Name == Microsoft.Extensions.Options.Options.DefaultName)
+            {
+                _subscriptions.Add(ChangeToken.OnChange(source.GetChangeToken, () => Reload(factory)));
+            }
+        }
+    }
+
+    /// <summary>Builds the options anew and puts them in force if they are valid.</summary>
+    public bool Reload(IOptionsFactory<WorkloadIsolationOptions> factory)
+    {
+        WorkloadIsolationOptions options;
+        try
+        {
+            options = factory.Create(Microsoft.Extensions.Options.Options.DefaultName);
+        }
+        catch (OptionsValidationException exception)
+        {
+            LogRejected(_logger, exception.Failures.Count(), string.Join(Environment.NewLine, exception.Failures));
+            return false;
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+        {
+            // The binder could not read a value: the configuration is not valid either.
+            LogRejected(_logger, 1, exception.Message);
+            return false;
+        }
+
+        Apply(options);
+        return true;
+    }
+
+    /// <summary>Puts validated options in force and tells the listeners.</summary>
+    public void Apply(WorkloadIsolationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        lock (_reloadLock)
+        {
+            foreach (string note in Engine.Reconfigure(options))
+            {
+                LogNotLive(_logger, note);
+            }
+
+            Volatile.Write(ref _current, options);
+        }
+
+        LogApplied(_logger, options.TotalConcurrency, string.Join(", ", Engine.Configuration.Active.Select(c => c.Name)));
+        foreach (Action<WorkloadIsolationOptions> listener in Volatile.Read(ref _listeners))
+        {
+            listener(options);
+        }
+    }
+
+    public IDisposable OnChange(Action<WorkloadIsolationOptions> listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        lock (_listenersLock)
+        {
+            _listeners = [.. _listeners, listener];
+        }
+
+        return new Subscription(this, listener);
+    }
+
+    public WorkloadClass GetClass(string workloadClass) => Resolve(workloadClass);
+
+    public bool TryGetClass(string? workloadClass, [NotNullWhen(true)] out WorkloadClass? handle)
+    {
+        bool found = TryResolve(workloadClass, out ClassState? c);
+        handle = c;
+        return found;
+    }
 
     public WorkloadLease TryAcquire(string workloadClass, string? partition = null) =>
         Engine.TryAcquire(Resolve(workloadClass), partition);
@@ -54,15 +141,24 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
 
     public WorkloadSnapshot GetSnapshot() => new(Engine.GetSnapshot());
 
-    public void Dispose() => Engine.Dispose();
+    public void Dispose()
+    {
+        foreach (IDisposable subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+
+        Engine.Dispose();
+    }
 
     /// <summary>
-    /// Finds a class by name: by reference first (names usually come from the same constants that configured them),
-    /// then without regard to case.
+    /// Finds a configured class by name: by reference first (names usually come from the same constants that
+    /// configured them), then without regard to case.
     /// </summary>
     public bool TryResolve(string? workloadClass, [NotNullWhen(true)] out ClassState? found)
     {
-        foreach (ClassState c in _classes)
+        EngineConfiguration configuration = Engine.Configuration;
+        foreach (ClassState c in configuration.Active)
         {
             if (ReferenceEquals(c.Name, workloadClass))
             {
@@ -72,7 +168,7 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
         }
 
         found = null;
-        return workloadClass is not null && _classesByName.TryGetValue(workloadClass, out found);
+        return workloadClass is not null && configuration.ActiveByName.TryGetValue(workloadClass, out found);
     }
 
     public ClassState Resolve(string workloadClass)
@@ -84,30 +180,22 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
         }
 
         throw new ArgumentException(
-            $"'{workloadClass}' is not a configured workload class. Configured classes: {string.Join(", ", _classes.Select(c => $"'{c.Name}'"))}.",
+            $"'{workloadClass}' is not a configured workload class. Configured classes: {string.Join(", ", Engine.Configuration.Active.Select(c => $"'{c.Name}'"))}.",
             nameof(workloadClass));
     }
 
-    private async Task RunCoreAsync(ClassState c, Func<CancellationToken, ValueTask> work, string? partition, CancellationToken cancellationToken)
+    private static async Task RunCoreAsync(ClassState c, Func<CancellationToken, ValueTask> work, string? partition, CancellationToken cancellationToken)
     {
-        using WorkloadLease lease = await Engine.AcquireAsync(c, partition, cancellationToken).ConfigureAwait(false);
+        WorkloadLease lease = await c.AcquireAsync(partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
-        if (c.Scheduler is null)
-        {
-            await work(cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        await c.Start(() => work(cancellationToken).AsTask()).ConfigureAwait(false);
+        await c.ExecuteAsync(lease, work, static (work, token) => work(token).AsTask(), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<T> RunCoreAsync<T>(ClassState c, Func<CancellationToken, ValueTask<T>> work, string? partition, CancellationToken cancellationToken)
+    private static async Task<T> RunCoreAsync<T>(ClassState c, Func<CancellationToken, ValueTask<T>> work, string? partition, CancellationToken cancellationToken)
     {
-        using WorkloadLease lease = await Engine.AcquireAsync(c, partition, cancellationToken).ConfigureAwait(false);
+        WorkloadLease lease = await c.AcquireAsync(partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
-        return c.Scheduler is null
-            ? await work(cancellationToken).ConfigureAwait(false)
-            : await c.Start(() => work(cancellationToken).AsTask()).ConfigureAwait(false);
+        return await c.ExecuteAsync(lease, work, static (work, token) => work(token).AsTask(), cancellationToken).ConfigureAwait(false);
     }
 
     private static void ThrowIfRejected(WorkloadLease lease)
@@ -116,5 +204,27 @@ internal sealed class WorkloadScheduler : IWorkloadScheduler, IDisposable
         {
             throw new WorkloadRejectedException(lease.WorkloadClass, lease.RejectionReason!.Value, lease.RetryAfter);
         }
+    }
+
+    private void Unsubscribe(Action<WorkloadIsolationOptions> listener)
+    {
+        lock (_listenersLock)
+        {
+            _listeners = [.. _listeners.Where(l => l != listener)];
+        }
+    }
+
+    [LoggerMessage(30, LogLevel.Error, "Workload isolation kept its configuration: the new one has {Count} problem(s):\n{Failures}")]
+    private static partial void LogRejected(ILogger logger, int count, string failures);
+
+    [LoggerMessage(31, LogLevel.Information, "Workload isolation configuration applied: TotalConcurrency {TotalConcurrency}, classes {Classes}.")]
+    private static partial void LogApplied(ILogger logger, int totalConcurrency, string classes);
+
+    [LoggerMessage(32, LogLevel.Warning, "{Note}")]
+    private static partial void LogNotLive(ILogger logger, string note);
+
+    private sealed class Subscription(WorkloadScheduler owner, Action<WorkloadIsolationOptions> listener) : IDisposable
+    {
+        public void Dispose() => owner.Unsubscribe(listener);
     }
 }

@@ -39,6 +39,8 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
 
     public WorkloadCpuPriority Priority { get; }
 
+    public int ThreadCount => _threads.Length;
+
     /// <summary>Gets a task that completes once every thread has started and set its priority.</summary>
     public Task AllStarted => _allStarted.Task;
 

@@ -1,5 +1,3 @@
-using Bulkhead.Admission.Internal;
-
 namespace Bulkhead.Jobs.Internal;
 
 /// <summary>
@@ -10,7 +8,7 @@ internal static class SeatWaiter
 {
     /// <summary>Returns an acquired lease, or a lease that is not acquired once stopping or shut down.</summary>
     public static async Task<WorkloadLease> WaitAsync(
-        ClassState workloadClass,
+        WorkloadClass workloadClass,
         string? partition,
         TimeProvider timeProvider,
         Action<WorkloadRejectionReason, TimeSpan>? onRetry,
@@ -20,7 +18,7 @@ internal static class SeatWaiter
         {
             while (true)
             {
-                WorkloadLease lease = await workloadClass.Engine.AcquireAsync(workloadClass, partition, stoppingToken).ConfigureAwait(false);
+                WorkloadLease lease = await workloadClass.AcquireAsync(partition, stoppingToken).ConfigureAwait(false);
                 if (lease.IsAcquired || lease.RejectionReason == WorkloadRejectionReason.ShuttingDown)
                 {
                     return lease;

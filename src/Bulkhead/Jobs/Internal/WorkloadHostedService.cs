@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Reflection;
-using Bulkhead.Admission.Internal;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -15,10 +14,10 @@ namespace Bulkhead.Jobs.Internal;
 /// <see cref="BackgroundService"/> that fails fails this one, and the host applies
 /// <c>HostOptions.BackgroundServiceExceptionBehavior</c> as it would to the service itself.
 /// </remarks>
-internal sealed partial class WorkloadHostedService<TService>(
+internal sealed partial class WorkloadHostedService<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicMethods)] TService>(
     TService inner,
     WorkloadHostedServiceRegistration<TService> registration,
-    WorkloadScheduler scheduler,
+    IWorkloadScheduler scheduler,
     TimeProvider timeProvider,
     ILogger<WorkloadHostedService<TService>> logger) : BackgroundService
     where TService : class, IHostedService
@@ -26,7 +25,7 @@ internal sealed partial class WorkloadHostedService<TService>(
     // Since .NET 10, BackgroundService.StartAsync starts ExecuteAsync with Task.Run, on the ThreadPool whatever the
     // current scheduler. To run a service on its class's threads, the wrapper calls ExecuteAsync itself, when the
     // service leaves StartAsync and StopAsync to BackgroundService (else their overrides would be skipped).
-    private static readonly Func<BackgroundService, CancellationToken, Task>? s_execute = FindExecute();
+    private static readonly bool s_mayCallExecute = LeavesLifecycleToBackgroundService();
 
     private int _innerStarted;
 
@@ -43,8 +42,8 @@ internal sealed partial class WorkloadHostedService<TService>(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        ClassState workloadClass = scheduler.Resolve(registration.WorkloadClass);
-        using WorkloadLease lease = await SeatWaiter.WaitAsync(
+        WorkloadClass workloadClass = scheduler.GetClass(registration.WorkloadClass);
+        WorkloadLease lease = await SeatWaiter.WaitAsync(
             workloadClass,
             partition: null,
             timeProvider,
@@ -55,14 +54,19 @@ internal sealed partial class WorkloadHostedService<TService>(
             return;
         }
 
-        if (inner is BackgroundService direct && s_execute is { } execute)
+        // Stopping this service cancels stoppingToken, which is the inner service's own stopping token.
+        await workloadClass.ExecuteAsync(lease, this, static (self, token) => self.RunInnerAsync(token), stoppingToken).ConfigureAwait(false);
+    }
+
+    private async Task RunInnerAsync(CancellationToken stoppingToken)
+    {
+        if (s_mayCallExecute && inner is BackgroundService direct)
         {
-            // Stopping this service cancels stoppingToken, which is the inner service's own stopping token.
-            await workloadClass.Start(() => execute(direct, stoppingToken)).ConfigureAwait(false);
+            await CallExecuteAsync(direct, stoppingToken).ConfigureAwait(false);
             return;
         }
 
-        Task started = workloadClass.Start(() => inner.StartAsync(stoppingToken));
+        Task started = inner.StartAsync(stoppingToken);
         Volatile.Write(ref _innerStarted, 1);
         await started.ConfigureAwait(false);
 
@@ -83,23 +87,18 @@ internal sealed partial class WorkloadHostedService<TService>(
         }
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2090", Justification = "Looks up BackgroundService's own members, which the framework keeps.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The service's StartAsync and StopAsync are public and used by the host.")]
-    private static Func<BackgroundService, CancellationToken, Task>? FindExecute()
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "ExecuteAsync")]
+    private static extern Task CallExecuteAsync(BackgroundService service, CancellationToken stoppingToken);
+
+    private static bool LeavesLifecycleToBackgroundService()
     {
         if (!typeof(BackgroundService).IsAssignableFrom(typeof(TService)))
         {
-            return null;
+            return false;
         }
 
-        const BindingFlags Public = BindingFlags.Instance | BindingFlags.Public;
-        bool overridesLifecycle =
-            typeof(TService).GetMethod(nameof(BackgroundService.StartAsync), Public, [typeof(CancellationToken)])?.DeclaringType != typeof(BackgroundService)
-            || typeof(TService).GetMethod(nameof(BackgroundService.StopAsync), Public, [typeof(CancellationToken)])?.DeclaringType != typeof(BackgroundService);
-        MethodInfo? execute = typeof(BackgroundService).GetMethod("ExecuteAsync", BindingFlags.Instance | BindingFlags.NonPublic, [typeof(CancellationToken)]);
-        return overridesLifecycle || execute is null
-            ? null
-            : (service, token) => execute.CreateDelegate<Func<CancellationToken, Task>>(service)(token);
+        return typeof(TService).GetMethod(nameof(BackgroundService.StartAsync), [typeof(CancellationToken)])?.DeclaringType == typeof(BackgroundService)
+            && typeof(TService).GetMethod(nameof(BackgroundService.StopAsync), [typeof(CancellationToken)])?.DeclaringType == typeof(BackgroundService);
     }
 
     [LoggerMessage(10, LogLevel.Warning, "Hosted service {Service} could not take a seat of workload class '{WorkloadClass}' ({Reason}); trying again in {Delay}.")]

@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Bulkhead.Jobs.Internal;
 
@@ -16,12 +14,12 @@ namespace Bulkhead.Jobs.Internal;
 /// canceled; every item still queued is logged and counted as dropped, none lost silently.
 /// </remarks>
 internal sealed partial class WorkloadJobQueue(
-    WorkloadScheduler scheduler,
-    IOptions<WorkloadIsolationOptions> options,
+    IWorkloadScheduler scheduler,
+    IWorkloadIsolationMonitor options,
     TimeProvider timeProvider,
     ILogger<WorkloadJobQueue> logger) : IWorkloadJobQueue, IHostedService, IDisposable
 {
-    private readonly ConcurrentDictionary<ClassState, Lane> _lanes = new();
+    private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.OrdinalIgnoreCase);
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly ConcurrentDictionary<long, Task> _running = new();
@@ -36,13 +34,13 @@ internal sealed partial class WorkloadJobQueue(
     public async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        ClassState c = scheduler.Resolve(workloadClass);
+        WorkloadClass c = scheduler.GetClass(workloadClass);
         if (Volatile.Read(ref _stopped) != 0)
         {
             throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null);
         }
 
-        Lane lane = _lanes.GetOrAdd(c, static (c, self) => self.StartLane(c), this);
+        Lane lane = _lanes.GetOrAdd(c.Name, static (_, state) => state.self.StartLane(state.c), (self: this, c));
         var item = new JobItem(Interlocked.Increment(ref _sequence), work, partition);
         if (lane.Items.Writer.TryWrite(item))
         {
@@ -94,12 +92,12 @@ internal sealed partial class WorkloadJobQueue(
             await running.WaitAsync(TimeSpan.FromSeconds(1), timeProvider, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        foreach ((ClassState c, Lane lane) in _lanes)
+        foreach ((string name, Lane lane) in _lanes)
         {
             while (lane.Items.Reader.TryRead(out JobItem? item))
             {
                 Interlocked.Increment(ref Dropped);
-                LogDropped(logger, item.Sequence, c.Name, item.Partition);
+                LogDropped(logger, item.Sequence, name, item.Partition);
             }
         }
     }
@@ -110,9 +108,9 @@ internal sealed partial class WorkloadJobQueue(
         _abort.Dispose();
     }
 
-    private Lane StartLane(ClassState c)
+    private Lane StartLane(WorkloadClass c)
     {
-        WorkloadJobQueueOptions jobOptions = options.Value.Classes.TryGetValue(c.Name, out WorkloadClassOptions? classOptions) && classOptions.Jobs is { } configured
+        WorkloadJobQueueOptions jobOptions = options.CurrentValue.Classes.TryGetValue(c.Name, out WorkloadClassOptions? classOptions) && classOptions.Jobs is { } configured
             ? configured
             : new WorkloadJobQueueOptions();
         Channel<JobItem> items = Channel.CreateBounded<JobItem>(new BoundedChannelOptions(jobOptions.Capacity)
@@ -125,7 +123,7 @@ internal sealed partial class WorkloadJobQueue(
         return lane;
     }
 
-    private async Task RunLaneAsync(ClassState c, ChannelReader<JobItem> reader)
+    private async Task RunLaneAsync(WorkloadClass c, ChannelReader<JobItem> reader)
     {
         CancellationToken stopping = _stopping.Token;
         try
@@ -161,14 +159,13 @@ internal sealed partial class WorkloadJobQueue(
         }
     }
 
-    private async Task RunItemAsync(ClassState c, JobItem item, WorkloadLease lease)
+    private async Task RunItemAsync(WorkloadClass c, JobItem item, WorkloadLease lease)
     {
         using (lease)
         {
             try
             {
-                CancellationToken abort = _abort.Token;
-                await c.Start(() => item.Work(abort).AsTask()).ConfigureAwait(false);
+                await c.ExecuteAsync(lease, item, static (item, token) => item.Work(token).AsTask(), _abort.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref Completed);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)

@@ -14,6 +14,9 @@ namespace Bulkhead.Queuing.Internal;
 /// </remarks>
 internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
 {
+    private int _maxTracked = maxTracked;
+    private int _partitionLimit = partitionLimit;
+
     /// <summary>How many shared partitions take the keys past the cap.</summary>
     public const int OverflowPartitions = 64;
 
@@ -37,7 +40,14 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     public int TrackedPartitions => _tracked.Count;
 
     /// <summary>Gets the most work in flight per partition, or 0 for no limit.</summary>
-    public int PartitionLimit => partitionLimit;
+    public int PartitionLimit => _partitionLimit;
+
+    /// <summary>Applies new limits: waiters and partitions stay where they are; a key whose work is somewhere keeps it there.</summary>
+    public void Reconfigure(int maxTracked, int partitionLimit)
+    {
+        _maxTracked = maxTracked;
+        _partitionLimit = partitionLimit;
+    }
 
     /// <summary>Finds a partition's state without starting to track it.</summary>
     /// <remarks>
@@ -58,7 +68,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
             return overflow;
         }
 
-        return _tracked.Count >= maxTracked ? Overflow(key) : null;
+        return _tracked.Count >= _maxTracked ? Overflow(key) : null;
     }
 
     /// <summary>Finds a partition's state, tracking it if needed (or sharing an overflow partition past the cap).</summary>
@@ -83,7 +93,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     }
 
     /// <summary>Whether a partition may start one more unit of work under the class's per-partition limit.</summary>
-    public bool HasRoom(PartitionState? partition) => partitionLimit == 0 || partition is null || partition.InFlight < partitionLimit;
+    public bool HasRoom(PartitionState? partition) => _partitionLimit == 0 || partition is null || partition.InFlight < _partitionLimit;
 
     public void Add(Waiter waiter, bool lifo)
     {

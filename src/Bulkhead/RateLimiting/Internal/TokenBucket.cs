@@ -4,7 +4,7 @@ namespace Bulkhead.RateLimiting.Internal;
 /// A token bucket replenished continuously, reading time through a <see cref="TimeProvider"/>.
 /// </summary>
 /// <remarks>
-/// The semantics of System.Threading.RateLimiting's <c>TokenBucketRateLimiter</c> (a capacity, a refill rate, an
+/// The semantics of System.Threading.RateLimiting's <c>PartitionedTokenBucketLimiter</c> (a capacity, a refill rate, an
 /// exact retry-after), without its timer and system clock, so that a <c>FakeTimeProvider</c> drives it in tests and
 /// no lease is allocated per permit.
 /// </remarks>
@@ -27,21 +27,21 @@ internal sealed class TokenBucket
     }
 
     /// <summary>Takes one permit, or says how long until one is there.</summary>
-    public bool TryTake(out TimeSpan retryAfter)
+    public bool TryTake(int permits, out TimeSpan retryAfter)
     {
         long now = _timeProvider.GetTimestamp();
         lock (_lock)
         {
             RefillUnsynchronized(now);
-            if (_tokens >= 1)
+            if (_tokens >= permits)
             {
-                _tokens -= 1;
+                _tokens -= permits;
                 retryAfter = TimeSpan.Zero;
                 return true;
             }
 
             // Round up to a whole tick: a retry after exactly this long finds the permit there.
-            retryAfter = TimeSpan.FromTicks((long)Math.Ceiling((1 - _tokens) / _permitsPerSecond * TimeSpan.TicksPerSecond));
+            retryAfter = TimeSpan.FromTicks((long)Math.Ceiling((permits - _tokens) / _permitsPerSecond * TimeSpan.TicksPerSecond));
             return false;
         }
     }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.Tests.RateLimiting;
 
-public sealed class ClassRateLimiterTests
+public sealed class PartitionedTokenBucketLimiterTests
 {
     [Fact]
     public void Acquire_OverTheClassRate_RejectsAtOnceWithRetryAfterAndHoldsNoSeat()
@@ -90,7 +90,7 @@ public sealed class ClassRateLimiterTests
     public void ManyDistinctKeys_TrackedBucketsStayBelowTheCap()
     {
         var time = new FakeTimeProvider();
-        var limiter = new ClassRateLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 100, time);
+        var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 100, time);
 
         for (int i = 0; i < 10_000; i++)
         {
@@ -110,7 +110,7 @@ public sealed class ClassRateLimiterTests
     [Fact]
     public void KeysPastTheCap_ShareOverflowBucketsAndAreStillLimited()
     {
-        var limiter = new ClassRateLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 1, new FakeTimeProvider());
+        var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 1, new FakeTimeProvider());
         limiter.TryAcquire("tracked", out _);
 
         bool first = limiter.TryAcquire("overflow-key", out _);

@@ -1,0 +1,192 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Bulkhead.Execution.Internal;
+using Bulkhead.RateLimiting.Internal;
+
+namespace Bulkhead.Admission.Internal;
+
+/// <summary>
+/// Applies a new configuration to the running engine: limits are replaced, state carries over, nothing admitted or
+/// queued is lost or counted twice.
+/// </summary>
+internal sealed partial class AdmissionEngine
+{
+    /// <summary>
+    /// Puts a validated configuration in force. Seats in flight stay counted: a class over a lowered limit admits
+    /// nothing more until it is under it, a raised limit serves waiters at once. A removed class drains: its work in
+    /// flight finishes and frees its seats, its waiters move to the default class, and its handles send new work there.
+    /// </summary>
+    /// <param name="options">A configuration that passed validation.</param>
+    /// <returns>What could not change live (dedicated threads), one sentence each, to be logged.</returns>
+    public IReadOnlyList<string> Reconfigure(WorkloadIsolationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+
+        Waiter? completions = null;
+        List<string> notes = [];
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return notes;
+            }
+
+            EngineConfiguration next = Build(options, _configuration.Classes, notes);
+            Volatile.Write(ref _configuration, next);
+            MoveWaitersOfRemovedClassesUnsynchronized(next);
+            PublishUnsynchronized();
+            PumpUnsynchronized(ref completions);
+            AssertInvariantsUnsynchronized();
+        }
+
+        Complete(completions);
+        return notes;
+    }
+
+    /// <summary>
+    /// Makes the configuration: the classes it names (existing state kept, new limits published and every seat word
+    /// moved to them) and the removed classes that still have state, draining.
+    /// </summary>
+    private EngineConfiguration Build(WorkloadIsolationOptions options, ClassState[] previous, List<string> notes)
+    {
+        int generation = ++_generation;
+        KeyValuePair<string, WorkloadClassOptions>[] configured = options.Classes.Count > 0
+            ? [.. options.Classes]
+            : [new(options.DefaultClass, new WorkloadClassOptions())];
+        int pool = options.TotalConcurrency - configured.Sum(pair => pair.Value.ReservedConcurrency);
+        var remaining = previous.ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
+        List<ClassState> classes = [];
+
+        foreach ((string name, WorkloadClassOptions classOptions) in configured)
+        {
+            if (remaining.Remove(name, out ClassState? existing))
+            {
+                PartitionedRateLimiter<string>? limiter = LimiterFor(name, classOptions, options.MaxTrackedPartitions, existing.Limits.RateLimiter);
+                NoteUnchangeable(existing, classOptions, notes);
+                Apply(existing, new ClassLimits(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false), options.MaxTrackedPartitions);
+                classes.Add(existing);
+            }
+            else
+            {
+                PartitionedRateLimiter<string>? limiter = LimiterFor(name, classOptions, options.MaxTrackedPartitions, current: null);
+                var limits = new ClassLimits(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false);
+                DedicatedThreadScheduler? threads = classOptions.Execution is { DedicatedThreads: > 0 } execution
+                    ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority)
+                    : null;
+                classes.Add(new ClassState(this, name, limits, options.MaxTrackedPartitions, threads));
+            }
+        }
+
+        foreach (ClassState removed in remaining.Values)
+        {
+            // Kept (no seat, no queue of its own) so that its work in flight frees its seats and its handles stay valid.
+            ClassLimits old = removed.Limits;
+            var drained = new WorkloadClassOptions { Priority = old.Priority, QueueLimit = old.QueueLimit, QueueTimeout = old.QueueTimeout };
+            Apply(removed, new ClassLimits(generation, drained, options.TotalConcurrency, pool, rateLimiter: null, removed: true), options.MaxTrackedPartitions);
+            classes.Add(removed);
+        }
+
+        ClassState[] ordered = [.. classes.OrderBy(c => c.Limits.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];
+        ClassState defaultClass = ordered.First(c => !c.Limits.Removed && string.Equals(c.Name, options.DefaultClass, StringComparison.OrdinalIgnoreCase));
+        return new EngineConfiguration(ordered, defaultClass, options.TotalConcurrency, pool, options.MaxTrackedPartitions);
+    }
+
+    /// <summary>
+    /// Publishes a class's new limits, then moves its seat word to them: the reservation changes together with the
+    /// seat count it applies to, and the shared seats in use change by exactly what the new reservation implies.
+    /// </summary>
+    private void Apply(ClassState c, ClassLimits limits, int maxTrackedPartitions)
+    {
+        c.Limits = limits;
+        c.Queue.Reconfigure(maxTrackedPartitions, limits.PartitionLimit);
+        long word = Volatile.Read(ref c.SeatWord);
+        while (true)
+        {
+            int inFlight = ClassState.SeatsOf(word);
+            long moved = ClassState.Pack(inFlight, limits.Reserved, limits.Generation, ClassState.AdmittedLowOf(word));
+            int delta = Math.Max(0, inFlight - limits.Reserved) - Math.Max(0, inFlight - ClassState.ReservedOf(word));
+
+            // Counted high first and low last, so that for an instant the pool looks fuller, never emptier, than it is.
+            if (delta > 0)
+            {
+                Interlocked.Add(ref _sharedInUse, delta);
+            }
+
+            long seen = Interlocked.CompareExchange(ref c.SeatWord, moved, word);
+            if (seen == word)
+            {
+                if (delta < 0)
+                {
+                    Interlocked.Add(ref _sharedInUse, delta);
+                }
+
+                return;
+            }
+
+            if (delta > 0)
+            {
+                Interlocked.Add(ref _sharedInUse, -delta);
+            }
+
+            word = seen;
+        }
+    }
+
+    /// <summary>The waiters of removed classes wait on in the default class, in the order they came.</summary>
+    private static void MoveWaitersOfRemovedClassesUnsynchronized(EngineConfiguration configuration)
+    {
+        ClassState target = configuration.DefaultClass;
+        foreach (ClassState c in configuration.Classes)
+        {
+            if (!c.Limits.Removed || c.Queue.Count == 0)
+            {
+                continue;
+            }
+
+            List<Waiter> waiters = [];
+            while (c.Queue.Any is { } waiter)
+            {
+                c.Queue.Remove(waiter, served: false);
+                waiters.Add(waiter);
+            }
+
+            foreach (Waiter waiter in waiters.OrderBy(w => w.EnqueuedTimestamp))
+            {
+                waiter.Class = target;
+                target.Queue.Add(waiter, lifo: false);
+            }
+        }
+    }
+
+    private PartitionedRateLimiter<string>? LimiterFor(string name, WorkloadClassOptions options, int maxTrackedPartitions, PartitionedRateLimiter<string>? current)
+    {
+        if (_customLimiters.TryGetValue(name, out PartitionedRateLimiter<string>? custom))
+        {
+            return custom;
+        }
+
+        if (options.RateLimit is not { } rate)
+        {
+            return null;
+        }
+
+        // An unchanged rate limit keeps its buckets (and the permits already taken from them).
+        return current is PartitionedTokenBucketLimiter same && same.IsSameAs(rate, maxTrackedPartitions)
+            ? same
+            : new PartitionedTokenBucketLimiter(rate, maxTrackedPartitions, TimeProvider);
+    }
+
+    private static void NoteUnchangeable(ClassState c, WorkloadClassOptions options, List<string> notes)
+    {
+        int threads = options.Execution?.DedicatedThreads ?? 0;
+        WorkloadCpuPriority priority = options.Execution?.CpuPriority ?? WorkloadCpuPriority.Normal;
+        int running = c.Threads?.ThreadCount ?? 0;
+        WorkloadCpuPriority runningPriority = c.Threads?.Priority ?? WorkloadCpuPriority.Normal;
+        if (threads != running || (threads > 0 && priority != runningPriority))
+        {
+            notes.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"Workload class '{c.Name}': Execution (DedicatedThreads {threads}, CpuPriority {priority}) takes effect on restart; it keeps DedicatedThreads {running}, CpuPriority {runningPriority} until then."));
+        }
+    }
+}

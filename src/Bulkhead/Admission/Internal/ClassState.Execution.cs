@@ -1,0 +1,170 @@
+namespace Bulkhead.Admission.Internal;
+
+/// <summary>
+/// The one place where work holding a seat starts: on the class's dedicated threads or the calling thread, under the
+/// class's execution timeout, freeing the seat when the work ends.
+/// </summary>
+internal sealed partial class ClassState
+{
+    private static readonly TimerCallback s_onExecutionTimeout = static state => ((ExecutionWatch)state!).Fire();
+
+    /// <inheritdoc />
+    public override Task ExecuteAsync<TState>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ClassState runner = RunnerFor(lease);
+        if (runner.Threads is null && runner.Limits.ExecutionTimeout is null)
+        {
+            // The common case allocates nothing: no timer, no hop, and no await when the work completes synchronously.
+            Task task;
+            try
+            {
+                task = work(state, cancellationToken);
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+
+            if (task.IsCompletedSuccessfully)
+            {
+                lease.Dispose();
+                return task;
+            }
+
+            return ReleaseWhenDoneAsync(task, lease);
+        }
+
+        return runner.ExecuteWatchedAsync(
+            lease,
+            (state, work),
+            static async (s, token) =>
+            {
+                await s.work(s.state, token).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override Task<TResult> ExecuteAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return RunnerFor(lease).ExecuteWatchedAsync(lease, state, work, cancellationToken);
+    }
+
+    private static async Task ReleaseWhenDoneAsync(Task task, WorkloadLease lease)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>The class whose seat the lease holds: the default class's, when this class was removed and the work fell back.</summary>
+    private ClassState RunnerFor(WorkloadLease lease)
+    {
+        if (!lease.IsAcquired)
+        {
+            throw new ArgumentException("The lease holds no seat: only an acquired lease can run work.", nameof(lease));
+        }
+
+        return lease.HolderClass ?? this;
+    }
+
+    private async Task<TResult> ExecuteWatchedAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    {
+        using (lease)
+        {
+            ExecutionWatch? watch = Limits.ExecutionTimeout is { } timeout ? new ExecutionWatch(this, timeout, cancellationToken) : null;
+            CancellationToken token = watch?.Token ?? cancellationToken;
+            try
+            {
+                Task<TResult> task = Threads is { } threads
+                    ? Task.Factory.StartNew(() => work(state, token), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
+                    : work(state, token);
+                return await task.ConfigureAwait(false);
+            }
+            finally
+            {
+                watch?.End();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Fires a unit of work's token when it has held its seat longer than the class's execution timeout, and counts it
+    /// as overrunning until it ends.
+    /// </summary>
+    private sealed class ExecutionWatch
+    {
+        private const int Running = 0;
+        private const int Fired = 1;
+        private const int Ended = 2;
+
+        private readonly ClassState _class;
+        private readonly CancellationTokenSource _source;
+        private readonly ITimer _timer;
+        private int _state;
+        private int _disposeBySecond;
+
+        public ExecutionWatch(ClassState workloadClass, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            _class = workloadClass;
+            _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Token = _source.Token;
+            _timer = workloadClass.Engine.TimeProvider.CreateTimer(s_onExecutionTimeout, this, timeout, Timeout.InfiniteTimeSpan);
+        }
+
+        public CancellationToken Token { get; }
+
+        public void Fire()
+        {
+            if (Interlocked.CompareExchange(ref _state, Fired, Running) != Running)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _class.ExecutionTimeouts);
+            Interlocked.Increment(ref _class.Overrunning);
+            try
+            {
+                _source.Cancel();
+            }
+            catch (AggregateException)
+            {
+                // The work's own cancellation callbacks failed; the work still ends on its own terms.
+            }
+
+            DisposeSourceIfSecond();
+        }
+
+        public void End()
+        {
+            _timer.Dispose();
+            if (Interlocked.Exchange(ref _state, Ended) == Running)
+            {
+                // The timer can no longer cancel: its callback finds the watch ended.
+                _source.Dispose();
+                return;
+            }
+
+            Interlocked.Decrement(ref _class.Overrunning);
+            DisposeSourceIfSecond();
+        }
+
+        /// <summary>Once fired, the source is disposed by whichever of the timer and the work's end comes second.</summary>
+        private void DisposeSourceIfSecond()
+        {
+            if (Interlocked.Exchange(ref _disposeBySecond, 1) == 1)
+            {
+                _source.Dispose();
+            }
+        }
+    }
+}

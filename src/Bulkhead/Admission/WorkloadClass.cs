@@ -1,0 +1,80 @@
+namespace Bulkhead;
+
+#pragma warning disable RS0026 // Optional parameters mirror IWorkloadScheduler's contract.
+
+/// <summary>
+/// A workload class resolved once by <see cref="IWorkloadScheduler.GetClass"/>: the handle every front end (the
+/// ASP.NET Core middleware, the Polly strategy, hosted services, job queues, your own) uses to take seats and to run
+/// work holding them, without looking the name up again.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A handle stays valid across configuration reloads: limits change under it, seat counts carry over. When its class is
+/// removed from the configuration, work asked of the handle runs in the default class, as work naming an unknown class
+/// does.
+/// </para>
+/// <para>
+/// The class is abstract so that a decorator of <see cref="IWorkloadScheduler"/> can hand out its own handles: front
+/// ends take every seat through the handle they are given.
+/// </para>
+/// </remarks>
+public abstract class WorkloadClass
+{
+    /// <summary>Initializes a new instance of the <see cref="WorkloadClass"/> class.</summary>
+    protected WorkloadClass()
+    {
+    }
+
+    /// <summary>Gets the class's name, as configured.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>
+    /// Gets where the class runs its work: its dedicated threads, or <see langword="null"/> for the ThreadPool.
+    /// </summary>
+    public abstract TaskScheduler? TaskScheduler { get; }
+
+    /// <summary>Takes a seat of the class if one is free now, without waiting.</summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <returns>An acquired lease that must be disposed to free the seat, or a rejected lease.</returns>
+    public abstract WorkloadLease TryAcquire(string? partition = null);
+
+    /// <summary>Takes a seat of the class, waiting in its queue when none is free.</summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="cancellationToken">Cancels the wait; the place in the queue is freed at once.</param>
+    /// <returns>An acquired lease that must be disposed to free the seat, or a rejected lease.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled before a seat was taken.</exception>
+    public abstract ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Runs work holding the seat of an acquired lease, where the class runs its work (its dedicated threads, or the
+    /// calling thread for a class on the ThreadPool), under the class's execution timeout; disposes the lease when the
+    /// work ends, however it ends.
+    /// </summary>
+    /// <typeparam name="TState">The state passed to the work, so that callers need not allocate a closure.</typeparam>
+    /// <param name="lease">An acquired lease of this class; this method owns it from now on.</param>
+    /// <param name="state">The state passed to <paramref name="work"/>.</param>
+    /// <param name="work">The work. Its token is <paramref name="cancellationToken"/>, linked, when the class has an
+    /// <c>ExecutionTimeout</c>, to a timeout that fires when the work has held its seat that long.</param>
+    /// <param name="cancellationToken">The caller's token, passed to the work.</param>
+    /// <returns>A task that completes when the work has completed and its seat is free.</returns>
+    /// <exception cref="ArgumentException"><paramref name="lease"/> holds no seat.</exception>
+    public abstract Task ExecuteAsync<TState>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task> work, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Runs work that returns a result holding the seat of an acquired lease; see
+    /// <see cref="ExecuteAsync{TState}(WorkloadLease, TState, Func{TState, CancellationToken, Task}, CancellationToken)"/>.
+    /// </summary>
+    /// <typeparam name="TState">The state passed to the work.</typeparam>
+    /// <typeparam name="TResult">The work's result.</typeparam>
+    /// <param name="lease">An acquired lease of this class; this method owns it from now on.</param>
+    /// <param name="state">The state passed to <paramref name="work"/>.</param>
+    /// <param name="work">The work.</param>
+    /// <param name="cancellationToken">The caller's token, passed to the work.</param>
+    /// <returns>The work's result, once its seat is free.</returns>
+    /// <exception cref="ArgumentException"><paramref name="lease"/> holds no seat.</exception>
+    public abstract Task<TResult> ExecuteAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default);
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+}
+#pragma warning restore RS0026

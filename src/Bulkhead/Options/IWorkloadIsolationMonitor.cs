@@ -1,0 +1,22 @@
+namespace Bulkhead;
+
+/// <summary>
+/// The workload isolation configuration in force: the last one that passed validation and was applied to the engine.
+/// Integration packages read their settings (rules, trusted headers) here, so that they change together with the limits.
+/// </summary>
+/// <remarks>
+/// Unlike <c>IOptionsMonitor&lt;WorkloadIsolationOptions&gt;</c>, an invalid configuration never shows here: it is
+/// rejected whole, logged with every problem, and the configuration in force stays. Treat the options as read-only.
+/// </remarks>
+public interface IWorkloadIsolationMonitor
+{
+    /// <summary>Gets the configuration in force.</summary>
+    WorkloadIsolationOptions CurrentValue { get; }
+
+    /// <summary>
+    /// Registers a listener called after each new configuration has been put in force.
+    /// </summary>
+    /// <param name="listener">Receives the configuration now in force.</param>
+    /// <returns>A registration; dispose it to stop listening.</returns>
+    IDisposable OnChange(Action<WorkloadIsolationOptions> listener);
+}
