@@ -6,10 +6,11 @@ using Xunit.Sdk;
 namespace Bulkhead.Tests.Admission;
 
 /// <summary>
-/// Drives the engine with random acquire, try-acquire, release, double-release, cancel and time steps, over classes
-/// with priorities, reservations, partitions (per-partition limits, fair turns) and rate limits, and after every step
-/// compares it with <see cref="AdmissionModel"/> (a plain sequential statement of the admission rules) and checks the
-/// invariants of DESIGN.md directly on the engine's state.
+/// Drives the engine with random acquire, try-acquire, release, double-release, cancel, time and reconfiguration steps,
+/// over classes with priorities, reservations, partitions (per-partition limits, fair turns) and rate limits, and after
+/// every step compares it with <see cref="AdmissionModel"/> (a plain sequential statement of the admission rules) and
+/// checks the invariants of DESIGN.md directly on the engine's state. Reconfiguration steps apply random valid
+/// configurations: limits raised and lowered below what is in flight, classes added, removed (draining) and added back.
 /// </summary>
 /// <remarks>
 /// Set BULKHEAD_MODEL_SEED to replay one seed. Sequentially, a released seat is handed to a waiter before anyone else
@@ -57,22 +58,32 @@ public sealed class AdmissionEngineModelTests
         private readonly AdmissionModel _model;
         private readonly List<(int Id, string Class, WorkloadLease Lease)> _held = [];
         private readonly Dictionary<int, (Task<WorkloadLease> Task, CancellationTokenSource Cts)> _pending = [];
-        private readonly string _configuration;
+        private string _configuration;
         private int _nextId;
 
         public Run(int seed)
         {
             _random = new Random(seed);
+            WorkloadIsolationOptions options = RandomOptions();
+            _configuration = Describe(options);
+            _scheduler = new WorkloadScheduler(options, _time);
+            _model = new AdmissionModel(options, Now);
+        }
+
+        /// <summary>A random valid configuration over some of the names c0–c6 (so reconfigurations keep, drop and add classes).</summary>
+        private WorkloadIsolationOptions RandomOptions()
+        {
             // Few tracked partitions for four keys: some keys share hashed overflow partitions.
             var options = new WorkloadIsolationOptions { TotalConcurrency = _random.Next(4, 9), MaxTrackedPartitions = _random.Next(1, 5) };
             int reservedLeft = options.TotalConcurrency - 1;
             int[] priorities = [0, 1, 1, 2, 3];
+            List<string> names = [.. Enumerable.Range(0, 7).Select(i => $"c{i}").OrderBy(_ => _random.Next())];
             int classCount = _random.Next(4, 6);
-            for (int i = 0; i < classCount; i++)
+            foreach (string name in names.Take(classCount))
             {
                 int reserved = Math.Min(reservedLeft, _random.Next(0, 3));
                 reservedLeft -= reserved;
-                options.AddClass($"c{i}", c =>
+                options.AddClass(name, c =>
                 {
                     c.Priority = priorities[_random.Next(priorities.Length)];
                     c.ReservedConcurrency = reserved;
@@ -87,25 +98,33 @@ public sealed class AdmissionEngineModelTests
                 });
             }
 
-            options.DefaultClass = "c0";
-            _configuration = $"Total {options.TotalConcurrency}, tracked {options.MaxTrackedPartitions}; " + string.Join("; ", options.Classes.Select(c =>
+            options.DefaultClass = options.Classes.Keys.ElementAt(_random.Next(options.Classes.Count));
+            return options;
+        }
+
+        private static string Describe(WorkloadIsolationOptions options) =>
+            $"Total {options.TotalConcurrency}, tracked {options.MaxTrackedPartitions}, default {options.DefaultClass}; " + string.Join("; ", options.Classes.Select(c =>
                 $"{c.Key}: p{c.Value.Priority} r{c.Value.ReservedConcurrency} m{c.Value.MaxConcurrency} q{c.Value.QueueLimit} t{c.Value.QueueTimeout.TotalMilliseconds} {c.Value.QueueOrder}"
                 + $" pp{c.Value.MaxConcurrencyPerPartition} rl{c.Value.RateLimit?.PermitsPerSecond}/{c.Value.RateLimit?.Burst}{(c.Value.RateLimit?.PerPartition == true ? "/partition" : "")}"));
-            _scheduler = new WorkloadScheduler(options, _time);
-            _model = new AdmissionModel(options, Now);
-        }
 
         public void Dispose() => _scheduler.Dispose();
 
         private long Now => _time.GetUtcNow().UtcTicks;
 
-        public string Describe() => $"Configuration: {_configuration}.";
+        public string Describe() => $"Configuration in force: {_configuration}.";
 
         public void Step()
         {
             int dice = _random.Next(100);
             List<(int Id, AdmissionModel.Outcome Outcome)> expected;
-            if (dice < 35)
+            Before before = new(this);
+            if (_random.Next(100) == 0)
+            {
+                // Waiters of removed classes join the default class's queue whatever its limit: nothing queued is lost.
+                before.Reconfigured = true;
+                expected = Reconfigure();
+            }
+            else if (dice < 35)
             {
                 expected = Acquire(wait: true);
             }
@@ -133,7 +152,36 @@ public sealed class AdmissionEngineModelTests
             }
 
             CompareCompletions(expected);
-            CheckInvariants(expected);
+            CheckInvariants(expected, before);
+        }
+
+        private List<(int, AdmissionModel.Outcome)> Reconfigure()
+        {
+            WorkloadIsolationOptions options = RandomOptions();
+            _configuration = Describe(options);
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(options, Now);
+            _scheduler.Apply(options);
+            return expected;
+        }
+
+        /// <summary>The shared seats and seats per class before a step: over a lowered limit, work finishes but none starts.</summary>
+        private sealed class Before
+        {
+            public Before(Run run)
+            {
+                WorkloadClassSnapshot[] snapshot = [.. run._scheduler.GetSnapshot().Classes];
+                Shared = run._scheduler.Engine.SharedInUse;
+                InFlight = snapshot.ToDictionary(c => c.Name, c => c.InFlight, StringComparer.OrdinalIgnoreCase);
+                Queued = snapshot.ToDictionary(c => c.Name, c => c.Queued, StringComparer.OrdinalIgnoreCase);
+            }
+
+            public int Shared { get; }
+
+            public Dictionary<string, int> InFlight { get; }
+
+            public Dictionary<string, int> Queued { get; }
+
+            public bool Reconfigured { get; set; }
         }
 
         public void Drain()
@@ -291,13 +339,23 @@ public sealed class AdmissionEngineModelTests
             Assert.True(wanted.SequenceEqual(seen), $"Expected completions [{string.Join(", ", wanted)}] but saw [{string.Join(", ", seen)}].");
         }
 
-        private void CheckInvariants(List<(int Id, AdmissionModel.Outcome Outcome)> expected)
+        private void CheckInvariants(List<(int Id, AdmissionModel.Outcome Outcome)> expected, Before before)
         {
             WorkloadClassSnapshot[] snapshot = [.. _scheduler.GetSnapshot().Classes];
             int pool = _scheduler.Engine.SharedPool;
             int shared = snapshot.Sum(c => Math.Max(0, c.InFlight - c.ReservedConcurrency));
-            Assert.True(shared <= pool, $"Shared seats in use ({shared}) exceed the pool ({pool}).");
+            Assert.Equal(_model.Pool, pool);
             Assert.Equal(shared, _scheduler.Engine.SharedInUse);
+
+            // Over a limit (only after a reconfiguration lowered it), nothing more starts until work is under it again. A
+            // reconfiguration itself may turn seats in flight into shared ones (a lowered reservation); then none is added.
+            int sharedBeforeStep = before.Reconfigured
+                ? snapshot.Sum(c => Math.Max(0, before.InFlight.GetValueOrDefault(c.Name) - c.ReservedConcurrency))
+                : before.Shared;
+            Assert.True(shared <= pool || shared <= sharedBeforeStep, $"Shared seats in use ({shared}) grew past the pool ({pool}).");
+
+            HashSet<string> visible = [.. _model.AllClasses.Where(m => !m.Removed || m.InFlight > 0 || m.Queued > 0).Select(m => m.Name)];
+            Assert.True(visible.SetEquals(snapshot.Select(c => c.Name)), $"The snapshot shows [{string.Join(", ", snapshot.Select(c => c.Name))}], the model [{string.Join(", ", visible)}].");
 
             HashSet<string> grantedClasses = [.. expected.Where(e => e.Outcome == AdmissionModel.Outcome.Granted).Select(e => _model.ClassOf(e.Id))];
             foreach (WorkloadClassSnapshot c in snapshot)
@@ -305,8 +363,10 @@ public sealed class AdmissionEngineModelTests
                 AdmissionModel.ModelClass model = _model.Class(c.Name);
                 Assert.True(c.InFlight == model.InFlight && c.Queued == model.Queued,
                     $"Class '{c.Name}': engine has {c.InFlight} in flight and {c.Queued} queued, the model {model.InFlight} and {model.Queued}.");
-                Assert.True(c.InFlight <= c.MaxConcurrency, $"Class '{c.Name}' is above its MaxConcurrency.");
-                Assert.True(c.QueueLimit == 0 ? c.Queued == 0 : c.Queued <= c.QueueLimit, $"Class '{c.Name}' queues beyond its QueueLimit.");
+                Assert.Equal(model.Removed, c.IsDraining);
+                Assert.True(c.InFlight <= c.MaxConcurrency || c.InFlight <= before.InFlight.GetValueOrDefault(c.Name), $"Class '{c.Name}' grew above its MaxConcurrency.");
+                Assert.True(c.QueueLimit == 0 || c.Queued <= c.QueueLimit || c.Queued <= before.Queued.GetValueOrDefault(c.Name) || before.Reconfigured,
+                    $"Class '{c.Name}' queues beyond its QueueLimit.");
                 if (model.PeekEligible() is not null)
                 {
                     // Waiters held back only by their partition's limit may wait below the reservation; others may not.
@@ -315,13 +375,12 @@ public sealed class AdmissionEngineModelTests
                     Assert.False(couldStart, $"Class '{c.Name}' waits while a seat it may take is free.");
                 }
 
-                ClassState state = _scheduler.Resolve(c.Name);
+                ClassState state = (ClassState)_scheduler.Engine.Classes.Single(s => s.Name == c.Name);
                 if (state.Limits.LimitsPartitions)
                 {
                     foreach (string? key in PartitionKeys)
                     {
                         int engineInFlight = state.Queue.Find(key ?? string.Empty)?.InFlight ?? 0;
-                        Assert.True(engineInFlight <= state.Queue.PartitionLimit, $"Class '{c.Name}' partition '{key}' is above its limit.");
                         Assert.Equal(_model.PartitionInFlight(c.Name, key ?? string.Empty), engineInFlight);
                     }
                 }

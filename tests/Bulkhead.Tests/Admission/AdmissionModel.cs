@@ -7,26 +7,15 @@ namespace Bulkhead.Tests.Admission;
 /// </summary>
 internal sealed class AdmissionModel
 {
-    private readonly int _pool;
-    private readonly List<ModelClass[]> _groups;
-    private readonly int[] _cursors;
     private readonly Dictionary<string, ModelClass> _byName = new(StringComparer.OrdinalIgnoreCase);
+    private int _pool;
+    private List<ModelClass[]> _groups = [];
+    private int[] _cursors = [];
+    private string _defaultClass = string.Empty;
     private readonly Dictionary<int, ModelClass> _requests = [];
     private readonly Dictionary<int, ModelPartition> _heldPartitions = [];
 
-    public AdmissionModel(WorkloadIsolationOptions options, long nowTicks)
-    {
-        foreach ((string name, WorkloadClassOptions c) in options.Classes)
-        {
-            _byName[name] = new ModelClass(name, c, options.TotalConcurrency, options.MaxTrackedPartitions, nowTicks);
-        }
-
-        ModelClass[] ordered = [.. _byName.Values.OrderBy(c => c.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];
-        _groups = [.. ordered.GroupBy(c => c.Priority).Select(g => g.ToArray())];
-        _cursors = new int[_groups.Count];
-        _pool = options.TotalConcurrency - ordered.Sum(c => c.Reserved);
-        ClassNames = [.. ordered.Select(c => c.Name)];
-    }
+    public AdmissionModel(WorkloadIsolationOptions options, long nowTicks) => Reconfigure(options, nowTicks);
 
     public enum Outcome
     {
@@ -38,7 +27,67 @@ internal sealed class AdmissionModel
         Canceled,
     }
 
-    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Gets the configured classes' names, most important first.</summary>
+    public IReadOnlyList<string> ClassNames { get; private set; } = [];
+
+    /// <summary>Gets every class with state, removed ones (draining) included.</summary>
+    public IEnumerable<ModelClass> AllClasses => _byName.Values;
+
+    public int Pool => _pool;
+
+    /// <summary>
+    /// Puts a new configuration in force, as the engine must: state carries over; a class keeps its seats whatever its
+    /// new limits; a removed class keeps its seats in flight but no reservation and no seat to give, and its waiters
+    /// join the default class's queue in the order they came; an unchanged rate limit keeps its buckets; then free
+    /// seats go to waiters.
+    /// </summary>
+    public List<(int, Outcome)> Reconfigure(WorkloadIsolationOptions options, long nowTicks)
+    {
+        foreach ((string name, WorkloadClassOptions c) in options.Classes)
+        {
+            if (!_byName.TryGetValue(name, out ModelClass? existing))
+            {
+                existing = new ModelClass(name);
+                _byName[name] = existing;
+            }
+
+            existing.Configure(c, options.TotalConcurrency, options.MaxTrackedPartitions, nowTicks);
+        }
+
+        foreach (ModelClass c in _byName.Values.Where(c => !options.Classes.ContainsKey(c.Name)))
+        {
+            c.Drain(options.MaxTrackedPartitions);
+        }
+
+        ModelClass[] ordered = [.. _byName.Values.OrderBy(c => c.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];
+        _groups = [.. ordered.GroupBy(c => c.Priority).Select(g => g.ToArray())];
+        _cursors = new int[_groups.Count];
+        _pool = options.TotalConcurrency - ordered.Where(c => !c.Removed).Sum(c => c.Reserved);
+        ClassNames = [.. ordered.Where(c => !c.Removed).Select(c => c.Name)];
+        _defaultClass = options.DefaultClass;
+
+        ModelClass target = _byName[_defaultClass];
+        List<(int Id, long Deadline, string Key)> moved = [];
+        foreach (ModelClass c in ordered.Where(c => c.Removed))
+        {
+            foreach (ModelPartition p in c.RingFromCursor().ToList())
+            {
+                foreach ((int id, long deadline) in p.Queue.ToList())
+                {
+                    moved.Add((id, deadline, c.KeyOf(id)));
+                    c.Remove(id, served: false);
+                }
+            }
+        }
+
+        foreach ((int id, long deadline, string key) in moved.OrderBy(w => w.Id))
+        {
+            target.Add(key, (id, deadline), lifo: false);
+            _requests[id] = target;
+        }
+
+        return Pump();
+    }
 
     private int SharedInUse => _byName.Values.Sum(c => Math.Max(0, c.InFlight - c.Reserved));
 
@@ -108,7 +157,7 @@ internal sealed class AdmissionModel
         }
 
         long deadline = c.Timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + c.Timeout.Ticks;
-        c.Add(key, (id, deadline));
+        c.Add(key, (id, deadline), c.Lifo);
         result.Add((id, Outcome.Queued));
         return result;
     }
@@ -243,15 +292,32 @@ internal sealed class AdmissionModel
         private ModelBucket? _classBucket;
         private long _sweepNotBefore;
         private readonly List<ModelPartition> _ring = [];
+        private readonly Dictionary<int, string> _keys = [];
         private readonly ModelPartition?[] _overflow = new ModelPartition?[64];
-        private readonly int _maxTracked;
-        private readonly long _created;
+        private int _maxTracked;
+        private long _created;
         private ModelPartition? _cursor;
 
-        public ModelClass(string name, WorkloadClassOptions options, int total, int maxTracked, long nowTicks)
+        public ModelClass(string name) => Name = name;
+
+        public void Configure(WorkloadClassOptions options, int total, int maxTracked, long nowTicks)
         {
+            WorkloadRateLimitOptions? rate = options.RateLimit;
+            bool sameRate = !Removed && RateLimit is { } old && rate is not null && old.PermitsPerSecond.Equals(rate.PermitsPerSecond)
+                && old.Burst == rate.Burst && old.PerPartition == rate.PerPartition && _maxTracked == maxTracked;
+            if (!sameRate)
+            {
+                // A new limiter: full buckets, made now.
+                _buckets.Clear();
+                Array.Clear(_overflowBuckets);
+                _classBucket = null;
+                _sweepNotBefore = 0;
+                _created = nowTicks;
+                RateLimit = rate is null ? null : new WorkloadRateLimitOptions { PermitsPerSecond = rate.PermitsPerSecond, Burst = rate.Burst, PerPartition = rate.PerPartition };
+            }
+
+            Removed = false;
             _maxTracked = maxTracked;
-            Name = name;
             Priority = options.Priority;
             Reserved = options.ReservedConcurrency;
             Max = options.MaxConcurrency ?? total;
@@ -259,27 +325,42 @@ internal sealed class AdmissionModel
             Timeout = options.QueueTimeout;
             Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
             PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
-            RateLimit = options.RateLimit;
-            _created = nowTicks;
         }
+
+        /// <summary>Drains: no reservation, no seat to give, no rate limit; priority, queue settings and state stay.</summary>
+        public void Drain(int maxTracked)
+        {
+            Removed = true;
+            _maxTracked = maxTracked;
+            Reserved = 0;
+            Max = 0;
+            PartitionLimit = 0;
+            RateLimit = null;
+            _buckets.Clear();
+            Array.Clear(_overflowBuckets);
+            _classBucket = null;
+            _sweepNotBefore = 0;
+        }
+
+        public bool Removed { get; private set; }
 
         public string Name { get; }
 
-        public int Priority { get; }
+        public int Priority { get; private set; }
 
-        public int Reserved { get; }
+        public int Reserved { get; private set; }
 
-        public int Max { get; }
+        public int Max { get; private set; }
 
-        public int QueueLimit { get; }
+        public int QueueLimit { get; private set; }
 
-        public TimeSpan Timeout { get; }
+        public TimeSpan Timeout { get; private set; }
 
-        public bool Lifo { get; }
+        public bool Lifo { get; private set; }
 
-        public int PartitionLimit { get; }
+        public int PartitionLimit { get; private set; }
 
-        public WorkloadRateLimitOptions? RateLimit { get; }
+        public WorkloadRateLimitOptions? RateLimit { get; private set; }
 
         public int InFlight { get; set; }
 
@@ -391,10 +472,13 @@ internal sealed class AdmissionModel
             return null;
         }
 
-        public void Add(string key, (int Id, long Deadline) waiter)
+        public string KeyOf(int id) => _keys[id];
+
+        public void Add(string key, (int Id, long Deadline) waiter, bool lifo)
         {
             ModelPartition partition = Track(key);
-            partition.Queue.Insert(Lifo ? 0 : partition.Queue.Count, waiter);
+            _keys[waiter.Id] = key;
+            partition.Queue.Insert(lifo ? 0 : partition.Queue.Count, waiter);
             if (partition.Queue.Count == 1)
             {
                 // A partition that starts waiting joins at the end of the current round.

@@ -107,7 +107,7 @@ internal sealed partial class AdmissionEngine
 
     private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, ref Waiter? completions, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease };
+        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence };
         c.Queue.Add(waiter, lifo: limits.Lifo);
         _totalQueued++;
         PublishUnsynchronized();

@@ -135,26 +135,21 @@ internal sealed partial class AdmissionEngine
     /// <summary>The waiters of removed classes wait on in the default class, in the order they came.</summary>
     private static void MoveWaitersOfRemovedClassesUnsynchronized(EngineConfiguration configuration)
     {
-        ClassState target = configuration.DefaultClass;
+        List<Waiter> waiters = [];
         foreach (ClassState c in configuration.Classes)
         {
-            if (!c.Limits.Removed || c.Queue.Count == 0)
-            {
-                continue;
-            }
-
-            List<Waiter> waiters = [];
-            while (c.Queue.Any is { } waiter)
+            while (c.Limits.Removed && c.Queue.Any is { } waiter)
             {
                 c.Queue.Remove(waiter, served: false);
                 waiters.Add(waiter);
             }
+        }
 
-            foreach (Waiter waiter in waiters.OrderBy(w => w.EnqueuedTimestamp))
-            {
-                waiter.Class = target;
-                target.Queue.Add(waiter, lifo: false);
-            }
+        ClassState target = configuration.DefaultClass;
+        foreach (Waiter waiter in waiters.OrderBy(w => w.Sequence))
+        {
+            waiter.Class = target;
+            target.Queue.Add(waiter, lifo: false);
         }
     }
 

@@ -42,6 +42,7 @@ internal sealed partial class AdmissionEngine : IDisposable
     private int _sharedInUse;
     private int _minWaitingPriority = NoWaiters;
     private int _totalQueued;
+    private long _waiterSequence;
     private bool _closed;
 
     /// <summary>Work asked of a removed class's handle that ran in the default class instead.</summary>

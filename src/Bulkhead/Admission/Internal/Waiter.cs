@@ -31,6 +31,9 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
 
     public long EnqueuedTimestamp { get; }
 
+    /// <summary>Gets or sets the order in which waiters arrived, across classes; set under the engine's lock.</summary>
+    public long Sequence { get; set; }
+
     /// <summary>Gets or sets the queue that holds the waiter, or <see langword="null"/> once it has left it.</summary>
     public WaitQueue? Queue { get; set; }
 
