@@ -20,6 +20,19 @@ public sealed class WorkloadIsolationResilienceStrategyTests : IDisposable
     private IWorkloadScheduler Scheduler => _services.GetRequiredService<IWorkloadScheduler>();
 
     [Fact]
+    public async Task Execute_DecoratedScheduler_TakesItsSeatThroughTheDecorator()
+    {
+        var decorated = new CountingScheduler(Scheduler);
+        ResiliencePipeline pipeline = new ResiliencePipelineBuilder().AddWorkloadIsolation(decorated, "reporting").Build();
+
+        await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask).AsTask().WithTimeout();
+        await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask).AsTask().WithTimeout();
+
+        Assert.Equal(2, decorated.Acquired);
+        Assert.Equal(2, Scheduler.GetSnapshot()["reporting"].Admitted);
+    }
+
+    [Fact]
     public async Task Execute_RunsTheCallbackHoldingASeat()
     {
         ResiliencePipeline pipeline = new ResiliencePipelineBuilder().AddWorkloadIsolation(Scheduler, "reporting").Build();

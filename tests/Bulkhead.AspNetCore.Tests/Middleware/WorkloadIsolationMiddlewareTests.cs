@@ -7,6 +7,48 @@ namespace Bulkhead.AspNetCore.Tests.Middleware;
 public sealed class WorkloadIsolationMiddlewareTests
 {
     [Fact]
+    public async Task InvokeAsync_DecoratedScheduler_TakesEverySeatThroughTheDecorator()
+    {
+        using var factory = new PipelineFactory(
+            o => { o.AddClass("default").AddClass("reporting"); o.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" }); },
+            _ => Task.CompletedTask,
+            b => CountingScheduler.Decorate(b.Services));
+
+        await factory.Pipeline(factory.NewContext("/")).WithTimeout();
+        await factory.Pipeline(factory.NewContext("/reports/1")).WithTimeout();
+        await factory.Pipeline(factory.NewContext("/x", PipelineFactory.Endpoint(new WorkloadClassAttribute("reporting")))).WithTimeout();
+
+        Assert.Equal(3, factory.Services.GetRequiredService<CountingScheduler>().Acquired);
+        Assert.Equal((1L, 2L), (factory.Scheduler.GetSnapshot()["default"].Admitted, factory.Scheduler.GetSnapshot()["reporting"].Admitted));
+    }
+
+    [Fact]
+    public async Task InvokeAsync_ExecutionTimeout_FiresRequestAbortedAndRestoresTheOriginalToken()
+    {
+        CancellationToken seen = default;
+        PipelineFactory? factory = null;
+        using var created = factory = new PipelineFactory(
+            o => o.AddClass("default", c => c.ExecutionTimeout = TimeSpan.FromSeconds(2)),
+            async context =>
+            {
+                seen = context.RequestAborted;
+                await Task.Delay(Timeout.InfiniteTimeSpan, factory!.Time, context.RequestAborted);
+            });
+        DefaultHttpContext context = factory.NewContext("/");
+        CancellationToken original = context.RequestAborted;
+
+        Task request = factory.Pipeline(context);
+        Assert.False(request.IsCompleted);
+        factory.Time.Advance(TimeSpan.FromSeconds(2));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request.WithTimeout());
+        Assert.True(seen.IsCancellationRequested);
+        Assert.Equal(original, context.RequestAborted);
+        WorkloadClassSnapshot snapshot = factory.Scheduler.GetSnapshot()["default"];
+        Assert.Equal((0, 1L), (snapshot.InFlight, snapshot.ExecutionTimeouts));
+    }
+
+    [Fact]
     public async Task Invoke_SeatFree_RunsPipelineHoldingASeatAndFreesIt()
     {
         int inFlightDuringRequest = -1;
