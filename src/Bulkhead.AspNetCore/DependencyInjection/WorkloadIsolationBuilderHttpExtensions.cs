@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Bulkhead;
 using Bulkhead.AspNetCore;
 using Bulkhead.AspNetCore.Options.Internal;
@@ -35,7 +36,7 @@ public static class WorkloadIsolationBuilderHttpExtensions
     /// <typeparam name="TClassifier">The classifier, created once from DI.</typeparam>
     /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
     /// <returns>The builder, for chaining.</returns>
-    public static IWorkloadIsolationBuilder AddClassifier<TClassifier>(this IWorkloadIsolationBuilder builder)
+    public static IWorkloadIsolationBuilder AddClassifier<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TClassifier>(this IWorkloadIsolationBuilder builder)
         where TClassifier : class, IWorkloadClassifier
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -144,8 +144,9 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
     }
 
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The options types are preserved by their use in this assembly.")]
-    private static void AddAttributeFailures(object instance, string prefix, List<string> failures)
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "T's public properties, and so their validation attributes, are kept by the annotation.")]
+    private static void AddAttributeFailures<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(T instance, string prefix, List<string> failures)
+        where T : notnull
     {
         List<ValidationResult> results = [];
         if (Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true))
@@ -156,7 +157,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         foreach (ValidationResult result in results)
         {
             string member = result.MemberNames.FirstOrDefault() ?? "value";
-            object? value = instance.GetType().GetProperty(member)?.GetValue(instance);
+            object? value = typeof(T).GetProperty(member)?.GetValue(instance);
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: {member} ({value ?? "null"}) is out of range. {result.ErrorMessage}"));
         }
     }
