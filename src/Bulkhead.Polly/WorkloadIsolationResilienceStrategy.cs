@@ -43,10 +43,10 @@ internal sealed class WorkloadIsolationResilienceStrategy(
         }
 
         // The one place work holding a seat starts: the class's threads, its execution timeout, the seat freed when
-        // the callback ends.
+        // the callback ends. A context's token cannot be replaced from outside Polly, so the execution timeout counts
+        // an overrunning callback without canceling it: Polly's own timeout strategy, after this one, does that.
         WorkloadClass workloadClass = _workloadClass ??= scheduler.GetClass(options.WorkloadClass!);
-        var execution = new Execution<TResult, TState>(callback, context, state);
-        return await workloadClass.ExecuteAsync(lease, execution, static (e, token) => e.RunAsync(token), context.CancellationToken)
+        return await workloadClass.ExecuteAsync(lease, static (s, _) => ((Execution<TResult, TState>)s!).RunAsync(), new Execution<TResult, TState>(callback, context, state), context.CancellationToken)
             .ConfigureAwait(context.ContinueOnCapturedContext);
     }
 
@@ -55,10 +55,6 @@ internal sealed class WorkloadIsolationResilienceStrategy(
         ResilienceContext context,
         TState state)
     {
-        /// <remarks>
-        /// A context's token cannot be replaced from outside Polly, so the class's execution timeout counts the callback
-        /// as overrunning but does not cancel it: put Polly's own timeout strategy after this one for that.
-        /// </remarks>
-        public Task<Outcome<TResult>> RunAsync(CancellationToken token) => callback(context, state).AsTask();
+        public Task<Outcome<TResult>> RunAsync() => callback(context, state).AsTask();
     }
 }

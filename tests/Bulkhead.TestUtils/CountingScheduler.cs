@@ -80,10 +80,10 @@ public sealed class CountingScheduler(IWorkloadScheduler inner) : IWorkloadSched
             return inner.AcquireAsync(partition, cancellationToken);
         }
 
-        public override Task ExecuteAsync<TState>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task> work, CancellationToken cancellationToken = default) =>
-            inner.ExecuteAsync(lease, state, work, cancellationToken);
+        public override Task ExecuteAsync(WorkloadLease lease, Func<object?, CancellationToken, Task> work, object? state, CancellationToken cancellationToken = default) =>
+            inner.ExecuteAsync(lease, work, state, cancellationToken);
 
-        public override Task<TResult> ExecuteAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default) =>
-            inner.ExecuteAsync(lease, state, work, cancellationToken);
+        public override Task<TResult> ExecuteAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken = default) =>
+            inner.ExecuteAsync(lease, work, state, cancellationToken);
     }
 }

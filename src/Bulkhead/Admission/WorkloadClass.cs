@@ -50,29 +50,31 @@ public abstract class WorkloadClass
     /// calling thread for a class on the ThreadPool), under the class's execution timeout; disposes the lease when the
     /// work ends, however it ends.
     /// </summary>
-    /// <typeparam name="TState">The state passed to the work, so that callers need not allocate a closure.</typeparam>
     /// <param name="lease">An acquired lease of this class; this method owns it from now on.</param>
-    /// <param name="state">The state passed to <paramref name="work"/>.</param>
     /// <param name="work">The work. Its token is <paramref name="cancellationToken"/>, linked, when the class has an
     /// <c>ExecutionTimeout</c>, to a timeout that fires when the work has held its seat that long.</param>
+    /// <param name="state">The state passed to <paramref name="work"/>, so that callers need not allocate a closure.</param>
     /// <param name="cancellationToken">The caller's token, passed to the work.</param>
     /// <returns>A task that completes when the work has completed and its seat is free.</returns>
     /// <exception cref="ArgumentException"><paramref name="lease"/> holds no seat.</exception>
-    public abstract Task ExecuteAsync<TState>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task> work, CancellationToken cancellationToken = default);
+    /// <remarks>
+    /// With no dedicated threads and no execution timeout this adds no allocation and, when the work completes
+    /// synchronously, no await.
+    /// </remarks>
+    public abstract Task ExecuteAsync(WorkloadLease lease, Func<object?, CancellationToken, Task> work, object? state, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Runs work that returns a result holding the seat of an acquired lease; see
-    /// <see cref="ExecuteAsync{TState}(WorkloadLease, TState, Func{TState, CancellationToken, Task}, CancellationToken)"/>.
+    /// <see cref="ExecuteAsync(WorkloadLease, Func{object?, CancellationToken, Task}, object?, CancellationToken)"/>.
     /// </summary>
-    /// <typeparam name="TState">The state passed to the work.</typeparam>
     /// <typeparam name="TResult">The work's result.</typeparam>
     /// <param name="lease">An acquired lease of this class; this method owns it from now on.</param>
-    /// <param name="state">The state passed to <paramref name="work"/>.</param>
     /// <param name="work">The work.</param>
+    /// <param name="state">The state passed to <paramref name="work"/>.</param>
     /// <param name="cancellationToken">The caller's token, passed to the work.</param>
     /// <returns>The work's result, once its seat is free.</returns>
     /// <exception cref="ArgumentException"><paramref name="lease"/> holds no seat.</exception>
-    public abstract Task<TResult> ExecuteAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default);
+    public abstract Task<TResult> ExecuteAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken = default);
 
     /// <inheritdoc />
     public override string ToString() => Name;

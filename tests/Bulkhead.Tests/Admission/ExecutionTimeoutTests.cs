@@ -83,7 +83,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
         WorkloadLease lease = batch.TryAcquire();
         CancellationToken seen = default;
 
-        await batch.ExecuteAsync(lease, 7, (state, token) => { seen = token; return Task.CompletedTask; }, caller.Token).WithTimeout();
+        await batch.ExecuteAsync(lease, (state, token) => { seen = token; return Task.CompletedTask; }, null, caller.Token).WithTimeout();
         lease.Dispose();
 
         Assert.Equal(caller.Token, seen);
@@ -98,7 +98,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
         using WorkloadLease held = batch.TryAcquire();
         WorkloadLease rejected = batch.TryAcquire();
 
-        await Assert.ThrowsAsync<ArgumentException>(() => batch.ExecuteAsync(rejected, 0, (_, _) => Task.CompletedTask));
+        await Assert.ThrowsAsync<ArgumentException>(() => batch.ExecuteAsync(rejected, (_, _) => Task.CompletedTask, null));
     }
 
     [Fact]

@@ -14,39 +14,53 @@ namespace Bulkhead.AspNetCore.Middleware.Internal;
 /// no response. Under a class's execution timeout, <see cref="HttpContext.RequestAborted"/> is a token linked to the
 /// client's that also fires when the timeout passes.
 /// </remarks>
-internal sealed class WorkloadIsolationMiddleware(
-    RequestDelegate next,
-    RequestClassifier classifier,
-    RejectionWriter rejections,
-    HttpIsolationCounters counters)
+internal sealed class WorkloadIsolationMiddleware
 {
-    private static readonly Func<(RequestDelegate Next, HttpContext Context), CancellationToken, Task> s_run =
-        static (request, token) => token == request.Context.RequestAborted
-            ? request.Next(request.Context)
-            : RunWithTokenAsync(request.Next, request.Context, token);
+    private readonly RequestDelegate _next;
+    private readonly RequestClassifier _classifier;
+    private readonly RejectionWriter _rejections;
+    private readonly HttpIsolationCounters _counters;
+
+    // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
+    private readonly Func<object?, CancellationToken, Task> _runPipeline;
+
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, HttpIsolationCounters counters)
+    {
+        _next = next;
+        _classifier = classifier;
+        _rejections = rejections;
+        _counters = counters;
+        _runPipeline = RunPipeline;
+    }
 
     public Task InvokeAsync(HttpContext context)
     {
         Endpoint? endpoint = context.GetEndpoint();
         if (endpoint?.Metadata.GetMetadata<IDisableWorkloadIsolationMetadata>() is not null)
         {
-            Interlocked.Increment(ref counters.Exempt);
-            return next(context);
+            Interlocked.Increment(ref _counters.Exempt);
+            return _next(context);
         }
 
-        WorkloadClass workloadClass = classifier.Classify(context, endpoint);
-        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(classifier.GetPartition(context), context.RequestAborted);
+        WorkloadClass workloadClass = _classifier.Classify(context, endpoint);
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(_classifier.GetPartition(context), context.RequestAborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
             return WaitForSeatAsync(context, acquiring, workloadClass);
         }
 
         WorkloadLease lease = acquiring.Result;
-        return lease.IsAcquired ? RunHoldingSeat(context, lease, workloadClass) : rejections.WriteAsync(context, lease);
+        return lease.IsAcquired ? RunHoldingSeat(context, lease, workloadClass) : _rejections.WriteAsync(context, lease);
     }
 
     private Task RunHoldingSeat(HttpContext context, WorkloadLease lease, WorkloadClass workloadClass) =>
-        workloadClass.ExecuteAsync(lease, (next, context), s_run, context.RequestAborted);
+        workloadClass.ExecuteAsync(lease, _runPipeline, context, context.RequestAborted);
+
+    private Task RunPipeline(object? state, CancellationToken token)
+    {
+        var context = (HttpContext)state!;
+        return token == context.RequestAborted ? _next(context) : RunWithTokenAsync(_next, context, token);
+    }
 
     private static async Task RunWithTokenAsync(RequestDelegate next, HttpContext context, CancellationToken token)
     {
@@ -82,7 +96,7 @@ internal sealed class WorkloadIsolationMiddleware(
         }
         else
         {
-            await rejections.WriteAsync(context, lease).ConfigureAwait(false);
+            await _rejections.WriteAsync(context, lease).ConfigureAwait(false);
         }
     }
 }

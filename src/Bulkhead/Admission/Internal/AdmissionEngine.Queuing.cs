@@ -38,7 +38,7 @@ internal sealed partial class AdmissionEngine
                 removed = true;
             }
             else if (c.Queue.PeekEligible() is null && (known is null || known.Waiters.Count == 0) && c.Queue.HasRoom(known)
-                && TryTakeSeat(c, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(limits.Priority), underLock: true) != SeatKind.None)
+                && TryTakeSeat(c, limits, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(limits.Priority), underLock: true) != SeatKind.None)
             {
                 // Admitted: the lease is issued below, outside the lock.
                 if (limits.LimitsPartitions)
@@ -203,7 +203,7 @@ internal sealed partial class AdmissionEngine
                 {
                     int index = (cursors[g] + k) % group.Length;
                     ClassState c = group[index];
-                    if (c.Queue.PeekEligible() is not { } waiter || TryTakeSeat(c, allowShared: !sharedBlocked, underLock: true) == SeatKind.None)
+                    if (c.Queue.PeekEligible() is not { } waiter || TryTakeSeat(c, c.Limits, allowShared: !sharedBlocked, underLock: true) == SeatKind.None)
                     {
                         continue;
                     }

@@ -77,22 +77,18 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
     {
-        ClassState c = Admit(workloadClass);
-        ClassLimits limits = c.Limits;
-        RateLimitLease? limiterLease = null;
-        if (limits.RateLimiter is not null && IsRateLimited(c, limits, partition, out WorkloadLease rejected, out limiterLease))
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
+        if (limits.RateLimiter is not null)
         {
-            return rejected;
+            return TryAcquireChecked(c, limits, partition);
         }
 
-        if (TryTakeSeatFast(c))
+        if (TryTakeSeatFast(c, limits))
         {
-            return LeaseTicket.Issue(c, partition: null, limiterLease);
+            return LeaseTicket.Issue(c);
         }
 
-        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, wait: false, limiterLease, CancellationToken.None);
-        Debug.Assert(slow.IsCompleted, "A try never waits.");
-        return slow.Result;
+        return TryAcquireSlow(c, partition, limiterLease: null);
     }
 
     public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, CancellationToken cancellationToken)
@@ -102,38 +98,18 @@ internal sealed partial class AdmissionEngine : IDisposable
             return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
         }
 
-        ClassState c = Admit(workloadClass);
-        ClassLimits limits = c.Limits;
-        RateLimitLease? limiterLease = null;
-        if (limits.RateLimiter is { } limiter)
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
+        if (limits.RateLimiter is not null)
         {
-            if (limits.TokenBuckets is null)
-            {
-                // Any PartitionedRateLimiter, a remote one included, may answer asynchronously.
-                ValueTask<RateLimitLease> checking = limiter.AcquireAsync(partition ?? string.Empty, 1, cancellationToken);
-                if (!checking.IsCompletedSuccessfully)
-                {
-                    return AcquireAfterLimiterAsync(c, partition, checking, cancellationToken);
-                }
-
-                limiterLease = checking.Result;
-                if (!limiterLease.IsAcquired)
-                {
-                    return new ValueTask<WorkloadLease>(Reject(c, limiterLease));
-                }
-            }
-            else if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out _))
-            {
-                return new ValueTask<WorkloadLease>(rejected);
-            }
+            return AcquireChecked(c, limits, partition, cancellationToken);
         }
 
-        if (TryTakeSeatFast(c))
+        if (TryTakeSeatFast(c, limits))
         {
-            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, partition: null, limiterLease));
+            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c));
         }
 
-        return AcquireSlow(c, partition, wait: true, limiterLease, cancellationToken);
+        return AcquireSlow(c, partition, wait: true, limiterLease: null, cancellationToken);
     }
 
     /// <summary>Frees a seat taken for a lease; called once per lease by <see cref="LeaseTicket"/>.</summary>
@@ -225,15 +201,72 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     /// <summary>The class that takes work asked of <paramref name="c"/>: itself, or the default class once it was removed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ClassState Admit(ClassState c)
+    private ClassState Admit(ClassState c, out ClassLimits limits)
     {
-        if (!c.Limits.Removed)
+        limits = c.Limits;
+        return limits.Removed ? FallBack(out limits) : c;
+    }
+
+    private ClassState FallBack(out ClassLimits limits)
+    {
+        Interlocked.Increment(ref RemovedClassFallbacks);
+        ClassState c = Configuration.DefaultClass;
+        limits = c.Limits;
+        return c;
+    }
+
+    /// <summary>A try of a class with an admission check: the check first, then a seat.</summary>
+    private WorkloadLease TryAcquireChecked(ClassState c, ClassLimits limits, string? partition)
+    {
+        if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out RateLimitLease? limiterLease))
         {
-            return c;
+            return rejected;
         }
 
-        Interlocked.Increment(ref RemovedClassFallbacks);
-        return Configuration.DefaultClass;
+        if (TryTakeSeatFast(c, limits))
+        {
+            return LeaseTicket.Issue(c, partition: null, limiterLease);
+        }
+
+        return TryAcquireSlow(c, partition, limiterLease);
+    }
+
+    private WorkloadLease TryAcquireSlow(ClassState c, string? partition, RateLimitLease? limiterLease)
+    {
+        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, wait: false, limiterLease, CancellationToken.None);
+        Debug.Assert(slow.IsCompleted, "A try never waits.");
+        return slow.Result;
+    }
+
+    /// <summary>An acquisition of a class with an admission check, which any limiter, a remote one included, may answer asynchronously.</summary>
+    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, CancellationToken cancellationToken)
+    {
+        RateLimitLease? limiterLease = null;
+        if (limits.TokenBuckets is null)
+        {
+            ValueTask<RateLimitLease> checking = limits.RateLimiter!.AcquireAsync(partition ?? string.Empty, 1, cancellationToken);
+            if (!checking.IsCompletedSuccessfully)
+            {
+                return AcquireAfterLimiterAsync(c, partition, checking, cancellationToken);
+            }
+
+            limiterLease = checking.Result;
+            if (!limiterLease.IsAcquired)
+            {
+                return new ValueTask<WorkloadLease>(Reject(c, limiterLease));
+            }
+        }
+        else if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out _))
+        {
+            return new ValueTask<WorkloadLease>(rejected);
+        }
+
+        if (TryTakeSeatFast(c, limits))
+        {
+            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, partition: null, limiterLease));
+        }
+
+        return AcquireSlow(c, partition, wait: true, limiterLease, cancellationToken);
     }
 
     /// <summary>
@@ -283,7 +316,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             return Reject(c, limiterLease);
         }
 
-        if (TryTakeSeatFast(c))
+        if (TryTakeSeatFast(c, c.Limits))
         {
             return LeaseTicket.Issue(c, partition: null, limiterLease);
         }
@@ -294,17 +327,15 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// <summary>
     /// Takes a seat without the lock when no waiter could be overtaken by doing so.
     /// </summary>
-    private bool TryTakeSeatFast(ClassState c)
+    private bool TryTakeSeatFast(ClassState c, ClassLimits limits)
     {
-        ClassLimits limits = c.Limits;
-
         // Seats counted per partition change under the lock only.
         if (Volatile.Read(ref c.Gate) != 0 || limits.LimitsPartitions)
         {
             return false;
         }
 
-        SeatKind kind = TryTakeSeat(c, allowShared: limits.Priority < Volatile.Read(ref _minWaitingPriority), underLock: false);
+        SeatKind kind = TryTakeSeat(c, limits, allowShared: limits.Priority < Volatile.Read(ref _minWaitingPriority), underLock: false);
         if (kind == SeatKind.None)
         {
             return false;
@@ -327,10 +358,13 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// Without the lock it refuses when the limits are being replaced or when the admission count would wrap (the
     /// lock carries it), so that the caller takes the slow path.
     /// </summary>
-    private SeatKind TryTakeSeat(ClassState c, bool allowShared, bool underLock)
+    /// <remarks>
+    /// The limits may be read before or after the word: either way the word's generation must match them, and the
+    /// compare-and-swap succeeds only on the word that was checked, before any reconfiguration moved it.
+    /// </remarks>
+    private SeatKind TryTakeSeat(ClassState c, ClassLimits limits, bool allowShared, bool underLock)
     {
         long word = Volatile.Read(ref c.SeatWord);
-        ClassLimits limits = c.Limits;
         while (true)
         {
             if (!MayTake(word, limits, underLock))
@@ -388,8 +422,8 @@ internal sealed partial class AdmissionEngine : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool MayTake(long word, ClassLimits limits, bool underLock) =>
         ClassState.SeatsOf(word) < limits.Max
-        && ClassState.GenerationOf(word) == limits.Generation
-        && (underLock || ClassState.AdmittedLowOf(word) != ClassState.AdmittedLowMax);
+        && (word & ClassState.GenerationBits) == limits.GenerationBits
+        && (underLock || (ulong)word < ClassState.AdmittedWrapsNext);
 
     /// <summary>Carries the admission count out of the seat word when it wraps; only lock holders let it wrap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -22,6 +22,7 @@ internal sealed class ClassLimits
         bool removed)
     {
         Generation = generation & ClassState.GenerationMask;
+        GenerationBits = (long)Generation << ClassState.GenerationShift;
         Priority = options.Priority;
         Reserved = removed ? 0 : options.ReservedConcurrency;
         Max = removed ? 0 : options.MaxConcurrency ?? totalConcurrency;
@@ -38,6 +39,9 @@ internal sealed class ClassLimits
 
     /// <summary>Gets the generation, as stamped into the seat word (a few low bits of a counter).</summary>
     public int Generation { get; }
+
+    /// <summary>Gets <see cref="Generation"/> in place in the seat word, for a one-instruction comparison.</summary>
+    public long GenerationBits { get; }
 
     public int Priority { get; }
 

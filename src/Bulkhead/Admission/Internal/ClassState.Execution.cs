@@ -9,7 +9,7 @@ internal sealed partial class ClassState
     private static readonly TimerCallback s_onExecutionTimeout = static state => ((ExecutionWatch)state!).Fire();
 
     /// <inheritdoc />
-    public override Task ExecuteAsync<TState>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    public override Task ExecuteAsync(WorkloadLease lease, Func<object?, CancellationToken, Task> work, object? state, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
         ClassState runner = RunnerFor(lease);
@@ -38,20 +38,21 @@ internal sealed partial class ClassState
 
         return runner.ExecuteWatchedAsync(
             lease,
-            (state, work),
             static async (s, token) =>
             {
-                await s.work(s.state, token).ConfigureAwait(false);
+                var (work, state) = ((Func<object?, CancellationToken, Task>, object?))s!;
+                await work(state, token).ConfigureAwait(false);
                 return true;
             },
+            (work, state),
             cancellationToken);
     }
 
     /// <inheritdoc />
-    public override Task<TResult> ExecuteAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+    public override Task<TResult> ExecuteAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        return RunnerFor(lease).ExecuteWatchedAsync(lease, state, work, cancellationToken);
+        return RunnerFor(lease).ExecuteWatchedAsync(lease, work, state, cancellationToken);
     }
 
     private static async Task ReleaseWhenDoneAsync(Task task, WorkloadLease lease)
@@ -66,7 +67,7 @@ internal sealed partial class ClassState
         }
     }
 
-    /// <summary>The class whose seat the lease holds: the default class's, when this class was removed and the work fell back.</summary>
+    /// <summary>The class whose seat the lease holds: this one, or the default class when this one was removed and the work fell back.</summary>
     private ClassState RunnerFor(WorkloadLease lease)
     {
         if (!lease.IsAcquired)
@@ -74,10 +75,10 @@ internal sealed partial class ClassState
             throw new ArgumentException("The lease holds no seat: only an acquired lease can run work.", nameof(lease));
         }
 
-        return lease.HolderClass ?? this;
+        return Limits.Removed ? lease.HolderClass ?? this : this;
     }
 
-    private async Task<TResult> ExecuteWatchedAsync<TState, TResult>(WorkloadLease lease, TState state, Func<TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
+    private async Task<TResult> ExecuteWatchedAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken)
     {
         using (lease)
         {

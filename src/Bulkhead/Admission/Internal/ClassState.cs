@@ -22,6 +22,9 @@ internal sealed partial class ClassState : WorkloadClass
 
     public const int GenerationMask = 0xFF;
 
+    /// <summary>The generation's bits in place in the seat word.</summary>
+    public const long GenerationBits = (long)GenerationMask << GenerationShift;
+
     /// <summary>Bits 48–63 count admissions; the engine's lock carries them into <see cref="AdmittedHigh"/> when they wrap.</summary>
     public const int AdmittedShift = 48;
 
@@ -30,6 +33,9 @@ internal sealed partial class ClassState : WorkloadClass
     public const long AdmittedUnit = 1L << AdmittedShift;
 
     public const long TakeIncrement = 1 + AdmittedUnit;
+
+    /// <summary>A seat word at or above this has the admission count at its largest: the next admission wraps it.</summary>
+    public const ulong AdmittedWrapsNext = (ulong)AdmittedLowMax << AdmittedShift;
 
     /// <summary>Seats in use, the reservation, the limits' generation and admissions, changed only atomically.</summary>
     public long SeatWord;

@@ -49,20 +49,16 @@ internal sealed class LeaseTicket
         _partition = null;
         _limiterLease = null;
         LeaseTicketPool.Return(this);
-        try
+        if (partition is not null)
         {
-            if (partition is null)
-            {
-                owner.Engine.ReleaseSeat(owner);
-            }
-            else
-            {
-                owner.Engine.ReleasePartitionSeat(owner, partition);
-            }
+            owner.Engine.ReleasePartitionSeat(owner, partition);
         }
-        finally
+        else
         {
-            limiterLease?.Dispose();
+            owner.Engine.ReleaseSeat(owner);
         }
+
+        // The limiter's lease (a concurrency permit, a remote seat) is freed with the seat.
+        limiterLease?.Dispose();
     }
 }

@@ -188,14 +188,14 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     {
         WorkloadLease lease = await c.AcquireAsync(partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
-        await c.ExecuteAsync(lease, work, static (work, token) => work(token).AsTask(), cancellationToken).ConfigureAwait(false);
+        await c.ExecuteAsync(lease, static (work, token) => ((Func<CancellationToken, ValueTask>)work!)(token).AsTask(), work, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<T> RunCoreAsync<T>(ClassState c, Func<CancellationToken, ValueTask<T>> work, string? partition, CancellationToken cancellationToken)
     {
         WorkloadLease lease = await c.AcquireAsync(partition, cancellationToken).ConfigureAwait(false);
         ThrowIfRejected(lease);
-        return await c.ExecuteAsync(lease, work, static (work, token) => work(token).AsTask(), cancellationToken).ConfigureAwait(false);
+        return await c.ExecuteAsync(lease, static (work, token) => ((Func<CancellationToken, ValueTask<T>>)work!)(token).AsTask(), work, cancellationToken).ConfigureAwait(false);
     }
 
     private static void ThrowIfRejected(WorkloadLease lease)

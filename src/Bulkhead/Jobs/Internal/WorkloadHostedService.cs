@@ -55,7 +55,7 @@ internal sealed partial class WorkloadHostedService<[DynamicallyAccessedMembers(
         }
 
         // Stopping this service cancels stoppingToken, which is the inner service's own stopping token.
-        await workloadClass.ExecuteAsync(lease, this, static (self, token) => self.RunInnerAsync(token), stoppingToken).ConfigureAwait(false);
+        await workloadClass.ExecuteAsync(lease, static (self, token) => ((WorkloadHostedService<TService>)self!).RunInnerAsync(token), this, stoppingToken).ConfigureAwait(false);
     }
 
     private async Task RunInnerAsync(CancellationToken stoppingToken)

@@ -165,7 +165,7 @@ internal sealed partial class WorkloadJobQueue(
         {
             try
             {
-                await c.ExecuteAsync(lease, item, static (item, token) => item.Work(token).AsTask(), _abort.Token).ConfigureAwait(false);
+                await c.ExecuteAsync(lease, static (item, token) => ((JobItem)item!).Work(token).AsTask(), item, _abort.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref Completed);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
