@@ -94,6 +94,13 @@ public class AdmissionBenchmark
         return lease.IsAcquired;
     }
 
+    [Benchmark(Description = "Bulkhead WorkloadClass.AcquireAsync+Dispose (seat free, handle)")]
+    public async ValueTask<bool> BulkheadAcquireAsyncThroughHandle()
+    {
+        using WorkloadLease lease = await _reporting.AcquireAsync();
+        return lease.IsAcquired;
+    }
+
     [Benchmark(Description = "Bulkhead AcquireAsync+Dispose (seat free)")]
     public async ValueTask<bool> BulkheadAcquireAsync()
     {

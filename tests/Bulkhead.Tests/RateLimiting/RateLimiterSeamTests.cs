@@ -31,6 +31,26 @@ public sealed class RateLimiterSeamTests
     }
 
     [Fact]
+    public void AddRateLimiter_WithAPerPartitionLimit_FreesBothThePartitionsSeatAndTheLimitersLease()
+    {
+        using PartitionedRateLimiter<string> limiter = PartitionedRateLimiter.Create<string, string>(_ =>
+            RateLimitPartition.GetConcurrencyLimiter("all", _ => new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 0 }));
+        using ServiceProvider services = Build(b => b.AddRateLimiter("reporting", _ => limiter), c => c.MaxConcurrencyPerPartition = 1);
+        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
+
+        WorkloadLease first = scheduler.TryAcquire("reporting", "tenant-a");
+        Assert.True(first.IsAcquired);
+        Assert.Equal(0, limiter.GetStatistics("x")!.CurrentAvailablePermits);
+
+        first.Dispose();
+
+        Assert.Equal(1, limiter.GetStatistics("x")!.CurrentAvailablePermits);
+        using WorkloadLease again = scheduler.TryAcquire("reporting", "tenant-a");
+        Assert.True(again.IsAcquired);
+        Assert.Equal(1, services.GetRequiredService<WorkloadScheduler>().Resolve("reporting").Queue.TrackedPartitions);
+    }
+
+    [Fact]
     public async Task AddRateLimiter_AsynchronousLimiter_IsAwaitedBeforeASeatIsSought()
     {
         var remote = new RemoteLimiter();

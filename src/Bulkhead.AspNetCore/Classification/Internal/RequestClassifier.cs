@@ -58,7 +58,8 @@ internal sealed partial class RequestClassifier
             return _byMetadata.TryGetValue(metadata, out WorkloadClass? cached) ? cached : FromMetadata(metadata);
         }
 
-        foreach (CompiledRule rule in Volatile.Read(ref _rules).Rules)
+        CompiledRules compiled = Volatile.Read(ref _rules);
+        foreach (CompiledRule rule in compiled.Rules)
         {
             if (rule.Matches(context))
             {
@@ -74,7 +75,7 @@ internal sealed partial class RequestClassifier
             }
         }
 
-        return _scheduler.DefaultClass;
+        return compiled.DefaultClass;
     }
 
     public string? GetPartition(HttpContext context)
@@ -141,7 +142,7 @@ internal sealed partial class RequestClassifier
             LogUntrustedPartitionHeader(_logger, _partitionHeader!);
         }
 
-        return new CompiledRules([.. rules], trusted);
+        return new CompiledRules([.. rules], trusted, _scheduler.DefaultClass);
     }
 
     [LoggerMessage(1, LogLevel.Warning, "Workload class '{WorkloadClass}' named by {Source} is not configured; its requests run in the default class '{DefaultClass}'.")]
@@ -150,5 +151,6 @@ internal sealed partial class RequestClassifier
     [LoggerMessage(3, LogLevel.Error, "PartitionHeader '{Header}' is no longer in WorkloadIsolation:TrustedHeaders; requests are not partitioned by it until it is.")]
     private static partial void LogUntrustedPartitionHeader(ILogger logger, string header);
 
-    private sealed record CompiledRules(CompiledRule[] Rules, bool PartitionHeaderTrusted);
+    /// <summary>What the configuration in force says, made once per configuration: rules, header trust, the default class.</summary>
+    private sealed record CompiledRules(CompiledRule[] Rules, bool PartitionHeaderTrusted, WorkloadClass DefaultClass);
 }

@@ -43,30 +43,30 @@ internal sealed class WorkloadIsolationMiddleware
         }
 
         WorkloadClass workloadClass = _classifier.Classify(context, endpoint);
-        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(_classifier.GetPartition(context), context.RequestAborted);
+        CancellationToken aborted = context.RequestAborted;
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(_classifier.GetPartition(context), aborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
             return WaitForSeatAsync(context, acquiring, workloadClass);
         }
 
         WorkloadLease lease = acquiring.Result;
-        return lease.IsAcquired ? RunHoldingSeat(context, lease, workloadClass) : _rejections.WriteAsync(context, lease);
+        // The pipeline keeps the client's token; the work's token is only the execution timeout's (none when the class has none).
+        return lease.IsAcquired ? workloadClass.ExecuteAsync(lease, _runPipeline, context, CancellationToken.None) : _rejections.WriteAsync(context, lease);
     }
 
-    private Task RunHoldingSeat(HttpContext context, WorkloadLease lease, WorkloadClass workloadClass) =>
-        workloadClass.ExecuteAsync(lease, _runPipeline, context, context.RequestAborted);
+    private Task RunPipeline(object? state, CancellationToken executionTimeout) =>
+        executionTimeout.CanBeCanceled
+            ? RunWithTimeoutAsync(_next, (HttpContext)state!, executionTimeout)
+            : _next((HttpContext)state!);
 
-    private Task RunPipeline(object? state, CancellationToken token)
+    private static async Task RunWithTimeoutAsync(RequestDelegate next, HttpContext context, CancellationToken executionTimeout)
     {
-        var context = (HttpContext)state!;
-        return token == context.RequestAborted ? _next(context) : RunWithTokenAsync(_next, context, token);
-    }
-
-    private static async Task RunWithTokenAsync(RequestDelegate next, HttpContext context, CancellationToken token)
-    {
-        // As ASP.NET Core's request timeouts do: the rest of the pipeline sees the linked token, and the original after.
+        // As ASP.NET Core's request timeouts do: the rest of the pipeline sees a token that fires when the client leaves
+        // or the execution timeout passes, and the original after.
         CancellationToken original = context.RequestAborted;
-        context.RequestAborted = token;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(original, executionTimeout);
+        context.RequestAborted = linked.Token;
         try
         {
             await next(context).ConfigureAwait(false);
@@ -92,7 +92,7 @@ internal sealed class WorkloadIsolationMiddleware
 
         if (lease.IsAcquired)
         {
-            await RunHoldingSeat(context, lease, workloadClass).ConfigureAwait(false);
+            await workloadClass.ExecuteAsync(lease, _runPipeline, context, CancellationToken.None).ConfigureAwait(false);
         }
         else
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 
@@ -12,6 +13,7 @@ internal sealed partial class AdmissionEngine
     private static readonly TimerCallback s_onTimeout =
         static state => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.TimedOut);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, bool wait, RateLimitLease? limiterLease, CancellationToken cancellationToken)
     {
         Waiter? completions = null;

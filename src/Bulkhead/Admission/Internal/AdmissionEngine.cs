@@ -77,7 +77,14 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
     {
-        ClassState c = Admit(workloadClass, out ClassLimits limits);
+        ClassState c = workloadClass;
+        ClassLimits limits = c.Limits;
+        if (limits.Removed)
+        {
+            c = FallBack();
+            limits = c.Limits;
+        }
+
         if (limits.RateLimiter is not null)
         {
             return TryAcquireChecked(c, limits, partition);
@@ -98,7 +105,14 @@ internal sealed partial class AdmissionEngine : IDisposable
             return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
         }
 
-        ClassState c = Admit(workloadClass, out ClassLimits limits);
+        ClassState c = workloadClass;
+        ClassLimits limits = c.Limits;
+        if (limits.Removed)
+        {
+            c = FallBack();
+            limits = c.Limits;
+        }
+
         if (limits.RateLimiter is not null)
         {
             return AcquireChecked(c, limits, partition, cancellationToken);
@@ -199,23 +213,16 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
     }
 
-    /// <summary>The class that takes work asked of <paramref name="c"/>: itself, or the default class once it was removed.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ClassState Admit(ClassState c, out ClassLimits limits)
-    {
-        limits = c.Limits;
-        return limits.Removed ? FallBack(out limits) : c;
-    }
-
-    private ClassState FallBack(out ClassLimits limits)
+    /// <summary>The class that takes work asked of a removed class: the default class.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ClassState FallBack()
     {
         Interlocked.Increment(ref RemovedClassFallbacks);
-        ClassState c = Configuration.DefaultClass;
-        limits = c.Limits;
-        return c;
+        return Configuration.DefaultClass;
     }
 
     /// <summary>A try of a class with an admission check: the check first, then a seat.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private WorkloadLease TryAcquireChecked(ClassState c, ClassLimits limits, string? partition)
     {
         if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out RateLimitLease? limiterLease))
@@ -231,6 +238,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         return TryAcquireSlow(c, partition, limiterLease);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private WorkloadLease TryAcquireSlow(ClassState c, string? partition, RateLimitLease? limiterLease)
     {
         ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, wait: false, limiterLease, CancellationToken.None);
@@ -239,6 +247,7 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     /// <summary>An acquisition of a class with an admission check, which any limiter, a remote one included, may answer asynchronously.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, CancellationToken cancellationToken)
     {
         RateLimitLease? limiterLease = null;

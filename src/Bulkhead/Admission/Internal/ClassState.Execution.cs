@@ -12,8 +12,17 @@ internal sealed partial class ClassState
     public override Task ExecuteAsync(WorkloadLease lease, Func<object?, CancellationToken, Task> work, object? state, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        ClassState runner = RunnerFor(lease);
-        if (runner.Threads is null && runner.Limits.ExecutionTimeout is null)
+        ThrowIfNotAcquired(lease);
+        ClassState runner = this;
+        ClassLimits limits = Limits;
+        if (limits.Removed)
+        {
+            // This class was removed and the work fell back: it runs as the class whose seat it holds.
+            runner = lease.HolderClass ?? this;
+            limits = runner.Limits;
+        }
+
+        if (runner.Threads is null && !limits.HasExecutionTimeout)
         {
             // The common case allocates nothing: no timer, no hop, and no await when the work completes synchronously.
             Task task;
@@ -52,7 +61,9 @@ internal sealed partial class ClassState
     public override Task<TResult> ExecuteAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        return RunnerFor(lease).ExecuteWatchedAsync(lease, work, state, cancellationToken);
+        ThrowIfNotAcquired(lease);
+        ClassState runner = Limits.Removed ? lease.HolderClass ?? this : this;
+        return runner.ExecuteWatchedAsync(lease, work, state, cancellationToken);
     }
 
     private static async Task ReleaseWhenDoneAsync(Task task, WorkloadLease lease)
@@ -67,15 +78,12 @@ internal sealed partial class ClassState
         }
     }
 
-    /// <summary>The class whose seat the lease holds: this one, or the default class when this one was removed and the work fell back.</summary>
-    private ClassState RunnerFor(WorkloadLease lease)
+    private static void ThrowIfNotAcquired(WorkloadLease lease)
     {
         if (!lease.IsAcquired)
         {
             throw new ArgumentException("The lease holds no seat: only an acquired lease can run work.", nameof(lease));
         }
-
-        return Limits.Removed ? lease.HolderClass ?? this : this;
     }
 
     private async Task<TResult> ExecuteWatchedAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 
@@ -7,12 +8,15 @@ namespace Bulkhead.Admission.Internal;
 /// The shared, pooled half of a <see cref="WorkloadLease"/>. A lease is a struct that users copy freely; the ticket's
 /// version makes exactly one of all those copies free the seat, and makes a stale copy harmless once the ticket is reused.
 /// </summary>
+/// <remarks>
+/// What a seat holds besides itself (its partition's count, the class limiter's lease) shares one field, empty for the
+/// common seat, so that freeing one stays as small as the fast path that took it.
+/// </remarks>
 internal sealed class LeaseTicket
 {
     private int _version;
     private ClassState? _class;
-    private PartitionState? _partition;
-    private RateLimitLease? _limiterLease;
+    private object? _held;
 
     /// <summary>
     /// Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition, and the
@@ -22,8 +26,7 @@ internal sealed class LeaseTicket
     {
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
-        ticket._partition = partition;
-        ticket._limiterLease = limiterLease;
+        ticket._held = partition is null ? limiterLease : limiterLease is null ? partition : new Held(partition, limiterLease);
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
     }
 
@@ -43,12 +46,30 @@ internal sealed class LeaseTicket
             return;
         }
 
-        PartitionState? partition = _partition;
-        RateLimitLease? limiterLease = _limiterLease;
+        object? held = _held;
         _class = null;
-        _partition = null;
-        _limiterLease = null;
+        _held = null;
         LeaseTicketPool.Return(this);
+        if (held is null)
+        {
+            owner.Engine.ReleaseSeat(owner);
+        }
+        else
+        {
+            ReleaseHeld(owner, held);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ReleaseHeld(ClassState owner, object held)
+    {
+        (PartitionState? partition, RateLimitLease? limiterLease) = held switch
+        {
+            PartitionState p => (p, null),
+            RateLimitLease l => ((PartitionState?)null, l),
+            _ => (((Held)held).Partition, ((Held)held).LimiterLease),
+        };
+
         if (partition is not null)
         {
             owner.Engine.ReleasePartitionSeat(owner, partition);
@@ -61,4 +82,6 @@ internal sealed class LeaseTicket
         // The limiter's lease (a concurrency permit, a remote seat) is freed with the seat.
         limiterLease?.Dispose();
     }
+
+    private sealed record Held(PartitionState Partition, RateLimitLease LimiterLease);
 }
