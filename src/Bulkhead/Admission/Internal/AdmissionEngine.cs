@@ -77,13 +77,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
     {
-        ClassState c = workloadClass;
-        ClassLimits limits = c.Limits;
-        if (limits.Removed)
-        {
-            c = FallBack();
-            limits = c.Limits;
-        }
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
 
         if (limits.RateLimiter is not null)
         {
@@ -105,13 +99,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
         }
 
-        ClassState c = workloadClass;
-        ClassLimits limits = c.Limits;
-        if (limits.Removed)
-        {
-            c = FallBack();
-            limits = c.Limits;
-        }
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
 
         if (limits.RateLimiter is not null)
         {
@@ -213,7 +201,20 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
     }
 
-    /// <summary>The class that takes work asked of a removed class: the default class.</summary>
+    /// <summary>The class that takes work asked of <paramref name="c"/>, with its limits: itself, or the default class once it was removed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ClassState Admit(ClassState c, out ClassLimits limits)
+    {
+        limits = c.Limits;
+        if (limits.Removed)
+        {
+            c = FallBack();
+            limits = c.Limits;
+        }
+
+        return c;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ClassState FallBack()
     {
