@@ -79,6 +79,30 @@ public sealed class ConfigurationReloadTests : IDisposable
     }
 
     [Fact]
+    public void Reload_ConfigureStepThrows_IsLoggedAndTheOldConfigurationStays()
+    {
+        IConfigurationRoot configuration = Memory(("TotalConcurrency", "8"), ("DefaultClass", "batch"), ("Classes:batch:MaxConcurrency", "2"));
+        var services = new ServiceCollection().AddLogging(l => l.AddProvider(_logs));
+        services.AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation"));
+        int calls = 0;
+        services.PostConfigure<WorkloadIsolationOptions>(_ =>
+        {
+            if (++calls > 1)
+            {
+                throw new NotSupportedException("a configure step failed");
+            }
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+        IWorkloadScheduler scheduler = provider.GetRequiredService<IWorkloadScheduler>();
+
+        configuration["WorkloadIsolation:Classes:batch:MaxConcurrency"] = "3";
+        configuration.Reload();
+
+        Assert.Equal(2, scheduler.GetSnapshot()["batch"].MaxConcurrency);
+        Assert.Contains(_logs.Messages, m => m.Level == LogLevel.Error && m.Message.Contains("building the new one failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Reload_AppSettingsFileWithReloadOnChange_AppliesTheEditWhileTheHostRuns()
     {
         string path = Path.Combine(_directory, "appsettings.json");

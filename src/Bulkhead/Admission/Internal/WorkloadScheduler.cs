@@ -75,6 +75,13 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
             LogRejected(_logger, 1, exception.Message);
             return false;
         }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // A reload runs on a change token's callback: whatever a user's configure step throws, the host keeps
+            // running on the configuration in force.
+            LogReloadFailed(_logger, exception);
+            return false;
+        }
 
         Apply(options);
         return true;
@@ -216,6 +223,9 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
 
     [LoggerMessage(30, LogLevel.Error, "Workload isolation kept its configuration: the new one has {Count} problem(s):\n{Failures}")]
     private static partial void LogRejected(ILogger logger, int count, string failures);
+
+    [LoggerMessage(33, LogLevel.Error, "Workload isolation kept its configuration: building the new one failed.")]
+    private static partial void LogReloadFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(31, LogLevel.Information, "Workload isolation configuration applied: TotalConcurrency {TotalConcurrency}, classes {Classes}.")]
     private static partial void LogApplied(ILogger logger, int totalConcurrency, string classes);
