@@ -82,17 +82,14 @@ public sealed class ConfigurationReloadTests : IDisposable
     public void Reload_ConfigureStepThrows_IsLoggedAndTheOldConfigurationStays()
     {
         IConfigurationRoot configuration = Memory(("TotalConcurrency", "8"), ("DefaultClass", "batch"), ("Classes:batch:MaxConcurrency", "2"));
-        var services = new ServiceCollection().AddLogging(l => l.AddProvider(_logs));
-        services.AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation"));
         int calls = 0;
-        services.PostConfigure<WorkloadIsolationOptions>(_ =>
+        using ServiceProvider provider = Build(configuration, services => services.PostConfigure<WorkloadIsolationOptions>(_ =>
         {
             if (++calls > 1)
             {
                 throw new NotSupportedException("a configure step failed");
             }
-        });
-        using ServiceProvider provider = services.BuildServiceProvider();
+        }));
         IWorkloadScheduler scheduler = provider.GetRequiredService<IWorkloadScheduler>();
 
         configuration["WorkloadIsolation:Classes:batch:MaxConcurrency"] = "3";
@@ -140,10 +137,11 @@ public sealed class ConfigurationReloadTests : IDisposable
             .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>("WorkloadIsolation:" + v.Key, v.Value)))
             .Build();
 
-    private ServiceProvider Build(IConfiguration configuration)
+    private ServiceProvider Build(IConfiguration configuration, Action<IServiceCollection>? more = null)
     {
         var services = new ServiceCollection().AddLogging(l => l.AddProvider(_logs));
         services.AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation"));
+        more?.Invoke(services);
         return services.BuildServiceProvider();
     }
 }

@@ -88,7 +88,7 @@ internal sealed partial class AdmissionEngine
 
         ClassState[] ordered = [.. classes.OrderBy(c => c.Limits.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];
         ClassState defaultClass = ordered.First(c => !c.Limits.Removed && string.Equals(c.Name, options.DefaultClass, StringComparison.OrdinalIgnoreCase));
-        return new EngineConfiguration(ordered, defaultClass, options.TotalConcurrency, pool, options.MaxTrackedPartitions);
+        return new EngineConfiguration(ordered, defaultClass, options.TotalConcurrency, pool);
     }
 
     /// <summary>

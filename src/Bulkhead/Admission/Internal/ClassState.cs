@@ -96,8 +96,6 @@ internal sealed partial class ClassState : WorkloadClass
 
     public static int ReservedOf(long word) => (int)((word >> ReservedShift) & SeatMask);
 
-    public static int GenerationOf(long word) => (int)((word >> GenerationShift) & GenerationMask);
-
     public static int AdmittedLowOf(long word) => (int)((ulong)word >> AdmittedShift);
 
     public static long Pack(int seats, int reserved, int generation, int admittedLow) =>

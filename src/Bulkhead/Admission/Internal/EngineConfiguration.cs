@@ -7,13 +7,12 @@ namespace Bulkhead.Admission.Internal;
 /// </summary>
 internal sealed class EngineConfiguration
 {
-    public EngineConfiguration(ClassState[] classes, ClassState defaultClass, int totalConcurrency, int pool, int maxTrackedPartitions)
+    public EngineConfiguration(ClassState[] classes, ClassState defaultClass, int totalConcurrency, int pool)
     {
         Classes = classes;
         DefaultClass = defaultClass;
         TotalConcurrency = totalConcurrency;
         Pool = pool;
-        MaxTrackedPartitions = maxTrackedPartitions;
         PriorityGroups = [.. classes.GroupBy(c => c.Limits.Priority).Select(g => g.ToArray())];
         RoundRobinCursors = new int[PriorityGroups.Length];
         Active = [.. classes.Where(c => !c.Limits.Removed)];
@@ -33,8 +32,6 @@ internal sealed class EngineConfiguration
     public int TotalConcurrency { get; }
 
     public int Pool { get; }
-
-    public int MaxTrackedPartitions { get; }
 
     public ClassState[][] PriorityGroups { get; }
 

@@ -24,7 +24,6 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
     private readonly TokenBucket? _classBucket;
     private readonly ConcurrentDictionary<string, TokenBucket>? _partitions;
     private readonly TokenBucket[]? _overflow;
-    private readonly int _maxTrackedPartitions;
     private readonly long _refillTicks;
     private int _sweeping;
     private long _sweepNotBefore;
@@ -36,7 +35,6 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
         _permitsPerSecond = options.PermitsPerSecond;
         _capacity = options.Burst ?? Math.Max(1, (int)Math.Ceiling(options.PermitsPerSecond));
         _timeProvider = timeProvider;
-        _maxTrackedPartitions = maxTrackedPartitions;
         _refillTicks = (long)Math.Ceiling(_capacity / _permitsPerSecond * timeProvider.TimestampFrequency);
         if (options.PerPartition)
         {
@@ -93,10 +91,10 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
             return bucket;
         }
 
-        if (_partitions.Count >= _maxTrackedPartitions)
+        if (_partitions.Count >= MaxTrackedPartitions)
         {
             ForgetFullBuckets();
-            if (_partitions.Count >= _maxTrackedPartitions)
+            if (_partitions.Count >= MaxTrackedPartitions)
             {
                 return _overflow![(int)((uint)StringComparer.Ordinal.GetHashCode(partition) % OverflowBuckets)];
             }
