@@ -37,7 +37,7 @@ public sealed class RequestClassifierTests : IDisposable
         RequestClassifier classifier = Create();
         HttpContext context = Request("/reports/7");
 
-        WorkloadClass result = classifier.Classify(context, PipelineFactory.Endpoint(new WorkloadClassAttribute("batch")));
+        WorkloadClass result = classifier.Classify(context, PipelineFactory.Endpoint(new WorkloadClassAttribute("batch")))!;
 
         Assert.Equal("batch", result.Name);
     }
@@ -47,7 +47,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create();
 
-        WorkloadClass result = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("admin"), new WorkloadClassAttribute("reporting")));
+        WorkloadClass result = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("admin"), new WorkloadClassAttribute("reporting")))!;
 
         Assert.Equal("reporting", result.Name);
     }
@@ -62,7 +62,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create();
 
-        Assert.Equal(expected, classifier.Classify(Request(path, method), endpoint: null).Name);
+        Assert.Equal(expected, classifier.Classify(Request(path, method), endpoint: null)!.Name);
     }
 
     [Fact]
@@ -74,8 +74,8 @@ public sealed class RequestClassifierTests : IDisposable
         HttpContext other = Request("/");
         other.Request.Headers["X-Gateway-Class"] = "interactive-please";
 
-        Assert.Equal("batch", classifier.Classify(matching, null).Name);
-        Assert.Equal("interactive", classifier.Classify(other, null).Name);
+        Assert.Equal("batch", classifier.Classify(matching, null)!.Name);
+        Assert.Equal("interactive", classifier.Classify(other, null)!.Name);
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class RequestClassifierTests : IDisposable
         HttpContext context = Request("/");
         context.Request.Headers["X-Workload-Class"] = "admin";
 
-        Assert.Equal("interactive", classifier.Classify(context, null).Name);
+        Assert.Equal("interactive", classifier.Classify(context, null)!.Name);
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class RequestClassifierTests : IDisposable
         HttpContext context = Request("/");
         context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim("role", "operator")], "test"));
 
-        Assert.Equal("admin", classifier.Classify(context, null).Name);
+        Assert.Equal("admin", classifier.Classify(context, null)!.Name);
     }
 
     [Fact]
@@ -103,8 +103,8 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create(new FixedClassifier(null), new FixedClassifier("batch"), new FixedClassifier("admin"));
 
-        Assert.Equal("batch", classifier.Classify(Request("/other"), null).Name);
-        Assert.Equal("interactive", Create(new FixedClassifier(null)).Classify(Request("/other"), null).Name);
+        Assert.Equal("batch", classifier.Classify(Request("/other"), null)!.Name);
+        Assert.Equal("interactive", Create(new FixedClassifier(null)).Classify(Request("/other"), null)!.Name);
     }
 
     [Fact]
@@ -112,8 +112,8 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create(new FixedClassifier("no-such-class"));
 
-        WorkloadClass fromMetadata = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("reportng")));
-        WorkloadClass fromClassifier = classifier.Classify(Request("/other"), null);
+        WorkloadClass fromMetadata = classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("reportng")))!;
+        WorkloadClass fromClassifier = classifier.Classify(Request("/other"), null)!;
         classifier.Classify(Request("/other"), null);
 
         Assert.Equal("interactive", fromMetadata.Name);
@@ -144,7 +144,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         RequestClassifier classifier = Create();
 
-        Assert.Equal("reporting", classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("Reporting"))).Name);
+        Assert.Equal("reporting", classifier.Classify(Request("/"), PipelineFactory.Endpoint(new WorkloadClassAttribute("Reporting")))!.Name);
     }
 
     [Fact]
@@ -187,6 +187,58 @@ public sealed class RequestClassifierTests : IDisposable
         _scheduler!.Apply(reloaded);
 
         Assert.Null(classifier.GetPartition(context));
+    }
+
+    [Fact]
+    public void Classify_ExemptEndpoint_IsNullEvenWithAClass()
+    {
+        RequestClassifier classifier = Create();
+        Endpoint endpoint = PipelineFactory.Endpoint(new WorkloadClassAttribute("reporting"), new DisableWorkloadIsolationAttribute());
+
+        Assert.Null(classifier.Classify(Request("/reports/1"), endpoint));
+        Assert.Null(classifier.Classify(Request("/reports/1"), endpoint));
+    }
+
+    [Fact]
+    public void Classify_EndpointWithoutMetadata_FollowsTheRequestEveryTime()
+    {
+        RequestClassifier classifier = Create();
+        Endpoint endpoint = PipelineFactory.Endpoint();
+
+        Assert.Equal("reporting", classifier.Classify(Request("/reports/1"), endpoint)!.Name);
+        Assert.Equal("admin", classifier.Classify(Request("/users/1", "DELETE"), endpoint)!.Name);
+        Assert.Equal("interactive", classifier.Classify(Request("/other"), endpoint)!.Name);
+    }
+
+    [Fact]
+    public void Classify_SameEndpointNamingAnUnknownClass_CountsEveryRequestAndFindsTheClassOnceAdded()
+    {
+        RequestClassifier classifier = Create();
+        Endpoint endpoint = PipelineFactory.Endpoint(new WorkloadClassAttribute("exports"));
+
+        Assert.Equal("interactive", classifier.Classify(Request("/"), endpoint)!.Name);
+        Assert.Equal("interactive", classifier.Classify(Request("/"), endpoint)!.Name);
+        Assert.Equal(2, _counters.UnknownClassFallbacks);
+
+        _scheduler!.Apply(new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive").AddClass("exports"));
+
+        Assert.Equal("exports", classifier.Classify(Request("/"), endpoint)!.Name);
+        Assert.Equal(2, _counters.UnknownClassFallbacks);
+    }
+
+    [Fact]
+    public void Classify_SameEndpointAfterItsClassIsRemoved_FallsBackAndComesBackWithTheClass()
+    {
+        RequestClassifier classifier = Create();
+        Endpoint endpoint = PipelineFactory.Endpoint(new WorkloadClassAttribute("batch"));
+        Assert.Equal("batch", classifier.Classify(Request("/"), endpoint)!.Name);
+
+        _scheduler!.Apply(new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive"));
+        Assert.Equal("interactive", classifier.Classify(Request("/"), endpoint)!.Name);
+        Assert.Equal(1, _counters.UnknownClassFallbacks);
+
+        _scheduler.Apply(new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive").AddClass("batch", c => c.Priority = 3));
+        Assert.Equal("batch", classifier.Classify(Request("/"), endpoint)!.Name);
     }
 
     public void Dispose() => _scheduler?.Dispose();

@@ -6,13 +6,14 @@ using Microsoft.Extensions.Logging;
 namespace Bulkhead.AspNetCore.Classification.Internal;
 
 /// <summary>
-/// Puts a request in a class, first match wins: endpoint metadata, configured rules, registered classifiers, then the
+/// Puts a request in a class, first match wins: endpoint metadata (or its exemption), configured rules, registered classifiers, then the
 /// default class. A name that is not a configured class falls back to the default class, counted and logged once.
 /// Rules and trusted headers follow the configuration in force.
 /// </summary>
 internal sealed partial class RequestClassifier
 {
     private const int MaxLoggedUnknownNames = 256;
+    private const int MaxRoutedEndpoints = 16_384;
 
     private readonly IWorkloadScheduler _scheduler;
     private readonly IWorkloadClassifier[] _classifiers;
@@ -23,9 +24,9 @@ internal sealed partial class RequestClassifier
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, bool> _loggedUnknownNames = new(StringComparer.Ordinal);
 
-    // Endpoint metadata is immutable and shared across hosts; what its name resolves to is remembered here, per
-    // metadata instance, and forgotten when the configuration changes.
-    private readonly ConcurrentDictionary<IWorkloadClassMetadata, WorkloadClass> _byMetadata = new(ReferenceEqualityComparer.Instance);
+    // Endpoint metadata is immutable and shared across hosts; what it decides is remembered here, per endpoint (one
+    // lookup instead of two metadata searches on every request), and forgotten when the configuration changes.
+    private readonly ConcurrentDictionary<Endpoint, EndpointRoute> _byEndpoint = new(ReferenceEqualityComparer.Instance);
     private CompiledRules _rules;
 
     public RequestClassifier(
@@ -47,15 +48,32 @@ internal sealed partial class RequestClassifier
         monitor.OnChange(options =>
         {
             Volatile.Write(ref _rules, Compile(options));
-            _byMetadata.Clear();
+            _byEndpoint.Clear();
         });
     }
 
-    public WorkloadClass Classify(HttpContext context, Endpoint? endpoint)
+    /// <summary>
+    /// Gets the request's class, or <see langword="null"/> when its endpoint is exempt from isolation.
+    /// </summary>
+    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint)
     {
-        if (endpoint?.Metadata.GetMetadata<IWorkloadClassMetadata>() is { } metadata)
+        if (endpoint is not null)
         {
-            return _byMetadata.TryGetValue(metadata, out WorkloadClass? cached) ? cached : FromMetadata(metadata);
+            EndpointRoute route = _byEndpoint.TryGetValue(endpoint, out EndpointRoute? cached) ? cached : Route(endpoint);
+            if (route.Class is { } routed)
+            {
+                return routed;
+            }
+
+            if (route.Exempt)
+            {
+                return null;
+            }
+
+            if (route.UnknownName is { } name)
+            {
+                return ResolveOrDefault(name, "endpoint metadata");
+            }
         }
 
         CompiledRules compiled = Volatile.Read(ref _rules);
@@ -69,9 +87,9 @@ internal sealed partial class RequestClassifier
 
         foreach (IWorkloadClassifier classifier in _classifiers)
         {
-            if (classifier.Classify(context) is { } name)
+            if (classifier.Classify(context) is { } classified)
             {
-                return ResolveOrDefault(name, "a classifier");
+                return ResolveOrDefault(classified, "a classifier");
             }
         }
 
@@ -99,15 +117,35 @@ internal sealed partial class RequestClassifier
         return null;
     }
 
-    private WorkloadClass FromMetadata(IWorkloadClassMetadata metadata)
+    /// <summary>What an endpoint's metadata decides, looked at once per endpoint and configuration.</summary>
+    private EndpointRoute Route(Endpoint endpoint)
     {
-        if (_scheduler.TryGetClass(metadata.WorkloadClass, out WorkloadClass? found))
+        EndpointRoute route;
+        if (endpoint.Metadata.GetMetadata<IDisableWorkloadIsolationMetadata>() is not null)
         {
-            _byMetadata.TryAdd(metadata, found);
-            return found;
+            route = EndpointRoute.Exempted;
+        }
+        else if (endpoint.Metadata.GetMetadata<IWorkloadClassMetadata>() is { } metadata)
+        {
+            // A name that is not configured is resolved on every request, so that each fallback is counted and a class
+            // added later under that name is found.
+            route = _scheduler.TryGetClass(metadata.WorkloadClass, out WorkloadClass? found)
+                ? new EndpointRoute(found, Exempt: false, UnknownName: null)
+                : new EndpointRoute(null, Exempt: false, metadata.WorkloadClass);
+        }
+        else
+        {
+            route = EndpointRoute.ByRequest;
         }
 
-        return Fallback(metadata.WorkloadClass, "endpoint metadata");
+        if (_byEndpoint.Count >= MaxRoutedEndpoints)
+        {
+            // Endpoints come and go with dynamic endpoint sources: a bounded memory of them, rebuilt as requests come.
+            _byEndpoint.Clear();
+        }
+
+        _byEndpoint.TryAdd(endpoint, route);
+        return route;
     }
 
     private WorkloadClass ResolveOrDefault(string name, string source) =>
@@ -153,4 +191,15 @@ internal sealed partial class RequestClassifier
 
     /// <summary>What the configuration in force says, made once per configuration: rules, header trust, the default class.</summary>
     private sealed record CompiledRules(CompiledRule[] Rules, bool PartitionHeaderTrusted, WorkloadClass DefaultClass);
+
+    /// <summary>
+    /// What an endpoint's metadata decides: a class, exemption, a class name that is not configured, or nothing (the
+    /// request's rules, classifiers and the default class decide).
+    /// </summary>
+    private sealed record EndpointRoute(WorkloadClass? Class, bool Exempt, string? UnknownName)
+    {
+        public static readonly EndpointRoute Exempted = new(null, Exempt: true, UnknownName: null);
+
+        public static readonly EndpointRoute ByRequest = new(null, Exempt: false, UnknownName: null);
+    }
 }

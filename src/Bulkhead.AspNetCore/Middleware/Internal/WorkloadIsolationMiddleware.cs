@@ -35,14 +35,13 @@ internal sealed class WorkloadIsolationMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        Endpoint? endpoint = context.GetEndpoint();
-        if (endpoint?.Metadata.GetMetadata<IDisableWorkloadIsolationMetadata>() is not null)
+        WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint());
+        if (workloadClass is null)
         {
             Interlocked.Increment(ref _counters.Exempt);
             return _next(context);
         }
 
-        WorkloadClass workloadClass = _classifier.Classify(context, endpoint);
         CancellationToken aborted = context.RequestAborted;
         ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(_classifier.GetPartition(context), aborted);
         if (!acquiring.IsCompletedSuccessfully)

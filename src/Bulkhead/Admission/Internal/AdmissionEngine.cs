@@ -75,6 +75,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public int SharedPool => Configuration.Pool;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
     {
         ClassState c = Admit(workloadClass, out ClassLimits limits);
@@ -92,6 +93,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         return TryAcquireSlow(c, partition, limiterLease: null);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)

@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
 namespace Bulkhead.Admission.Internal;
 
 /// <summary>
@@ -13,16 +16,7 @@ internal sealed partial class ClassState
     {
         ArgumentNullException.ThrowIfNull(work);
         ThrowIfNotAcquired(lease);
-        ClassState runner = this;
-        ClassLimits limits = Limits;
-        if (limits.Removed)
-        {
-            // This class was removed and the work fell back: it runs as the class whose seat it holds.
-            runner = lease.HolderClass ?? this;
-            limits = runner.Limits;
-        }
-
-        if (runner.Threads is null && !limits.HasExecutionTimeout)
+        if (_runsInline)
         {
             // The common case allocates nothing: no timer, no hop, and no await when the work completes synchronously.
             Task task;
@@ -43,6 +37,13 @@ internal sealed partial class ClassState
             }
 
             return ReleaseWhenDoneAsync(task, lease);
+        }
+
+        // This class was removed and the work fell back: it runs as the class whose seat it holds.
+        ClassState runner = Limits.Removed ? lease.HolderClass ?? this : this;
+        if (runner != this && runner._runsInline)
+        {
+            return runner.ExecuteAsync(lease, work, state, cancellationToken);
         }
 
         return runner.ExecuteWatchedAsync(
@@ -78,13 +79,18 @@ internal sealed partial class ClassState
         }
     }
 
-    private static void ThrowIfNotAcquired(WorkloadLease lease)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ThrowIfNotAcquired(in WorkloadLease lease)
     {
         if (!lease.IsAcquired)
         {
-            throw new ArgumentException("The lease holds no seat: only an acquired lease can run work.", nameof(lease));
+            ThrowNotAcquired();
         }
     }
+
+    [DoesNotReturn]
+    private static void ThrowNotAcquired() =>
+        throw new ArgumentException("The lease holds no seat: only an acquired lease can run work.", "lease");
 
     private async Task<TResult> ExecuteWatchedAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Bulkhead.Execution.Internal;
 using Bulkhead.Queuing.Internal;
 
@@ -57,12 +58,16 @@ internal sealed partial class ClassState : WorkloadClass
 
     private ClassLimits _limits;
 
+    // Work runs inline (no dedicated threads, no execution timeout, not removed): one read for ExecuteAsync's common case.
+    private volatile bool _runsInline;
+
     public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads)
     {
         Engine = engine;
         Name = name;
-        _limits = limits;
         Threads = threads;
+        _limits = limits;
+        _runsInline = threads is null && !limits.HasExecutionTimeout && !limits.Removed;
         SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
         Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit);
     }
@@ -75,7 +80,11 @@ internal sealed partial class ClassState : WorkloadClass
     public ClassLimits Limits
     {
         get => Volatile.Read(ref _limits);
-        set => Volatile.Write(ref _limits, value);
+        set
+        {
+            Volatile.Write(ref _limits, value);
+            _runsInline = Threads is null && !value.HasExecutionTimeout && !value.Removed;
+        }
     }
 
     /// <summary>Gets the class's dedicated threads, or <see langword="null"/> when its work runs on the ThreadPool.</summary>
@@ -105,6 +114,7 @@ internal sealed partial class ClassState : WorkloadClass
     public override WorkloadLease TryAcquire(string? partition = null) => Engine.TryAcquire(this, partition);
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default) =>
         Engine.AcquireAsync(this, partition, cancellationToken);
 
