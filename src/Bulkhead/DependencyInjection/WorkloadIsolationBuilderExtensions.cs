@@ -3,10 +3,12 @@ using System.Threading.RateLimiting;
 using Bulkhead;
 using Bulkhead.DependencyInjection.Internal;
 using Bulkhead.Jobs.Internal;
+using Bulkhead.Options.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -23,16 +25,30 @@ public static class WorkloadIsolationBuilderExtensions
     /// </summary>
     /// <typeparam name="TService">The hosted service, created once from DI.</typeparam>
     /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
-    /// <param name="workloadClass">The class it runs in.</param>
+    /// <param name="workloadClass">The class it runs in; start-up fails when no class of that name is configured.</param>
     /// <returns>The builder, for chaining.</returns>
+    /// <exception cref="InvalidOperationException"><typeparamref name="TService"/> is already registered to run in another class.</exception>
     public static IWorkloadIsolationBuilder AddHostedService<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.PublicMethods)] TService>(this IWorkloadIsolationBuilder builder, string workloadClass)
         where TService : class, IHostedService
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(workloadClass);
 
+        if (builder.Services.FirstOrDefault(static d => d.ServiceType == typeof(WorkloadHostedServiceRegistration<TService>))?.ImplementationInstance
+            is WorkloadHostedServiceRegistration<TService> { } existing)
+        {
+            if (string.Equals(existing.WorkloadClass, workloadClass, StringComparison.OrdinalIgnoreCase))
+            {
+                return builder;
+            }
+
+            throw new InvalidOperationException(
+                $"Hosted service {typeof(TService).Name} is already registered to run in workload class '{existing.WorkloadClass}'; a hosted service runs in one class, so it cannot also run in '{workloadClass}'.");
+        }
+
         builder.Services.TryAddSingleton<TService>();
-        builder.Services.TryAddSingleton(new WorkloadHostedServiceRegistration<TService>(workloadClass));
+        builder.Services.AddSingleton(new WorkloadHostedServiceRegistration<TService>(workloadClass));
+        builder.Services.AddSingleton<IValidateOptions<WorkloadIsolationOptions>>(new WorkloadClassReferenceCheck($"Hosted service {typeof(TService).Name}", workloadClass));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WorkloadHostedService<TService>>(static sp =>
             new WorkloadHostedService<TService>(
                 sp.GetRequiredService<TService>(),

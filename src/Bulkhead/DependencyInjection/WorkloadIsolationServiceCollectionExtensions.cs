@@ -44,6 +44,11 @@ public static class WorkloadIsolationServiceCollectionExtensions
     /// Adds workload isolation configured from a configuration section, for example <c>WorkloadIsolation</c> of
     /// appsettings.json. Calling it again adds more configuration.
     /// </summary>
+    /// <remarks>
+    /// The section is read strictly: a setting that is not one of the options' (a misspelt key), a value that does not
+    /// parse, a time span written as a bare number or a <c>Classes</c> list fails start-up and every reload, with one
+    /// error naming each class and field.
+    /// </remarks>
     /// <param name="services">The services.</param>
     /// <param name="configuration">The section that holds the options.</param>
     /// <returns>A builder to configure workload isolation further.</returns>
@@ -52,6 +57,9 @@ public static class WorkloadIsolationServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
+        // The section as written is checked first: the binder would drop a class with an unreadable value, ignore a
+        // misspelt setting and read "5" as five days.
+        services.AddSingleton<IConfigureOptions<WorkloadIsolationOptions>>(new WorkloadIsolationConfigurationCheck(configuration));
         services.Configure<WorkloadIsolationOptions>(configuration);
         return services.AddWorkloadIsolationCore();
     }

@@ -453,15 +453,19 @@ public sealed class WorkloadSchedulerTests
     }
 
     [Fact]
-    public async Task AcquireAsync_TokenAlreadyCanceled_ThrowsWithoutTakingASeat()
+    public async Task AcquireAsync_TokenAlreadyCanceled_ThrowsWithoutTakingASeatAndCountsIt()
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         using var cts = new CancellationTokenSource();
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => scheduler.AcquireAsync(Batch, cancellationToken: cts.Token).WithTimeout());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => scheduler.GetClass(Batch).AcquireAsync(cancellationToken: cts.Token).AsTask().WithTimeout());
 
-        Assert.Equal(0, scheduler.GetSnapshot()[Batch].InFlight);
+        WorkloadClassSnapshot snapshot = scheduler.GetSnapshot()[Batch];
+        Assert.Equal(0, snapshot.InFlight);
+        Assert.Equal(2, snapshot.Canceled);
+        Assert.Equal(0, snapshot.Admitted);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Bulkhead.Admission.Internal;
+using Bulkhead.Jobs.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -83,6 +84,30 @@ public sealed class WorkloadHostedServiceTests
 
         Assert.Equal("Bulkhead batch #1", service.ThreadName);
         await host.StopAsync().WithTimeout();
+    }
+
+    [Fact]
+    public async Task WrappedService_InAClassThatIsNotConfigured_FailsStartUpNamingServiceAndClass()
+    {
+        using IHost host = Build(b => b.AddHostedService<GatedService>("reportng"));
+
+        var failure = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync().WithTimeout());
+
+        Assert.Contains("Hosted service GatedService runs in workload class 'reportng', which is not configured (configured: 'interactive', 'batch').", failure.Message, StringComparison.Ordinal);
+        Assert.False(host.Services.GetRequiredService<GatedService>().Running.IsCompleted);
+    }
+
+    [Fact]
+    public void WrappedService_RegisteredForTwoClasses_ThrowsNamingBoth()
+    {
+        IWorkloadIsolationBuilder builder = new ServiceCollection().AddWorkloadIsolation().AddHostedService<GatedService>("batch");
+
+        var failure = Assert.Throws<InvalidOperationException>(() => builder.AddHostedService<GatedService>("interactive"));
+
+        Assert.Contains("'batch'", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("'interactive'", failure.Message, StringComparison.Ordinal);
+        builder.AddHostedService<GatedService>("Batch");
+        Assert.Single(builder.Services, d => d.ImplementationInstance is WorkloadHostedServiceRegistration<GatedService>);
     }
 
     private static IHost Build(

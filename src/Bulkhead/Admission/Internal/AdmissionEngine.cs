@@ -40,6 +40,11 @@ internal sealed partial class AdmissionEngine : IDisposable
     private int _generation;
 
     private int _sharedInUse;
+
+#if DEBUG
+    /// <summary>A test seam (debug builds only): runs after the lock-free path claims a shared seat, before it takes it.</summary>
+    internal Action? AfterSharedClaimForTest;
+#endif
     private int _minWaitingPriority = NoWaiters;
     private int _totalQueued;
     private long _waiterSequence;
@@ -96,12 +101,11 @@ internal sealed partial class AdmissionEngine : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, CancellationToken cancellationToken)
     {
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
+            return CanceledBeforeAsking(c, cancellationToken);
         }
-
-        ClassState c = Admit(workloadClass, out ClassLimits limits);
 
         if (limits.RateLimiter is not null)
         {
@@ -215,6 +219,14 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
 
         return c;
+    }
+
+    /// <summary>Work whose token was canceled before it asked: counted as canceled, as a waiter canceled in the queue is.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ValueTask<WorkloadLease> CanceledBeforeAsking(ClassState c, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref c.Canceled);
+        return ValueTask.FromCanceled<WorkloadLease>(cancellationToken);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -403,12 +415,19 @@ internal sealed partial class AdmissionEngine : IDisposable
                 return SeatKind.None;
             }
 
+#if DEBUG
+            if (!underLock)
+            {
+                AfterSharedClaimForTest?.Invoke();
+            }
+#endif
+
             // The shared seat is claimed; now move the class's count, or hand the claim back.
             while (true)
             {
                 if (!MayTake(word, limits, underLock))
                 {
-                    Interlocked.Decrement(ref _sharedInUse);
+                    HandBackSharedClaim(underLock);
                     return SeatKind.None;
                 }
 
@@ -419,7 +438,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                     if (ClassState.SeatsOf(word) < ClassState.ReservedOf(word))
                     {
                         // A reserved seat freed meanwhile and this admission took it: the shared claim is not needed.
-                        Interlocked.Decrement(ref _sharedInUse);
+                        HandBackSharedClaim(underLock);
                         return SeatKind.Reserved;
                     }
 
@@ -428,6 +447,19 @@ internal sealed partial class AdmissionEngine : IDisposable
 
                 word = seen;
             }
+        }
+    }
+
+    /// <summary>
+    /// Gives back a shared seat claimed but not used. A waiter may have found the pool full because of the claim, and
+    /// nothing else may come to wake it: without the lock, look for waiters as a release does.
+    /// </summary>
+    private void HandBackSharedClaim(bool underLock)
+    {
+        Interlocked.Decrement(ref _sharedInUse);
+        if (!underLock)
+        {
+            Pump();
         }
     }
 

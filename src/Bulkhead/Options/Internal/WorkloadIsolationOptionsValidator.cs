@@ -25,6 +25,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"WorkloadIsolation: DefaultClass '{options.DefaultClass}' is not a configured class (configured: {string.Join(", ", options.Classes.Keys.Select(k => $"'{k}'"))})."));
         }
 
+        bool totalInRange = options.TotalConcurrency is >= 1 and <= WorkloadIsolationOptions.MaxSeats;
         long reservedTotal = 0;
         foreach ((string className, WorkloadClassOptions? classOptions) in options.Classes)
         {
@@ -42,11 +43,12 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             }
 
             AddAttributeFailures(classOptions, prefix, failures);
-            ValidateClass(options, prefix, classOptions, failures);
+            ValidateClass(options, totalInRange, prefix, classOptions, failures);
             reservedTotal += Math.Max(0, classOptions.ReservedConcurrency);
         }
 
-        if (reservedTotal > options.TotalConcurrency)
+        // A TotalConcurrency out of range is reported above, once; sums against it would only repeat it.
+        if (totalInRange && reservedTotal > options.TotalConcurrency)
         {
             failures.Add(string.Create(
                 CultureInfo.InvariantCulture,
@@ -87,6 +89,16 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 failures.Add($"{prefix}: PathPrefix '{path}' must start with '/'.");
             }
 
+            if (rule.HeaderValue is not null && rule.Header is null)
+            {
+                failures.Add($"{prefix}: HeaderValue '{rule.HeaderValue}' is set without Header; name the header it is compared with.");
+            }
+
+            if (rule.ClaimValue is not null && rule.Claim is null)
+            {
+                failures.Add($"{prefix}: ClaimValue '{rule.ClaimValue}' is set without Claim; name the claim type it is compared with.");
+            }
+
             if (rule.Header is { } header && !options.TrustedHeaders.Contains(header))
             {
                 failures.Add($"{prefix}: Header '{header}' is not in TrustedHeaders; only headers a gateway sets may choose a class.");
@@ -94,17 +106,17 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
     }
 
-    private static void ValidateClass(WorkloadIsolationOptions options, string prefix, WorkloadClassOptions classOptions, List<string> failures)
+    private static void ValidateClass(WorkloadIsolationOptions options, bool totalInRange, string prefix, WorkloadClassOptions classOptions, List<string> failures)
     {
         int max = classOptions.MaxConcurrency ?? options.TotalConcurrency;
-        if (classOptions.ReservedConcurrency > max)
+        if (classOptions.ReservedConcurrency > max && (classOptions.MaxConcurrency is not null || totalInRange))
         {
             failures.Add(string.Create(
                 CultureInfo.InvariantCulture,
                 $"{prefix}: ReservedConcurrency ({classOptions.ReservedConcurrency}) exceeds MaxConcurrency ({max})."));
         }
 
-        if (classOptions.MaxConcurrency > options.TotalConcurrency)
+        if (totalInRange && classOptions.MaxConcurrency > options.TotalConcurrency)
         {
             failures.Add(string.Create(
                 CultureInfo.InvariantCulture,
@@ -158,6 +170,12 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         {
             string member = result.MemberNames.FirstOrDefault() ?? "value";
             object? value = typeof(T).GetProperty(member)?.GetValue(instance);
+            if (value is null || (value is string text && string.IsNullOrWhiteSpace(text)))
+            {
+                failures.Add($"{prefix}: {member} is empty; it is required.");
+                continue;
+            }
+
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: {member} ({value ?? "null"}) is out of range. {result.ErrorMessage}"));
         }
     }

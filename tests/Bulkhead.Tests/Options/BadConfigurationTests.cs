@@ -1,0 +1,218 @@
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Bulkhead.Tests.Options;
+
+/// <summary>
+/// Configurations as users write them in appsettings.json, each wrong in one way: start-up fails with a message naming
+/// the class and the field, and a reload to it keeps the configuration in force.
+/// </summary>
+public sealed class BadConfigurationTests
+{
+    private const string Good = """
+        { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
+          "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { "Priority": 2, "MaxConcurrency": 4 } } }
+        """;
+
+    public static TheoryData<string, string, string[]> Cases => new()
+    {
+        // Values the binder cannot read: it drops the whole class, or the only class, without a word.
+        { "unreadable time span", Reporting("\"QueueTimeout\": \"00:00:3O\""), ["Workload class 'reporting': QueueTimeout ('00:00:3O') is not a time span"] },
+        { "unknown CPU priority", Reporting("\"Execution\": { \"DedicatedThreads\": 1, \"CpuPriority\": \"Turbo\" }"), ["Workload class 'reporting': Execution: CpuPriority ('Turbo') is not one of Normal, BelowNormal, Lowest, Idle."] },
+        { "words for a number", Reporting("\"MaxConcurrency\": \"lots\""), ["Workload class 'reporting': MaxConcurrency ('lots') is not a whole number."] },
+        { "the only class unreadable", """{ "DefaultClass": "batch", "Classes": { "batch": { "MaxConcurrency": "lots" } } }""", ["Workload class 'batch': MaxConcurrency ('lots')"] },
+        { "words for the total", """{ "TotalConcurrency": "lots" }""", ["WorkloadIsolation: TotalConcurrency ('lots') is not a whole number."] },
+        { "a number too large", """{ "TotalConcurrency": 99999999999 }""", ["WorkloadIsolation: TotalConcurrency ('99999999999') is too large"] },
+        { "words for a rate", Reporting("\"RateLimit\": { \"PermitsPerSecond\": \"fast\" }"), ["Workload class 'reporting': RateLimit: PermitsPerSecond ('fast') is not a number"] },
+        { "words for a flag", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"PerPartition\": \"yes\" }"), ["Workload class 'reporting': RateLimit: PerPartition ('yes') is not true or false."] },
+        { "words for threads", Reporting("\"Execution\": { \"DedicatedThreads\": \"two\" }"), ["Workload class 'reporting': Execution: DedicatedThreads ('two') is not a whole number."] },
+        { "unknown queue order", Reporting("\"QueueOrder\": \"Random\""), ["Workload class 'reporting': QueueOrder ('Random') is not one of Fifo, Lifo."] },
+        { "unknown full mode", Reporting("\"Jobs\": { \"FullMode\": \"Explode\" }"), ["Workload class 'reporting': Jobs: FullMode ('Explode') is not one of"] },
+        { "unreadable execution timeout", Reporting("\"ExecutionTimeout\": \"soon\""), ["Workload class 'reporting': ExecutionTimeout ('soon') is not a time span"] },
+
+        // Time spans written as bare numbers mean days.
+        { "queue timeout of five days", Reporting("\"QueueTimeout\": 5"), ["Workload class 'reporting': QueueTimeout ('5') is not a time span", "days"] },
+        { "execution timeout of ten days", Reporting("\"ExecutionTimeout\": \"10\""), ["Workload class 'reporting': ExecutionTimeout ('10') is not a time span"] },
+
+        // Misspelt or unknown settings.
+        { "misspelt class setting", Reporting("\"MaxConcurency\": 4"), ["Workload class 'reporting': 'MaxConcurency' is not a setting; did you mean 'MaxConcurrency'?"] },
+        { "misspelt top-level setting", """{ "TotalConcurency": 8 }""", ["WorkloadIsolation: 'TotalConcurency' is not a setting; did you mean 'TotalConcurrency'?"] },
+        { "misspelt rate setting", Reporting("\"RateLimit\": { \"PermitsPerSec\": 5 }"), ["Workload class 'reporting': RateLimit: 'PermitsPerSec' is not a setting; did you mean 'PermitsPerSecond'?"] },
+        { "misspelt job setting", Reporting("\"Jobs\": { \"Capacty\": 5 }"), ["Workload class 'reporting': Jobs: 'Capacty' is not a setting; did you mean 'Capacity'?"] },
+        { "unknown rule setting", Rule("\"Path\": \"/reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: 'Path' is not a setting", "PathPrefix"] },
+        { "setting from elsewhere", Reporting("\"Timeout\": \"00:00:05\""), ["Workload class 'reporting': 'Timeout' is not a setting"] },
+
+        // Shapes.
+        { "classes as a list", """{ "DefaultClass": "a", "Classes": [ { "MaxConcurrency": 2 } ] }""", ["WorkloadIsolation: Classes is a list; it must be an object keyed by class name"] },
+        { "a class as a value", """{ "DefaultClass": "interactive", "Classes": { "interactive": { }, "reporting": "fast" } }""", ["Workload class 'reporting': ('fast') must be an object of settings"] },
+        { "rules as an object", """{ "Rules": { "PathPrefix": "/reports", "Class": "default" } }""", ["WorkloadIsolation: Rules must be a list"] },
+        { "trusted headers as a value", """{ "TrustedHeaders": "X-Gateway" }""", ["WorkloadIsolation: TrustedHeaders ('X-Gateway') must be a list"] },
+        { "execution as a value", Reporting("\"Execution\": \"dedicated\""), ["Workload class 'reporting': Execution ('dedicated') must be an object of settings"] },
+        { "a number as an object", Reporting("\"MaxConcurrency\": { \"Value\": 4 }"), ["Workload class 'reporting': MaxConcurrency must be a value"] },
+
+        // A rate limit without a rate.
+        { "empty rate limit", Reporting("\"RateLimit\": { }"), ["Workload class 'reporting': RateLimit: PermitsPerSecond is required."] },
+        { "rate limit with a burst only", Reporting("\"RateLimit\": { \"Burst\": 5 }"), ["Workload class 'reporting': RateLimit: PermitsPerSecond is required."] },
+
+        // Values out of range, each named.
+        { "no seats", """{ "TotalConcurrency": 0 }""", ["WorkloadIsolation: TotalConcurrency (0) is out of range."] },
+        { "negative seats, reported once", """{ "TotalConcurrency": -1, "DefaultClass": "a", "Classes": { "a": { "ReservedConcurrency": 2 } } }""", ["WorkloadIsolation: TotalConcurrency (-1) is out of range."] },
+        { "empty default class", """{ "DefaultClass": "" }""", ["WorkloadIsolation: DefaultClass is empty; it is required."] },
+        { "default class not configured", """{ "DefaultClass": "nope", "Classes": { "a": { } } }""", ["WorkloadIsolation: DefaultClass 'nope' is not a configured class (configured: 'a')."] },
+        { "negative priority", Reporting("\"Priority\": -1"), ["Workload class 'reporting': Priority (-1) is out of range."] },
+        { "negative queue limit", Reporting("\"QueueLimit\": -5"), ["Workload class 'reporting': QueueLimit (-5) is out of range."] },
+        { "negative queue timeout", Reporting("\"QueueTimeout\": \"-00:00:05\""), ["Workload class 'reporting': QueueTimeout (-00:00:05) must be zero or positive"] },
+        { "per-partition limit of zero", Reporting("\"MaxConcurrencyPerPartition\": 0"), ["Workload class 'reporting': MaxConcurrencyPerPartition (0) is out of range."] },
+        { "rate of zero", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 0 }"), ["Workload class 'reporting': RateLimit: PermitsPerSecond (0) is out of range."] },
+        { "burst of zero", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Burst\": 0 }"), ["Workload class 'reporting': RateLimit: Burst (0) is out of range."] },
+        { "negative threads", Reporting("\"Execution\": { \"DedicatedThreads\": -1 }"), ["Workload class 'reporting': Execution: DedicatedThreads (-1) is out of range."] },
+        { "job capacity of zero", Reporting("\"Jobs\": { \"Capacity\": 0 }"), ["Workload class 'reporting': Jobs: Capacity (0) is out of range."] },
+        { "no partitions tracked", """{ "MaxTrackedPartitions": 0 }""", ["WorkloadIsolation: MaxTrackedPartitions (0) is out of range."] },
+        { "reserved above max", Reporting("\"MaxConcurrency\": 4, \"ReservedConcurrency\": 5"), ["Workload class 'reporting': ReservedConcurrency (5) exceeds MaxConcurrency (4)."] },
+        { "max above total", Reporting("\"MaxConcurrency\": 17"), ["Workload class 'reporting': MaxConcurrency (17) exceeds TotalConcurrency (16)."] },
+        { "reservations above total", """{ "TotalConcurrency": 4, "DefaultClass": "a", "Classes": { "a": { "ReservedConcurrency": 3 }, "b": { "ReservedConcurrency": 2 } } }""", ["the classes' ReservedConcurrency adds up to 5, more than TotalConcurrency (4)."] },
+
+        // Rules.
+        { "header value without a header", Rule("\"PathPrefix\": \"/reports\", \"HeaderValue\": \"batch\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: HeaderValue 'batch' is set without Header"] },
+        { "claim value without a claim", Rule("\"PathPrefix\": \"/reports\", \"ClaimValue\": \"operator\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: ClaimValue 'operator' is set without Claim"] },
+        { "rule for an unknown class", Rule("\"PathPrefix\": \"/reports\", \"Class\": \"reportng\""), ["WorkloadIsolation: Rules[0]: Class 'reportng' is not a configured class."] },
+        { "rule without a condition", Rule("\"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: sets no condition"] },
+        { "rule on an untrusted header", Rule("\"Header\": \"X-Class\", \"HeaderValue\": \"reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: Header 'X-Class' is not in TrustedHeaders"] },
+        { "rule path without a slash", Rule("\"PathPrefix\": \"reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: PathPrefix 'reports' must start with '/'."] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void StartUp_BadConfiguration_FailsNamingTheClassAndTheField(string name, string section, string[] expected)
+    {
+        using ServiceProvider services = Build(Json(section));
+
+        var failure = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+
+        foreach (string part in expected)
+        {
+            Assert.True(failure.Message.Contains(part, StringComparison.Ordinal), $"{name}: '{part}' not in: {failure.Message}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Reload_BadConfiguration_IsRejectedAndTheConfigurationInForceStays(string name, string section, string[] expected)
+    {
+        var source = new SwappableSource();
+        source.Provider.Swap(Json(Good));
+        var logs = new ListLoggerProvider();
+        IConfigurationRoot configuration = new ConfigurationBuilder().Add(source).Build();
+        using ServiceProvider services = Build(configuration, logs);
+        IWorkloadIsolationMonitor monitor = services.GetRequiredService<IWorkloadIsolationMonitor>();
+        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
+        WorkloadIsolationOptions before = monitor.CurrentValue;
+
+        source.Provider.Swap(Json(section));
+
+        Assert.Same(before, monitor.CurrentValue);
+        Assert.Equal(4, scheduler.GetSnapshot()["reporting"].MaxConcurrency);
+        (LogLevel _, string message) = Assert.Single(logs.Messages, m => m.Level == LogLevel.Error);
+        foreach (string part in expected)
+        {
+            Assert.True(message.Contains(part, StringComparison.Ordinal), $"{name}: '{part}' not in: {message}");
+        }
+    }
+
+    [Fact]
+    public void StartUp_GoodConfiguration_Succeeds()
+    {
+        using ServiceProvider services = Build(Json(Good));
+
+        services.GetRequiredService<IStartupValidator>().Validate();
+
+        Assert.Equal(4, services.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reporting"].MaxConcurrency);
+    }
+
+    [Fact]
+    public void StartUp_EverySettingWrittenAsUsersDo_Succeeds()
+    {
+        const string section = """
+            { "TotalConcurrency": 32, "DefaultClass": "interactive", "MaxTrackedPartitions": 100,
+              "TrustedHeaders": [ "X-Gateway" ],
+              "Rules": [ { "PathPrefix": "/reports", "Method": "GET", "Class": "reporting" },
+                         { "Header": "X-Gateway", "HeaderValue": "batch", "Class": "batch" },
+                         { "Claim": "role", "ClaimValue": "operator", "Class": "interactive" } ],
+              "Classes": {
+                "interactive": { "Priority": 0, "ReservedConcurrency": 8, "MaxConcurrency": null, "QueueLimit": 100,
+                                 "QueueTimeout": "00:00:30", "QueueOrder": "lifo" },
+                "reporting": { "Priority": 2, "MaxConcurrency": 4, "MaxConcurrencyPerPartition": 2,
+                               "ExecutionTimeout": "00:01:00", "QueueTimeout": "-00:00:00.001",
+                               "RateLimit": { "PermitsPerSecond": 2.5, "Burst": 5, "PerPartition": true },
+                               "Execution": { "DedicatedThreads": 1, "CpuPriority": "Lowest" } },
+                "batch": { "Priority": 3, "MaxConcurrency": 2, "Jobs": { "Capacity": 10, "FullMode": "Reject" } } } }
+            """;
+        using ServiceProvider services = Build(Json(section));
+
+        services.GetRequiredService<IStartupValidator>().Validate();
+
+        WorkloadIsolationOptions options = services.GetRequiredService<IWorkloadIsolationMonitor>().CurrentValue;
+        Assert.Equal(3, options.Classes.Count);
+        Assert.Equal(2.5, options.Classes["reporting"].RateLimit!.PermitsPerSecond);
+        Assert.Equal(Timeout.InfiniteTimeSpan, options.Classes["reporting"].QueueTimeout);
+        Assert.Equal(3, options.Rules.Count);
+    }
+
+    [Fact]
+    public void StartUp_OnlyTheCodeConfiguresTheOptions_TheSectionCheckIsNotInvolved()
+    {
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("batch", c => c.MaxConcurrency = 2).DefaultClass = "batch");
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+    }
+
+    private static string Reporting(string setting) => $$"""
+        { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
+          "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { {{setting}} } } }
+        """;
+
+    private static string Rule(string rule) => $$"""
+        { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
+          "Rules": [ { {{rule}} } ],
+          "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { "Priority": 2, "MaxConcurrency": 4 } } }
+        """;
+
+    private static IConfigurationRoot Json(string section) =>
+        new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes($$"""{ "WorkloadIsolation": {{section}} }"""))).Build();
+
+    private static ServiceProvider Build(IConfiguration configuration, ILoggerProvider? logs = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(b =>
+        {
+            if (logs is not null)
+            {
+                b.AddProvider(logs);
+            }
+        });
+        services.AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation"));
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>A configuration source whose whole content is replaced at once, as a file edit replaces it.</summary>
+    private sealed class SwappableSource : IConfigurationSource
+    {
+        public SwappableProvider Provider { get; } = new();
+
+        public IConfigurationProvider Build(IConfigurationBuilder builder) => Provider;
+    }
+
+    private sealed class SwappableProvider : ConfigurationProvider
+    {
+        public void Swap(IConfigurationRoot from)
+        {
+            Data = new Dictionary<string, string?>(from.AsEnumerable(), StringComparer.OrdinalIgnoreCase);
+            OnReload();
+        }
+    }
+}
