@@ -46,6 +46,24 @@ public abstract class WorkloadClass
     public abstract ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Takes a seat of the class for background work (a job item, a hosted service), waiting as long as it takes: in the
+    /// class's queue like any work (by priority, fair among partitions), but outside its <c>QueueLimit</c> and
+    /// <c>QueueTimeout</c>, which bound how long a client is kept waiting. Such waiters count toward the queue that
+    /// requests of the class see, are never turned away to make room for them, and never time out.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="cancellationToken">Cancels the wait; the place in the queue is freed at once.</param>
+    /// <returns>
+    /// An acquired lease that must be disposed to free the seat, or a lease rejected only with
+    /// <see cref="WorkloadRejectionReason.RateLimited"/> (retry after its <see cref="WorkloadLease.RetryAfter"/>) or
+    /// <see cref="WorkloadRejectionReason.ShuttingDown"/>.
+    /// </returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled before a seat was taken.</exception>
+    /// <remarks>The base implementation calls <see cref="AcquireAsync"/>, for decorators written before this method.</remarks>
+    public virtual ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
+        AcquireAsync(partition, cancellationToken);
+
+    /// <summary>
     /// Runs work holding the seat of an acquired lease, where the class runs its work (its dedicated threads, or the
     /// calling thread for a class on the ThreadPool), under the class's execution timeout; disposes the lease when the
     /// work ends, however it ends.

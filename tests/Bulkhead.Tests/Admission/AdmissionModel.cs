@@ -14,6 +14,7 @@ internal sealed class AdmissionModel
     private string _defaultClass = string.Empty;
     private readonly Dictionary<int, ModelClass> _requests = [];
     private readonly Dictionary<int, ModelPartition> _heldPartitions = [];
+    private readonly HashSet<int> _background = [];
 
     public AdmissionModel(WorkloadIsolationOptions options, long nowTicks) => Reconfigure(options, nowTicks);
 
@@ -98,7 +99,12 @@ internal sealed class AdmissionModel
     /// <summary>The retry-after of the last rate-limited acquire, in ticks.</summary>
     public long LastRetryAfterTicks { get; private set; }
 
-    public List<(int, Outcome)> Acquire(int id, string name, string? partitionKey, bool wait, long nowTicks)
+    /// <summary>
+    /// An arrival. <paramref name="background"/> work waits outside QueueLimit and QueueTimeout: it is never turned
+    /// away by a full queue, never times out, and is never the one evicted to make room for a newcomer (who is then
+    /// turned away instead), but it counts toward the queue newcomers see.
+    /// </summary>
+    public List<(int, Outcome)> Acquire(int id, string name, string? partitionKey, bool wait, long nowTicks, bool background = false)
     {
         ModelClass c = _byName[name];
         string key = partitionKey ?? string.Empty;
@@ -123,18 +129,18 @@ internal sealed class AdmissionModel
             return [(id, Outcome.Granted)];
         }
 
-        if (!wait || c.QueueLimit == 0)
+        if (!wait || (!background && c.QueueLimit == 0))
         {
             return [(id, Outcome.QueueFull)];
         }
 
-        if (c.Timeout == TimeSpan.Zero)
+        if (!background && c.Timeout == TimeSpan.Zero)
         {
             return [(id, Outcome.QueueTimeout)];
         }
 
         List<(int, Outcome)> result = [];
-        if (c.Queued >= c.QueueLimit)
+        if (!background && c.Queued >= c.QueueLimit)
         {
             ModelPartition? largest = null;
             foreach (ModelPartition p in c.RingFromCursor())
@@ -152,11 +158,21 @@ internal sealed class AdmissionModel
             }
 
             int victim = largest!.Queue[^1].Id;
+            if (_background.Contains(victim))
+            {
+                return [(id, Outcome.QueueFull)];
+            }
+
             c.Remove(victim, served: false);
             result.Add((victim, Outcome.QueueFull));
         }
 
-        long deadline = c.Timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + c.Timeout.Ticks;
+        long deadline = background || c.Timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + c.Timeout.Ticks;
+        if (background)
+        {
+            _background.Add(id);
+        }
+
         c.Add(key, (id, deadline), c.Lifo);
         result.Add((id, Outcome.Queued));
         return result;
@@ -195,6 +211,8 @@ internal sealed class AdmissionModel
 
         return result;
     }
+
+    public int BackgroundQueued(string name) => _byName[name].RingFromCursor().SelectMany(p => p.Queue).Count(w => _background.Contains(w.Id));
 
     public int PartitionInFlight(string name, string key) => _byName[name].Find(key)?.InFlight ?? 0;
 

@@ -8,22 +8,42 @@ namespace Bulkhead.Tests.Jobs;
 public sealed class SeatWaiterTests
 {
     [Fact]
-    public async Task WaitAsync_QueueTimesOut_TriesAgainAfterTheRetryDelayUntilASeatFrees()
+    public async Task WaitAsync_PastTheQueueTimeoutAndLimit_KeepsItsPlaceUntilASeatFrees()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("batch", c => c.QueueTimeout = TimeSpan.FromSeconds(1)), time);
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("batch", c => { c.QueueTimeout = TimeSpan.FromSeconds(1); c.QueueLimit = 1; }), time);
         WorkloadLease held = scheduler.TryAcquire("batch");
         var retries = new List<(WorkloadRejectionReason Reason, TimeSpan Delay)>();
 
-        Task<WorkloadLease> waiting = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
-        time.Advance(TimeSpan.FromSeconds(1));
-        await Eventually.TrueAsync(() => retries.Count == 1, "the timed-out wait is retried");
+        Task<WorkloadLease> first = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
+        Task<WorkloadLease> second = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(10));
+
+        Assert.Equal(2, scheduler.GetSnapshot()["batch"].Queued);
+        Assert.False(first.IsCompleted || second.IsCompleted);
         held.Dispose();
+        using WorkloadLease lease = await first.WithTimeout();
+        Assert.True(lease.IsAcquired);
+        Assert.Empty(retries);
+        Assert.False(second.IsCompleted);
+        lease.Dispose();
+        (await second.WithTimeout()).Dispose();
+    }
+
+    [Fact]
+    public async Task WaitAsync_RateLimited_TriesAgainAfterTheRetryAfter()
+    {
+        var time = new FakeTimeProvider();
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1 }), time);
+        scheduler.TryAcquire("batch").Dispose();
+        var retries = new List<(WorkloadRejectionReason Reason, TimeSpan Delay)>();
+
+        Task<WorkloadLease> waiting = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
+        Assert.Equal([(WorkloadRejectionReason.RateLimited, TimeSpan.FromSeconds(1))], retries);
         time.Advance(TimeSpan.FromSeconds(1));
 
         using WorkloadLease lease = await waiting.WithTimeout();
         Assert.True(lease.IsAcquired);
-        Assert.Equal([(WorkloadRejectionReason.QueueTimeout, TimeSpan.FromSeconds(1))], retries);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ internal sealed partial class AdmissionEngine
         static state => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.TimedOut);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, bool wait, RateLimitLease? limiterLease, CancellationToken cancellationToken)
+    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, WaitMode mode, RateLimitLease? limiterLease, CancellationToken cancellationToken)
     {
         Waiter? completions = null;
         Waiter? waiter = null;
@@ -49,19 +49,25 @@ internal sealed partial class AdmissionEngine
                     heldPartition.InFlight++;
                 }
             }
-            else if (!wait || limits.QueueLimit == 0)
+            else if (mode == WaitMode.None || (mode == WaitMode.Queue && limits.QueueLimit == 0))
             {
                 rejection = WorkloadRejectionReason.QueueFull;
             }
-            else if (limits.QueueTimeout == TimeSpan.Zero)
+            else if (mode == WaitMode.Queue && limits.QueueTimeout == TimeSpan.Zero)
             {
                 rejection = WorkloadRejectionReason.QueueTimeout;
             }
             else
             {
-                // A full queue turns away a waiter of its largest partition rather than a quieter tenant's newcomer.
-                bool full = c.Queue.Count >= limits.QueueLimit;
+                // A full queue turns away a waiter of its largest partition rather than a quieter tenant's newcomer;
+                // background work waits outside the limit and is never turned away for a newcomer.
+                bool full = mode == WaitMode.Queue && c.Queue.Count >= limits.QueueLimit;
                 Waiter? victim = full ? c.Queue.ChooseEvictionVictim(key, limits.Lifo) : null;
+                if (victim is { Background: true })
+                {
+                    victim = null;
+                }
+
                 if (full && victim is null)
                 {
                     rejection = WorkloadRejectionReason.QueueFull;
@@ -73,7 +79,7 @@ internal sealed partial class AdmissionEngine
                         RemoveUnsynchronized(victim, WaitOutcome.Evicted, ref completions);
                     }
 
-                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, ref completions, cancellationToken);
+                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, mode == WaitMode.Background, ref completions, cancellationToken);
                 }
             }
 
@@ -90,7 +96,7 @@ internal sealed partial class AdmissionEngine
         if (removed)
         {
             Interlocked.Increment(ref RemovedClassFallbacks);
-            return AcquireSlow(Configuration.DefaultClass, partition, wait, limiterLease, cancellationToken);
+            return AcquireSlow(Configuration.DefaultClass, partition, mode, limiterLease, cancellationToken);
         }
 
         if (waiter is not null)
@@ -107,9 +113,9 @@ internal sealed partial class AdmissionEngine
         return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, heldPartition, limiterLease));
     }
 
-    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, ref Waiter? completions, CancellationToken cancellationToken)
+    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, bool background, ref Waiter? completions, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence };
+        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background };
         c.Queue.Add(waiter, lifo: limits.Lifo);
         _totalQueued++;
         PublishUnsynchronized();
@@ -123,7 +129,7 @@ internal sealed partial class AdmissionEngine
             waiter.CancellationRegistration = cancellationToken.UnsafeRegister(s_onCanceled, waiter);
         }
 
-        if (waiter.Outcome == WaitOutcome.Waiting && limits.QueueTimeout != Timeout.InfiniteTimeSpan)
+        if (waiter.Outcome == WaitOutcome.Waiting && !background && limits.QueueTimeout != Timeout.InfiniteTimeSpan)
         {
             waiter.Timer = TimeProvider.CreateTimer(s_onTimeout, waiter, limits.QueueTimeout, Timeout.InfiniteTimeSpan);
         }

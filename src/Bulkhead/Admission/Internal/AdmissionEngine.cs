@@ -99,7 +99,12 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, CancellationToken cancellationToken)
+    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, CancellationToken cancellationToken) =>
+        AcquireAsync(workloadClass, partition, WaitMode.Queue, cancellationToken);
+
+    /// <summary>An acquisition that waits as <paramref name="mode"/> says when no seat is free.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, WaitMode mode, CancellationToken cancellationToken)
     {
         ClassState c = Admit(workloadClass, out ClassLimits limits);
         if (cancellationToken.IsCancellationRequested)
@@ -109,7 +114,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
         if (limits.RateLimiter is not null)
         {
-            return AcquireChecked(c, limits, partition, cancellationToken);
+            return AcquireChecked(c, limits, partition, mode, cancellationToken);
         }
 
         if (TryTakeSeatFast(c, limits))
@@ -117,7 +122,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c));
         }
 
-        return AcquireSlow(c, partition, wait: true, limiterLease: null, cancellationToken);
+        return AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken);
     }
 
     /// <summary>Frees a seat taken for a lease; called once per lease by <see cref="LeaseTicket"/>.</summary>
@@ -256,14 +261,14 @@ internal sealed partial class AdmissionEngine : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private WorkloadLease TryAcquireSlow(ClassState c, string? partition, RateLimitLease? limiterLease)
     {
-        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, wait: false, limiterLease, CancellationToken.None);
+        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, WaitMode.None, limiterLease, CancellationToken.None);
         Debug.Assert(slow.IsCompleted, "A try never waits.");
         return slow.Result;
     }
 
     /// <summary>An acquisition of a class with an admission check, which any limiter, a remote one included, may answer asynchronously.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, CancellationToken cancellationToken)
+    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, WaitMode mode, CancellationToken cancellationToken)
     {
         RateLimitLease? limiterLease = null;
         if (limits.TokenBuckets is null)
@@ -271,7 +276,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             ValueTask<RateLimitLease> checking = limits.RateLimiter!.AcquireAsync(partition ?? string.Empty, 1, cancellationToken);
             if (!checking.IsCompletedSuccessfully)
             {
-                return AcquireAfterLimiterAsync(c, partition, checking, cancellationToken);
+                return AcquireAfterLimiterAsync(c, partition, checking, mode, cancellationToken);
             }
 
             limiterLease = checking.Result;
@@ -290,7 +295,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, partition: null, limiterLease));
         }
 
-        return AcquireSlow(c, partition, wait: true, limiterLease, cancellationToken);
+        return AcquireSlow(c, partition, mode, limiterLease, cancellationToken);
     }
 
     /// <summary>
@@ -332,7 +337,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         return new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
     }
 
-    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, CancellationToken cancellationToken)
+    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, WaitMode mode, CancellationToken cancellationToken)
     {
         RateLimitLease limiterLease = await checking.ConfigureAwait(false);
         if (!limiterLease.IsAcquired)
@@ -345,7 +350,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             return LeaseTicket.Issue(c, partition: null, limiterLease);
         }
 
-        return await AcquireSlow(c, partition, wait: true, limiterLease, cancellationToken).ConfigureAwait(false);
+        return await AcquireSlow(c, partition, mode, limiterLease, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -118,5 +118,9 @@ internal sealed partial class ClassState : WorkloadClass
     public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default) =>
         Engine.AcquireAsync(this, partition, cancellationToken);
 
+    /// <inheritdoc />
+    public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
+        Engine.AcquireAsync(this, partition, WaitMode.Background, cancellationToken);
+
     public override string ToString() => Name;
 }

@@ -56,4 +56,7 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     public bool HoldsPartitionSeat { get; set; }
 
     public ITimer? Timer { get; set; }
+
+    /// <summary>Gets a value indicating whether the waiter is background work: no queue timeout, never evicted.</summary>
+    public bool Background { get; init; }
 }

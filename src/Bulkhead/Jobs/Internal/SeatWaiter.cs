@@ -1,8 +1,10 @@
 namespace Bulkhead.Jobs.Internal;
 
 /// <summary>
-/// How background work waits for a seat: it has no client to answer, so a full or timed-out queue is tried again after
-/// its retry-after (1 second when there is none) until the host stops or the scheduler shuts down.
+/// How background work waits for a seat: in the class's queue outside its limit and timeout
+/// (<see cref="WorkloadClass.WaitForSeatAsync"/>); a rate limit's refusal (or, from a decorated class, a full or
+/// timed-out queue) is tried again after its retry-after (1 second when there is none) until the host stops or the
+/// scheduler shuts down.
 /// </summary>
 internal static class SeatWaiter
 {
@@ -18,7 +20,7 @@ internal static class SeatWaiter
         {
             while (true)
             {
-                WorkloadLease lease = await workloadClass.AcquireAsync(partition, stoppingToken).ConfigureAwait(false);
+                WorkloadLease lease = await workloadClass.WaitForSeatAsync(partition, stoppingToken).ConfigureAwait(false);
                 if (lease.IsAcquired || lease.RejectionReason == WorkloadRejectionReason.ShuttingDown)
                 {
                     return lease;

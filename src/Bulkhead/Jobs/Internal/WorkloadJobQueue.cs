@@ -1,17 +1,20 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Bulkhead.Jobs.Internal;
 
 /// <summary>
-/// A bounded queue of work items per class, and the hosted service that runs them: one loop per class takes the next
-/// item, waits for a seat of its class (so classes' items start by priority, as any work does), and starts it.
+/// Job items per class, admitted as any work is: each item waits for a seat in its class's queue of the engine (by
+/// priority, fair among partitions, within per-partition limits) the moment it is enqueued, and runs on its own once it
+/// holds one. The job queue only bounds how many items of a class may wait (<see cref="WorkloadJobQueueOptions.Capacity"/>)
+/// and accounts for every item.
 /// </summary>
 /// <remarks>
-/// Shutdown: no item is admitted any more; items running finish within the host's shutdown timeout, then their token is
-/// canceled; every item still queued is logged and counted as dropped, none lost silently.
+/// Every accepted item ends exactly once as completed, failed, canceled or dropped. Shutdown (the host's StopAsync, or
+/// the service provider's disposal without a host): nothing is accepted any more; every item still waiting is dropped,
+/// counted and logged at once; items running finish within the host's shutdown timeout, then their token is canceled
+/// and StopAsync returns (it never waits on an item that ignores its token, nor on the clock of a fake TimeProvider).
 /// </remarks>
 internal sealed partial class WorkloadJobQueue(
     IWorkloadScheduler scheduler,
@@ -19,46 +22,56 @@ internal sealed partial class WorkloadJobQueue(
     TimeProvider timeProvider,
     ILogger<WorkloadJobQueue> logger) : IWorkloadJobQueue, IHostedService, IDisposable
 {
+    private const int Accepting = 0;
+    private const int Stopped = 1;
+    private const int Disposed = 2;
+
+    private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<long, JobItem> _items = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _abort = new();
-    private readonly ConcurrentDictionary<long, Task> _running = new();
     private long _sequence;
-    private int _stopped;
+    private int _state;
 
     public long Completed;
     public long Failed;
     public long Dropped;
     public long Canceled;
 
+    /// <summary>Gets the items accepted and not yet ended (waiting or running).</summary>
+    public int Pending => _items.Count;
+
     public async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
         WorkloadClass c = scheduler.GetClass(workloadClass);
-        if (Volatile.Read(ref _stopped) != 0)
+        ThrowIfNotAccepting(c);
+
+        Lane lane = _lanes.GetOrAdd(c.Name, static (_, state) => state.self.CreateLane(state.c), (self: this, c));
+        if (!lane.TryTakeRoom())
         {
-            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null);
+            if (lane.FullMode == WorkloadJobFullMode.Reject)
+            {
+                ThrowIfNotAccepting(c);
+                throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null);
+            }
+
+            await WaitForRoomAsync(c, lane, cancellationToken).ConfigureAwait(false);
         }
 
-        Lane lane = _lanes.GetOrAdd(c.Name, static (_, state) => state.self.StartLane(state.c), (self: this, c));
-        var item = new JobItem(Interlocked.Increment(ref _sequence), work, partition);
-        if (lane.Items.Writer.TryWrite(item))
+        lock (_gate)
         {
-            return;
-        }
+            if (_state != Accepting)
+            {
+                lane.ReturnRoom();
+                throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null);
+            }
 
-        if (lane.FullMode == WorkloadJobFullMode.Reject)
-        {
-            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null);
-        }
-
-        try
-        {
-            await lane.Items.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException)
-        {
-            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null);
+            // Accepted under the gate that shutdown closes: an item is either refused here or seen by shutdown.
+            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition);
+            _items.TryAdd(item.Sequence, item);
+            item.Run = Start(item);
         }
     }
 
@@ -66,124 +79,171 @@ internal sealed partial class WorkloadJobQueue(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        if (!Close(Stopped))
         {
             return;
         }
 
-        // Stop admitting: no new item, and no queued item starts.
-        foreach (Lane lane in _lanes.Values)
-        {
-            lane.Items.Writer.TryComplete();
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_lanes.Values.Select(l => l.Loop)).ConfigureAwait(false);
-
         // Let running items finish within the shutdown timeout, then cancel them.
-        Task running = Task.WhenAll(_running.Values);
+        Task running = Task.WhenAll(_items.Values.Select(i => i.Run));
         try
         {
             await running.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await _abort.CancelAsync().ConfigureAwait(false);
-            await running.WaitAsync(TimeSpan.FromSeconds(1), timeProvider, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        foreach ((string name, Lane lane) in _lanes)
-        {
-            while (lane.Items.Reader.TryRead(out JobItem? item))
+            int stillRunning = _items.Values.Count(i => !i.Run.IsCompleted);
+            if (stillRunning > 0)
             {
-                Interlocked.Increment(ref Dropped);
-                LogDropped(logger, item.Sequence, name, item.Partition);
+                LogStillRunning(logger, stillRunning);
             }
         }
     }
 
     public void Dispose()
     {
-        _stopping.Dispose();
-        _abort.Dispose();
+        // Without a host to stop it (a service provider disposed on its own), nothing waiting is lost silently either.
+        if (Close(Disposed))
+        {
+            _abort.Cancel();
+        }
+        else
+        {
+            lock (_gate)
+            {
+                _state = Disposed;
+            }
+        }
     }
 
-    private Lane StartLane(WorkloadClass c)
+    /// <summary>Stops accepting; ends every item still waiting as dropped. False when it was already closed.</summary>
+    private bool Close(int state)
+    {
+        lock (_gate)
+        {
+            if (_state != Accepting)
+            {
+                return false;
+            }
+
+            _state = state;
+        }
+
+        // Waiting enqueuers are refused; waiting items stop waiting for a seat.
+        _stopping.Cancel();
+        foreach (JobItem item in _items.Values)
+        {
+            if (item.TryDrop())
+            {
+                ReportDropped(item);
+            }
+        }
+
+        return true;
+    }
+
+    private void ThrowIfNotAccepting(WorkloadClass c)
+    {
+        if (Volatile.Read(ref _state) != Accepting)
+        {
+            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null);
+        }
+    }
+
+    private async Task WaitForRoomAsync(WorkloadClass c, Lane lane, CancellationToken cancellationToken)
+    {
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        try
+        {
+            await lane.WaitForRoomAsync(waiting.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null);
+        }
+    }
+
+    private Lane CreateLane(WorkloadClass c)
     {
         WorkloadJobQueueOptions jobOptions = options.CurrentValue.Classes.TryGetValue(c.Name, out WorkloadClassOptions? classOptions) && classOptions.Jobs is { } configured
             ? configured
             : new WorkloadJobQueueOptions();
-        Channel<JobItem> items = Channel.CreateBounded<JobItem>(new BoundedChannelOptions(jobOptions.Capacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        var lane = new Lane(items, jobOptions.FullMode);
-        lane.Loop = Task.Run(() => RunLaneAsync(c, items.Reader));
-        return lane;
+        return new Lane(jobOptions.Capacity, jobOptions.FullMode);
     }
 
-    private async Task RunLaneAsync(WorkloadClass c, ChannelReader<JobItem> reader)
+    /// <summary>
+    /// Puts the item in its class's queue now, in the order items are enqueued, and runs it once it holds a seat; never
+    /// on the enqueuing thread.
+    /// </summary>
+    private Task Start(JobItem item)
     {
-        CancellationToken stopping = _stopping.Token;
+        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Partition, timeProvider, onRetry: null, _stopping.Token);
+        return seat.IsCompleted ? Task.Run(() => RunAsync(item, seat)) : RunAsync(item, seat);
+    }
+
+    private async Task RunAsync(JobItem item, Task<WorkloadLease> seat)
+    {
         try
         {
-            while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
-            {
-                string? partition = reader.TryPeek(out JobItem? next) ? next.Partition : null;
-                WorkloadLease lease = await SeatWaiter.WaitAsync(c, partition, timeProvider, onRetry: null, stopping).ConfigureAwait(false);
-                if (!lease.IsAcquired)
-                {
-                    // Stopping, or the scheduler is shutting down: what is still queued is reported by StopAsync.
-                    return;
-                }
-
-                if (!reader.TryRead(out JobItem? item))
-                {
-                    lease.Dispose();
-                    continue;
-                }
-
-                // Tracked while it runs, whichever of start and completion comes first (RunItemAsync untracks it).
-                Task run = RunItemAsync(c, item, lease);
-                _running.TryAdd(item.Sequence, run);
-                if (run.IsCompleted)
-                {
-                    _running.TryRemove(item.Sequence, out _);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            // Shutting down: what is still queued is reported by StopAsync.
-        }
-    }
-
-    private async Task RunItemAsync(WorkloadClass c, JobItem item, WorkloadLease lease)
-    {
-        using (lease)
-        {
+            WorkloadLease lease;
             try
             {
-                await c.ExecuteAsync(lease, static (item, token) => ((JobItem)item!).Work(token).AsTask(), item, _abort.Token).ConfigureAwait(false);
+                lease = await seat.ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                // Waiting for a seat failed (a decorated class threw): the item ends as failed, never unaccounted.
+                item.Lane.ReturnRoom();
+                if (item.TryStart())
+                {
+                    Interlocked.Increment(ref Failed);
+                    LogFailed(logger, exception, item.Sequence, item.Class.Name, item.Partition);
+                }
+
+                return;
+            }
+
+            item.Lane.ReturnRoom();
+            if (!lease.IsAcquired || !item.TryStart())
+            {
+                // Shutting down: the item did not start. Whoever ended its wait first reports it.
+                lease.Dispose();
+                if (item.TryDrop())
+                {
+                    ReportDropped(item);
+                }
+
+                return;
+            }
+
+            try
+            {
+                await item.Class.ExecuteAsync(lease, static (state, token) => ((JobItem)state!).Work(token).AsTask(), item, _abort.Token).ConfigureAwait(false);
                 Interlocked.Increment(ref Completed);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 Interlocked.Increment(ref Canceled);
-                LogCanceled(logger, item.Sequence, c.Name, item.Partition);
+                LogCanceled(logger, item.Sequence, item.Class.Name, item.Partition);
             }
             catch (Exception exception)
             {
                 // A failing item never takes the host down: it is logged and counted.
                 Interlocked.Increment(ref Failed);
-                LogFailed(logger, exception, item.Sequence, c.Name, item.Partition);
-            }
-            finally
-            {
-                _running.TryRemove(item.Sequence, out _);
+                LogFailed(logger, exception, item.Sequence, item.Class.Name, item.Partition);
             }
         }
+        finally
+        {
+            _items.TryRemove(item.Sequence, out _);
+        }
+    }
+
+    private void ReportDropped(JobItem item)
+    {
+        Interlocked.Increment(ref Dropped);
+        LogDropped(logger, item.Sequence, item.Class.Name, item.Partition);
     }
 
     [LoggerMessage(20, LogLevel.Error, "Job {Sequence} of workload class '{WorkloadClass}' (partition '{Partition}') failed.")]
@@ -195,14 +255,47 @@ internal sealed partial class WorkloadJobQueue(
     [LoggerMessage(21, LogLevel.Warning, "Job {Sequence} of workload class '{WorkloadClass}' (partition '{Partition}') did not run: the host stopped first.")]
     private static partial void LogDropped(ILogger logger, long sequence, string workloadClass, string? partition);
 
-    private sealed record JobItem(long Sequence, Func<CancellationToken, ValueTask> Work, string? Partition);
+    [LoggerMessage(23, LogLevel.Warning, "{Count} job item(s) still running when the host's shutdown timeout ran out: their tokens are canceled, and their seats are freed when they end.")]
+    private static partial void LogStillRunning(ILogger logger, int count);
 
-    private sealed class Lane(Channel<JobItem> items, WorkloadJobFullMode fullMode)
+    /// <summary>One accepted item: waiting for a seat, then running, until it ends once.</summary>
+    private sealed class JobItem(long sequence, WorkloadClass workloadClass, Lane lane, Func<CancellationToken, ValueTask> work, string? partition)
     {
-        public Channel<JobItem> Items { get; } = items;
+        private const int Waiting = 0;
+        private const int Running = 1;
+        private const int DroppedState = 2;
+
+        private int _state;
+
+        public long Sequence { get; } = sequence;
+
+        public WorkloadClass Class { get; } = workloadClass;
+
+        public Lane Lane { get; } = lane;
+
+        public Func<CancellationToken, ValueTask> Work { get; } = work;
+
+        public string? Partition { get; } = partition;
+
+        public Task Run { get; set; } = Task.CompletedTask;
+
+        public bool TryStart() => Interlocked.CompareExchange(ref _state, Running, Waiting) == Waiting;
+
+        public bool TryDrop() => Interlocked.CompareExchange(ref _state, DroppedState, Waiting) == Waiting;
+    }
+
+    /// <summary>A class's job queue: room for its waiting items, and what enqueuing does when there is none.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The semaphore's wait handle is never created, so it holds nothing to free; items ending after disposal still return their room.")]
+    private sealed class Lane(int capacity, WorkloadJobFullMode fullMode)
+    {
+        private readonly SemaphoreSlim _room = new(capacity, capacity);
 
         public WorkloadJobFullMode FullMode { get; } = fullMode;
 
-        public Task Loop { get; set; } = Task.CompletedTask;
+        public bool TryTakeRoom() => _room.Wait(0);
+
+        public Task WaitForRoomAsync(CancellationToken cancellationToken) => _room.WaitAsync(cancellationToken);
+
+        public void ReturnRoom() => _room.Release();
     }
 }
