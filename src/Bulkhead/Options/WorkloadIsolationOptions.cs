@@ -31,8 +31,8 @@ public sealed class WorkloadIsolationOptions
 
     /// <summary>
     /// Gets or sets how many partitions each class tracks by key, for per-partition rate limits and fair queuing.
-    /// Past it, idle partitions are forgotten first, then further keys share a fixed set of buckets and queues by hash,
-    /// so memory stays bounded whatever the number of distinct keys.
+    /// Past it, queues of further keys share a fixed set of partitions by hash, and a new key's rate-limit bucket takes
+    /// the place of the fullest of a few tracked ones, so memory stays bounded whatever the number of distinct keys.
     /// </summary>
     /// <value>The default value is 10,000.</value>
     [Range(1, 10_000_000)]

@@ -216,15 +216,20 @@ internal sealed class AdmissionModel
 
     public int PartitionInFlight(string name, string key) => _byName[name].Find(key)?.InFlight ?? 0;
 
-    private bool TakeToken(ModelBucket bucket, WorkloadRateLimitOptions rate, long nowTicks)
+    /// <summary>Brings a bucket to <paramref name="nowTicks"/>, as the engine's bucket does whenever it is read.</summary>
+    internal static void Refill(ModelBucket bucket, double capacity, WorkloadRateLimitOptions rate, long nowTicks)
     {
-        double capacity = rate.Burst ?? Math.Max(1, (int)Math.Ceiling(rate.PermitsPerSecond));
         if (nowTicks > bucket.Updated)
         {
             bucket.Tokens = Math.Min(capacity, bucket.Tokens + (TimeSpan.FromTicks(nowTicks - bucket.Updated).TotalSeconds * rate.PermitsPerSecond));
             bucket.Updated = nowTicks;
         }
+    }
 
+    private bool TakeToken(ModelBucket bucket, WorkloadRateLimitOptions rate, long nowTicks)
+    {
+        double capacity = rate.Burst ?? Math.Max(1, (int)Math.Ceiling(rate.PermitsPerSecond));
+        Refill(bucket, capacity, rate, nowTicks);
         if (bucket.Tokens >= 1)
         {
             bucket.Tokens -= 1;
@@ -306,9 +311,9 @@ internal sealed class AdmissionModel
     internal sealed class ModelClass
     {
         private readonly Dictionary<string, ModelBucket> _buckets = [];
-        private readonly ModelBucket?[] _overflowBuckets = new ModelBucket?[64];
+        private readonly List<string> _bucketSlots = [];
+        private int _hand;
         private ModelBucket? _classBucket;
-        private long _sweepNotBefore;
         private readonly List<ModelPartition> _ring = [];
         private readonly Dictionary<int, string> _keys = [];
         private readonly ModelPartition?[] _overflow = new ModelPartition?[64];
@@ -326,10 +331,7 @@ internal sealed class AdmissionModel
             if (!sameRate)
             {
                 // A new limiter: full buckets, made now.
-                _buckets.Clear();
-                Array.Clear(_overflowBuckets);
-                _classBucket = null;
-                _sweepNotBefore = 0;
+                ClearBuckets();
                 _created = nowTicks;
                 RateLimit = rate is null ? null : new WorkloadRateLimitOptions { PermitsPerSecond = rate.PermitsPerSecond, Burst = rate.Burst, PerPartition = rate.PerPartition };
             }
@@ -354,10 +356,15 @@ internal sealed class AdmissionModel
             Max = 0;
             PartitionLimit = 0;
             RateLimit = null;
+            ClearBuckets();
+        }
+
+        private void ClearBuckets()
+        {
             _buckets.Clear();
-            Array.Clear(_overflowBuckets);
+            _bucketSlots.Clear();
+            _hand = 0;
             _classBucket = null;
-            _sweepNotBefore = 0;
         }
 
         public bool Removed { get; private set; }
@@ -389,8 +396,8 @@ internal sealed class AdmissionModel
 
         /// <summary>
         /// The bucket a request draws from: the class's, or its partition's. Partition buckets are capped like the
-        /// engine's: at the cap, full buckets are dropped at most once per refill time, and keys past it share 64
-        /// overflow buckets (made with the class) by hash.
+        /// engine's: at the cap, a new key's fresh bucket replaces the fullest of the next 8 tracked ones in clock order
+        /// (the first of equals), and the hand moves past it.
         /// </summary>
         public ModelBucket Bucket(string key, WorkloadRateLimitOptions rate, long nowTicks)
         {
@@ -405,24 +412,29 @@ internal sealed class AdmissionModel
                 return bucket;
             }
 
-            if (_buckets.Count >= _maxTracked)
+            if (_bucketSlots.Count < _maxTracked)
             {
-                if (nowTicks >= _sweepNotBefore)
+                _bucketSlots.Add(key);
+            }
+            else
+            {
+                int count = _bucketSlots.Count;
+                int best = _hand;
+                double bestTokens = double.MinValue;
+                for (int i = 0; i < Math.Min(8, count); i++)
                 {
-                    _sweepNotBefore = nowTicks + (long)Math.Ceiling(capacity / rate.PermitsPerSecond * TimeSpan.TicksPerSecond);
-                    foreach ((string k, ModelBucket b) in _buckets.ToList())
+                    int slot = (_hand + i) % count;
+                    ModelBucket candidate = _buckets[_bucketSlots[slot]];
+                    Refill(candidate, capacity, rate, nowTicks);
+                    if (candidate.Tokens > bestTokens)
                     {
-                        if (Math.Min(capacity, b.Tokens + (TimeSpan.FromTicks(nowTicks - b.Updated).TotalSeconds * rate.PermitsPerSecond)) >= capacity)
-                        {
-                            _buckets.Remove(k);
-                        }
+                        (best, bestTokens) = (slot, candidate.Tokens);
                     }
                 }
 
-                if (_buckets.Count >= _maxTracked)
-                {
-                    return _overflowBuckets[(int)((uint)StringComparer.Ordinal.GetHashCode(key) % 64)] ??= new ModelBucket(capacity, _created);
-                }
+                _hand = (best + 1) % count;
+                _buckets.Remove(_bucketSlots[best]);
+                _bucketSlots[best] = key;
             }
 
             bucket = new ModelBucket(capacity, nowTicks);

@@ -87,38 +87,79 @@ public sealed class PartitionedTokenBucketLimiterTests
     }
 
     [Fact]
-    public void ManyDistinctKeys_TrackedBucketsStayBelowTheCap()
+    public void ManyDistinctKeys_TrackedBucketsNeverExceedTheCap()
     {
         var time = new FakeTimeProvider();
         var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 100, time);
 
         for (int i = 0; i < 10_000; i++)
         {
-            limiter.TryAcquire($"key-{i}", out _);
+            Assert.True(limiter.TryAcquire($"key-{i}", out _), "A new key has an allowance of its own.");
             Assert.True(limiter.TrackedPartitions <= 100, "Tracked buckets stay at or below the cap.");
-            if (i % 1_000 == 999)
-            {
-                time.Advance(TimeSpan.FromSeconds(1));
-            }
         }
 
-        time.Advance(TimeSpan.FromSeconds(1));
-        limiter.TryAcquire("one-more", out _);
-        Assert.Equal(1, limiter.TrackedPartitions);
+        Assert.Equal(100, limiter.TrackedPartitions);
     }
 
     [Fact]
-    public void KeysPastTheCap_ShareOverflowBucketsAndAreStillLimited()
+    public async Task ManyDistinctKeysFromManyThreads_TrackedBucketsNeverExceedTheCap()
     {
-        var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 1, new FakeTimeProvider());
-        limiter.TryAcquire("tracked", out _);
+        var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }, maxTrackedPartitions: 50, new FakeTimeProvider());
+        int most = 0;
 
-        bool first = limiter.TryAcquire("overflow-key", out _);
-        bool second = limiter.TryAcquire("overflow-key", out TimeSpan retryAfter);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (int i = 0; i < 5_000; i++)
+            {
+                limiter.TryAcquire($"t{t}-key-{i}", out _);
+                int tracked = limiter.TrackedPartitions;
+                int seen = Volatile.Read(ref most);
+                while (tracked > seen && Interlocked.CompareExchange(ref most, tracked, seen) != seen)
+                {
+                    seen = Volatile.Read(ref most);
+                }
+            }
+        }))).WithTimeout();
 
-        Assert.True(first);
-        Assert.False(second);
-        Assert.Equal(TimeSpan.FromSeconds(1), retryAfter);
-        Assert.Equal(1, limiter.TrackedPartitions);
+        Assert.Equal(50, most);
+    }
+
+    [Fact]
+    public void NewKeyPastTheCap_GetsAFreshAllowanceInPlaceOfTheFullestBucket()
+    {
+        var time = new FakeTimeProvider();
+        var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 2, PerPartition = true }, maxTrackedPartitions: 3, time);
+        limiter.TryAcquire("busy-1", out _);
+        limiter.TryAcquire("busy-1", out _);
+        limiter.TryAcquire("idle", out _);
+        limiter.TryAcquire("busy-2", out _);
+        limiter.TryAcquire("busy-2", out _);
+
+        // A newcomer past the cap is admitted on its own bucket: the emptied buckets of busy tenants are kept, the one
+        // with the most permits left (the idle tenant's) is the one replaced.
+        Assert.True(limiter.TryAcquire("newcomer", out _));
+        Assert.True(limiter.TryAcquire("newcomer", out _));
+        Assert.False(limiter.TryAcquire("newcomer", out _));
+        Assert.False(limiter.TryAcquire("busy-1", out _));
+        Assert.False(limiter.TryAcquire("busy-2", out _));
+        Assert.Equal(3, limiter.TrackedPartitions);
+    }
+
+    [Fact]
+    public void ExtremeButValidRate_NewKeysPastTheCapAreAdmittedAndTheCapHolds()
+    {
+        // The refill time of this bucket does not fit in a long: nothing may depend on it.
+        var limiter = new PartitionedTokenBucketLimiter(new WorkloadRateLimitOptions { PermitsPerSecond = 0.001, Burst = int.MaxValue, PerPartition = true }, maxTrackedPartitions: 1_000, new FakeTimeProvider());
+        for (int i = 0; i < 1_000; i++)
+        {
+            Assert.True(limiter.TryAcquire($"key-{i}", out _));
+        }
+
+        for (int i = 0; i < 1_000; i++)
+        {
+            Assert.True(limiter.TryAcquire($"new-{i}", out _));
+        }
+
+        Assert.Equal(1_000, limiter.TrackedPartitions);
     }
 }

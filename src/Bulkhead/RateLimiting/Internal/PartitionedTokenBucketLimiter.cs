@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 
 namespace Bulkhead.RateLimiting.Internal;
 
 /// <summary>
 /// The built-in admission check of a class: a token bucket for the class, or one per partition, on a
-/// <see cref="TimeProvider"/>. Partition buckets are bounded: full (idle) buckets are forgotten when the count reaches
-/// the cap, and past the cap keys share a fixed set of buckets by hash.
+/// <see cref="TimeProvider"/>. Partition buckets are bounded: at the cap, a new key gets a fresh bucket of its own in
+/// place of the fullest of the next <see cref="EvictionSample"/> tracked buckets (clock order), so a new tenant is never
+/// refused for a neighbour's spending, and the cost of a new key does not grow with the number tracked.
 /// </summary>
 /// <remarks>
 /// It is a <see cref="PartitionedRateLimiter{TResource}"/> like any other a class may use, and the engine calls
@@ -15,18 +17,19 @@ namespace Bulkhead.RateLimiting.Internal;
 /// </remarks>
 internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<string>
 {
-    /// <summary>How many shared buckets take the keys past the cap.</summary>
-    public const int OverflowBuckets = 64;
+    /// <summary>How many tracked buckets a new key past the cap looks at to choose the one it replaces.</summary>
+    public const int EvictionSample = 8;
 
     private readonly double _permitsPerSecond;
     private readonly int _capacity;
     private readonly TimeProvider _timeProvider;
     private readonly TokenBucket? _classBucket;
     private readonly ConcurrentDictionary<string, TokenBucket>? _partitions;
-    private readonly TokenBucket[]? _overflow;
-    private readonly long _refillTicks;
-    private int _sweeping;
-    private long _sweepNotBefore;
+
+    // Adding and replacing partition buckets, under the lock: the tracked keys in slots, and the clock hand over them.
+    private readonly Lock _tracking = new();
+    private readonly List<string> _slots = [];
+    private int _hand;
 
     public PartitionedTokenBucketLimiter(WorkloadRateLimitOptions options, int maxTrackedPartitions, TimeProvider timeProvider)
     {
@@ -35,11 +38,9 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
         _permitsPerSecond = options.PermitsPerSecond;
         _capacity = options.Burst ?? Math.Max(1, (int)Math.Ceiling(options.PermitsPerSecond));
         _timeProvider = timeProvider;
-        _refillTicks = (long)Math.Ceiling(_capacity / _permitsPerSecond * timeProvider.TimestampFrequency);
         if (options.PerPartition)
         {
             _partitions = new ConcurrentDictionary<string, TokenBucket>(StringComparer.Ordinal);
-            _overflow = [.. Enumerable.Range(0, OverflowBuckets).Select(_ => NewBucket())];
         }
         else
         {
@@ -52,7 +53,16 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
 
     public int MaxTrackedPartitions { get; }
 
-    public int TrackedPartitions => _partitions?.Count ?? 0;
+    public int TrackedPartitions
+    {
+        get
+        {
+            lock (_tracking)
+            {
+                return _slots.Count;
+            }
+        }
+    }
 
     /// <summary>Whether a new configuration describes this same limiter, so that its buckets carry over.</summary>
     public bool IsSameAs(WorkloadRateLimitOptions options, int maxTrackedPartitions) =>
@@ -86,52 +96,60 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
             return _classBucket!;
         }
 
-        if (_partitions.TryGetValue(partition, out TokenBucket? bucket))
-        {
-            return bucket;
-        }
-
-        if (_partitions.Count >= MaxTrackedPartitions)
-        {
-            ForgetFullBuckets();
-            if (_partitions.Count >= MaxTrackedPartitions)
-            {
-                return _overflow![(int)((uint)StringComparer.Ordinal.GetHashCode(partition) % OverflowBuckets)];
-            }
-        }
-
-        return _partitions.GetOrAdd(partition, static (_, self) => self.NewBucket(), this);
+        return _partitions.TryGetValue(partition, out TokenBucket? bucket) ? bucket : Track(partition);
     }
 
     /// <summary>
-    /// Drops buckets that have refilled: a full bucket is the same as a new one. One thread sweeps at a time, and at
-    /// most once per refill time (no bucket can refill sooner), so a flood of new keys costs no more than one sweep per
-    /// refill time. A permit taken from a bucket as it is dropped is at most one burst given away.
+    /// Gives a new key a fresh bucket: below the cap, one more; at the cap, in place of the fullest of the next
+    /// <see cref="EvictionSample"/> tracked buckets, found by a clock hand. A full bucket is the same as a new one, so
+    /// replacing it costs its key nothing; a key whose bucket was replaced before it refilled gets a fresh one when it
+    /// returns, at most one burst more than its rate for each replacement.
     /// </summary>
-    private void ForgetFullBuckets()
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TokenBucket Track(string partition)
+    {
+        lock (_tracking)
+        {
+            if (_partitions!.TryGetValue(partition, out TokenBucket? bucket))
+            {
+                return bucket;
+            }
+
+            bucket = NewBucket();
+            if (_slots.Count < MaxTrackedPartitions)
+            {
+                _slots.Add(partition);
+            }
+            else
+            {
+                int slot = ChooseReplaced();
+                _partitions.TryRemove(_slots[slot], out _);
+                _slots[slot] = partition;
+            }
+
+            _partitions[partition] = bucket;
+            return bucket;
+        }
+    }
+
+    private int ChooseReplaced()
     {
         long now = _timeProvider.GetTimestamp();
-        if (now < Volatile.Read(ref _sweepNotBefore) || Interlocked.Exchange(ref _sweeping, 1) != 0)
+        int count = _slots.Count;
+        int best = _hand;
+        double bestTokens = double.MinValue;
+        for (int i = 0; i < Math.Min(EvictionSample, count); i++)
         {
-            return;
-        }
-
-        Volatile.Write(ref _sweepNotBefore, now + _refillTicks);
-
-        try
-        {
-            foreach ((string key, TokenBucket bucket) in _partitions!)
+            int slot = (_hand + i) % count;
+            double tokens = _partitions![_slots[slot]].Available(now);
+            if (tokens > bestTokens)
             {
-                if (bucket.IsFull())
-                {
-                    _partitions.TryRemove(new KeyValuePair<string, TokenBucket>(key, bucket));
-                }
+                (best, bestTokens) = (slot, tokens);
             }
         }
-        finally
-        {
-            Volatile.Write(ref _sweeping, 0);
-        }
+
+        _hand = (best + 1) % count;
+        return best;
     }
 
     private TokenBucket NewBucket() => new(_permitsPerSecond, _capacity, _timeProvider);

@@ -57,6 +57,16 @@ internal sealed class TokenBucket
         }
     }
 
+    /// <summary>Gets the permits in the bucket at <paramref name="now"/> (a timestamp of the bucket's TimeProvider).</summary>
+    public double Available(long now)
+    {
+        lock (_lock)
+        {
+            RefillUnsynchronized(now);
+            return _tokens;
+        }
+    }
+
     private void RefillUnsynchronized(long now)
     {
         if (now <= _updated)
