@@ -71,7 +71,7 @@ internal sealed class AdmissionModel
         List<(int Id, long Deadline, string Key)> moved = [];
         foreach (ModelClass c in ordered.Where(c => c.Removed))
         {
-            foreach (ModelPartition p in c.RingFromCursor().ToList())
+            foreach (ModelPartition p in c.Waiting().ToList())
             {
                 foreach ((int id, long deadline) in p.Queue.ToList())
                 {
@@ -142,14 +142,8 @@ internal sealed class AdmissionModel
         List<(int, Outcome)> result = [];
         if (!background && c.Queued >= c.QueueLimit)
         {
-            ModelPartition? largest = null;
-            foreach (ModelPartition p in c.RingFromCursor())
-            {
-                if (largest is null || p.Queue.Count > largest.Queue.Count)
-                {
-                    largest = p;
-                }
-            }
+            // The partition with the most waiters; of equals, the one that came to that number last.
+            ModelPartition? largest = c.Waiting().MaxBy(p => (p.Queue.Count, p.SizeChangedAt));
 
             int newcomerQueued = own?.Queue.Count ?? 0;
             if (!c.Lifo && newcomerQueued + 1 >= largest!.Queue.Count)
@@ -185,7 +179,7 @@ internal sealed class AdmissionModel
         if (_heldPartitions.Remove(id, out ModelPartition? held))
         {
             held.InFlight--;
-            c.ForgetIfIdle(held);
+            c.SeatFreed(held);
         }
 
         return Pump();
@@ -202,7 +196,7 @@ internal sealed class AdmissionModel
         List<(int, Outcome)> result = [];
         foreach (ModelClass c in _byName.Values)
         {
-            foreach ((int id, _) in c.RingFromCursor().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).ToList())
+            foreach ((int id, _) in c.Waiting().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).ToList())
             {
                 c.Remove(id, served: false);
                 result.Add((id, Outcome.QueueTimeout));
@@ -212,7 +206,7 @@ internal sealed class AdmissionModel
         return result;
     }
 
-    public int BackgroundQueued(string name) => _byName[name].RingFromCursor().SelectMany(p => p.Queue).Count(w => _background.Contains(w.Id));
+    public int BackgroundQueued(string name) => _byName[name].Waiting().SelectMany(p => p.Queue).Count(w => _background.Contains(w.Id));
 
     public int PartitionInFlight(string name, string key) => _byName[name].Find(key)?.InFlight ?? 0;
 
@@ -306,6 +300,9 @@ internal sealed class AdmissionModel
         public List<(int Id, long Deadline)> Queue { get; } = [];
 
         public int InFlight { get; set; }
+
+        /// <summary>Gets or sets when the number of waiters last changed (a counter of the class's changes).</summary>
+        public long SizeChangedAt { get; set; }
     }
 
     internal sealed class ModelClass
@@ -314,7 +311,11 @@ internal sealed class AdmissionModel
         private readonly List<string> _bucketSlots = [];
         private int _hand;
         private ModelBucket? _classBucket;
+        // Partitions with waiters that may start work, served in turn from the cursor; and those at their per-partition
+        // limit, held out of the ring in the order they reached it until a seat of theirs frees.
         private readonly List<ModelPartition> _ring = [];
+        private readonly List<ModelPartition> _held = [];
+        private long _sizeChanges;
         private readonly Dictionary<int, string> _keys = [];
         private readonly ModelPartition?[] _overflow = new ModelPartition?[64];
         private int _maxTracked;
@@ -345,6 +346,7 @@ internal sealed class AdmissionModel
             Timeout = options.QueueTimeout;
             Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
             PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
+            Rebalance();
         }
 
         /// <summary>Drains: no reservation, no seat to give, no rate limit; priority, queue settings and state stay.</summary>
@@ -357,6 +359,7 @@ internal sealed class AdmissionModel
             PartitionLimit = 0;
             RateLimit = null;
             ClearBuckets();
+            Rebalance();
         }
 
         private void ClearBuckets()
@@ -392,7 +395,10 @@ internal sealed class AdmissionModel
         /// <summary>Gets the partitions tracked by key; keys past the cap share 64 overflow partitions by hash.</summary>
         public Dictionary<string, ModelPartition> Partitions { get; } = new(StringComparer.Ordinal);
 
-        public int Queued => _ring.Sum(p => p.Queue.Count);
+        public int Queued => Waiting().Sum(p => p.Queue.Count);
+
+        /// <summary>Gets every partition with waiters: the ring from the cursor, then the held ones.</summary>
+        public IEnumerable<ModelPartition> Waiting() => RingFromCursor().Concat(_held);
 
         /// <summary>
         /// The bucket a request draws from: the class's, or its partition's. Partition buckets are capped like the
@@ -471,7 +477,7 @@ internal sealed class AdmissionModel
             return partition;
         }
 
-        public ModelPartition PartitionOf(int id) => _ring.Single(p => p.Queue.Any(w => w.Id == id));
+        public ModelPartition PartitionOf(int id) => Waiting().Single(p => p.Queue.Any(w => w.Id == id));
 
         public bool HasRoom(ModelPartition? partition) => PartitionLimit == 0 || partition is null || partition.InFlight < PartitionLimit;
 
@@ -489,17 +495,65 @@ internal sealed class AdmissionModel
             }
         }
 
-        public (int Id, long Deadline)? PeekEligible()
+        public (int Id, long Deadline)? PeekEligible() => _cursor?.Queue[0];
+
+        /// <summary>A new per-partition limit: ring partitions now at it are held (ring order), held ones with room rejoin (held order).</summary>
+        public void Rebalance()
         {
-            foreach (ModelPartition p in RingFromCursor())
+            foreach (ModelPartition p in RingFromCursor().ToList())
             {
-                if (HasRoom(p))
+                if (!HasRoom(p))
                 {
-                    return p.Queue[0];
+                    LeaveRing(p);
+                    _held.Add(p);
                 }
             }
 
-            return null;
+            foreach (ModelPartition p in _held.ToList())
+            {
+                if (HasRoom(p))
+                {
+                    _held.Remove(p);
+                    JoinRing(p);
+                }
+            }
+        }
+
+        /// <summary>A seat of a partition freed: held until now, it rejoins the ring at the end of the round.</summary>
+        public void SeatFreed(ModelPartition partition)
+        {
+            if (_held.Contains(partition) && HasRoom(partition))
+            {
+                _held.Remove(partition);
+                JoinRing(partition);
+            }
+
+            ForgetIfIdle(partition);
+        }
+
+        /// <summary>A partition joins at the end of the current round: just before the cursor.</summary>
+        private void JoinRing(ModelPartition partition)
+        {
+            if (_cursor is null)
+            {
+                _ring.Add(partition);
+                _cursor = partition;
+            }
+            else
+            {
+                _ring.Insert(_ring.IndexOf(_cursor), partition);
+            }
+        }
+
+        private void LeaveRing(ModelPartition partition)
+        {
+            int index = _ring.IndexOf(partition);
+            if (_cursor == partition)
+            {
+                _cursor = _ring.Count == 1 ? null : _ring[(index + 1) % _ring.Count];
+            }
+
+            _ring.RemoveAt(index);
         }
 
         public string KeyOf(int id) => _keys[id];
@@ -509,26 +563,28 @@ internal sealed class AdmissionModel
             ModelPartition partition = Track(key);
             _keys[waiter.Id] = key;
             partition.Queue.Insert(lifo ? 0 : partition.Queue.Count, waiter);
+            partition.SizeChangedAt = ++_sizeChanges;
             if (partition.Queue.Count == 1)
             {
-                // A partition that starts waiting joins at the end of the current round.
-                if (_cursor is null)
+                if (HasRoom(partition))
                 {
-                    _ring.Add(partition);
-                    _cursor = partition;
+                    JoinRing(partition);
                 }
                 else
                 {
-                    _ring.Insert(_ring.IndexOf(_cursor), partition);
+                    _held.Add(partition);
                 }
             }
         }
 
+        /// <summary>Removes a waiter; a served one's partition seat is counted before (as the engine does).</summary>
         public void Remove(int id, bool served)
         {
             ModelPartition partition = PartitionOf(id);
-            ModelPartition next = _ring[(_ring.IndexOf(partition) + 1) % _ring.Count];
+            bool inRing = _ring.Contains(partition);
+            ModelPartition? next = inRing ? _ring[(_ring.IndexOf(partition) + 1) % _ring.Count] : null;
             partition.Queue.RemoveAll(w => w.Id == id);
+            partition.SizeChangedAt = ++_sizeChanges;
             if (served)
             {
                 _cursor = next;
@@ -536,18 +592,21 @@ internal sealed class AdmissionModel
 
             if (partition.Queue.Count == 0)
             {
-                if (_cursor == partition)
+                if (inRing)
                 {
-                    _cursor = next == partition ? null : next;
+                    LeaveRing(partition);
                 }
-
-                _ring.Remove(partition);
-                if (_ring.Count == 0)
+                else
                 {
-                    _cursor = null;
+                    _held.Remove(partition);
                 }
 
                 ForgetIfIdle(partition);
+            }
+            else if (inRing && !HasRoom(partition))
+            {
+                LeaveRing(partition);
+                _held.Add(partition);
             }
         }
 

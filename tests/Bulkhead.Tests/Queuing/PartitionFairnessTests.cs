@@ -102,6 +102,32 @@ public sealed class PartitionFairnessTests
     }
 
     [Fact]
+    public async Task PartitionAtItsLimit_WaitsOutOfTurnAndRejoinsAtTheEndOfTheRoundWhenItsSeatFrees()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("t", c =>
+        {
+            c.MaxConcurrencyPerPartition = 1;
+            c.QueueTimeout = Timeout.InfiniteTimeSpan;
+        }));
+        WorkloadLease a = scheduler.TryAcquire("t", "a");
+        WorkloadLease b = scheduler.TryAcquire("t", "b");
+        Task<WorkloadLease> a1 = scheduler.AcquireAsync("t", "a").AsTask();
+        Task<WorkloadLease> b1 = scheduler.AcquireAsync("t", "b").AsTask();
+        Task<WorkloadLease> c1 = scheduler.AcquireAsync("t", "c").AsTask();
+
+        // b's seat frees: b rejoins the turn behind c, which was waiting with room all along; c goes first.
+        b.Dispose();
+        using WorkloadLease first = await c1.WithTimeout();
+        Assert.False(b1.IsCompleted);
+
+        a.Dispose();
+        using WorkloadLease second = await b1.WithTimeout();
+        Assert.False(a1.IsCompleted);
+        second.Dispose();
+        (await a1.WithTimeout()).Dispose();
+    }
+
+    [Fact]
     public async Task FullQueue_TurnsAwayTheLargestPartitionsNewestWaiter_NotTheQuietTenant()
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("reporting", c => c.QueueLimit = 3));

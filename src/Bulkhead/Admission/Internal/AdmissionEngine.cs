@@ -143,7 +143,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         {
             partition.InFlight--;
             Debug.Assert(partition.InFlight >= 0, "A partition frees no more seats than it took.");
-            workloadClass.Queue.ForgetIfIdle(partition);
+            workloadClass.Queue.SeatFreed(partition);
             FreeSeat(workloadClass);
             PumpUnsynchronized(ref completions);
         }

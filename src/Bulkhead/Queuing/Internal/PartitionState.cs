@@ -24,5 +24,17 @@ internal sealed class PartitionState(string key, bool isOverflow)
 
     public PartitionState? PreviousActive { get; set; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether the partition has waiters but is at its per-partition limit: it is out of
+    /// the ring of partitions served in turn (linked by <see cref="NextActive"/> in the held list instead) until a seat
+    /// of it frees.
+    /// </summary>
+    public bool IsHeld { get; set; }
+
+    /// <summary>Gets or sets the next partition with as many waiters (the most recent to reach that number first).</summary>
+    public PartitionState? NextOfSize { get; set; }
+
+    public PartitionState? PreviousOfSize { get; set; }
+
     public override string ToString() => Key;
 }

@@ -11,6 +11,12 @@ namespace Bulkhead.Queuing.Internal;
 /// Memory stays bounded whatever the number of distinct keys: a partition is tracked only while it has waiters (or,
 /// where the class limits partitions, work in flight) and is forgotten when idle; past <c>maxTracked</c> partitions,
 /// further keys share <see cref="OverflowPartitions"/> partitions by hash.
+/// <para>
+/// Nothing here grows with the number of partitions: the ring holds only partitions that may start work, so the next
+/// waiter is the cursor's head; a partition at its per-partition limit waits in a held list and rejoins the ring at the
+/// end of the round when a seat of it frees; partitions are also kept in lists by number of waiters, so the largest is
+/// at hand when a full queue must turn one away.
+/// </para>
 /// </remarks>
 internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
 {
@@ -27,11 +33,18 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     private readonly Stack<PartitionState> _reusable = new();
     private PartitionState?[]? _overflow;
 
-    // The ring of partitions with waiters; the cursor is served next.
+    // The ring of partitions with waiters that may start work; the cursor is served next.
     private PartitionState? _cursor;
 
-    /// <summary>Gets a waiter, any: the head of the partition served next.</summary>
-    public Waiter? Any => _cursor?.Waiters.First;
+    // Partitions with waiters at their per-partition limit, in the order they reached it (a ring, by NextActive).
+    private PartitionState? _held;
+
+    // Partitions with waiters by their number of waiters (index), each list most recent first; and the largest number.
+    private readonly List<PartitionState?> _bySize = [null];
+    private int _largest;
+
+    /// <summary>Gets a waiter, any: the head of the partition served next, or of a held one.</summary>
+    public Waiter? Any => _cursor?.Waiters.First ?? _held?.Waiters.First;
 
     /// <summary>Gets the number of waiters across partitions.</summary>
     public int Count { get; private set; }
@@ -47,6 +60,34 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     {
         _maxTracked = maxTracked;
         _partitionLimit = partitionLimit;
+
+        // A new limit may hold partitions of the ring (in ring order from the cursor), and free held ones (in the order
+        // they were held), which rejoin at the end of the round.
+        for (PartitionState? p = _cursor, end = _cursor?.PreviousActive; p is not null;)
+        {
+            PartitionState? next = p == end ? null : p.NextActive;
+            if (!HasRoom(p))
+            {
+                Deactivate(p);
+                Hold(p);
+            }
+
+            p = next;
+        }
+
+        ReleaseHeld();
+    }
+
+    /// <summary>A seat of a partition freed: at its limit until now, it rejoins the ring at the end of the round.</summary>
+    public void SeatFreed(PartitionState partition)
+    {
+        if (partition.IsHeld && HasRoom(partition))
+        {
+            Unhold(partition);
+            Activate(partition);
+        }
+
+        ForgetIfIdle(partition);
     }
 
     /// <summary>Finds a partition's state without starting to track it.</summary>
@@ -108,61 +149,65 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
             partition.Waiters.AddLast(waiter);
         }
 
-        if (!partition.IsActive)
-        {
-            Activate(partition);
-        }
-
         Count++;
-    }
-
-    /// <summary>
-    /// The waiter to serve next: the head of the first partition, from the cursor on, whose per-partition limit lets it
-    /// start; <see langword="null"/> when every waiting partition is at its limit (or none waits).
-    /// </summary>
-    public Waiter? PeekEligible()
-    {
-        PartitionState? partition = _cursor;
-        if (partition is null)
-        {
-            return null;
-        }
-
-        do
+        Resize(partition, partition.Waiters.Count - 1);
+        if (partition.Waiters.Count == 1)
         {
             if (HasRoom(partition))
             {
-                return partition.Waiters.First;
+                Activate(partition);
             }
-
-            partition = partition.NextActive!;
+            else
+            {
+                Hold(partition);
+            }
         }
-        while (partition != _cursor);
-
-        return null;
     }
 
     /// <summary>
-    /// Removes a waiter. When it is being served, the cursor moves to the partition after its own: partitions take turns.
+    /// The waiter to serve next: the head of the partition at the cursor (partitions at their limit are out of the
+    /// ring); <see langword="null"/> when every waiting partition is at its limit (or none waits).
     /// </summary>
+    public Waiter? PeekEligible() => _cursor?.Waiters.First;
+
+    /// <summary>
+    /// Removes a waiter. When it is being served, the cursor moves to the partition after its own: partitions take
+    /// turns. A partition that reaches its limit by it leaves the ring until a seat of it frees.
+    /// </summary>
+    /// <remarks>The engine counts a served waiter's partition seat before removing it.</remarks>
     public void Remove(Waiter waiter, bool served)
     {
         PartitionState partition = waiter.Partition!;
         PartitionState? next = partition.NextActive;
         partition.Waiters.Remove(waiter);
         Count--;
+        Resize(partition, partition.Waiters.Count + 1);
         if (served)
         {
+            Debug.Assert(partition.IsActive, "Only a partition of the ring is served.");
             _cursor = next;
         }
 
         if (partition.Waiters.Count == 0)
         {
-            Deactivate(partition);
+            if (partition.IsHeld)
+            {
+                Unhold(partition);
+            }
+            else
+            {
+                Deactivate(partition);
+            }
+
             ForgetIfIdle(partition);
         }
+        else if (partition.IsActive && !HasRoom(partition))
+        {
+            Deactivate(partition);
+            Hold(partition);
+        }
 
-        Debug.Assert(Count >= 0 && (Count == 0) == (_cursor is null), "The ring holds exactly the partitions with waiters.");
+        Debug.Assert(Count >= 0 && (Count == 0) == (_cursor is null && _held is null), "The ring and the held list hold exactly the partitions with waiters.");
     }
 
     /// <summary>Stops tracking a partition that has neither waiters nor work in flight.</summary>
@@ -182,15 +227,8 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     /// </summary>
     public Waiter? ChooseEvictionVictim(string newcomerKey, bool lifo)
     {
-        PartitionState? largest = null;
-        for (PartitionState? p = _cursor; p is not null; p = p.NextActive == _cursor ? null : p.NextActive)
-        {
-            if (largest is null || p.Waiters.Count > largest.Waiters.Count)
-            {
-                largest = p;
-            }
-        }
-
+        // The partition with the most waiters; of equals, the one that came to that number last.
+        PartitionState? largest = _bySize[_largest];
         if (largest is null)
         {
             return null;
@@ -231,6 +269,110 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         partition.PreviousActive = last;
         partition.NextActive = _cursor;
         _cursor.PreviousActive = partition;
+    }
+
+    /// <summary>Moves a partition from the list of its former number of waiters to that of its number now, at the front.</summary>
+    private void Resize(PartitionState partition, int from)
+    {
+        if (from > 0)
+        {
+            if (partition.PreviousOfSize is { } previous)
+            {
+                previous.NextOfSize = partition.NextOfSize;
+            }
+            else
+            {
+                _bySize[from] = partition.NextOfSize;
+            }
+
+            if (partition.NextOfSize is { } following)
+            {
+                following.PreviousOfSize = partition.PreviousOfSize;
+            }
+
+            partition.NextOfSize = null;
+            partition.PreviousOfSize = null;
+        }
+
+        int size = partition.Waiters.Count;
+        if (size > 0)
+        {
+            while (_bySize.Count <= size)
+            {
+                _bySize.Add(null);
+            }
+
+            PartitionState? head = _bySize[size];
+            partition.NextOfSize = head;
+            head?.PreviousOfSize = partition;
+            _bySize[size] = partition;
+        }
+
+        // Sizes move by one: the largest moves up with a partition, or down when its list empties.
+        if (size > _largest)
+        {
+            _largest = size;
+        }
+        else if (_largest > 0 && _bySize[_largest] is null)
+        {
+            _largest--;
+        }
+    }
+
+    /// <summary>Puts a partition with waiters at its limit at the end of the held list.</summary>
+    private void Hold(PartitionState partition)
+    {
+        partition.IsHeld = true;
+        if (_held is null)
+        {
+            partition.NextActive = partition;
+            partition.PreviousActive = partition;
+            _held = partition;
+            return;
+        }
+
+        PartitionState last = _held.PreviousActive!;
+        last.NextActive = partition;
+        partition.PreviousActive = last;
+        partition.NextActive = _held;
+        _held.PreviousActive = partition;
+    }
+
+    private void Unhold(PartitionState partition)
+    {
+        partition.IsHeld = false;
+        if (partition.NextActive == partition)
+        {
+            _held = null;
+        }
+        else
+        {
+            partition.PreviousActive!.NextActive = partition.NextActive;
+            partition.NextActive!.PreviousActive = partition.PreviousActive;
+            if (_held == partition)
+            {
+                _held = partition.NextActive;
+            }
+        }
+
+        partition.NextActive = null;
+        partition.PreviousActive = null;
+    }
+
+    /// <summary>Moves every held partition that has room again to the end of the round, in the order they were held.</summary>
+    private void ReleaseHeld()
+    {
+        for (PartitionState? p = _held, end = _held?.PreviousActive; p is not null;)
+        {
+            PartitionState? next = p == end ? null : p.NextActive;
+            if (HasRoom(p))
+            {
+                Unhold(p);
+                Activate(p);
+            }
+
+            p = next;
+        }
     }
 
     private void Deactivate(PartitionState partition)
