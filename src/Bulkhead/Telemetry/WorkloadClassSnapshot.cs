@@ -52,4 +52,15 @@ public sealed class WorkloadClassSnapshot
     /// flight finishes and frees its seats; it admits nothing.
     /// </summary>
     public bool IsDraining { get; init; }
+
+    /// <summary>
+    /// Gets the class's dedicated threads now (0 on the ThreadPool), threads added to recover from starvation included.
+    /// </summary>
+    public int DedicatedThreads { get; init; }
+
+    /// <summary>
+    /// Gets how many times every dedicated thread of the class was found blocked while work waited for one (for
+    /// example work waiting synchronously, with <c>.Result</c> or <c>.Wait()</c>, for work queued behind it).
+    /// </summary>
+    public long ThreadStarvations { get; init; }
 }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Bulkhead.Admission.Internal;
 using Bulkhead.Tests.Admission;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.Tests.Execution;
 
@@ -106,5 +108,53 @@ public sealed class DedicatedThreadSchedulerTests
 
         // fields[0] is field 3 (state).
         return (int.Parse(fields[19 - 3], CultureInfo.InvariantCulture), int.Parse(fields[41 - 3], CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task SyncOverAsyncOnTheClassThreads_IsDetectedReportedAndRecoveredWithAnAddedThread()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new ListLoggerProvider();
+        var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "batch" }
+            .AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 });
+        using var scheduler = new WorkloadScheduler(options, time, logger: logs.CreateLogger("test"));
+        TaskScheduler threads = scheduler.GetClass("batch").TaskScheduler!;
+
+        // Work on the class's only thread waits synchronously for a continuation queued behind it on that same thread.
+        Task<int> outer = Task.Factory.StartNew(
+            () => Task.Factory.StartNew(async () => { await Task.Yield(); return 42; }, CancellationToken.None, TaskCreationOptions.None, threads).Unwrap().Result,
+            CancellationToken.None,
+            TaskCreationOptions.None,
+            threads);
+        await Eventually.TrueAsync(
+            () =>
+            {
+                time.Advance(Bulkhead.Execution.Internal.DedicatedThreadScheduler.WatchInterval);
+                return outer.IsCompleted;
+            },
+            "the watchdog adds a thread and the blocked work completes");
+
+        Assert.Equal(42, await outer);
+        WorkloadClassSnapshot snapshot = scheduler.GetSnapshot()["batch"];
+        Assert.Equal((2, 1L), (snapshot.DedicatedThreads, snapshot.ThreadStarvations));
+        Assert.Contains(logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("'batch'", StringComparison.Ordinal) && m.Message.Contains(".Result", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task BusyThreadsThatComplete_AreNotStarvation()
+    {
+        var time = new FakeTimeProvider();
+        var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "batch" }
+            .AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 });
+        using var scheduler = new WorkloadScheduler(options, time);
+        TaskScheduler threads = scheduler.GetClass("batch").TaskScheduler!;
+
+        for (int i = 0; i < 20; i++)
+        {
+            await Task.Factory.StartNew(() => Thread.Sleep(1), CancellationToken.None, TaskCreationOptions.None, threads).WithTimeout();
+            time.Advance(Bulkhead.Execution.Internal.DedicatedThreadScheduler.WatchInterval);
+        }
+
+        Assert.Equal((1, 0L), (scheduler.GetSnapshot()["batch"].DedicatedThreads, scheduler.GetSnapshot()["batch"].ThreadStarvations));
     }
 }

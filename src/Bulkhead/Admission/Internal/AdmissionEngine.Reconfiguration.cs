@@ -71,7 +71,7 @@ internal sealed partial class AdmissionEngine
                 PartitionedRateLimiter<string>? limiter = LimiterFor(name, classOptions, options.MaxTrackedPartitions, current: null);
                 var limits = new ClassLimits(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false);
                 DedicatedThreadScheduler? threads = classOptions.Execution is { DedicatedThreads: > 0 } execution
-                    ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority)
+                    ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority, TimeProvider, Logger)
                     : null;
                 classes.Add(new ClassState(this, name, limits, options.MaxTrackedPartitions, threads));
             }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -53,17 +55,21 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// <summary>Work asked of a removed class's handle that ran in the default class instead.</summary>
     public long RemovedClassFallbacks;
 
-    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null)
+    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
 
         TimeProvider = timeProvider;
+        Logger = logger ?? NullLogger.Instance;
         _customLimiters = customLimiters ?? new Dictionary<string, PartitionedRateLimiter<string>>();
         _configuration = Build(options, [], []);
     }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets where the engine's own parts (a class's dedicated threads) report.</summary>
+    public ILogger Logger { get; }
 
     /// <summary>Gets the configuration in force.</summary>
     public EngineConfiguration Configuration => Volatile.Read(ref _configuration);
@@ -207,6 +213,8 @@ internal sealed partial class AdmissionEngine : IDisposable
                         ExecutionTimeouts = Volatile.Read(ref c.ExecutionTimeouts),
                         Overrunning = Volatile.Read(ref c.Overrunning),
                         IsDraining = limits.Removed,
+                        DedicatedThreads = c.Threads?.ThreadCount ?? 0,
+                        ThreadStarvations = c.Threads?.Starvations ?? 0,
                     };
                 })];
         }

@@ -27,9 +27,9 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Engine = new AdmissionEngine(options, timeProvider, limiters);
-        _current = options;
         _logger = logger ?? NullLogger.Instance;
+        Engine = new AdmissionEngine(options, timeProvider, limiters, _logger);
+        _current = options;
     }
 
     public AdmissionEngine Engine { get; }

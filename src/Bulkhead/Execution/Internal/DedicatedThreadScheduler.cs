@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bulkhead.Execution.Internal;
 
@@ -7,47 +9,72 @@ namespace Bulkhead.Execution.Internal;
 /// priority. Work started on it, and its continuations that do not use <c>ConfigureAwait(false)</c>, stay on its threads.
 /// </summary>
 /// <remarks>
+/// <para>
 /// After disposal the threads finish what is queued and stop; anything queued later runs on the ThreadPool, so that a
 /// continuation of work still running at shutdown is never lost.
+/// </para>
+/// <para>
+/// Starvation: a fixed set of threads cannot grow as the ThreadPool does, so work that waits synchronously (<c>.Result</c>,
+/// <c>.Wait()</c>) for work queued behind it on the same threads would block them forever. A watchdog on the
+/// TimeProvider finds every thread busy, work waiting, and nothing completed for a whole <see cref="WatchInterval"/>;
+/// it counts the starvation, logs it, and adds a thread, up to as many again as configured (then it only reports).
+/// Added threads stay until the class's threads stop.
+/// </para>
 /// </remarks>
-internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
+internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposable
 {
+    /// <summary>How long every thread must stay blocked, with work waiting and none completing, to count as starved.</summary>
+    public static readonly TimeSpan WatchInterval = TimeSpan.FromSeconds(1);
+
     private readonly BlockingCollection<Task> _tasks = [];
-    private readonly Thread[] _threads;
+    private readonly List<Thread> _threads = [];
     private readonly TaskCompletionSource _allStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _workloadClass;
+    private readonly int _configuredThreads;
+    private readonly ILogger _logger;
+    private readonly ITimer? _watchdog;
+    private int _threadCount;
     private int _disposed;
     private int _lowered;
     private int _started;
+    private int _busy;
+    private long _executed;
+    private long _executedAtLastCheck = -1;
+    private long _starvations;
+    private bool _starvedAtLastCheck;
 
     [ThreadStatic]
     private static DedicatedThreadScheduler? t_current;
 
-    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority)
+    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null)
     {
         Priority = priority;
-        _threads = new Thread[threadCount];
+        _workloadClass = workloadClass;
+        _configuredThreads = threadCount;
+        _logger = logger ?? NullLogger.Instance;
         for (int i = 0; i < threadCount; i++)
         {
-            _threads[i] = new Thread(Run)
-            {
-                IsBackground = true,
-                Name = $"Bulkhead {workloadClass} #{i + 1}",
-            };
-            _threads[i].Start();
+            AddThread();
         }
+
+        _watchdog = timeProvider?.CreateTimer(static state => ((DedicatedThreadScheduler)state!).Watch(), this, WatchInterval, WatchInterval);
     }
 
     public WorkloadCpuPriority Priority { get; }
 
-    public int ThreadCount => _threads.Length;
+    /// <summary>Gets the threads now: those configured, and any added to recover from starvation.</summary>
+    public int ThreadCount => Volatile.Read(ref _threadCount);
 
-    /// <summary>Gets a task that completes once every thread has started and set its priority.</summary>
+    /// <summary>Gets how many times the watchdog found every thread blocked while work waited.</summary>
+    public long Starvations => Volatile.Read(ref _starvations);
+
+    /// <summary>Gets a task that completes once every configured thread has started and set its priority.</summary>
     public Task AllStarted => _allStarted.Task;
 
     /// <summary>Gets how many threads lowered their priority as asked (the rest run at normal priority).</summary>
     public int LoweredThreads => Volatile.Read(ref _lowered);
 
-    public override int MaximumConcurrencyLevel => _threads.Length;
+    public override int MaximumConcurrencyLevel => ThreadCount;
 
     /// <summary>Gets a value indicating whether the calling thread is one of this scheduler's.</summary>
     public bool IsCurrentThreadOwned => t_current == this;
@@ -56,6 +83,7 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _watchdog?.Dispose();
             _tasks.CompleteAdding();
         }
     }
@@ -83,6 +111,53 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
 
     protected override IEnumerable<Task> GetScheduledTasks() => _tasks.ToArray();
 
+    private void AddThread()
+    {
+        int number;
+        lock (_threads)
+        {
+            number = _threads.Count + 1;
+            var thread = new Thread(Run)
+            {
+                IsBackground = true,
+                Name = $"Bulkhead {_workloadClass} #{number}",
+            };
+            _threads.Add(thread);
+            Interlocked.Increment(ref _threadCount);
+            thread.Start();
+        }
+    }
+
+    /// <summary>Runs every <see cref="WatchInterval"/>: starved when all threads stayed busy, work waited and none completed.</summary>
+    private void Watch()
+    {
+        long executed = Volatile.Read(ref _executed);
+        bool starved = Volatile.Read(ref _disposed) == 0
+            && _tasks.Count > 0
+            && Volatile.Read(ref _busy) >= ThreadCount
+            && executed == _executedAtLastCheck;
+        _executedAtLastCheck = executed;
+        if (!starved)
+        {
+            _starvedAtLastCheck = false;
+            return;
+        }
+
+        if (ThreadCount < 2 * _configuredThreads)
+        {
+            Interlocked.Increment(ref _starvations);
+            AddThread();
+            LogStarvedThreadAdded(_logger, _workloadClass, ThreadCount - 1, _tasks.Count, ThreadCount, 2 * _configuredThreads);
+        }
+        else if (!_starvedAtLastCheck)
+        {
+            Interlocked.Increment(ref _starvations);
+            LogStarved(_logger, _workloadClass, ThreadCount, _tasks.Count);
+        }
+
+        _starvedAtLastCheck = true;
+    }
+
     private void Run()
     {
         t_current = this;
@@ -91,14 +166,23 @@ internal sealed class DedicatedThreadScheduler : TaskScheduler, IDisposable
             Interlocked.Increment(ref _lowered);
         }
 
-        if (Interlocked.Increment(ref _started) == _threads.Length)
+        if (Interlocked.Increment(ref _started) == _configuredThreads)
         {
             _allStarted.TrySetResult();
         }
 
         foreach (Task task in _tasks.GetConsumingEnumerable())
         {
+            Interlocked.Increment(ref _busy);
             TryExecuteTask(task);
+            Interlocked.Decrement(ref _busy);
+            Interlocked.Increment(ref _executed);
         }
     }
+
+    [LoggerMessage(30, LogLevel.Warning, "All {Busy} dedicated threads of workload class '{WorkloadClass}' have been blocked for a second while {Waiting} work item(s) wait for one: work on them probably waits synchronously (.Result, .Wait()) for work queued behind it. Added a thread ({Threads} of at most {Most}); await instead of blocking.")]
+    private static partial void LogStarvedThreadAdded(ILogger logger, string workloadClass, int busy, int waiting, int threads, int most);
+
+    [LoggerMessage(31, LogLevel.Error, "All {Threads} dedicated threads of workload class '{WorkloadClass}' are blocked while {Waiting} work item(s) wait for one, and no more threads may be added: the class is stalled until work on them ends. Work on dedicated threads must not wait synchronously for other work of its class.")]
+    private static partial void LogStarved(ILogger logger, string workloadClass, int threads, int waiting);
 }
