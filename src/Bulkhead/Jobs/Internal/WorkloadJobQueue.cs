@@ -11,7 +11,7 @@ namespace Bulkhead.Jobs.Internal;
 /// and accounts for every item.
 /// </summary>
 /// <remarks>
-/// Every accepted item ends exactly once as completed, failed, canceled or dropped. Shutdown (the host's StopAsync, or
+/// Every accepted item ends exactly once as completed, failed, canceled or dropped (logged before it is counted). Shutdown (the host's StopAsync, or
 /// the service provider's disposal without a host): nothing is accepted any more; every item still waiting is dropped,
 /// counted and logged at once; items running finish within the host's shutdown timeout, then their token is canceled
 /// and StopAsync returns (it never waits on an item that ignores its token, nor on the clock of a fake TimeProvider).
@@ -197,8 +197,8 @@ internal sealed partial class WorkloadJobQueue(
                 item.Lane.ReturnRoom();
                 if (item.TryStart())
                 {
-                    Interlocked.Increment(ref Failed);
                     LogFailed(logger, exception, item.Sequence, item.Class.Name, item.Partition);
+                    Interlocked.Increment(ref Failed);
                 }
 
                 return;
@@ -224,14 +224,14 @@ internal sealed partial class WorkloadJobQueue(
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
-                Interlocked.Increment(ref Canceled);
                 LogCanceled(logger, item.Sequence, item.Class.Name, item.Partition);
+                Interlocked.Increment(ref Canceled);
             }
             catch (Exception exception)
             {
                 // A failing item never takes the host down: it is logged and counted.
-                Interlocked.Increment(ref Failed);
                 LogFailed(logger, exception, item.Sequence, item.Class.Name, item.Partition);
+                Interlocked.Increment(ref Failed);
             }
         }
         finally
@@ -242,8 +242,8 @@ internal sealed partial class WorkloadJobQueue(
 
     private void ReportDropped(JobItem item)
     {
-        Interlocked.Increment(ref Dropped);
         LogDropped(logger, item.Sequence, item.Class.Name, item.Partition);
+        Interlocked.Increment(ref Dropped);
     }
 
     [LoggerMessage(20, LogLevel.Error, "Job {Sequence} of workload class '{WorkloadClass}' (partition '{Partition}') failed.")]
