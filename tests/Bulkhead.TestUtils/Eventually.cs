@@ -7,10 +7,13 @@ namespace Bulkhead.TestUtils;
 public static class Eventually
 {
     /// <summary>Polls <paramref name="condition"/> until it holds, for at most <see cref="TaskTimeout.Bound"/>.</summary>
-    public static async Task TrueAsync(Func<bool> condition, string what)
+    public static Task TrueAsync(Func<bool> condition, string what) => TrueAsync(condition, what, TaskTimeout.Bound);
+
+    /// <summary>Polls <paramref name="condition"/> until it holds, for at most <paramref name="bound"/>.</summary>
+    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan bound)
     {
         ArgumentNullException.ThrowIfNull(condition);
-        using var timeout = new CancellationTokenSource(TaskTimeout.Bound);
+        using var timeout = new CancellationTokenSource(bound);
         while (!condition())
         {
             if (timeout.IsCancellationRequested)
