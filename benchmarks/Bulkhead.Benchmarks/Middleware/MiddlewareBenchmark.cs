@@ -21,16 +21,7 @@ public class MiddlewareBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        _services = new ServiceCollection()
-            .AddLogging()
-            .AddWorkloadIsolation(o =>
-            {
-                o.TotalConcurrency = 64;
-                o.DefaultClass = "interactive";
-                o.AddClass("interactive", c => c.ReservedConcurrency = 16);
-                o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
-            })
-            .Services.BuildServiceProvider();
+        _services = CreateServices();
 
         var bare = new ApplicationBuilder(_services);
         bare.Run(static _ => Task.CompletedTask);
@@ -47,6 +38,18 @@ public class MiddlewareBenchmark
         _contextWithEndpoint.Request.Path = "/reports/1";
         _contextWithEndpoint.SetEndpoint(new Endpoint(null, new EndpointMetadataCollection(new Bulkhead.AspNetCore.WorkloadClassAttribute("reporting")), "reports"));
     }
+
+    /// <summary>The services both middleware benchmarks use: 64 seats, <c>interactive</c> (default) and <c>reporting</c>.</summary>
+    internal static ServiceProvider CreateServices() => new ServiceCollection()
+        .AddLogging()
+        .AddWorkloadIsolation(o =>
+        {
+            o.TotalConcurrency = 64;
+            o.DefaultClass = "interactive";
+            o.AddClass("interactive", c => c.ReservedConcurrency = 16);
+            o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
+        })
+        .Services.BuildServiceProvider();
 
     [GlobalCleanup]
     public void Cleanup() => _services.Dispose();

@@ -21,16 +21,7 @@ public class MiddlewareStepsBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        _services = new ServiceCollection()
-            .AddLogging()
-            .AddWorkloadIsolation(o =>
-            {
-                o.TotalConcurrency = 64;
-                o.DefaultClass = "interactive";
-                o.AddClass("interactive", c => c.ReservedConcurrency = 16);
-                o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 8; });
-            })
-            .Services.BuildServiceProvider();
+        _services = MiddlewareBenchmark.CreateServices();
         var scheduler = _services.GetRequiredService<IWorkloadScheduler>();
         _classifier = new RequestClassifier(scheduler, _services.GetRequiredService<IWorkloadIsolationMonitor>(), new Bulkhead.AspNetCore.WorkloadIsolationHttpOptions(), [], new HttpIsolationCounters(), NullLogger.Instance);
         _interactive = scheduler.GetClass("interactive");

@@ -610,11 +610,11 @@ public sealed class WorkloadSchedulerTests
                 int k = (w + i) % 3;
                 using WorkloadLease lease = await scheduler.AcquireAsync(classes[k]);
                 Assert.True(lease.IsAcquired);
-                InterlockedMax(ref maxSeen[k], Interlocked.Increment(ref inFlight[k]));
-                InterlockedMax(ref maxTotal, Interlocked.Increment(ref total));
+                InterlockedMax.Raise(ref maxSeen[k], Interlocked.Increment(ref inFlight[k]));
+                InterlockedMax.Raise(ref maxTotal, Interlocked.Increment(ref total));
                 if (k != 0)
                 {
-                    InterlockedMax(ref maxOutsideInteractive, Interlocked.Increment(ref outsideInteractive));
+                    InterlockedMax.Raise(ref maxOutsideInteractive, Interlocked.Increment(ref outsideInteractive));
                 }
 
                 if (i % 7 == 0)
@@ -640,20 +640,5 @@ public sealed class WorkloadSchedulerTests
         Assert.All(scheduler.GetSnapshot().Classes, c => Assert.Equal((0, 0), (c.InFlight, c.Queued)));
         Assert.Equal(16_000, scheduler.GetSnapshot().Classes.Sum(c => c.Admitted));
         Assert.Equal(0, scheduler.Engine.SharedInUse);
-    }
-
-    private static void InterlockedMax(ref int location, int value)
-    {
-        int current = Volatile.Read(ref location);
-        while (value > current)
-        {
-            int seen = Interlocked.CompareExchange(ref location, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 }

@@ -29,7 +29,7 @@ public sealed class JobQueueReliabilityTests : IAsyncDisposable
             {
                 // Synchronous work, as a legacy job is: it blocks its thread until released.
                 int now = Interlocked.Increment(ref running);
-                InterlockedMax(ref peak, now);
+                InterlockedMax.Raise(ref peak, now);
                 release.Wait(TimeSpan.FromSeconds(30), CancellationToken.None);
                 Interlocked.Decrement(ref running);
                 return ValueTask.CompletedTask;
@@ -201,21 +201,6 @@ public sealed class JobQueueReliabilityTests : IAsyncDisposable
     }
 
     private WorkloadScheduler Scheduler => _services!.GetRequiredService<WorkloadScheduler>();
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            int previous = Interlocked.CompareExchange(ref target, value, seen);
-            if (previous == seen)
-            {
-                return;
-            }
-
-            seen = previous;
-        }
-    }
 
     private WorkloadJobQueue Create(int maxConcurrency, int? perPartition = null, int capacity = 1_000, WorkloadJobFullMode fullMode = WorkloadJobFullMode.Wait)
     {

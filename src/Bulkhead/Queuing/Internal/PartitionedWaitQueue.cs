@@ -256,19 +256,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     private void Activate(PartitionState partition)
     {
         partition.IsActive = true;
-        if (_cursor is null)
-        {
-            partition.NextActive = partition;
-            partition.PreviousActive = partition;
-            _cursor = partition;
-            return;
-        }
-
-        PartitionState last = _cursor.PreviousActive!;
-        last.NextActive = partition;
-        partition.PreviousActive = last;
-        partition.NextActive = _cursor;
-        _cursor.PreviousActive = partition;
+        Append(ref _cursor, partition);
     }
 
     /// <summary>Moves a partition from the list of its former number of waiters to that of its number now, at the front.</summary>
@@ -323,40 +311,13 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     private void Hold(PartitionState partition)
     {
         partition.IsHeld = true;
-        if (_held is null)
-        {
-            partition.NextActive = partition;
-            partition.PreviousActive = partition;
-            _held = partition;
-            return;
-        }
-
-        PartitionState last = _held.PreviousActive!;
-        last.NextActive = partition;
-        partition.PreviousActive = last;
-        partition.NextActive = _held;
-        _held.PreviousActive = partition;
+        Append(ref _held, partition);
     }
 
     private void Unhold(PartitionState partition)
     {
         partition.IsHeld = false;
-        if (partition.NextActive == partition)
-        {
-            _held = null;
-        }
-        else
-        {
-            partition.PreviousActive!.NextActive = partition.NextActive;
-            partition.NextActive!.PreviousActive = partition.PreviousActive;
-            if (_held == partition)
-            {
-                _held = partition.NextActive;
-            }
-        }
-
-        partition.NextActive = null;
-        partition.PreviousActive = null;
+        Unlink(ref _held, partition);
     }
 
     /// <summary>Moves every held partition that has room again to the end of the round, in the order they were held.</summary>
@@ -378,17 +339,41 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     private void Deactivate(PartitionState partition)
     {
         partition.IsActive = false;
+        Unlink(ref _cursor, partition);
+    }
+
+    /// <summary>Links a partition into a ring just before its head (its end); it becomes the head of an empty ring.</summary>
+    private static void Append(ref PartitionState? head, PartitionState partition)
+    {
+        if (head is null)
+        {
+            partition.NextActive = partition;
+            partition.PreviousActive = partition;
+            head = partition;
+            return;
+        }
+
+        PartitionState last = head.PreviousActive!;
+        last.NextActive = partition;
+        partition.PreviousActive = last;
+        partition.NextActive = head;
+        head.PreviousActive = partition;
+    }
+
+    /// <summary>Unlinks a partition from a ring; a head that leaves passes to the partition after it.</summary>
+    private static void Unlink(ref PartitionState? head, PartitionState partition)
+    {
         if (partition.NextActive == partition)
         {
-            _cursor = null;
+            head = null;
         }
         else
         {
             partition.PreviousActive!.NextActive = partition.NextActive;
             partition.NextActive!.PreviousActive = partition.PreviousActive;
-            if (_cursor == partition)
+            if (head == partition)
             {
-                _cursor = partition.NextActive;
+                head = partition.NextActive;
             }
         }
 
