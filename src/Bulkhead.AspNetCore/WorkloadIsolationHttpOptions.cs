@@ -39,4 +39,12 @@ public sealed class WorkloadIsolationHttpOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<WorkloadRejectedContext, CancellationToken, ValueTask>? OnRejected { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the default rejection body names the workload class and the reason
+    /// (<c>workloadClass</c>, <c>reason</c>). Class names are the service's internals, so they are left out unless
+    /// this is set; the status, <c>Retry-After</c> and the body's <c>retryAfter</c> always say when to come back.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool IncludeRejectionDetails { get; set; }
 }

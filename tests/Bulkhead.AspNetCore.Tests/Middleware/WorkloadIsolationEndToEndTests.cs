@@ -67,8 +67,11 @@ public sealed class WorkloadIsolationEndToEndTests
         Assert.Equal("application/problem+json", rejected.Content.Headers.ContentType?.MediaType);
         ProblemDetails? problem = await rejected.Content.ReadFromJsonAsync<ProblemDetails>();
         Assert.Equal(503, problem?.Status);
-        Assert.Equal("reporting", ((JsonElement)problem!.Extensions["workloadClass"]!).GetString());
-        Assert.Equal("QueueFull", ((JsonElement)problem.Extensions["reason"]!).GetString());
+        Assert.Equal("https://tools.ietf.org/html/rfc9110#section-15.6.4", problem!.Type);
+        Assert.False(string.IsNullOrEmpty(((JsonElement)problem.Extensions["traceId"]!).GetString()));
+        Assert.Equal(1, ((JsonElement)problem.Extensions["retryAfter"]!).GetInt32());
+        Assert.False(problem.Extensions.ContainsKey("workloadClass"), "Class names stay internal unless configured.");
+        Assert.DoesNotContain("reporting", problem.Detail, StringComparison.Ordinal);
         gate.Open();
         await Task.WhenAll(held).WithTimeout();
     }
@@ -80,7 +83,11 @@ public sealed class WorkloadIsolationEndToEndTests
         var time = new FakeTimeProvider();
         await using TestApp app = await TestApp.StartAsync(Classes,
             a => a.MapGet("/reports", async () => { await gate.WaitAsync(); return "done"; }).WithWorkloadClass("reporting"),
-            s => s.AddSingleton<TimeProvider>(time));
+            s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddWorkloadIsolation().ConfigureHttp(h => h.IncludeRejectionDetails = true);
+            });
         using HttpClient client = app.CreateClient();
         Task<HttpResponseMessage>[] held = [.. Enumerable.Range(0, 2).Select(_ => client.GetAsync("/reports"))];
         await Eventually.TrueAsync(() => app.Snapshot["reporting"].InFlight == 2, "two reports run");
@@ -110,7 +117,7 @@ public sealed class WorkloadIsolationEndToEndTests
             s =>
             {
                 s.AddSingleton<TimeProvider>(time);
-                s.AddWorkloadIsolation(o => o.TrustedHeaders.Add("X-Tenant")).ConfigureHttp(h => h.PartitionHeader = "X-Tenant");
+                s.AddWorkloadIsolation(o => o.TrustedHeaders.Add("X-Tenant")).ConfigureHttp(h => { h.PartitionHeader = "X-Tenant"; h.IncludeRejectionDetails = true; });
             });
         using HttpClient client = app.CreateClient();
 
@@ -121,7 +128,10 @@ public sealed class WorkloadIsolationEndToEndTests
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(4), second.Headers.RetryAfter?.Delta);
-        Assert.Contains("RateLimited", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        string body = await second.Content.ReadAsStringAsync();
+        Assert.Contains("RateLimited", body, StringComparison.Ordinal);
+        Assert.Contains("\"type\":\"https://tools.ietf.org/html/rfc6585#section-4\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"traceId\":", body, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, otherTenant.StatusCode);
         time.Advance(TimeSpan.FromSeconds(4));
         using HttpResponseMessage later = await Send(client, "a");

@@ -121,8 +121,10 @@ public sealed class WorkloadIsolationMiddlewareTests
         Assert.StartsWith("application/problem+json", context.Response.ContentType, StringComparison.Ordinal);
         using JsonDocument body = ReadBody(context);
         Assert.Equal(503, body.RootElement.GetProperty("status").GetInt32());
-        Assert.Equal("default", body.RootElement.GetProperty("workloadClass").GetString());
-        Assert.Equal("QueueFull", body.RootElement.GetProperty("reason").GetString());
+        Assert.Equal("https://tools.ietf.org/html/rfc9110#section-15.6.4", body.RootElement.GetProperty("type").GetString());
+        Assert.Equal(context.TraceIdentifier, body.RootElement.GetProperty("traceId").GetString());
+        Assert.False(body.RootElement.TryGetProperty("workloadClass", out _));
+        Assert.False(body.RootElement.TryGetProperty("reason", out _));
     }
 
     [Fact]
@@ -131,7 +133,7 @@ public sealed class WorkloadIsolationMiddlewareTests
         using var factory = new PipelineFactory(
             o => { o.TotalConcurrency = 1; o.AddClass("default", c => c.QueueTimeout = TimeSpan.FromSeconds(2)); },
             _ => Task.CompletedTask,
-            b => b.ConfigureHttp(h => h.DefaultRetryAfter = TimeSpan.FromSeconds(2.5)));
+            b => b.ConfigureHttp(h => { h.DefaultRetryAfter = TimeSpan.FromSeconds(2.5); h.IncludeRejectionDetails = true; }));
         using WorkloadLease held = factory.Scheduler.TryAcquire("default");
         DefaultHttpContext context = factory.NewContext();
 

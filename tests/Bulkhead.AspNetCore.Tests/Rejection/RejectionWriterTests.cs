@@ -60,12 +60,13 @@ public sealed class RejectionWriterTests
             Response = { Body = new MemoryStream() },
         };
 
-        await new RejectionWriter(new(), NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.QueueFull, null)).WithTimeout();
+        await new RejectionWriter(new() { IncludeRejectionDetails = true }, NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.QueueFull, null)).WithTimeout();
 
         context.Response.Body.Position = 0;
         string body = new StreamReader(context.Response.Body).ReadToEnd();
         Assert.Contains("\"traceTag\":\"custom\"", body, StringComparison.Ordinal);
         Assert.Contains("\"workloadClass\":\"reporting\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"reason\":\"QueueFull\"", body, StringComparison.Ordinal);
         Assert.Equal(503, context.Response.StatusCode);
     }
 

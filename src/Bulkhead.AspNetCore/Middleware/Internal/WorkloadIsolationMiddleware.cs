@@ -39,7 +39,7 @@ internal sealed class WorkloadIsolationMiddleware
         if (workloadClass is null)
         {
             Interlocked.Increment(ref _counters.Exempt);
-            return _next(context);
+            return Next(context);
         }
 
         CancellationToken aborted = context.RequestAborted;
@@ -56,10 +56,44 @@ internal sealed class WorkloadIsolationMiddleware
 
     private Task RunPipeline(object? state, CancellationToken executionTimeout) =>
         executionTimeout.CanBeCanceled
-            ? RunWithTimeoutAsync(_next, (HttpContext)state!, executionTimeout)
-            : _next((HttpContext)state!);
+            ? RunWithTimeoutAsync((HttpContext)state!, executionTimeout)
+            : Next((HttpContext)state!);
 
-    private static async Task RunWithTimeoutAsync(RequestDelegate next, HttpContext context, CancellationToken executionTimeout)
+    /// <summary>
+    /// The rest of the pipeline, with a <see cref="WorkloadRejectedException"/> it throws (a nested <c>RunAsync</c>, a
+    /// job queue that rejects, the Polly strategy) answered as the middleware's own rejections are, not as a 500.
+    /// </summary>
+    private Task Next(HttpContext context)
+    {
+        Task pipeline;
+        try
+        {
+            pipeline = _next(context);
+        }
+        catch (WorkloadRejectedException rejected) when (!context.Response.HasStarted)
+        {
+            return AnswerAsync(context, rejected);
+        }
+
+        return pipeline.IsCompletedSuccessfully ? pipeline : AwaitAndAnswerAsync(context, pipeline);
+    }
+
+    private async Task AwaitAndAnswerAsync(HttpContext context, Task pipeline)
+    {
+        try
+        {
+            await pipeline.ConfigureAwait(false);
+        }
+        catch (WorkloadRejectedException rejected) when (!context.Response.HasStarted)
+        {
+            await AnswerAsync(context, rejected).ConfigureAwait(false);
+        }
+    }
+
+    private Task AnswerAsync(HttpContext context, WorkloadRejectedException rejected) =>
+        _rejections.WriteAsync(context, rejected.WorkloadClass, rejected.Reason, rejected.RetryAfter);
+
+    private async Task RunWithTimeoutAsync(HttpContext context, CancellationToken executionTimeout)
     {
         // As ASP.NET Core's request timeouts do: the rest of the pipeline sees a token that fires when the client leaves
         // or the execution timeout passes, and the original after.
@@ -68,7 +102,7 @@ internal sealed class WorkloadIsolationMiddleware
         context.RequestAborted = linked.Token;
         try
         {
-            await next(context).ConfigureAwait(false);
+            await Next(context).ConfigureAwait(false);
         }
         finally
         {

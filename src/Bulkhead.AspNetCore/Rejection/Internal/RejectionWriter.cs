@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -12,17 +13,25 @@ namespace Bulkhead.AspNetCore.Rejection.Internal;
 /// </summary>
 internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger)
 {
-    public Task WriteAsync(HttpContext context, WorkloadLease lease)
+    // As ASP.NET Core's own problem details: a type for the status (RFC 9110 for 503, RFC 6585 for 429) and a traceId.
+    private const string ServiceUnavailableType = "https://tools.ietf.org/html/rfc9110#section-15.6.4";
+    private const string TooManyRequestsType = "https://tools.ietf.org/html/rfc6585#section-4";
+
+    public Task WriteAsync(HttpContext context, WorkloadLease lease) =>
+        WriteAsync(context, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter);
+
+    /// <summary>Answers a rejection, the middleware's own or one thrown by code the request ran.</summary>
+    public Task WriteAsync(HttpContext context, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfterHint)
     {
-        WorkloadRejectionReason reason = lease.RejectionReason ?? WorkloadRejectionReason.QueueFull;
-        LogRejected(logger, lease.WorkloadClass, reason);
+        LogRejected(logger, workloadClass, reason);
         if (context.Response.HasStarted)
         {
             return Task.CompletedTask;
         }
 
-        int status = reason == WorkloadRejectionReason.RateLimited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable;
-        TimeSpan retryAfter = lease.RetryAfter ?? options.DefaultRetryAfter;
+        bool rateLimited = reason == WorkloadRejectionReason.RateLimited;
+        int status = rateLimited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable;
+        TimeSpan retryAfter = retryAfterHint ?? options.DefaultRetryAfter;
         long seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.StatusCode = status;
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
@@ -32,7 +41,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             var rejected = new WorkloadRejectedContext
             {
                 HttpContext = context,
-                WorkloadClass = lease.WorkloadClass,
+                WorkloadClass = workloadClass,
                 Reason = reason,
                 RetryAfter = TimeSpan.FromSeconds(seconds),
             };
@@ -41,16 +50,24 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
 
         var problem = new ProblemDetails
         {
+            Type = rateLimited ? TooManyRequestsType : ServiceUnavailableType,
             Status = status,
-            Title = reason == WorkloadRejectionReason.RateLimited ? "Too many requests" : "Service busy",
-            Detail = string.Create(CultureInfo.InvariantCulture, $"Workload class '{lease.WorkloadClass}' rejected the request: {reason}. Retry after {seconds} s."),
+            Title = rateLimited ? "Too many requests" : "Service busy",
+            Detail = options.IncludeRejectionDetails
+                ? string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}. Retry after {seconds} s.")
+                : string.Create(CultureInfo.InvariantCulture, $"Retry after {seconds} s."),
             Extensions =
             {
-                ["workloadClass"] = lease.WorkloadClass,
-                ["reason"] = reason.ToString(),
                 ["retryAfter"] = seconds,
+                ["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier,
             },
         };
+        if (options.IncludeRejectionDetails)
+        {
+            problem.Extensions["workloadClass"] = workloadClass;
+            problem.Extensions["reason"] = reason.ToString();
+        }
+
         return WriteProblemAsync(context, problem);
     }
 
