@@ -86,7 +86,8 @@ public static class WorkloadIsolationServiceCollectionExtensions
             sp.GetRequiredService<IWorkloadScheduler>(),
             sp.GetRequiredService<IWorkloadIsolationMonitor>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
-            sp.GetService<ILogger<WorkloadJobQueue>>() ?? NullLogger<WorkloadJobQueue>.Instance));
+            sp.GetService<ILogger<WorkloadJobQueue>>() ?? NullLogger<WorkloadJobQueue>.Instance,
+            sp.GetRequiredService<IServiceScopeFactory>()));
         services.TryAddSingleton<IWorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>()));
         return new WorkloadIsolationBuilder(services);

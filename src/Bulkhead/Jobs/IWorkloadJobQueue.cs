@@ -1,5 +1,7 @@
 namespace Bulkhead;
 
+#pragma warning disable RS0026 // Overloads differ by the work's shape (with or without scoped services), as RunAsync's do.
+
 /// <summary>
 /// Enqueue-and-forget work items, run in their workload class as its seats allow. Registered by
 /// <c>AddWorkloadIsolation</c>; it is also the hosted service that runs the items and, at shutdown, reports every item
@@ -20,4 +22,18 @@ public interface IWorkloadJobQueue
     /// <returns>A task that completes when the item is queued (not when it has run).</returns>
     /// <exception cref="WorkloadRejectedException">The queue is full and rejects (<see cref="WorkloadRejectionReason.QueueFull"/>), or the host is stopping (<see cref="WorkloadRejectionReason.ShuttingDown"/>).</exception>
     ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Queues a work item that uses scoped services (a DbContext, a unit of work): the item runs with the services of
+    /// a scope of its own, created when it starts and disposed when it ends, as ASP.NET Core gives each request one.
+    /// Never capture a request's scoped services in a job item: the request's scope is disposed when it ends, often
+    /// before the item runs.
+    /// </summary>
+    /// <param name="workloadClass">The class the item runs in.</param>
+    /// <param name="work">The item, given the scope's services; its token is canceled when the host's shutdown timeout runs out.</param>
+    /// <param name="partition">The tenant, user or key the item belongs to, if any.</param>
+    /// <param name="cancellationToken">Cancels waiting for room in the queue.</param>
+    /// <returns>A task that completes when the item is queued (not when it has run).</returns>
+    /// <exception cref="WorkloadRejectedException">The queue is full and rejects (<see cref="WorkloadRejectionReason.QueueFull"/>), or the host is stopping (<see cref="WorkloadRejectionReason.ShuttingDown"/>).</exception>
+    ValueTask EnqueueAsync(string workloadClass, Func<IServiceProvider, CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default);
 }

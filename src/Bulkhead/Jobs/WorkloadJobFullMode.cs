@@ -1,6 +1,6 @@
 namespace Bulkhead;
 
-/// <summary>What <see cref="IWorkloadJobQueue.EnqueueAsync"/> does when a class's job queue is full.</summary>
+/// <summary>What <c>IWorkloadJobQueue.EnqueueAsync</c> does when a class's job queue is full.</summary>
 public enum WorkloadJobFullMode
 {
     /// <summary>Waits for room (back-pressure on the producer).</summary>

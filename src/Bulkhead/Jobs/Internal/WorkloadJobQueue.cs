@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +21,8 @@ internal sealed partial class WorkloadJobQueue(
     IWorkloadScheduler scheduler,
     IWorkloadIsolationMonitor options,
     TimeProvider timeProvider,
-    ILogger<WorkloadJobQueue> logger) : IWorkloadJobQueue, IHostedService, IDisposable
+    ILogger<WorkloadJobQueue> logger,
+    IServiceScopeFactory? scopes = null) : IWorkloadJobQueue, IHostedService, IDisposable
 {
     private const int Accepting = 0;
     private const int Stopped = 1;
@@ -73,6 +75,13 @@ internal sealed partial class WorkloadJobQueue(
             _items.TryAdd(item.Sequence, item);
             item.Run = Start(item);
         }
+    }
+
+    public ValueTask EnqueueAsync(string workloadClass, Func<IServiceProvider, CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        IServiceScopeFactory factory = scopes ?? throw new InvalidOperationException("This job queue was made without services, so it has no scopes to give its items.");
+        return EnqueueAsync(workloadClass, ct => RunInScopeAsync(factory, work, ct), partition, cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -237,6 +246,15 @@ internal sealed partial class WorkloadJobQueue(
         finally
         {
             _items.TryRemove(item.Sequence, out _);
+        }
+    }
+
+    private static async ValueTask RunInScopeAsync(IServiceScopeFactory factory, Func<IServiceProvider, CancellationToken, ValueTask> work, CancellationToken cancellationToken)
+    {
+        AsyncServiceScope scope = factory.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            await work(scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
         }
     }
 
