@@ -1,4 +1,7 @@
 using Bulkhead.AspNetCore;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -7,8 +10,14 @@ namespace Microsoft.AspNetCore.Builder;
 /// </summary>
 public static class WorkloadIsolationEndpointConventionBuilderExtensions
 {
+    // What a rejection answers, as OpenAPI sees it: RFC 9457 problem details with a 503 or a 429.
+    private static readonly string[] s_problemContentTypes = ["application/problem+json"];
+    private static readonly ProducesResponseTypeMetadata s_serviceUnavailable = new(StatusCodes.Status503ServiceUnavailable, typeof(ProblemDetails), s_problemContentTypes);
+    private static readonly ProducesResponseTypeMetadata s_tooManyRequests = new(StatusCodes.Status429TooManyRequests, typeof(ProblemDetails), s_problemContentTypes);
+
     /// <summary>
-    /// Runs the endpoint's requests (or every endpoint of a route group) in a workload class.
+    /// Runs the endpoint's requests (or every endpoint of a route group) in a workload class, and says in its OpenAPI
+    /// description that it may answer 503 and 429 with problem details (see <see cref="ProducesWorkloadRejections"/>).
     /// </summary>
     /// <typeparam name="TBuilder">The endpoint or group builder.</typeparam>
     /// <param name="builder">The endpoint or group.</param>
@@ -22,6 +31,33 @@ public static class WorkloadIsolationEndpointConventionBuilderExtensions
 
         var metadata = new WorkloadClassAttribute(workloadClass);
         builder.Add(endpoint => endpoint.Metadata.Add(metadata));
+        return builder.ProducesWorkloadRejections();
+    }
+
+    /// <summary>
+    /// Says in the endpoint's (or route group's) OpenAPI description that it may answer 503 Service Unavailable and
+    /// 429 Too Many Requests with problem details, as workload isolation does when it rejects a request, so that
+    /// generated clients know them. <see cref="WithWorkloadClass"/> does this already; use it for endpoints classified
+    /// by rules or the default class.
+    /// </summary>
+    /// <typeparam name="TBuilder">The endpoint or group builder.</typeparam>
+    /// <param name="builder">The endpoint or group.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static TBuilder ProducesWorkloadRejections<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.Add(static endpoint =>
+        {
+            foreach (ProducesResponseTypeMetadata produces in (ReadOnlySpan<ProducesResponseTypeMetadata>)[s_serviceUnavailable, s_tooManyRequests])
+            {
+                if (!endpoint.Metadata.Any(m => m is IProducesResponseTypeMetadata existing && existing.StatusCode == produces.StatusCode))
+                {
+                    endpoint.Metadata.Add(produces);
+                }
+            }
+        });
         return builder;
     }
 

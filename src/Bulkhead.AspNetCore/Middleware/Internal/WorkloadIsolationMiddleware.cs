@@ -39,7 +39,7 @@ internal sealed class WorkloadIsolationMiddleware
         if (workloadClass is null)
         {
             Interlocked.Increment(ref _counters.Exempt);
-            return Next(context);
+            return RunPipeline(context, CancellationToken.None);
         }
 
         CancellationToken aborted = context.RequestAborted;
@@ -54,17 +54,18 @@ internal sealed class WorkloadIsolationMiddleware
         return lease.IsAcquired ? workloadClass.ExecuteAsync(lease, _runPipeline, context, CancellationToken.None) : _rejections.WriteAsync(context, lease);
     }
 
-    private Task RunPipeline(object? state, CancellationToken executionTimeout) =>
-        executionTimeout.CanBeCanceled
-            ? RunWithTimeoutAsync((HttpContext)state!, executionTimeout)
-            : Next((HttpContext)state!);
-
     /// <summary>
     /// The rest of the pipeline, with a <see cref="WorkloadRejectedException"/> it throws (a nested <c>RunAsync</c>, a
     /// job queue that rejects, the Polly strategy) answered as the middleware's own rejections are, not as a 500.
     /// </summary>
-    private Task Next(HttpContext context)
+    private Task RunPipeline(object? state, CancellationToken executionTimeout)
     {
+        var context = (HttpContext)state!;
+        if (executionTimeout.CanBeCanceled)
+        {
+            return RunWithTimeoutAsync(context, executionTimeout);
+        }
+
         Task pipeline;
         try
         {
@@ -102,7 +103,11 @@ internal sealed class WorkloadIsolationMiddleware
         context.RequestAborted = linked.Token;
         try
         {
-            await Next(context).ConfigureAwait(false);
+            await _next(context).ConfigureAwait(false);
+        }
+        catch (WorkloadRejectedException rejected) when (!context.Response.HasStarted)
+        {
+            await AnswerAsync(context, rejected).ConfigureAwait(false);
         }
         finally
         {
