@@ -40,7 +40,14 @@ public static class LoadTestCommand
                 OutputDirectory = parse.GetValue(output)!,
                 Chart = !parse.GetValue(noChart),
             };
-            return await RunDriverAsync(options, AnsiConsole.Console, ct);
+            IAnsiConsole console = AnsiConsole.Console;
+            if (Console.IsOutputRedirected)
+            {
+                // Written to a file or a pipe (CI logs): a line per line, never wrapped at 80 columns.
+                console.Profile.Width = 1_000;
+            }
+
+            return await RunDriverAsync(options, console, ct);
         });
 
         var mode = new Option<Mode>("--mode") { Description = "How the server protects its interactive endpoint.", Required = true };
