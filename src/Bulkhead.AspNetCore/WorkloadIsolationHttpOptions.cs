@@ -4,7 +4,8 @@ namespace Bulkhead.AspNetCore;
 
 /// <summary>
 /// How HTTP requests are partitioned and how rejections are answered. Classes and rules are
-/// <see cref="WorkloadIsolationOptions"/>; this holds what only code can say.
+/// <see cref="WorkloadIsolationOptions"/>. The plain settings also bind from the <c>Http</c> part of the
+/// <c>WorkloadIsolation</c> section; what code sets with <c>ConfigureHttp</c> wins, and the delegates are code only.
 /// </summary>
 public sealed class WorkloadIsolationHttpOptions
 {

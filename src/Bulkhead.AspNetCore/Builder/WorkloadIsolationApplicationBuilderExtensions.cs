@@ -1,9 +1,12 @@
+using System.Globalization;
 using Bulkhead;
 using Bulkhead.AspNetCore;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Middleware.Internal;
+using Bulkhead.AspNetCore.Options.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
 using Bulkhead.AspNetCore.Telemetry.Internal;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -40,12 +43,58 @@ public static class WorkloadIsolationApplicationBuilderExtensions
                 "Unable to find the required services. Add them by calling 'IServiceCollection.AddWorkloadIsolation' in the application startup code.");
 
         IWorkloadIsolationMonitor monitor = services.GetRequiredService<IWorkloadIsolationMonitor>();
-        WorkloadIsolationHttpOptions httpOptions = services.GetService<IOptions<WorkloadIsolationHttpOptions>>()?.Value ?? new();
+        WorkloadIsolationHttpOptions httpOptions = HttpOptions(services, monitor);
         HttpIsolationCounters counters = services.GetService<HttpIsolationCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger);
 
         return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters).InvokeAsync);
+    }
+
+    /// <summary>
+    /// The HTTP settings: the <c>Http</c> part of the <c>WorkloadIsolation</c> section first, then what code sets with
+    /// <c>ConfigureHttp</c> (code wins), validated together. Read once, when the pipeline is built.
+    /// </summary>
+    private static WorkloadIsolationHttpOptions HttpOptions(IServiceProvider services, IWorkloadIsolationMonitor monitor)
+    {
+        IConfigureOptions<WorkloadIsolationHttpOptions>[] setups =
+        [
+            new ConfigureOptions<WorkloadIsolationHttpOptions>(options => BindHttp(monitor.Configuration?.GetSection("Http"), options)),
+            .. services.GetServices<IConfigureOptions<WorkloadIsolationHttpOptions>>(),
+        ];
+        List<IValidateOptions<WorkloadIsolationHttpOptions>> validators = [.. services.GetServices<IValidateOptions<WorkloadIsolationHttpOptions>>()];
+        if (!validators.OfType<WorkloadIsolationHttpOptionsValidator>().Any())
+        {
+            // Settings from configuration alone are checked as those from ConfigureHttp are.
+            validators.Add(new WorkloadIsolationHttpOptionsValidator(services.GetRequiredService<IOptions<WorkloadIsolationOptions>>()));
+        }
+
+        var factory = new OptionsFactory<WorkloadIsolationHttpOptions>(
+            setups,
+            services.GetServices<IPostConfigureOptions<WorkloadIsolationHttpOptions>>(),
+            validators);
+        return factory.Create(Microsoft.Extensions.Options.Options.DefaultName);
+    }
+
+    /// <summary>Reads the four HTTP settings of the section (already checked, when it was given to AddWorkloadIsolation).</summary>
+    private static void BindHttp(IConfigurationSection? section, WorkloadIsolationHttpOptions options)
+    {
+        if (section is null)
+        {
+            return;
+        }
+
+        options.PartitionHeader = section["PartitionHeader"] is { Length: > 0 } header ? header : options.PartitionHeader;
+        options.PartitionClaim = section["PartitionClaim"] is { Length: > 0 } claim ? claim : options.PartitionClaim;
+        if (section["DefaultRetryAfter"] is { Length: > 0 } retryAfter)
+        {
+            options.DefaultRetryAfter = TimeSpan.Parse(retryAfter, CultureInfo.InvariantCulture);
+        }
+
+        if (section["IncludeRejectionDetails"] is { Length: > 0 } details)
+        {
+            options.IncludeRejectionDetails = bool.Parse(details);
+        }
     }
 }

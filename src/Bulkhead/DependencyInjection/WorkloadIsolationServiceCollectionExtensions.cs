@@ -59,7 +59,9 @@ public static class WorkloadIsolationServiceCollectionExtensions
 
         // The section as written is checked first: the binder would drop a class with an unreadable value, ignore a
         // misspelt setting and read "5" as five days.
-        services.AddSingleton<IConfigureOptions<WorkloadIsolationOptions>>(new WorkloadIsolationConfigurationCheck(configuration));
+        var check = new WorkloadIsolationConfigurationCheck(configuration);
+        services.AddSingleton<IConfigureOptions<WorkloadIsolationOptions>>(check);
+        services.AddSingleton(check);
         services.Configure<WorkloadIsolationOptions>(configuration);
         return services.AddWorkloadIsolationCore();
     }
@@ -74,7 +76,10 @@ public static class WorkloadIsolationServiceCollectionExtensions
                 sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>().Value,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 WorkloadRateLimiterRegistration.CreateAll(sp),
-                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"));
+                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"))
+            {
+                Configuration = sp.GetServices<WorkloadIsolationConfigurationCheck>().LastOrDefault()?.Section,
+            };
             scheduler.Watch(
                 sp.GetRequiredService<IOptionsFactory<WorkloadIsolationOptions>>(),
                 sp.GetServices<IOptionsChangeTokenSource<WorkloadIsolationOptions>>());

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace Bulkhead;
 
 /// <summary>
@@ -19,4 +21,11 @@ public interface IWorkloadIsolationMonitor
     /// <param name="listener">Receives the configuration now in force.</param>
     /// <returns>A registration; dispose it to stop listening.</returns>
     IDisposable OnChange(Action<WorkloadIsolationOptions> listener);
+
+    /// <summary>
+    /// Gets the configuration section the options are bound from (the one given to <c>AddWorkloadIsolation</c>), or
+    /// <see langword="null"/> when they are set in code only. Integration packages read their own part of it (the
+    /// <c>Http</c> settings of Bulkhead.AspNetCore).
+    /// </summary>
+    IConfiguration? Configuration => null;
 }

@@ -45,6 +45,10 @@ public sealed class BadConfigurationTests
         { "unknown rule setting", Rule("\"Path\": \"/reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: 'Path' is not a setting", "PathPrefix"] },
         { "setting from elsewhere", Reporting("\"Timeout\": \"00:00:05\""), ["Workload class 'reporting': 'Timeout' is not a setting"] },
 
+        // Bulkhead.AspNetCore's settings in the same section.
+        { "bare-number retry-after", """{ "Http": { "DefaultRetryAfter": "3" } }""", ["WorkloadIsolation: Http: DefaultRetryAfter ('3') is not a time span"] },
+        { "misspelt HTTP setting", """{ "Http": { "PartitionHeadr": "X-Tenant" } }""", ["WorkloadIsolation: Http: 'PartitionHeadr' is not a setting; did you mean 'PartitionHeader'?"] },
+
         // Shapes.
         { "classes as a list", """{ "DefaultClass": "a", "Classes": [ { "MaxConcurrency": 2 } ] }""", ["WorkloadIsolation: Classes is a list; it must be an object keyed by class name"] },
         { "a class as a value", """{ "DefaultClass": "interactive", "Classes": { "interactive": { }, "reporting": "fast" } }""", ["Workload class 'reporting': ('fast') must be an object of settings"] },

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Extensions.Configuration;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -35,6 +36,9 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     public AdmissionEngine Engine { get; }
 
     public WorkloadIsolationOptions CurrentValue => Volatile.Read(ref _current);
+
+    /// <inheritdoc />
+    public IConfiguration? Configuration { get; init; }
 
     WorkloadClass IWorkloadScheduler.DefaultClass => Engine.DefaultClass;
 

@@ -16,6 +16,9 @@ namespace Bulkhead.Options.Internal;
 /// </remarks>
 internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section) : IConfigureNamedOptions<WorkloadIsolationOptions>
 {
+    /// <summary>Gets the section checked, as given to <c>AddWorkloadIsolation</c>.</summary>
+    public IConfiguration Section { get; } = section;
+
     private static readonly Setting Int = new(SettingKind.Int);
     private static readonly Setting Number = new(SettingKind.Number);
     private static readonly Setting Bool = new(SettingKind.Bool);
@@ -62,6 +65,14 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Claim", Text),
         ("ClaimValue", Text));
 
+    /// <summary>Bulkhead.AspNetCore's settings, which it reads from the same section (<c>WorkloadIsolation:Http</c>).</summary>
+    private static readonly Setting Http = Setting.Object(
+        required: [],
+        ("PartitionHeader", Text),
+        ("PartitionClaim", Text),
+        ("DefaultRetryAfter", Duration),
+        ("IncludeRejectionDetails", Bool));
+
     /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it.</summary>
     internal static readonly Setting Root = Setting.Object(
         required: [],
@@ -70,7 +81,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("MaxTrackedPartitions", Int),
         ("Classes", new Setting(SettingKind.Map) { Item = Class }),
         ("Rules", new Setting(SettingKind.List) { Item = Rule }),
-        ("TrustedHeaders", new Setting(SettingKind.List) { Item = Text }));
+        ("TrustedHeaders", new Setting(SettingKind.List) { Item = Text }),
+        ("Http", Http));
 
     public void Configure(WorkloadIsolationOptions options) => Configure(Microsoft.Extensions.Options.Options.DefaultName, options);
 
@@ -81,7 +93,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
             return;
         }
 
-        List<string> failures = Check(section);
+        List<string> failures = Check(Section);
         if (failures.Count > 0)
         {
             throw new OptionsValidationException(name, typeof(WorkloadIsolationOptions), failures);
