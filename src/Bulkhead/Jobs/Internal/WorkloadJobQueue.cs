@@ -139,8 +139,8 @@ internal sealed partial class WorkloadJobQueue(
             _state = state;
         }
 
-        // Waiting enqueuers are refused; waiting items stop waiting for a seat.
-        _stopping.Cancel();
+        // Every item still waiting is reported here, before its wait is canceled, so that all are counted when this
+        // returns; then waiting enqueuers are refused and the waits end.
         foreach (JobItem item in _items.Values)
         {
             if (item.TryDrop())
@@ -149,6 +149,7 @@ internal sealed partial class WorkloadJobQueue(
             }
         }
 
+        _stopping.Cancel();
         return true;
     }
 
