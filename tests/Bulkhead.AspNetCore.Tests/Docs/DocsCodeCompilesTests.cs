@@ -6,7 +6,7 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace Bulkhead.AspNetCore.Tests.Docs;
 
 /// <summary>
-/// Every C# block of README.md and docs/ compiles, as a newcomer pastes it into a web app: the usings of the page's
+/// Every C# block of README.md, the packages' README and docs/ compiles, as a newcomer pastes it into a web app: the usings of the page's
 /// earlier blocks and of an ASP.NET Core project apply, and the names the prose gives (a builder, an app, a scheduler,
 /// a token) are declared around it.
 /// </summary>
@@ -114,7 +114,12 @@ public sealed partial class DocsCodeCompilesTests
     private static IEnumerable<(string Page, int Line, string Code, IReadOnlyList<string> Usings)> ReadBlocks()
     {
         string root = RepositoryRoot();
-        IEnumerable<string> pages = [Path.Combine(root, "README.md"), .. Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Order(StringComparer.Ordinal)];
+        IEnumerable<string> pages =
+        [
+            Path.Combine(root, "README.md"),
+            Path.Combine(root, "src", "PackageReadme.md"),
+            .. Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Order(StringComparer.Ordinal),
+        ];
         foreach (string path in pages)
         {
             string text = File.ReadAllText(path);
