@@ -48,4 +48,12 @@ public sealed class WorkloadIsolationHttpOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool IncludeRejectionDetails { get; set; }
+
+    /// <summary>
+    /// Gets or sets a response header that names the workload class that took the request (admitted or rejected it),
+    /// for example <c>X-Workload-Class</c>, to see classification at work from a client or a gateway's logs. Class names
+    /// are the service's internals, so no header is sent unless one is named.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no header.</value>
+    public string? WorkloadClassResponseHeader { get; set; }
 }

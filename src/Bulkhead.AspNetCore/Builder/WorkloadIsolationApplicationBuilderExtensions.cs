@@ -49,7 +49,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger);
 
-        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters).InvokeAsync);
+        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader).InvokeAsync);
     }
 
     /// <summary>
@@ -77,7 +77,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         return factory.Create(Microsoft.Extensions.Options.Options.DefaultName);
     }
 
-    /// <summary>Reads the four HTTP settings of the section (already checked, when it was given to AddWorkloadIsolation).</summary>
+    /// <summary>Reads the HTTP settings of the section (already checked, when it was given to AddWorkloadIsolation).</summary>
     private static void BindHttp(IConfigurationSection? section, WorkloadIsolationHttpOptions options)
     {
         if (section is null)
@@ -96,5 +96,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         {
             options.IncludeRejectionDetails = bool.Parse(details);
         }
+
+        options.WorkloadClassResponseHeader = section["WorkloadClassResponseHeader"] is { Length: > 0 } classHeader ? classHeader : options.WorkloadClassResponseHeader;
     }
 }

@@ -20,12 +20,14 @@ internal sealed class WorkloadIsolationMiddleware
     private readonly RequestClassifier _classifier;
     private readonly RejectionWriter _rejections;
     private readonly HttpIsolationCounters _counters;
+    private readonly string? _classHeader;
 
     // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
     private readonly Func<object?, CancellationToken, Task> _runPipeline;
 
-    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, HttpIsolationCounters counters)
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, HttpIsolationCounters counters, string? classHeader = null)
     {
+        _classHeader = classHeader;
         _next = next;
         _classifier = classifier;
         _rejections = rejections;
@@ -40,6 +42,11 @@ internal sealed class WorkloadIsolationMiddleware
         {
             Interlocked.Increment(ref _counters.Exempt);
             return RunPipeline(context, CancellationToken.None);
+        }
+
+        if (_classHeader is not null)
+        {
+            context.Response.Headers[_classHeader] = workloadClass.Name;
         }
 
         CancellationToken aborted = context.RequestAborted;

@@ -71,7 +71,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("PartitionHeader", Text),
         ("PartitionClaim", Text),
         ("DefaultRetryAfter", Duration),
-        ("IncludeRejectionDetails", Bool));
+        ("IncludeRejectionDetails", Bool),
+        ("WorkloadClassResponseHeader", Text));
 
     /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it.</summary>
     internal static readonly Setting Root = Setting.Object(
