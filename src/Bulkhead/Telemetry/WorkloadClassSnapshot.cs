@@ -58,6 +58,12 @@ public sealed class WorkloadClassSnapshot
     /// </summary>
     public int DedicatedThreads { get; init; }
 
+    /// <summary>Gets the rejections by reason since start; they add up to <see cref="Rejected"/>.</summary>
+    public IReadOnlyDictionary<WorkloadRejectionReason, long> RejectedByReason { get; init; } = new Dictionary<WorkloadRejectionReason, long>();
+
+    /// <summary>Gets how long the longest waiting unit of work has waited, or <see langword="null"/> when none waits.</summary>
+    public TimeSpan? OldestWaiterAge { get; init; }
+
     /// <summary>
     /// Gets how many times every dedicated thread of the class was found blocked while work waited for one (for
     /// example work waiting synchronously, with <c>.Result</c> or <c>.Wait()</c>, for work queued behind it).

@@ -151,6 +151,11 @@ public sealed class ChaosSoakTests
         Assert.Equal(acquired, states.Sum(c => c.Admitted));
         long rejected = outcomes.Where(o => o.Key != "canceled").Sum(o => o.Value);
         Assert.Equal(rejected, states.Sum(c => Volatile.Read(ref c.Rejected)));
+        foreach (WorkloadRejectionReason reason in Enum.GetValues<WorkloadRejectionReason>())
+        {
+            Assert.Equal((reason, outcomes.GetValueOrDefault(reason.ToString())), (reason, states.Sum(c => Volatile.Read(ref c.RejectedByReason[(int)reason]))));
+        }
+
         Assert.Equal(outcomes.GetValueOrDefault("canceled"), states.Sum(c => Volatile.Read(ref c.Canceled)));
         Assert.True(acquired > 1_000, $"The soak admitted work ({acquired}).");
         string seen = string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"));

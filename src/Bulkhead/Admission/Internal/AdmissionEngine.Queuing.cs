@@ -83,9 +83,9 @@ internal sealed partial class AdmissionEngine
                 }
             }
 
-            if (rejection is not null)
+            if (rejection is { } counted)
             {
-                Interlocked.Increment(ref c.Rejected);
+                c.CountRejection(counted);
             }
 
             AssertInvariantsUnsynchronized();
@@ -177,7 +177,12 @@ internal sealed partial class AdmissionEngine
         }
         else if (outcome != WaitOutcome.Granted)
         {
-            Interlocked.Increment(ref waiter.Class.Rejected);
+            waiter.Class.CountRejection(outcome switch
+            {
+                WaitOutcome.TimedOut => WorkloadRejectionReason.QueueTimeout,
+                WaitOutcome.Evicted => WorkloadRejectionReason.QueueFull,
+                _ => WorkloadRejectionReason.ShuttingDown,
+            });
         }
 
         waiter.NextToComplete = completions;

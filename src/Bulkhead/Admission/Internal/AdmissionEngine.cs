@@ -213,6 +213,14 @@ internal sealed partial class AdmissionEngine : IDisposable
                         ExecutionTimeouts = Volatile.Read(ref c.ExecutionTimeouts),
                         Overrunning = Volatile.Read(ref c.Overrunning),
                         IsDraining = limits.Removed,
+                        RejectedByReason = new Dictionary<WorkloadRejectionReason, long>
+                        {
+                            [WorkloadRejectionReason.QueueFull] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.QueueFull]),
+                            [WorkloadRejectionReason.QueueTimeout] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.QueueTimeout]),
+                            [WorkloadRejectionReason.RateLimited] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.RateLimited]),
+                            [WorkloadRejectionReason.ShuttingDown] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.ShuttingDown]),
+                        },
+                        OldestWaiterAge = c.Queue.OldestEnqueuedTimestamp() is { } oldest ? TimeProvider.GetElapsedTime(oldest) : null,
                         DedicatedThreads = c.Threads?.ThreadCount ?? 0,
                         ThreadStarvations = c.Threads?.Starvations ?? 0,
                     };
@@ -317,7 +325,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         {
             if (!buckets.TryAcquire(partition, out TimeSpan retryAfter))
             {
-                Interlocked.Increment(ref c.Rejected);
+                c.CountRejection(WorkloadRejectionReason.RateLimited);
                 rejected = new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
                 return true;
             }
@@ -339,7 +347,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     private static WorkloadLease Reject(ClassState c, RateLimitLease limiterLease)
     {
-        Interlocked.Increment(ref c.Rejected);
+        c.CountRejection(WorkloadRejectionReason.RateLimited);
         TimeSpan? retryAfter = limiterLease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan delay) ? delay : null;
         limiterLease.Dispose();
         return new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);

@@ -49,6 +49,9 @@ internal sealed partial class ClassState : WorkloadClass
 
     public long Rejected;
 
+    /// <summary>Rejections by <see cref="WorkloadRejectionReason"/> (index); they add up to <see cref="Rejected"/>.</summary>
+    public readonly long[] RejectedByReason = new long[4];
+
     public long Canceled;
 
     public long ExecutionTimeouts;
@@ -121,6 +124,13 @@ internal sealed partial class ClassState : WorkloadClass
     /// <inheritdoc />
     public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
         Engine.AcquireAsync(this, partition, WaitMode.Background, cancellationToken);
+
+    /// <summary>Counts a rejection, in all and by its reason.</summary>
+    public void CountRejection(WorkloadRejectionReason reason)
+    {
+        Interlocked.Increment(ref RejectedByReason[(int)reason]);
+        Interlocked.Increment(ref Rejected);
+    }
 
     public override string ToString() => Name;
 }

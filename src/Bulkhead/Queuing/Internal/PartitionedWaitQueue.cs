@@ -210,6 +210,24 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         Debug.Assert(Count >= 0 && (Count == 0) == (_cursor is null && _held is null), "The ring and the held list hold exactly the partitions with waiters.");
     }
 
+    /// <summary>Gets when the longest waiting waiter arrived (a TimeProvider timestamp), or <see langword="null"/> with none.</summary>
+    public long? OldestEnqueuedTimestamp()
+    {
+        long? oldest = null;
+        foreach (PartitionState? head in (ReadOnlySpan<PartitionState?>)[_cursor, _held])
+        {
+            for (PartitionState? p = head; p is not null; p = p.NextActive == head ? null : p.NextActive)
+            {
+                for (Waiter? w = p.Waiters.First; w is not null; w = w.Next)
+                {
+                    oldest = oldest is { } seen && seen <= w.EnqueuedTimestamp ? seen : w.EnqueuedTimestamp;
+                }
+            }
+        }
+
+        return oldest;
+    }
+
     /// <summary>Stops tracking a partition that has neither waiters nor work in flight.</summary>
     public void ForgetIfIdle(PartitionState partition)
     {
