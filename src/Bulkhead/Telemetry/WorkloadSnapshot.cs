@@ -19,6 +19,12 @@ public sealed class WorkloadSnapshot
     public IReadOnlyList<WorkloadClassSnapshot> Classes { get; }
 
     /// <summary>
+    /// Gets how many units of work, asked of a class through a handle held while the class was removed from the
+    /// configuration, ran in the default class instead (since start).
+    /// </summary>
+    public long RemovedClassFallbacks { get; init; }
+
+    /// <summary>
     /// Gets the state of a class by name, compared without regard to case.
     /// </summary>
     /// <param name="workloadClass">The class name.</param>

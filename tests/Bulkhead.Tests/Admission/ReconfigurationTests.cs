@@ -107,6 +107,7 @@ public sealed class ReconfigurationTests
         using WorkloadLease viaOldHandle = reporting.TryAcquire();
         Assert.Equal(("interactive", true), (viaOldHandle.WorkloadClass, viaOldHandle.IsAcquired));
         Assert.Equal(1, scheduler.Engine.RemovedClassFallbacks);
+        Assert.Equal(1, scheduler.GetSnapshot().RemovedClassFallbacks);
         interactive[1].Dispose();
         interactive[2].Dispose();
     }

@@ -150,7 +150,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         return RunCoreAsync(Resolve(workloadClass), work, partition, cancellationToken);
     }
 
-    public WorkloadSnapshot GetSnapshot() => new(Engine.GetSnapshot());
+    public WorkloadSnapshot GetSnapshot() => new(Engine.GetSnapshot()) { RemovedClassFallbacks = Volatile.Read(ref Engine.RemovedClassFallbacks) };
 
     public void Dispose()
     {
