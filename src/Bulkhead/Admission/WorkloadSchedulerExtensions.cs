@@ -39,34 +39,4 @@ public static class WorkloadSchedulerExtensions
         ArgumentNullException.ThrowIfNull(work);
         return scheduler.RunAsync(workloadClass, ct => new ValueTask<T>(work(ct)), partition, cancellationToken);
     }
-
-    /// <summary>Queues <see cref="Task"/>-returning work in a class's job queue; see <see cref="IWorkloadJobQueue.EnqueueAsync(string, Func{CancellationToken, ValueTask}, string?, CancellationToken)"/>.</summary>
-    /// <param name="jobs">The job queue.</param>
-    /// <param name="workloadClass">The class the item runs in.</param>
-    /// <param name="work">The item; its token is canceled when the host's shutdown timeout runs out.</param>
-    /// <param name="partition">The tenant, user or key the item belongs to, if any.</param>
-    /// <param name="cancellationToken">Cancels waiting for room in the queue.</param>
-    /// <returns>A task that completes when the item is queued (not when it has run).</returns>
-    /// <exception cref="WorkloadRejectedException">The queue is full and rejects, or the host is stopping.</exception>
-    public static ValueTask EnqueueAsync(this IWorkloadJobQueue jobs, string workloadClass, Func<CancellationToken, Task> work, string? partition = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(jobs);
-        ArgumentNullException.ThrowIfNull(work);
-        return jobs.EnqueueAsync(workloadClass, ct => new ValueTask(work(ct)), partition, cancellationToken);
-    }
-
-    /// <summary>Queues <see cref="Task"/>-returning work that uses scoped services; see <see cref="IWorkloadJobQueue.EnqueueAsync(string, Func{IServiceProvider, CancellationToken, ValueTask}, string?, CancellationToken)"/>.</summary>
-    /// <param name="jobs">The job queue.</param>
-    /// <param name="workloadClass">The class the item runs in.</param>
-    /// <param name="work">The item, given the services of a scope of its own.</param>
-    /// <param name="partition">The tenant, user or key the item belongs to, if any.</param>
-    /// <param name="cancellationToken">Cancels waiting for room in the queue.</param>
-    /// <returns>A task that completes when the item is queued (not when it has run).</returns>
-    /// <exception cref="WorkloadRejectedException">The queue is full and rejects, or the host is stopping.</exception>
-    public static ValueTask EnqueueAsync(this IWorkloadJobQueue jobs, string workloadClass, Func<IServiceProvider, CancellationToken, Task> work, string? partition = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(jobs);
-        ArgumentNullException.ThrowIfNull(work);
-        return jobs.EnqueueAsync(workloadClass, (services, ct) => new ValueTask(work(services, ct)), partition, cancellationToken);
-    }
 }

@@ -213,13 +213,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                         ExecutionTimeouts = Volatile.Read(ref c.ExecutionTimeouts),
                         Overrunning = Volatile.Read(ref c.Overrunning),
                         IsDraining = limits.Removed,
-                        RejectedByReason = new Dictionary<WorkloadRejectionReason, long>
-                        {
-                            [WorkloadRejectionReason.QueueFull] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.QueueFull]),
-                            [WorkloadRejectionReason.QueueTimeout] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.QueueTimeout]),
-                            [WorkloadRejectionReason.RateLimited] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.RateLimited]),
-                            [WorkloadRejectionReason.ShuttingDown] = Volatile.Read(ref c.RejectedByReason[(int)WorkloadRejectionReason.ShuttingDown]),
-                        },
+                        RejectedByReason = Enum.GetValues<WorkloadRejectionReason>().ToDictionary(r => r, r => Volatile.Read(ref c.RejectedByReason[(int)r])),
                         OldestWaiterAge = c.Queue.OldestEnqueuedTimestamp() is { } oldest ? TimeProvider.GetElapsedTime(oldest) : null,
                         DedicatedThreads = c.Threads?.ThreadCount ?? 0,
                         ThreadStarvations = c.Threads?.Starvations ?? 0,

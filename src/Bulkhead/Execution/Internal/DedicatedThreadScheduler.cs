@@ -27,7 +27,6 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     public static readonly TimeSpan WatchInterval = TimeSpan.FromSeconds(1);
 
     private readonly BlockingCollection<Task> _tasks = [];
-    private readonly List<Thread> _threads = [];
     private readonly TaskCompletionSource _allStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _workloadClass;
     private readonly int _configuredThreads;
@@ -113,19 +112,12 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
 
     private void AddThread()
     {
-        int number;
-        lock (_threads)
+        int number = Interlocked.Increment(ref _threadCount);
+        new Thread(Run)
         {
-            number = _threads.Count + 1;
-            var thread = new Thread(Run)
-            {
-                IsBackground = true,
-                Name = $"Bulkhead {_workloadClass} #{number}",
-            };
-            _threads.Add(thread);
-            Interlocked.Increment(ref _threadCount);
-            thread.Start();
-        }
+            IsBackground = true,
+            Name = $"Bulkhead {_workloadClass} #{number}",
+        }.Start();
     }
 
     /// <summary>Runs every <see cref="WatchInterval"/>: starved when all threads stayed busy, work waited and none completed.</summary>
