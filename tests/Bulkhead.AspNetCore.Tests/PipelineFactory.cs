@@ -1,5 +1,4 @@
 using Bulkhead.Admission.Internal;
-using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,7 +23,7 @@ internal sealed class PipelineFactory : IDisposable
 
     public FakeTimeProvider Time { get; } = new();
 
-    public HttpIsolationCounters Counters { get; } = new();
+    public WorkloadFrontEndCounters Counters { get; } = new();
 
     public ServiceProvider Services { get; }
 

@@ -1,5 +1,4 @@
 using Bulkhead.Admission.Internal;
-using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -18,7 +17,7 @@ internal sealed class TestApp : IAsyncDisposable
 
     public WorkloadSnapshot Snapshot => Scheduler.GetSnapshot();
 
-    public HttpIsolationCounters Counters => App.Services.GetRequiredService<HttpIsolationCounters>();
+    public WorkloadFrontEndCounters Counters => App.Services.GetRequiredService<WorkloadFrontEndCounters>();
 
     public static async Task<TestApp> StartAsync(
         Action<WorkloadIsolationOptions> configure,
@@ -36,7 +35,6 @@ internal sealed class TestApp : IAsyncDisposable
             builder.WebHost.UseTestServer();
         }
 
-        builder.Services.AddSingleton<HttpIsolationCounters>();
         builder.Services.AddWorkloadIsolation(configure);
         services?.Invoke(builder.Services);
         WebApplication app = builder.Build();

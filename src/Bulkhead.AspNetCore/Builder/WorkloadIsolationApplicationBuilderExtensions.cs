@@ -5,7 +5,6 @@ using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Middleware.Internal;
 using Bulkhead.AspNetCore.Options.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
-using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,7 +43,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
 
         IWorkloadIsolationMonitor monitor = services.GetRequiredService<IWorkloadIsolationMonitor>();
         WorkloadIsolationHttpOptions httpOptions = HttpOptions(services, monitor);
-        HttpIsolationCounters counters = services.GetService<HttpIsolationCounters>() ?? new();
+        WorkloadFrontEndCounters counters = services.GetService<WorkloadFrontEndCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger);

@@ -3,6 +3,8 @@ using Bulkhead.Admission.Internal;
 using Bulkhead.DependencyInjection.Internal;
 using Bulkhead.Jobs.Internal;
 using Bulkhead.Options.Internal;
+using Bulkhead.Telemetry.Internal;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -69,6 +71,9 @@ public static class WorkloadIsolationServiceCollectionExtensions
     private static WorkloadIsolationBuilder AddWorkloadIsolationCore(this IServiceCollection services)
     {
         services.AddOptions<WorkloadIsolationOptions>().ValidateOnStart();
+        services.AddMetrics();
+        services.TryAddSingleton<WorkloadFrontEndCounters>();
+        services.TryAddSingleton<JobCounters>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
         services.TryAddSingleton(static sp =>
         {
@@ -76,7 +81,10 @@ public static class WorkloadIsolationServiceCollectionExtensions
                 sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>().Value,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 WorkloadRateLimiterRegistration.CreateAll(sp),
-                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"))
+                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"),
+                sp.GetService<IMeterFactory>(),
+                sp.GetRequiredService<WorkloadFrontEndCounters>(),
+                sp.GetRequiredService<JobCounters>())
             {
                 Configuration = sp.GetServices<WorkloadIsolationConfigurationCheck>().LastOrDefault()?.Section,
             };
@@ -92,7 +100,8 @@ public static class WorkloadIsolationServiceCollectionExtensions
             sp.GetRequiredService<IWorkloadIsolationMonitor>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetService<ILogger<WorkloadJobQueue>>() ?? NullLogger<WorkloadJobQueue>.Instance,
-            sp.GetRequiredService<IServiceScopeFactory>()));
+            sp.GetRequiredService<IServiceScopeFactory>(),
+            sp.GetRequiredService<JobCounters>()));
         services.TryAddSingleton<IWorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WorkloadJobQueue>(static sp => sp.GetRequiredService<WorkloadJobQueue>()));
         return new WorkloadIsolationBuilder(services);

@@ -8,6 +8,9 @@ public sealed class WorkloadClassSnapshot
     /// <summary>Gets the class name.</summary>
     public required string Name { get; init; }
 
+    /// <summary>Gets a value indicating whether work that names no class, or an unknown one, runs in this class.</summary>
+    public bool IsDefault { get; init; }
+
     /// <summary>Gets the class's priority on shared seats (0 is the most important).</summary>
     public required int Priority { get; init; }
 
@@ -69,4 +72,7 @@ public sealed class WorkloadClassSnapshot
     /// example work waiting synchronously, with <c>.Result</c> or <c>.Wait()</c>, for work queued behind it).
     /// </summary>
     public long ThreadStarvations { get; init; }
+
+    /// <summary>Gets the class's job items (<see cref="IWorkloadJobQueue"/>): waiting, running, and how they ended.</summary>
+    public WorkloadJobCounts Jobs { get; init; } = WorkloadJobCounts.None;
 }

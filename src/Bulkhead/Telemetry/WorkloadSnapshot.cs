@@ -25,6 +25,24 @@ public sealed class WorkloadSnapshot
     public long RemovedClassFallbacks { get; init; }
 
     /// <summary>
+    /// Gets how many units of work named a class that is not configured and ran in the default class instead, as front
+    /// ends reported them (<see cref="WorkloadFrontEndCounters"/>), since start.
+    /// </summary>
+    public long UnknownClassFallbacks { get; init; }
+
+    /// <summary>
+    /// Gets how many units of work front ends let through exempt, without a seat (<see cref="WorkloadFrontEndCounters"/>),
+    /// since start.
+    /// </summary>
+    public long Exempt { get; init; }
+
+    /// <summary>Gets the seats every class may share (the total concurrency less every reservation).</summary>
+    public int SharedPool { get; init; }
+
+    /// <summary>Gets the shared seats in use.</summary>
+    public int SharedInUse { get; init; }
+
+    /// <summary>
     /// Gets the state of a class by name, compared without regard to case.
     /// </summary>
     /// <param name="workloadClass">The class name.</param>

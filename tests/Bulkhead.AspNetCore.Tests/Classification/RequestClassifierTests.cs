@@ -2,7 +2,6 @@ using System.Security.Claims;
 using Bulkhead.Admission.Internal;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Options.Internal;
-using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -19,7 +18,7 @@ public sealed class RequestClassifierTests : IDisposable
         .AddClass("admin", c => c.Priority = 1)
         .AddClass("batch", c => c.Priority = 3);
 
-    private readonly HttpIsolationCounters _counters = new();
+    private readonly WorkloadFrontEndCounters _counters = new();
     private WorkloadScheduler? _scheduler;
 
     public RequestClassifierTests()

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +19,7 @@ internal sealed partial class RequestClassifier
     private readonly Func<HttpContext, string?>? _partitionKey;
     private readonly string? _partitionClaim;
     private readonly string? _partitionHeader;
-    private readonly HttpIsolationCounters _counters;
+    private readonly WorkloadFrontEndCounters _counters;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, bool> _loggedUnknownNames = new(StringComparer.Ordinal);
 
@@ -34,7 +33,7 @@ internal sealed partial class RequestClassifier
         IWorkloadIsolationMonitor monitor,
         WorkloadIsolationHttpOptions httpOptions,
         IEnumerable<IWorkloadClassifier> classifiers,
-        HttpIsolationCounters counters,
+        WorkloadFrontEndCounters counters,
         ILogger logger)
     {
         _scheduler = scheduler;
@@ -154,7 +153,7 @@ internal sealed partial class RequestClassifier
     private WorkloadClass Fallback(string name, string source)
     {
         WorkloadClass defaultClass = _scheduler.DefaultClass;
-        Interlocked.Increment(ref _counters.UnknownClassFallbacks);
+        _counters.CountUnknownClassFallback();
         if (_loggedUnknownNames.Count < MaxLoggedUnknownNames && _loggedUnknownNames.TryAdd(name, true))
         {
             LogUnknownClass(_logger, name, source, defaultClass.Name);

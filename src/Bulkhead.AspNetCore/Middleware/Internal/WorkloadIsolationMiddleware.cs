@@ -1,6 +1,5 @@
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
-using Bulkhead.AspNetCore.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 
 namespace Bulkhead.AspNetCore.Middleware.Internal;
@@ -19,13 +18,13 @@ internal sealed class WorkloadIsolationMiddleware
     private readonly RequestDelegate _next;
     private readonly RequestClassifier _classifier;
     private readonly RejectionWriter _rejections;
-    private readonly HttpIsolationCounters _counters;
+    private readonly WorkloadFrontEndCounters _counters;
     private readonly string? _classHeader;
 
     // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
     private readonly Func<object?, CancellationToken, Task> _runPipeline;
 
-    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, HttpIsolationCounters counters, string? classHeader = null)
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, WorkloadFrontEndCounters counters, string? classHeader = null)
     {
         _classHeader = classHeader;
         _next = next;
@@ -40,7 +39,7 @@ internal sealed class WorkloadIsolationMiddleware
         WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint());
         if (workloadClass is null)
         {
-            Interlocked.Increment(ref _counters.Exempt);
+            _counters.CountExempt();
             return RunPipeline(context, CancellationToken.None);
         }
 

@@ -311,6 +311,11 @@ internal sealed partial class AdmissionEngine
                 waiter.LimiterLease?.Dispose();
             }
 
+            if (c.Engine.Metrics is { QueueDuration.Enabled: true } metrics)
+            {
+                metrics.RecordQueueDuration(c, waiter.EnqueuedTimestamp, waiter.Outcome);
+            }
+
             bool completed = waiter.Outcome switch
             {
                 WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease)),

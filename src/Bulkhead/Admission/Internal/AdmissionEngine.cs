@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
+using Bulkhead.Telemetry.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -67,6 +68,9 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets or sets the instruments that record durations as they happen; <see langword="null"/> without a meter.</summary>
+    public WorkloadIsolationMetrics? Metrics { get; set; }
 
     /// <summary>Gets where the engine's own parts (a class's dedicated threads) report.</summary>
     public ILogger Logger { get; }
@@ -188,10 +192,11 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
     }
 
-    public WorkloadClassSnapshot[] GetSnapshot()
+    public WorkloadClassSnapshot[] GetSnapshot(JobCounters? jobs = null)
     {
         lock (_lock)
         {
+            ClassState defaultClass = _configuration.DefaultClass;
             return [.. _configuration.Classes
                 .Where(c => !c.Limits.Removed || c.InFlight > 0 || c.Queue.Count > 0)
                 .Select(c =>
@@ -200,6 +205,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                     return new WorkloadClassSnapshot
                     {
                         Name = c.Name,
+                        IsDefault = ReferenceEquals(c, defaultClass),
                         Priority = limits.Priority,
                         InFlight = c.InFlight,
                         Queued = c.Queue.Count,
@@ -217,6 +223,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                         OldestWaiterAge = c.Queue.OldestEnqueuedTimestamp() is { } oldest ? TimeProvider.GetElapsedTime(oldest) : null,
                         DedicatedThreads = c.Threads?.ThreadCount ?? 0,
                         ThreadStarvations = c.Threads?.Starvations ?? 0,
+                        Jobs = jobs?.Read(c.Name) ?? WorkloadJobCounts.None,
                     };
                 })];
         }

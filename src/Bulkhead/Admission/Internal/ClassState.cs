@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Bulkhead.Execution.Internal;
 using Bulkhead.Queuing.Internal;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -58,6 +59,9 @@ internal sealed partial class ClassState : WorkloadClass
 
     /// <summary>Units of work whose execution timeout fired and that have not ended yet.</summary>
     public int Overrunning;
+
+    /// <summary>Counts leases while seat durations are measured, to time one in <see cref="WorkloadIsolationMetrics.SeatDurationSampling"/> (racy on purpose: it only spreads samples).</summary>
+    public int SeatDurationSample;
 
     private ClassLimits _limits;
 

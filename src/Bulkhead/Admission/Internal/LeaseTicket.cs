@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -17,6 +18,8 @@ internal sealed class LeaseTicket
     private int _version;
     private ClassState? _class;
     private object? _held;
+    private long _heldSince;
+    private bool _timed;
 
     /// <summary>
     /// Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition, and the
@@ -27,6 +30,11 @@ internal sealed class LeaseTicket
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
         ticket._held = partition is null ? limiterLease : limiterLease is null ? partition : new Held(partition, limiterLease);
+        if (workloadClass.Engine.Metrics is { SeatDuration.Enabled: true })
+        {
+            ticket.StartTiming(workloadClass);
+        }
+
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
     }
 
@@ -47,8 +55,11 @@ internal sealed class LeaseTicket
         }
 
         object? held = _held;
+        bool timed = _timed;
+        long heldSince = _heldSince;
         _class = null;
         _held = null;
+        _timed = false;
         LeaseTicketPool.Return(this);
         if (held is null)
         {
@@ -57,6 +68,22 @@ internal sealed class LeaseTicket
         else
         {
             ReleaseHeld(owner, held);
+        }
+
+        if (timed)
+        {
+            owner.Engine.Metrics?.RecordSeatDuration(owner, heldSince);
+        }
+    }
+
+    /// <summary>Measures this lease's seat-holding time when it is the class's turn to be sampled.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void StartTiming(ClassState workloadClass)
+    {
+        if (workloadClass.SeatDurationSample++ % WorkloadIsolationMetrics.SeatDurationSampling == 0)
+        {
+            _heldSince = workloadClass.Engine.TimeProvider.GetTimestamp();
+            _timed = true;
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.RateLimiting;
+using System.Diagnostics.Metrics;
+using Bulkhead.Telemetry.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -18,6 +20,8 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     private readonly Lock _reloadLock = new();
     private readonly List<IDisposable> _subscriptions = [];
     private readonly ILogger _logger;
+    private readonly WorkloadFrontEndCounters _frontEnd;
+    private readonly JobCounters? _jobs;
     private WorkloadIsolationOptions _current;
     private Action<WorkloadIsolationOptions>[] _listeners = [];
 
@@ -25,11 +29,21 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         WorkloadIsolationOptions options,
         TimeProvider timeProvider,
         IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? limiters = null,
-        ILogger? logger = null)
+        ILogger? logger = null,
+        IMeterFactory? meterFactory = null,
+        WorkloadFrontEndCounters? frontEnd = null,
+        JobCounters? jobs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger ?? NullLogger.Instance;
+        _frontEnd = frontEnd ?? new WorkloadFrontEndCounters();
+        _jobs = jobs;
         Engine = new AdmissionEngine(options, timeProvider, limiters, _logger);
+        if (meterFactory is not null)
+        {
+            Engine.Metrics = new WorkloadIsolationMetrics(meterFactory.Create(WorkloadIsolationTelemetry.MeterName), GetSnapshot);
+        }
+
         _current = options;
     }
 
@@ -150,7 +164,14 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         return RunCoreAsync(Resolve(workloadClass), work, partition, cancellationToken);
     }
 
-    public WorkloadSnapshot GetSnapshot() => new(Engine.GetSnapshot()) { RemovedClassFallbacks = Volatile.Read(ref Engine.RemovedClassFallbacks) };
+    public WorkloadSnapshot GetSnapshot() => new(Engine.GetSnapshot(_jobs))
+    {
+        RemovedClassFallbacks = Volatile.Read(ref Engine.RemovedClassFallbacks),
+        UnknownClassFallbacks = _frontEnd.UnknownClassFallbacks,
+        Exempt = _frontEnd.Exempt,
+        SharedPool = Engine.SharedPool,
+        SharedInUse = Engine.SharedInUse,
+    };
 
     public void Dispose()
     {

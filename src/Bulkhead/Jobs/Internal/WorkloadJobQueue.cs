@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.Jobs.Internal;
 
@@ -22,7 +23,8 @@ internal sealed partial class WorkloadJobQueue(
     IWorkloadIsolationMonitor options,
     TimeProvider timeProvider,
     ILogger<WorkloadJobQueue> logger,
-    IServiceScopeFactory? scopes = null) : IWorkloadJobQueue, IHostedService, IDisposable
+    IServiceScopeFactory? scopes = null,
+    JobCounters? counters = null) : IWorkloadJobQueue, IHostedService, IDisposable
 {
     private const int Accepting = 0;
     private const int Stopped = 1;
@@ -33,13 +35,21 @@ internal sealed partial class WorkloadJobQueue(
     private readonly ConcurrentDictionary<long, JobItem> _items = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _abort = new();
+    private readonly JobCounters _counters = counters ?? new JobCounters();
     private long _sequence;
     private int _state;
 
-    public long Completed;
-    public long Failed;
-    public long Dropped;
-    public long Canceled;
+    /// <summary>Gets the items of every class that ran to completion.</summary>
+    public long Completed => _counters.Total(static c => Volatile.Read(ref c.Completed));
+
+    /// <summary>Gets the items of every class that failed.</summary>
+    public long Failed => _counters.Total(static c => Volatile.Read(ref c.Failed));
+
+    /// <summary>Gets the items of every class that never ran because the host stopped first.</summary>
+    public long Dropped => _counters.Total(static c => Volatile.Read(ref c.Dropped));
+
+    /// <summary>Gets the items of every class canceled when the shutdown timeout ran out.</summary>
+    public long Canceled => _counters.Total(static c => Volatile.Read(ref c.Canceled));
 
     /// <summary>Gets the items accepted and not yet ended (waiting or running).</summary>
     public int Pending => _items.Count;
@@ -73,6 +83,7 @@ internal sealed partial class WorkloadJobQueue(
             // Accepted under the gate that shutdown closes: an item is either refused here or seen by shutdown.
             var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition);
             _items.TryAdd(item.Sequence, item);
+            lane.Counts.Accepted();
             item.Run = Start(item);
         }
     }
@@ -179,7 +190,7 @@ internal sealed partial class WorkloadJobQueue(
         WorkloadJobQueueOptions jobOptions = options.CurrentValue.Classes.TryGetValue(c.Name, out WorkloadClassOptions? classOptions) && classOptions.Jobs is { } configured
             ? configured
             : new WorkloadJobQueueOptions();
-        return new Lane(jobOptions.Capacity, jobOptions.FullMode);
+        return new Lane(jobOptions.Capacity, jobOptions.FullMode, _counters.For(c.Name));
     }
 
     /// <summary>
@@ -208,7 +219,7 @@ internal sealed partial class WorkloadJobQueue(
                 if (item.TryStart())
                 {
                     LogFailed(logger, exception, item.Sequence, item.Class.Name, item.Partition);
-                    Interlocked.Increment(ref Failed);
+                    item.Lane.Counts.Ended(ref item.Lane.Counts.Failed, wasRunning: false);
                 }
 
                 return;
@@ -227,21 +238,23 @@ internal sealed partial class WorkloadJobQueue(
                 return;
             }
 
+            JobCounters.ClassCounts counts = item.Lane.Counts;
+            counts.Started();
             try
             {
                 await item.Class.ExecuteAsync(lease, static (state, token) => ((JobItem)state!).Work(token).AsTask(), item, _abort.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref Completed);
+                counts.Ended(ref counts.Completed, wasRunning: true);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 LogCanceled(logger, item.Sequence, item.Class.Name, item.Partition);
-                Interlocked.Increment(ref Canceled);
+                counts.Ended(ref counts.Canceled, wasRunning: true);
             }
             catch (Exception exception)
             {
                 // A failing item never takes the host down: it is logged and counted.
                 LogFailed(logger, exception, item.Sequence, item.Class.Name, item.Partition);
-                Interlocked.Increment(ref Failed);
+                counts.Ended(ref counts.Failed, wasRunning: true);
             }
         }
         finally
@@ -262,7 +275,7 @@ internal sealed partial class WorkloadJobQueue(
     private void ReportDropped(JobItem item)
     {
         LogDropped(logger, item.Sequence, item.Class.Name, item.Partition);
-        Interlocked.Increment(ref Dropped);
+        item.Lane.Counts.Ended(ref item.Lane.Counts.Dropped, wasRunning: false);
     }
 
     [LoggerMessage(20, LogLevel.Error, "Job {Sequence} of workload class '{WorkloadClass}' (partition '{Partition}') failed.")]
@@ -305,8 +318,10 @@ internal sealed partial class WorkloadJobQueue(
 
     /// <summary>A class's job queue: room for its waiting items, and what enqueuing does when there is none.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The semaphore's wait handle is never created, so it holds nothing to free; items ending after disposal still return their room.")]
-    private sealed class Lane(int capacity, WorkloadJobFullMode fullMode)
+    private sealed class Lane(int capacity, WorkloadJobFullMode fullMode, JobCounters.ClassCounts counts)
     {
+        public JobCounters.ClassCounts Counts { get; } = counts;
+
         private readonly SemaphoreSlim _room = new(capacity, capacity);
 
         public WorkloadJobFullMode FullMode { get; } = fullMode;
