@@ -189,6 +189,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         foreach (ClassState c in configuration.Classes)
         {
             c.Threads?.Dispose();
+            c.Rejections.Dispose();
         }
     }
 

@@ -77,7 +77,11 @@ internal sealed partial class ClassState : WorkloadClass
         _runsInline = threads is null && !limits.HasExecutionTimeout && !limits.Removed;
         SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
         Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit);
+        Rejections = new RejectionLog(this);
     }
+
+    /// <summary>Gets the log that summarizes this class's rejections.</summary>
+    public RejectionLog Rejections { get; }
 
     public AdmissionEngine Engine { get; }
 
@@ -134,6 +138,7 @@ internal sealed partial class ClassState : WorkloadClass
     {
         Interlocked.Increment(ref RejectedByReason[(int)reason]);
         Interlocked.Increment(ref Rejected);
+        Rejections.OnRejection();
     }
 
     public override string ToString() => Name;

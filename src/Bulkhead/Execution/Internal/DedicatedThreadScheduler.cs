@@ -172,9 +172,9 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
         }
     }
 
-    [LoggerMessage(30, LogLevel.Warning, "All {Busy} dedicated threads of workload class '{WorkloadClass}' have been blocked for a second while {Waiting} work item(s) wait for one: work on them probably waits synchronously (.Result, .Wait()) for work queued behind it. Added a thread ({Threads} of at most {Most}); await instead of blocking.")]
+    [LoggerMessage(40, LogLevel.Warning, "All {Busy} dedicated threads of workload class '{WorkloadClass}' have been blocked for a second while {Waiting} work item(s) wait for one: work on them probably waits synchronously (.Result, .Wait()) for work queued behind it. Added a thread ({Threads} of at most {Most}); await instead of blocking.")]
     private static partial void LogStarvedThreadAdded(ILogger logger, string workloadClass, int busy, int waiting, int threads, int most);
 
-    [LoggerMessage(31, LogLevel.Error, "All {Threads} dedicated threads of workload class '{WorkloadClass}' are blocked while {Waiting} work item(s) wait for one, and no more threads may be added: the class is stalled until work on them ends. Work on dedicated threads must not wait synchronously for other work of its class.")]
+    [LoggerMessage(41, LogLevel.Error, "All {Threads} dedicated threads of workload class '{WorkloadClass}' are blocked while {Waiting} work item(s) wait for one, and no more threads may be added: the class is stalled until work on them ends. Work on dedicated threads must not wait synchronously for other work of its class.")]
     private static partial void LogStarved(ILogger logger, string workloadClass, int threads, int waiting);
 }
