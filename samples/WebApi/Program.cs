@@ -1,4 +1,5 @@
 using Bulkhead;
+using OpenTelemetry.Metrics;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
 
@@ -6,9 +7,26 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
 builder.Services.AddWorkloadIsolation(builder.Configuration.GetSection("WorkloadIsolation"));
 builder.Services.AddControllers();
 
+// Degraded when the interactive class queues past a second or rejects (docs/aspnetcore.md).
+builder.Services.AddHealthChecks().AddWorkloadIsolation();
+
+// Bulkhead's metrics next to ASP.NET Core's own, printed to the console every "Telemetry:ConsoleIntervalSeconds"
+// and scraped by Prometheus at /metrics (docs/metrics.md lists every instrument and the queries that use them).
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter(WorkloadIsolationTelemetry.MeterName)
+    .AddMeter("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+    .AddConsoleExporter((_, reader) => reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds =
+        builder.Configuration.GetValue("Telemetry:ConsoleIntervalSeconds", 30) * 1000)
+    .AddPrometheusExporter());
+
 WebApplication app = builder.Build();
 
 app.UseWorkloadIsolation();
+
+// Operations: never queued or rejected. In production, put these behind authorization or an internal port.
+app.MapPrometheusScrapingEndpoint().DisableWorkloadIsolation();
+app.MapWorkloadIsolationDiagnostics("/_bulkhead");
+app.MapHealthChecks("/healthz/isolation").DisableWorkloadIsolation();
 
 // Interactive: the default class.
 app.MapGet("/hello", () => "hello");

@@ -21,7 +21,7 @@ internal sealed class WorkloadIsolationMetrics
     public const string JobStateTag = "bulkhead.job.state";
 
     /// <summary>One lease in this many has its seat-holding time measured (two clock reads cost more than the rest of an admission).</summary>
-    public const int SeatDurationSampling = 8;
+    public const int SeatDurationSampling = 16;
 
     private static readonly double[] s_durationBuckets =
         [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -107,6 +107,9 @@ internal sealed class WorkloadIsolationMetrics
 
     private static KeyValuePair<string, object?> Class(WorkloadClassSnapshot c) => new(ClassTag, c.Name);
 
+    /// <summary>Job series exist only for classes that had job items: most classes never do.</summary>
+    private static bool HasJobs(WorkloadClassSnapshot c) => !ReferenceEquals(c.Jobs, WorkloadJobCounts.None);
+
     private List<Measurement<long>> PerClass(Func<WorkloadClassSnapshot, long> value) =>
         [.. _snapshot().Classes.Select(c => new Measurement<long>(value(c), Class(c)))];
 
@@ -158,7 +161,7 @@ internal sealed class WorkloadIsolationMetrics
     private List<Measurement<long>> ObserveJobOutcomes()
     {
         List<Measurement<long>> measurements = [];
-        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
+        foreach (WorkloadClassSnapshot c in _snapshot().Classes.Where(HasJobs))
         {
             WorkloadJobCounts jobs = c.Jobs;
             measurements.Add(new(jobs.Completed, Class(c), new(JobOutcomeTag, "completed")));
@@ -173,7 +176,7 @@ internal sealed class WorkloadIsolationMetrics
     private List<Measurement<long>> ObserveJobsPending()
     {
         List<Measurement<long>> measurements = [];
-        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
+        foreach (WorkloadClassSnapshot c in _snapshot().Classes.Where(HasJobs))
         {
             measurements.Add(new(c.Jobs.Waiting, Class(c), new(JobStateTag, "waiting")));
             measurements.Add(new(c.Jobs.Running, Class(c), new(JobStateTag, "running")));

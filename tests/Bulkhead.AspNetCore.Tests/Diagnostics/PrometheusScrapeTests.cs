@@ -1,0 +1,86 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+
+namespace Bulkhead.AspNetCore.Tests.Diagnostics;
+
+/// <summary>
+/// The meter through OpenTelemetry's Prometheus exporter, wired as samples/WebApi wires it: every metric name the
+/// queries in docs/metrics.md use is one a real scrape has.
+/// </summary>
+public sealed partial class PrometheusScrapeTests
+{
+    [Fact]
+    public async Task EveryNameTheDocsQueriesUse_IsInARealScrape()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using TestApp app = await TestApp.StartAsync(
+            o =>
+            {
+                o.TotalConcurrency = 4;
+                o.DefaultClass = "interactive";
+                o.AddClass("interactive");
+                o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 1; c.QueueLimit = 1; });
+            },
+            a =>
+            {
+                a.MapPrometheusScrapingEndpoint().DisableWorkloadIsolation();
+                a.MapGet("/reports", async () => { await gate.Task; return "report"; }).WithWorkloadClass("reporting");
+                a.MapGet("/hello", () => "hello");
+            },
+            services => services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                .AddMeter(WorkloadIsolationTelemetry.MeterName)
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)));
+        using HttpClient client = app.CreateClient();
+
+        // Admitted, queued then admitted, rejected (queue full); a job item; a request naming no class.
+        Task<HttpResponseMessage> running = client.GetAsync(new Uri("/reports", UriKind.Relative));
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"].InFlight == 1, "a report runs");
+        Task<HttpResponseMessage> waiting = client.GetAsync(new Uri("/reports", UriKind.Relative));
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"].Queued == 1, "a report waits");
+        using (HttpResponseMessage refused = await client.GetAsync(new Uri("/reports", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        }
+
+        gate.SetResult();
+        (await running.WithTimeout()).Dispose();
+        (await waiting.WithTimeout()).Dispose();
+        await app.App.Services.GetRequiredService<IWorkloadJobQueue>().EnqueueAsync("reporting", _ => ValueTask.CompletedTask);
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"].Jobs.Completed == 1, "the job item ran");
+        (await client.GetAsync(new Uri("/hello", UriKind.Relative))).Dispose();
+
+        string scrape = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        string docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "metrics.md"));
+        string queries = docs.Split("### Questions")[1].Split("## The snapshot")[0];
+
+        // Label names live in selectors and in by/on clauses; what is left are metric names.
+        string[] queried = [.. MetricName().Matches(LabelContexts().Replace(queries, string.Empty)).Select(m => m.Value).Distinct()];
+
+        Assert.True(queried.Length >= 8, $"the queries name only {queried.Length} metrics");
+        Assert.All(queried, name => Assert.Matches($"(?m)^{name}\\{{", scrape));
+        Assert.Matches("(?m)^bulkhead_work_decisions_total\\{[^}]*bulkhead_rejection_reason=\"queue_full\"[^}]*bulkhead_result=\"rejected\"[^}]*bulkhead_workload_class=\"reporting\"[^}]*\\} 1", scrape);
+        Assert.Matches("(?m)^bulkhead_work_queue_duration_seconds_count\\{[^}]*bulkhead_result=\"admitted\"[^}]*bulkhead_workload_class=\"reporting\"[^}]*\\} 1", scrape);
+        Assert.Matches("(?m)^bulkhead_job_items_total\\{[^}]*bulkhead_job_outcome=\"completed\"[^}]*bulkhead_workload_class=\"reporting\"[^}]*\\} 1", scrape);
+        Assert.DoesNotMatch("(?m)^bulkhead_job_items_total\\{[^}]*bulkhead_workload_class=\"interactive\"", scrape);     // no job series for classes without jobs
+    }
+
+    private static string RepositoryRoot()
+    {
+        string? directory = AppContext.BaseDirectory;
+        while (directory is not null && !File.Exists(Path.Combine(directory, "Bulkhead.sln")))
+        {
+            directory = Path.GetDirectoryName(directory);
+        }
+
+        return directory ?? throw new InvalidOperationException("Bulkhead.sln not found above the test's directory.");
+    }
+
+    [GeneratedRegex("bulkhead_[a-z_]+[a-z]")]
+    private static partial Regex MetricName();
+
+    [GeneratedRegex(@"\{[^}]*\}|\b(?:by|on) \([^)]*\)")]
+    private static partial Regex LabelContexts();
+}
