@@ -274,6 +274,71 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         Assert.Equal((0, 0, 2L, 1L, 1L, 0L), (counts.Waiting, counts.Running, counts.Completed, counts.Failed, counts.Dropped, counts.Canceled));
     }
 
+    [Fact]
+    public async Task UnderConcurrentLoad_DecisionsAddUpAndNeverGoBack()
+    {
+        using var decisions = Collector<long>("bulkhead.work.decisions");
+        using var active = Collector<long>("bulkhead.work.active");
+        const int Producers = 4;
+        const int Attempts = 3_000;
+        using var stop = new CancellationTokenSource();
+        long lastTotal = 0;
+        int samples = 0;
+
+        // A reader collects while producers admit, wait, give up and are rejected: totals never go back.
+        Task reader = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                decisions.RecordObservableInstruments();
+                long total = decisions.GetMeasurementSnapshot(clear: true).Where(m => Equals(m.Tags.GetValueOrDefault(ClassTag), "batch")).Sum(m => m.Value);
+                Assert.True(total >= lastTotal, $"the decisions went back from {lastTotal} to {total}");
+                lastTotal = total;
+                samples++;
+                await Task.Yield();
+            }
+        });
+        Task[] producers = [.. Enumerable.Range(0, Producers).Select(p => Task.Run(async () =>
+        {
+            for (int i = 0; i < Attempts; i++)
+            {
+                if (i % 3 == 0)
+                {
+                    using var giveUp = new CancellationTokenSource();
+                    ValueTask<WorkloadLease> waiting = _scheduler.AcquireAsync("batch", cancellationToken: giveUp.Token);
+                    await giveUp.CancelAsync();
+                    try
+                    {
+                        (await waiting).Dispose();
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+                else
+                {
+                    WorkloadLease lease = _scheduler.TryAcquire("batch");
+                    await Task.Yield();
+                    lease.Dispose();
+                }
+            }
+        }))];
+        await Task.WhenAll(producers).WithTimeout();
+        await stop.CancelAsync();
+        await reader.WithTimeout();
+
+        WorkloadClassSnapshot batch = _scheduler.GetSnapshot()["batch"];
+        decisions.RecordObservableInstruments();
+        IReadOnlyList<CollectedMeasurement<long>> final = decisions.GetMeasurementSnapshot(clear: true);
+        long Sum(string result) => final.Where(m => Equals(m.Tags.GetValueOrDefault(ClassTag), "batch") && Equals(m.Tags[ResultTag], result)).Sum(m => m.Value);
+
+        Assert.True(samples > 1, "the reader collected while the producers ran");
+        Assert.Equal(Producers * Attempts, Sum("admitted") + Sum("rejected") + Sum("canceled"));
+        Assert.Equal((batch.Admitted, batch.Rejected, batch.Canceled), (Sum("admitted"), Sum("rejected"), Sum("canceled")));
+        Assert.True(Sum("rejected") > 0 && Sum("admitted") > 0, "the load both admitted and rejected");
+        Assert.Equal(0, Observe(active, (ClassTag, "batch")));
+    }
+
     private static string RepositoryRoot()
     {
         string? directory = AppContext.BaseDirectory;
