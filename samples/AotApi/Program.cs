@@ -18,6 +18,9 @@ app.MapGet("/reports/{id:int}", async (int id, CancellationToken ct) =>
 }).WithWorkloadClass("reporting");
 app.MapGet("/workload", (IWorkloadScheduler scheduler) => scheduler.GetSnapshot().Classes).DisableWorkloadIsolation();
 
+// The dashboard and the snapshot as JSON: source-generated, so they work under Native AOT too.
+app.MapWorkloadIsolationDiagnostics();
+
 app.Run();
 
 internal sealed record Report(int Id, int Rows);
