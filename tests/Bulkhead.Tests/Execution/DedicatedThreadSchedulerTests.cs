@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Bulkhead.Admission.Internal;
 using Bulkhead.Tests.Admission;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -117,7 +120,11 @@ public sealed class DedicatedThreadSchedulerTests
         var logs = new ListLoggerProvider();
         var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "batch" }
             .AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 });
-        using var scheduler = new WorkloadScheduler(options, time, logger: logs.CreateLogger("test"));
+        using ServiceProvider metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        IMeterFactory meters = metrics.GetRequiredService<IMeterFactory>();
+        using var scheduler = new WorkloadScheduler(options, time, logger: logs.CreateLogger("test"), meterFactory: meters);
+        using var threadCount = new MetricCollector<long>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.dedicated_threads");
+        using var starvations = new MetricCollector<long>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.dedicated_threads.starvations");
         TaskScheduler threads = scheduler.GetClass("batch").TaskScheduler!;
 
         // Work on the class's only thread waits synchronously for a continuation queued behind it on that same thread.
@@ -137,6 +144,11 @@ public sealed class DedicatedThreadSchedulerTests
         Assert.Equal(42, await outer);
         WorkloadClassSnapshot snapshot = scheduler.GetSnapshot()["batch"];
         Assert.Equal((2, 1L), (snapshot.DedicatedThreads, snapshot.ThreadStarvations));
+        threadCount.RecordObservableInstruments();
+        starvations.RecordObservableInstruments();
+        Assert.Equal(2, threadCount.LastMeasurement!.Value);
+        Assert.Equal(1, starvations.LastMeasurement!.Value);
+        Assert.Equal("batch", starvations.LastMeasurement.Tags["bulkhead.workload_class"]);
         Assert.Contains(logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("'batch'", StringComparison.Ordinal) && m.Message.Contains(".Result", StringComparison.Ordinal));
     }
 
