@@ -53,7 +53,7 @@ public sealed partial class PrometheusScrapeTests
         (await client.GetAsync(new Uri("/hello", UriKind.Relative))).Dispose();
 
         string scrape = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        string docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "metrics.md"));
+        string docs = Repository.ReadAllText("docs", "metrics.md");
         string queries = docs.Split("### Questions")[1].Split("## The snapshot")[0];
 
         // Label names live in selectors and in by/on clauses; what is left are metric names.
@@ -65,17 +65,6 @@ public sealed partial class PrometheusScrapeTests
         Assert.Matches("(?m)^bulkhead_work_queue_duration_seconds_count\\{[^}]*bulkhead_result=\"admitted\"[^}]*bulkhead_workload_class=\"reporting\"[^}]*\\} 1", scrape);
         Assert.Matches("(?m)^bulkhead_job_items_total\\{[^}]*bulkhead_job_outcome=\"completed\"[^}]*bulkhead_workload_class=\"reporting\"[^}]*\\} 1", scrape);
         Assert.DoesNotMatch("(?m)^bulkhead_job_items_total\\{[^}]*bulkhead_workload_class=\"interactive\"", scrape);     // no job series for classes without jobs
-    }
-
-    private static string RepositoryRoot()
-    {
-        string? directory = AppContext.BaseDirectory;
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Bulkhead.sln")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Bulkhead.sln not found above the test's directory.");
     }
 
     [GeneratedRegex("bulkhead_[a-z_]+[a-z]")]

@@ -113,7 +113,7 @@ public sealed partial class DocsCodeCompilesTests
     /// <summary>Every ```csharp block, with the using directives of the page's blocks up to and including it.</summary>
     private static IEnumerable<(string Page, int Line, string Code, IReadOnlyList<string> Usings)> ReadBlocks()
     {
-        string root = RepositoryRoot();
+        string root = Repository.Root;
         IEnumerable<string> pages =
         [
             Path.Combine(root, "README.md"),
@@ -132,19 +132,6 @@ public sealed partial class DocsCodeCompilesTests
                 yield return (Path.GetRelativePath(root, path).Replace('\\', '/'), line, code, [.. usings]);
             }
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Bulkhead.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Bulkhead.sln not found above the test's directory.");
     }
 
     [GeneratedRegex(@"```csharp\n(.*?)```", RegexOptions.Singleline)]

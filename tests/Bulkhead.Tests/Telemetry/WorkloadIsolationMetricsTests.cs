@@ -59,7 +59,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         };
         listener.Start();
 
-        string docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "metrics.md"));
+        string docs = Repository.ReadAllText("docs", "metrics.md");
         Assert.Equal(
             ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
              "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
@@ -337,17 +337,6 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         Assert.Equal((batch.Admitted, batch.Rejected, batch.Canceled), (Sum("admitted"), Sum("rejected"), Sum("canceled")));
         Assert.True(Sum("rejected") > 0 && Sum("admitted") > 0, "the load both admitted and rejected");
         Assert.Equal(0, Observe(active, (ClassTag, "batch")));
-    }
-
-    private static string RepositoryRoot()
-    {
-        string? directory = AppContext.BaseDirectory;
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Bulkhead.sln")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Bulkhead.sln not found above the test's directory.");
     }
 
     /// <summary>Whether a measurement has exactly these tags.</summary>
