@@ -87,4 +87,11 @@ public sealed class WorkloadClassOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: 1,000 items, waiting when full.</value>
     public WorkloadJobQueueOptions? Jobs { get; set; }
+
+    /// <summary>
+    /// Gets or sets what this class must keep when <see cref="WorkloadIsolationOptions.Adaptive"/> is enabled: the
+    /// classes less important than it are sized to keep it.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the class states no objective.</value>
+    public WorkloadObjectiveOptions? Objective { get; set; }
 }

@@ -56,6 +56,12 @@ public sealed class WorkloadIsolationOptions
     public ISet<string> TrustedHeaders { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
+    /// Gets or sets adaptive protection: the effective limits of less important classes follow the objectives of the
+    /// classes that state one (<see cref="WorkloadClassOptions.Objective"/>). Off by default.
+    /// </summary>
+    public WorkloadAdaptiveOptions Adaptive { get; set; } = new();
+
+    /// <summary>
     /// Adds a workload class, or configures it further when it exists.
     /// </summary>
     /// <param name="name">The class name, compared without regard to case.</param>

@@ -23,8 +23,32 @@ public sealed class WorkloadClassSnapshot
     /// <summary>Gets the number of seats only this class may use.</summary>
     public required int ReservedConcurrency { get; init; }
 
-    /// <summary>Gets the most units of work of this class in flight at once.</summary>
+    /// <summary>
+    /// Gets the most units of work of this class in flight at once now: the configured limit, or below it while adaptive
+    /// protection holds the class back (<see cref="WorkloadIsolationOptions.Adaptive"/>).
+    /// </summary>
     public required int MaxConcurrency { get; init; }
+
+    /// <summary>Gets the class's queue-wait objective while adaptive protection runs, or <see langword="null"/>.</summary>
+    public TimeSpan? QueueWaitObjective { get; init; }
+
+    /// <summary>Gets the class's seat-time objective while adaptive protection runs, or <see langword="null"/>.</summary>
+    public TimeSpan? SeatTimeObjective { get; init; }
+
+    /// <summary>
+    /// Gets the 99th percentile of queue wait the adaptive controller measured in the last window that had enough work
+    /// to measure, for a class with a queue-wait objective; <see langword="null"/> otherwise.
+    /// </summary>
+    public TimeSpan? ObservedQueueWaitP99 { get; init; }
+
+    /// <summary>
+    /// Gets the 99th percentile of seat-holding time the adaptive controller measured in the last window that had enough
+    /// work to measure, for a class with a seat-time objective; <see langword="null"/> otherwise.
+    /// </summary>
+    public TimeSpan? ObservedSeatTimeP99 { get; init; }
+
+    /// <summary>Gets the limit the configuration sets; <see cref="MaxConcurrency"/> is lower while adaptive protection holds the class back.</summary>
+    public int ConfiguredMaxConcurrency { get; init; }
 
     /// <summary>Gets how many units of work may wait for a seat of this class.</summary>
     public required int QueueLimit { get; init; }

@@ -21,7 +21,8 @@ public sealed partial class PrometheusScrapeTests
             {
                 o.TotalConcurrency = 4;
                 o.DefaultClass = "interactive";
-                o.AddClass("interactive");
+                (o.Adaptive.Enabled, o.Adaptive.Window, o.Adaptive.MinSamples) = (true, TimeSpan.FromMilliseconds(20), 1);
+                o.AddClass("interactive", c => c.Objective = new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(100) });
                 o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 1; c.QueueLimit = 1; });
             },
             a =>
@@ -50,7 +51,13 @@ public sealed partial class PrometheusScrapeTests
         (await waiting.WithTimeout()).Dispose();
         await app.App.Services.GetRequiredService<IWorkloadJobQueue>().EnqueueAsync("reporting", _ => ValueTask.CompletedTask);
         await Eventually.TrueAsync(() => app.Snapshot["reporting"].Jobs.Completed == 1, "the job item ran");
-        (await client.GetAsync(new Uri("/hello", UriKind.Relative))).Dispose();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                client.GetAsync(new Uri("/hello", UriKind.Relative)).GetAwaiter().GetResult().Dispose();
+                return app.Snapshot["interactive"].ObservedSeatTimeP99 is not null;
+            },
+            "adaptive protection measured the interactive class");
 
         string scrape = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         string docs = Repository.ReadAllText("docs", "metrics.md");

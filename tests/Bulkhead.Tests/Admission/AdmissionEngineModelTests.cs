@@ -11,6 +11,8 @@ namespace Bulkhead.Tests.Admission;
 /// every step compares it with <see cref="AdmissionModel"/> (a plain sequential statement of the admission rules) and
 /// checks the invariants of DESIGN.md directly on the engine's state. Reconfiguration steps apply random valid
 /// configurations: limits raised and lowered below what is in flight, classes added, removed (draining) and added back.
+/// Adaptive steps set a class's effective limit as the adaptive controller does (kept between its reservation, or one
+/// seat, and its configured limit, and lasting across reconfigurations); the model sees them as that limit configured.
 /// </summary>
 /// <remarks>
 /// Set BULKHEAD_MODEL_SEED to replay one seed. Sequentially, a released seat is handed to a waiter before anyone else
@@ -58,13 +60,16 @@ public sealed class AdmissionEngineModelTests
         private readonly AdmissionModel _model;
         private readonly List<(int Id, string Class, WorkloadLease Lease)> _held = [];
         private readonly Dictionary<int, (Task<WorkloadLease> Task, CancellationTokenSource Cts)> _pending = [];
+        private readonly Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
         private string _configuration;
+        private WorkloadIsolationOptions _options;
         private int _nextId;
 
         public Run(int seed)
         {
             _random = new Random(seed);
             WorkloadIsolationOptions options = RandomOptions();
+            _options = options;
             _configuration = Describe(options);
             _scheduler = new WorkloadScheduler(options, _time);
             _model = new AdmissionModel(options, Now);
@@ -124,6 +129,11 @@ public sealed class AdmissionEngineModelTests
                 before.Reconfigured = true;
                 expected = Reconfigure();
             }
+            else if (_random.Next(100) == 0)
+            {
+                before.Reconfigured = true;
+                expected = SetEffectiveMax();
+            }
             else if (dice < 30)
             {
                 expected = Acquire(wait: true);
@@ -162,10 +172,50 @@ public sealed class AdmissionEngineModelTests
         private List<(int, AdmissionModel.Outcome)> Reconfigure()
         {
             WorkloadIsolationOptions options = RandomOptions();
+            _options = options;
             _configuration = Describe(options);
-            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(options, Now);
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now);
             _scheduler.Apply(options);
             return expected;
+        }
+
+        /// <summary>As the adaptive controller does: a class's effective limit, anywhere, even outside what the engine keeps.</summary>
+        private List<(int, AdmissionModel.Outcome)> SetEffectiveMax()
+        {
+            string name = _options.Classes.Keys.ElementAt(_random.Next(_options.Classes.Count));
+            if (_random.Next(4) == 0)
+            {
+                _effectiveMaxima.Remove(name);
+            }
+            else
+            {
+                _effectiveMaxima[name] = _random.Next(0, _options.TotalConcurrency + 2);
+            }
+
+            _configuration = Describe(_options) + $"; effective {string.Join(", ", _effectiveMaxima.Select(e => $"{e.Key} {e.Value}"))}";
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now);
+            _scheduler.Engine.SetEffectiveMaxima(_effectiveMaxima);
+            return expected;
+        }
+
+        /// <summary>The configuration the engine enforces: each effective limit kept between max(reserved, 1) and the configured limit.</summary>
+        private WorkloadIsolationOptions Effective(WorkloadIsolationOptions options)
+        {
+            var effective = new WorkloadIsolationOptions { TotalConcurrency = options.TotalConcurrency, MaxTrackedPartitions = options.MaxTrackedPartitions, DefaultClass = options.DefaultClass };
+            foreach ((string name, WorkloadClassOptions c) in options.Classes)
+            {
+                int configured = c.MaxConcurrency ?? options.TotalConcurrency;
+                effective.AddClass(name, e =>
+                {
+                    (e.Priority, e.ReservedConcurrency, e.QueueLimit, e.QueueTimeout, e.QueueOrder) = (c.Priority, c.ReservedConcurrency, c.QueueLimit, c.QueueTimeout, c.QueueOrder);
+                    (e.MaxConcurrencyPerPartition, e.RateLimit) = (c.MaxConcurrencyPerPartition, c.RateLimit);
+                    e.MaxConcurrency = _effectiveMaxima.TryGetValue(name, out int max)
+                        ? Math.Clamp(max, Math.Min(Math.Max(c.ReservedConcurrency, 1), configured), configured)
+                        : c.MaxConcurrency;
+                });
+            }
+
+            return effective;
         }
 
         /// <summary>The shared seats and seats per class before a step: over a lowered limit, work finishes but none starts.</summary>

@@ -79,6 +79,18 @@ public sealed class BadConfigurationTests
         { "max above total", Reporting("\"MaxConcurrency\": 17"), ["Workload class 'reporting': MaxConcurrency (17) exceeds TotalConcurrency (16)."] },
         { "reservations above total", """{ "TotalConcurrency": 4, "DefaultClass": "a", "Classes": { "a": { "ReservedConcurrency": 3 }, "b": { "ReservedConcurrency": 2 } } }""", ["the classes' ReservedConcurrency adds up to 5, more than TotalConcurrency (4)."] },
 
+        // Adaptive protection.
+        { "adaptive with nothing to keep", """{ "Adaptive": { "Enabled": true } }""", ["WorkloadIsolation: Adaptive is enabled but no class states an Objective"] },
+        { "objective without a target", Reporting("\"Objective\": { }"), ["Workload class 'reporting': Objective sets no target"] },
+        { "objective of zero", Reporting("\"Objective\": { \"SeatTimeP99\": \"00:00:00\" }"), ["Workload class 'reporting': Objective: SeatTimeP99 (00:00:00) must be positive"] },
+        { "objective as a bare number", Reporting("\"Objective\": { \"QueueWaitP99\": 5 }"), ["Workload class 'reporting': Objective: QueueWaitP99 ('5') is not a time span"] },
+        { "misspelt objective", Reporting("\"Objective\": { \"SeatTimeP95\": \"00:00:00.050\" }"), ["Workload class 'reporting': Objective: 'SeatTimeP95' is not a setting; did you mean 'SeatTimeP99'?"] },
+        { "unknown algorithm", """{ "Adaptive": { "Algorithm": "Pid" } }""", ["WorkloadIsolation: Adaptive: Algorithm ('Pid') is not one of Aimd, Gradient."] },
+        { "window too short", """{ "Adaptive": { "Window": "00:00:00.001" } }""", ["WorkloadIsolation: Adaptive: Window (00:00:00.0010000) must be from 10 ms to an hour."] },
+        { "decrease that grows", """{ "Adaptive": { "DecreaseFactor": 1.5 } }""", ["WorkloadIsolation: Adaptive: DecreaseFactor (1.5) is out of range."] },
+        { "no samples needed", """{ "Adaptive": { "MinSamples": 0 } }""", ["WorkloadIsolation: Adaptive: MinSamples (0) is out of range."] },
+        { "misspelt adaptive setting", """{ "Adaptive": { "Enable": true } }""", ["WorkloadIsolation: Adaptive: 'Enable' is not a setting; did you mean 'Enabled'?"] },
+
         // Rules.
         { "header value without a header", Rule("\"PathPrefix\": \"/reports\", \"HeaderValue\": \"batch\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: HeaderValue 'batch' is set without Header"] },
         { "claim value without a claim", Rule("\"PathPrefix\": \"/reports\", \"ClaimValue\": \"operator\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: ClaimValue 'operator' is set without Claim"] },

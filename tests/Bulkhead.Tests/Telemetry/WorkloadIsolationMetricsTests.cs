@@ -62,6 +62,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         string docs = Repository.ReadAllText("docs", "metrics.md");
         Assert.Equal(
             ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
+             "bulkhead.objective.observed", "bulkhead.objective.target",
              "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
              "bulkhead.work.queue.duration", "bulkhead.work.queue.oldest_wait", "bulkhead.work.queued", "bulkhead.work.seat.duration"],
             published.Select(i => i.Name).Order(StringComparer.Ordinal));
@@ -215,6 +216,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         Assert.Equal(1, Value(limits, (ClassTag, "interactive"), ("bulkhead.limit", "reserved")));
         Assert.Equal(100, Value(limits, (ClassTag, "interactive"), ("bulkhead.limit", "queue")));
         Assert.Equal(1, Value(limits, (ClassTag, "batch"), ("bulkhead.limit", "max")));
+        Assert.Equal(1, Value(limits, (ClassTag, "batch"), ("bulkhead.limit", "configured_max")));
         Assert.Equal(1, Value(limits, (ClassTag, "batch"), ("bulkhead.limit", "queue")));
         Assert.Equal(3, Value(limits, ("bulkhead.limit", "pool")));
     }

@@ -311,9 +311,10 @@ internal sealed partial class AdmissionEngine
                 waiter.LimiterLease?.Dispose();
             }
 
-            if (c.Engine.Metrics is { QueueDuration.Enabled: true } metrics)
+            bool forObjective = waiter.Outcome == WaitOutcome.Granted && c.QueueWaits is not null && c.Limits.TimesQueueWaits;
+            if (forObjective || c.Engine.Metrics is { QueueDuration.Enabled: true })
             {
-                metrics.RecordQueueDuration(c, waiter.EnqueuedTimestamp, waiter.Outcome);
+                RecordWait(c, waiter, forObjective);
             }
 
             bool completed = waiter.Outcome switch
@@ -325,6 +326,22 @@ internal sealed partial class AdmissionEngine
                 _ => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null)),
             };
             Debug.Assert(completed, "Only the engine completes a waiter, and only once.");
+        }
+    }
+
+    /// <summary>How long a waiter waited, for the class's objective and for the metrics; outside the lock.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordWait(ClassState c, Waiter waiter, bool forObjective)
+    {
+        TimeSpan waited = c.Engine.TimeProvider.GetElapsedTime(waiter.EnqueuedTimestamp);
+        if (forObjective)
+        {
+            c.QueueWaits!.Record(waited);
+        }
+
+        if (c.Engine.Metrics is { QueueDuration.Enabled: true } metrics)
+        {
+            metrics.RecordQueueDuration(c, waited, waiter.Outcome);
         }
     }
 

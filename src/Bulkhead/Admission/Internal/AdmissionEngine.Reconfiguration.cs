@@ -31,17 +31,52 @@ internal sealed partial class AdmissionEngine
                 return notes;
             }
 
-            EngineConfiguration next = Build(options, _configuration.Classes, notes);
-            Volatile.Write(ref _configuration, next);
-            MoveWaitersOfRemovedClassesUnsynchronized(next);
-            PublishUnsynchronized();
-            PumpUnsynchronized(ref completions);
-            AssertInvariantsUnsynchronized();
+            _options = options;
+            ApplyUnsynchronized(options, notes, ref completions);
         }
 
         Complete(completions);
         return notes;
     }
+
+    /// <summary>
+    /// Puts the adaptive controller's limits in force: by class name, the most units of work in flight at once, kept
+    /// between each class's reservation and its configured limit. A class not named gets its configured limit back. The
+    /// limits last across reloads (clamped to the new configuration) until the controller sets others.
+    /// </summary>
+    public void SetEffectiveMaxima(IReadOnlyDictionary<string, int> maxima)
+    {
+        ArgumentNullException.ThrowIfNull(maxima);
+        Waiter? completions = null;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _effectiveMaxima = new Dictionary<string, int>(maxima, StringComparer.OrdinalIgnoreCase);
+            ApplyUnsynchronized(_options, [], ref completions);
+        }
+
+        Complete(completions);
+    }
+
+    private void ApplyUnsynchronized(WorkloadIsolationOptions options, List<string> notes, ref Waiter? completions)
+    {
+        EngineConfiguration next = Build(options, _configuration.Classes, notes);
+        Volatile.Write(ref _configuration, next);
+        MoveWaitersOfRemovedClassesUnsynchronized(next);
+        PublishUnsynchronized();
+        PumpUnsynchronized(ref completions);
+        AssertInvariantsUnsynchronized();
+    }
+
+    /// <summary>The limits a class gets from its options, the controller's limit for it, and whether it keeps an objective.</summary>
+    private ClassLimits LimitsFor(int generation, string name, WorkloadClassOptions classOptions, WorkloadIsolationOptions options, int pool, PartitionedRateLimiter<string>? limiter) =>
+        new(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false,
+            _effectiveMaxima.TryGetValue(name, out int effective) ? effective : null,
+            options.Adaptive is { Enabled: true });
 
     /// <summary>
     /// Makes the configuration: the classes it names (existing state kept, new limits published and every seat word
@@ -63,13 +98,13 @@ internal sealed partial class AdmissionEngine
             {
                 PartitionedRateLimiter<string>? limiter = LimiterFor(name, classOptions, options.MaxTrackedPartitions, existing.Limits.RateLimiter);
                 NoteUnchangeable(existing, classOptions, notes);
-                Apply(existing, new ClassLimits(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false), options.MaxTrackedPartitions);
+                Apply(existing, LimitsFor(generation, name, classOptions, options, pool, limiter), options.MaxTrackedPartitions);
                 classes.Add(existing);
             }
             else
             {
                 PartitionedRateLimiter<string>? limiter = LimiterFor(name, classOptions, options.MaxTrackedPartitions, current: null);
-                var limits = new ClassLimits(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false);
+                ClassLimits limits = LimitsFor(generation, name, classOptions, options, pool, limiter);
                 DedicatedThreadScheduler? threads = classOptions.Execution is { DedicatedThreads: > 0 } execution
                     ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority, TimeProvider, Logger)
                     : null;

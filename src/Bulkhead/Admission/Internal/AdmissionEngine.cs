@@ -40,6 +40,8 @@ internal sealed partial class AdmissionEngine : IDisposable
     private readonly Lock _lock = new();
     private readonly IReadOnlyDictionary<string, PartitionedRateLimiter<string>> _customLimiters;
     private EngineConfiguration _configuration;
+    private WorkloadIsolationOptions _options;
+    private Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
     private int _generation;
 
     private int _sharedInUse;
@@ -64,6 +66,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         TimeProvider = timeProvider;
         Logger = logger ?? NullLogger.Instance;
         _customLimiters = customLimiters ?? new Dictionary<string, PartitionedRateLimiter<string>>();
+        _options = options;
         _configuration = Build(options, [], []);
     }
 
@@ -212,6 +215,11 @@ internal sealed partial class AdmissionEngine : IDisposable
                         Queued = c.Queue.Count,
                         ReservedConcurrency = limits.Reserved,
                         MaxConcurrency = limits.Max,
+                        ConfiguredMaxConcurrency = limits.ConfiguredMax,
+                        QueueWaitObjective = limits.Objective?.QueueWaitP99,
+                        SeatTimeObjective = limits.Objective?.SeatTimeP99,
+                        ObservedQueueWaitP99 = Volatile.Read(ref c.LastQueueWaitP99) is >= 0 and long queueWait ? TimeSpan.FromTicks(queueWait) : null,
+                        ObservedSeatTimeP99 = Volatile.Read(ref c.LastSeatTimeP99) is >= 0 and long seatTime ? TimeSpan.FromTicks(seatTime) : null,
                         QueueLimit = limits.QueueLimit,
                         Admitted = c.Admitted,
                         Rejected = Volatile.Read(ref c.Rejected),

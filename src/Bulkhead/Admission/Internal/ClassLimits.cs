@@ -19,13 +19,21 @@ internal sealed class ClassLimits
         int totalConcurrency,
         int pool,
         PartitionedRateLimiter<string>? rateLimiter,
-        bool removed)
+        bool removed,
+        int? effectiveMax = null,
+        bool adaptive = false)
     {
         Generation = generation & ClassState.GenerationMask;
         GenerationBits = (long)Generation << ClassState.GenerationShift;
         Priority = options.Priority;
         Reserved = removed ? 0 : options.ReservedConcurrency;
-        Max = removed ? 0 : options.MaxConcurrency ?? totalConcurrency;
+        ConfiguredMax = removed ? 0 : options.MaxConcurrency ?? totalConcurrency;
+
+        // The adaptive controller's limit, kept between the reservation (and one seat) and the configured limit whatever it asked.
+        Max = effectiveMax is { } effective ? Math.Clamp(effective, Math.Min(Math.Max(Reserved, 1), ConfiguredMax), ConfiguredMax) : ConfiguredMax;
+        Objective = adaptive && !removed ? options.Objective : null;
+        TimesSeats = Objective?.SeatTimeP99 is not null;
+        TimesQueueWaits = Objective?.QueueWaitP99 is not null;
         QueueLimit = options.QueueLimit;
         QueueTimeout = options.QueueTimeout;
         Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
@@ -48,7 +56,20 @@ internal sealed class ClassLimits
 
     public int Reserved { get; }
 
+    /// <summary>Gets the most units of work in flight at once now: the configured limit, or the adaptive controller's below it.</summary>
     public int Max { get; }
+
+    /// <summary>Gets the limit the configuration sets.</summary>
+    public int ConfiguredMax { get; }
+
+    /// <summary>Gets the objective the class keeps while adaptive protection runs, or <see langword="null"/>.</summary>
+    public WorkloadObjectiveOptions? Objective { get; }
+
+    /// <summary>Gets a value indicating whether each lease's seat-holding time is measured for the objective.</summary>
+    public bool TimesSeats { get; }
+
+    /// <summary>Gets a value indicating whether queue waits are measured for the objective.</summary>
+    public bool TimesQueueWaits { get; }
 
     public int QueueLimit { get; }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Bulkhead.Adaptive.Internal;
 using Bulkhead.Execution.Internal;
 using Bulkhead.Queuing.Internal;
 using Bulkhead.Telemetry.Internal;
@@ -68,13 +69,16 @@ internal sealed partial class ClassState : WorkloadClass
     // Work runs inline (no dedicated threads, no execution timeout, not removed): one read for ExecuteAsync's common case.
     private volatile bool _runsInline;
 
+    // Every lease's seat-holding time is measured for the class's objective (adaptive protection).
+    private volatile bool _timesSeats;
+
     public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads)
     {
         Engine = engine;
         Name = name;
         Threads = threads;
         _limits = limits;
-        _runsInline = threads is null && !limits.HasExecutionTimeout && !limits.Removed;
+        Limits = limits;
         SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
         Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit);
         Rejections = new RejectionLog(this);
@@ -93,10 +97,37 @@ internal sealed partial class ClassState : WorkloadClass
         get => Volatile.Read(ref _limits);
         set
         {
+            // Set under the engine's lock: the histograms are made once, the first time an objective needs them.
+            if (value.TimesSeats)
+            {
+                SeatTimes ??= new LatencyHistogram();
+            }
+
+            if (value.TimesQueueWaits)
+            {
+                QueueWaits ??= new LatencyHistogram();
+            }
+
             Volatile.Write(ref _limits, value);
             _runsInline = Threads is null && !value.HasExecutionTimeout && !value.Removed;
+            _timesSeats = value.TimesSeats;
         }
     }
+
+    /// <summary>Gets a value indicating whether every lease's seat-holding time is measured for the class's objective.</summary>
+    public bool TimesSeats => _timesSeats;
+
+    /// <summary>Gets the seat-holding times measured for the class's objective, or <see langword="null"/> before it has one.</summary>
+    public LatencyHistogram? SeatTimes { get; private set; }
+
+    /// <summary>Gets the queue waits of admitted work measured for the class's objective, or <see langword="null"/> before it has one.</summary>
+    public LatencyHistogram? QueueWaits { get; private set; }
+
+    /// <summary>Gets or sets the last 99th percentiles the adaptive controller measured (ticks; -1 for none).</summary>
+    public long LastQueueWaitP99 = -1;
+
+    /// <summary>Gets or sets the last 99th percentile of seat-holding time the adaptive controller measured (ticks; -1 for none).</summary>
+    public long LastSeatTimeP99 = -1;
 
     /// <summary>Gets the class's dedicated threads, or <see langword="null"/> when its work runs on the ThreadPool.</summary>
     public DedicatedThreadScheduler? Threads { get; }

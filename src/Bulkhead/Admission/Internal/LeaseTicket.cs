@@ -18,8 +18,11 @@ internal sealed class LeaseTicket
     private int _version;
     private ClassState? _class;
     private object? _held;
+    private const int ForMetrics = 1;
+    private const int ForObjective = 2;
+
     private long _heldSince;
-    private bool _timed;
+    private int _timing;
 
     /// <summary>
     /// Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition, and the
@@ -30,7 +33,7 @@ internal sealed class LeaseTicket
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
         ticket._held = partition is null ? limiterLease : limiterLease is null ? partition : new Held(partition, limiterLease);
-        if (workloadClass.Engine.Metrics is { SeatDuration.Enabled: true })
+        if (workloadClass.TimesSeats || workloadClass.Engine.Metrics is { SeatDuration.Enabled: true })
         {
             ticket.StartTiming(workloadClass);
         }
@@ -55,11 +58,11 @@ internal sealed class LeaseTicket
         }
 
         object? held = _held;
-        bool timed = _timed;
+        int timing = _timing;
         long heldSince = _heldSince;
         _class = null;
         _held = null;
-        _timed = false;
+        _timing = 0;
         LeaseTicketPool.Return(this);
         if (held is null)
         {
@@ -70,20 +73,45 @@ internal sealed class LeaseTicket
             ReleaseHeld(owner, held);
         }
 
-        if (timed)
+        if (timing != 0)
         {
-            owner.Engine.Metrics?.RecordSeatDuration(owner, heldSince);
+            RecordSeatTime(owner, timing, heldSince);
         }
     }
 
-    /// <summary>Measures this lease's seat-holding time when it is the class's turn to be sampled.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordSeatTime(ClassState owner, int timing, long heldSince)
+    {
+        TimeSpan held = owner.Engine.TimeProvider.GetElapsedTime(heldSince);
+        if ((timing & ForObjective) != 0)
+        {
+            owner.SeatTimes?.Record(held);
+        }
+
+        if ((timing & ForMetrics) != 0)
+        {
+            owner.Engine.Metrics?.RecordSeatDuration(owner, held);
+        }
+    }
+
+    /// <summary>
+    /// Measures this lease's seat-holding time: always for a class's objective, and for the metrics when it is the
+    /// class's turn to be sampled.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void StartTiming(ClassState workloadClass)
     {
-        if (workloadClass.SeatDurationSample++ % WorkloadIsolationMetrics.SeatDurationSampling == 0)
+        int timing = workloadClass.TimesSeats ? ForObjective : 0;
+        if (workloadClass.Engine.Metrics is { SeatDuration.Enabled: true }
+            && workloadClass.SeatDurationSample++ % WorkloadIsolationMetrics.SeatDurationSampling == 0)
+        {
+            timing |= ForMetrics;
+        }
+
+        if (timing != 0)
         {
             _heldSince = workloadClass.Engine.TimeProvider.GetTimestamp();
-            _timed = true;
+            _timing = timing;
         }
     }
 

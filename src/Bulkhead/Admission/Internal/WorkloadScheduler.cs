@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.RateLimiting;
 using System.Diagnostics.Metrics;
+using Bulkhead.Adaptive.Internal;
 using Bulkhead.Telemetry.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -39,6 +40,8 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         _frontEnd = frontEnd ?? new WorkloadFrontEndCounters();
         _jobs = jobs;
         Engine = new AdmissionEngine(options, timeProvider, limiters, _logger);
+        Adaptive = new AdaptiveController(Engine, _logger);
+        Adaptive.Configure(options);
         if (meterFactory is not null)
         {
             Engine.Metrics = new WorkloadIsolationMetrics(meterFactory.Create(WorkloadIsolationTelemetry.MeterName), GetSnapshot);
@@ -48,6 +51,9 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     }
 
     public AdmissionEngine Engine { get; }
+
+    /// <summary>Gets the adaptive protection controller (idle unless the options enable it).</summary>
+    public AdaptiveController Adaptive { get; }
 
     public WorkloadIsolationOptions CurrentValue => Volatile.Read(ref _current);
 
@@ -116,6 +122,8 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
                 LogNotLive(_logger, note);
             }
 
+            Adaptive.Configure(options);
+
             Volatile.Write(ref _current, options);
         }
 
@@ -180,6 +188,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
             subscription.Dispose();
         }
 
+        Adaptive.Dispose();
         Engine.Dispose();
     }
 

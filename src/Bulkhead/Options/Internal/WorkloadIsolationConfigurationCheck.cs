@@ -41,6 +41,21 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Capacity", Int),
         ("FullMode", Setting.Enum<WorkloadJobFullMode>()));
 
+    private static readonly Setting Objective = Setting.Object(
+        required: [],
+        ("QueueWaitP99", Duration),
+        ("SeatTimeP99", Duration)) with { AnyOf = ["QueueWaitP99", "SeatTimeP99"] };
+
+    private static readonly Setting Adaptive = Setting.Object(
+        required: [],
+        ("Enabled", Bool),
+        ("Algorithm", Setting.Enum<WorkloadAdaptiveAlgorithm>()),
+        ("Window", Duration),
+        ("MinSamples", Int),
+        ("DecreaseFactor", Number),
+        ("IncreaseStep", Int),
+        ("Headroom", Number));
+
     private static readonly Setting Class = Setting.Object(
         required: [],
         ("Priority", Int),
@@ -53,7 +68,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("RateLimit", RateLimit),
         ("ExecutionTimeout", Duration),
         ("Execution", Execution),
-        ("Jobs", Jobs));
+        ("Jobs", Jobs),
+        ("Objective", Objective));
 
     private static readonly Setting Rule = Setting.Object(
         required: [],
@@ -83,6 +99,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Classes", new Setting(SettingKind.Map) { Item = Class }),
         ("Rules", new Setting(SettingKind.List) { Item = Rule }),
         ("TrustedHeaders", new Setting(SettingKind.List) { Item = Text }),
+        ("Adaptive", Adaptive),
         ("Http", Http));
 
     public void Configure(WorkloadIsolationOptions options) => Configure(Microsoft.Extensions.Options.Options.DefaultName, options);
@@ -127,12 +144,21 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
 
         foreach (string required in shape.Required!)
         {
-            if (string.IsNullOrEmpty(section[required]) && !section.GetSection(required).GetChildren().Any())
+            if (!IsSet(section, required))
             {
                 failures.Add($"{where}: {required} is required.");
             }
         }
+
+        if (shape.AnyOf is { } anyOf && !anyOf.Any(name => IsSet(section, name)))
+        {
+            // An empty object binds to nothing at all: it would be ignored without a word.
+            failures.Add($"{where} sets no target; set {string.Join(", ", anyOf[..^1])} or {anyOf[^1]}, or both.");
+        }
     }
+
+    private static bool IsSet(IConfiguration section, string name) =>
+        !string.IsNullOrEmpty(section[name]) || section.GetSection(name).GetChildren().Any();
 
     private static void CheckSetting(IConfigurationSection child, Setting setting, string where, List<string> failures)
     {
@@ -340,6 +366,9 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         public Dictionary<string, Setting>? Members { get; init; }
 
         public string[]? Required { get; init; }
+
+        /// <summary>Gets the settings of an object of which at least one must be set, or <see langword="null"/>.</summary>
+        public string[]? AnyOf { get; init; }
 
         /// <summary>Gets what each element of a list or each class of a map holds.</summary>
         public Setting? Item { get; init; }

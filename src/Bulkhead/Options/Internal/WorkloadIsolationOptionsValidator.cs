@@ -56,6 +56,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
 
         ValidateRules(options, failures);
+        ValidateAdaptive(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
@@ -106,6 +107,47 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
     }
 
+    private static void ValidateAdaptive(WorkloadIsolationOptions options, List<string> failures)
+    {
+        if (options.Adaptive is not { } adaptive)
+        {
+            failures.Add("WorkloadIsolation: Adaptive is empty; leave it out to keep the defaults.");
+            return;
+        }
+
+        AddAttributeFailures(adaptive, "WorkloadIsolation: Adaptive", failures);
+        if (adaptive.Window < TimeSpan.FromMilliseconds(10) || adaptive.Window > TimeSpan.FromHours(1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Adaptive: Window ({adaptive.Window}) must be from 10 ms to an hour."));
+        }
+
+        if (!Enum.IsDefined(adaptive.Algorithm))
+        {
+            failures.Add($"WorkloadIsolation: Adaptive: Algorithm ({adaptive.Algorithm}) must be Aimd or Gradient.");
+        }
+
+        if (adaptive.Enabled && !options.Classes.Values.Any(c => c?.Objective is { QueueWaitP99: not null } or { SeatTimeP99: not null }))
+        {
+            failures.Add("WorkloadIsolation: Adaptive is enabled but no class states an Objective (QueueWaitP99 or SeatTimeP99) to keep.");
+        }
+    }
+
+    private static void ValidateObjective(string prefix, WorkloadObjectiveOptions objective, List<string> failures)
+    {
+        if (objective.QueueWaitP99 is null && objective.SeatTimeP99 is null)
+        {
+            failures.Add($"{prefix}: Objective sets no target; set QueueWaitP99 or SeatTimeP99, or both.");
+        }
+
+        foreach ((string name, TimeSpan? target) in new[] { ("QueueWaitP99", objective.QueueWaitP99), ("SeatTimeP99", objective.SeatTimeP99) })
+        {
+            if (target is { } value && (value <= TimeSpan.Zero || value > TimeSpan.FromHours(1)))
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Objective: {name} ({value}) must be positive and at most an hour."));
+            }
+        }
+    }
+
     private static void ValidateClass(WorkloadIsolationOptions options, bool totalInRange, string prefix, WorkloadClassOptions classOptions, List<string> failures)
     {
         int max = classOptions.MaxConcurrency ?? options.TotalConcurrency;
@@ -148,6 +190,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.Jobs is { } jobs)
         {
             AddAttributeFailures(jobs, $"{prefix}: Jobs", failures);
+        }
+
+        if (classOptions.Objective is { } objective)
+        {
+            ValidateObjective(prefix, objective, failures);
         }
 
         if (!Enum.IsDefined(classOptions.QueueOrder))

@@ -19,6 +19,7 @@ internal sealed class WorkloadIsolationMetrics
     public const string FallbackReasonTag = "bulkhead.fallback_reason";
     public const string JobOutcomeTag = "bulkhead.job.outcome";
     public const string JobStateTag = "bulkhead.job.state";
+    public const string ObjectiveTag = "bulkhead.objective";
 
     /// <summary>One lease in this many has its seat-holding time measured (two clock reads cost more than the rest of an admission).</summary>
     public const int SeatDurationSampling = 16;
@@ -55,7 +56,9 @@ internal sealed class WorkloadIsolationMetrics
         meter.CreateObservableCounter("bulkhead.work.execution_timeouts", () => PerClass(c => c.ExecutionTimeouts), "{work}", "Units of work that held their seat past their class's execution timeout.");
         meter.CreateObservableUpDownCounter("bulkhead.work.overrunning", () => PerClass(c => c.Overrunning), "{work}", "Units of work holding their seat past the execution timeout now.");
         meter.CreateObservableCounter("bulkhead.work.fallbacks", ObserveFallbacks, "{work}", "Units of work that ran in the default class: they named a class that is not configured, or one removed since.");
-        meter.CreateObservableGauge("bulkhead.limit", ObserveLimits, "{work}", "Limits in force: each class's max, reserved and queue limits, and the shared pool.");
+        meter.CreateObservableGauge("bulkhead.limit", ObserveLimits, "{work}", "Limits in force: each class's effective and configured max, reserved and queue limits, and the shared pool.");
+        meter.CreateObservableGauge("bulkhead.objective.target", ObserveObjectiveTargets, "s", "The objectives of classes that state one, while adaptive protection runs.");
+        meter.CreateObservableGauge("bulkhead.objective.observed", ObserveObjectives, "s", "The 99th percentile adaptive protection measured for each objective in the last window it closed.");
         meter.CreateObservableUpDownCounter("bulkhead.dedicated_threads", () => PerClass(c => c.DedicatedThreads), "{thread}", "Dedicated threads of each class, those added to recover from starvation included.");
         meter.CreateObservableCounter("bulkhead.dedicated_threads.starvations", () => PerClass(c => c.ThreadStarvations), "{event}", "Times every dedicated thread of a class was found blocked while work waited for one.");
         meter.CreateObservableCounter("bulkhead.job.items", ObserveJobOutcomes, "{item}", "Job items that ended, by outcome: completed, failed, dropped (never ran: the host stopped), canceled (shutdown timeout).");
@@ -77,9 +80,9 @@ internal sealed class WorkloadIsolationMetrics
 
     /// <summary>Records how long a waiter waited and how its wait ended; called outside the engine's lock.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void RecordQueueDuration(ClassState c, long enqueuedTimestamp, WaitOutcome outcome)
+    public void RecordQueueDuration(ClassState c, TimeSpan waited, WaitOutcome outcome)
     {
-        double seconds = c.Engine.TimeProvider.GetElapsedTime(enqueuedTimestamp).TotalSeconds;
+        double seconds = waited.TotalSeconds;
         KeyValuePair<string, object?> workloadClass = new(ClassTag, c.Name);
         switch (outcome)
         {
@@ -102,8 +105,8 @@ internal sealed class WorkloadIsolationMetrics
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void RecordSeatDuration(ClassState c, long heldSince) =>
-        SeatDuration.Record(c.Engine.TimeProvider.GetElapsedTime(heldSince).TotalSeconds, new KeyValuePair<string, object?>(ClassTag, c.Name));
+    public void RecordSeatDuration(ClassState c, TimeSpan held) =>
+        SeatDuration.Record(held.TotalSeconds, new KeyValuePair<string, object?>(ClassTag, c.Name));
 
     private static KeyValuePair<string, object?> Class(WorkloadClassSnapshot c) => new(ClassTag, c.Name);
 
@@ -151,11 +154,44 @@ internal sealed class WorkloadIsolationMetrics
         foreach (WorkloadClassSnapshot c in snapshot.Classes)
         {
             measurements.Add(new(c.MaxConcurrency, Class(c), new(LimitTag, "max")));
+            measurements.Add(new(c.ConfiguredMaxConcurrency, Class(c), new(LimitTag, "configured_max")));
             measurements.Add(new(c.ReservedConcurrency, Class(c), new(LimitTag, "reserved")));
             measurements.Add(new(c.QueueLimit, Class(c), new(LimitTag, "queue")));
         }
 
         return measurements;
+    }
+
+    private List<Measurement<double>> ObserveObjectiveTargets()
+    {
+        List<Measurement<double>> measurements = [];
+        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
+        {
+            AddObjective(measurements, c, "queue_wait_p99", c.QueueWaitObjective);
+            AddObjective(measurements, c, "seat_time_p99", c.SeatTimeObjective);
+        }
+
+        return measurements;
+    }
+
+    private List<Measurement<double>> ObserveObjectives()
+    {
+        List<Measurement<double>> measurements = [];
+        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
+        {
+            AddObjective(measurements, c, "queue_wait_p99", c.ObservedQueueWaitP99);
+            AddObjective(measurements, c, "seat_time_p99", c.ObservedSeatTimeP99);
+        }
+
+        return measurements;
+    }
+
+    private static void AddObjective(List<Measurement<double>> measurements, WorkloadClassSnapshot c, string objective, TimeSpan? value)
+    {
+        if (value is { } seconds)
+        {
+            measurements.Add(new(seconds.TotalSeconds, Class(c), new(ObjectiveTag, objective)));
+        }
     }
 
     private List<Measurement<long>> ObserveJobOutcomes()
