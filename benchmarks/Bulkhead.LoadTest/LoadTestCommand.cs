@@ -22,9 +22,11 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default) or CostStep (adaptive protection against a report cost that doubles halfway)." };
+        var objectiveMs = new Option<double?>("--objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default 5)." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
         {
-            quick, duration, rate, clients, repetitions, modes, output, noChart,
+            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs,
         };
         root.SetAction(async (parse, ct) =>
         {
@@ -39,6 +41,9 @@ public static class LoadTestCommand
                 Modes = chosen is { Length: > 0 } ? chosen : defaults.Modes,
                 OutputDirectory = parse.GetValue(output)!,
                 Chart = !parse.GetValue(noChart),
+                Scenario = parse.GetValue(scenario),
+                ObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.ObjectiveMs,
+                CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -52,8 +57,10 @@ public static class LoadTestCommand
 
         var mode = new Option<Mode>("--mode") { Description = "How the server protects its interactive endpoint.", Required = true };
         var iterations = new Option<double>("--iterations-per-ms") { Description = "The driver's CPU work calibration.", Required = true };
-        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations };
-        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), ct));
+        var reportLimit = new Option<int>("--report-limit") { Description = "Cost step: the static reporting limit.", DefaultValueFactory = _ => 4 };
+        var objective = new Option<double>("--objective-ms") { Description = "Cost step: the interactive seat-time objective (p99).", DefaultValueFactory = _ => 5 };
+        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, objective };
+        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), parse.GetValue(reportLimit), parse.GetValue(objective), ct));
         root.Subcommands.Add(server);
         return await root.Parse(args).InvokeAsync();
     }
@@ -62,6 +69,13 @@ public static class LoadTestCommand
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
+
+        if (options.Scenario == Scenario.CostStep)
+        {
+            IReadOnlyList<CostStep.CostStepResult> steps = await CostStep.CostStepRunner.RunAsync(options, console, cancellationToken);
+            await CostStep.CostStepRunner.WriteAsync(steps, options, console, cancellationToken);
+            return 0;
+        }
 
         IReadOnlyList<PhaseResult> results = await LoadTestRunner.RunAsync(options, console, cancellationToken);
         IReadOnlyList<ModeSummary> summaries = ModeSummary.From(results);

@@ -17,6 +17,24 @@ public sealed record LoadTestOptions
 
     public bool Chart { get; init; } = true;
 
+    /// <summary>Gets which scenario runs: the isolation benchmark, or the cost step of adaptive protection.</summary>
+    public Scenario Scenario { get; init; } = Scenario.Isolation;
+
+    /// <summary>Gets the cost step's modes.</summary>
+    public IReadOnlyList<Mode> CostStepModes { get; init; } = [Mode.StaticTunedLight, Mode.StaticTunedHeavy, Mode.AdaptiveAimd, Mode.AdaptiveGradient];
+
+    /// <summary>Gets the static reporting limit tuned for the light reports (cost step).</summary>
+    public int LightLimit { get; init; } = 6;
+
+    /// <summary>Gets the static reporting limit tuned for the heavy reports (cost step).</summary>
+    public int HeavyLimit { get; init; } = 3;
+
+    /// <summary>Gets the interactive class's seat-time objective, p99, in milliseconds (cost step, adaptive modes).</summary>
+    public double ObjectiveMs { get; init; } = 5;
+
+    /// <summary>Gets how long each half of the cost step runs before it is measured, for every mode alike.</summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The quick form: one repetition of 4-second phases, under a minute for every mode.</summary>
     public static LoadTestOptions Quick => new() { Duration = TimeSpan.FromSeconds(3), Repetitions = 1 };
 }

@@ -20,4 +20,16 @@ public enum Mode
 
     /// <summary>Bulkhead: a reporting class on dedicated SCHED_IDLE threads.</summary>
     BulkheadIdle,
+
+    /// <summary>Cost step: Bulkhead, admission only, the reporting limit tuned for the light reports.</summary>
+    StaticTunedLight,
+
+    /// <summary>Cost step: Bulkhead, admission only, the reporting limit tuned for the heavy reports.</summary>
+    StaticTunedHeavy,
+
+    /// <summary>Cost step: Bulkhead, admission only, adaptive protection (AIMD) sizing the reporting class.</summary>
+    AdaptiveAimd,
+
+    /// <summary>Cost step: Bulkhead, admission only, adaptive protection (gradient) sizing the reporting class.</summary>
+    AdaptiveGradient,
 }

@@ -16,56 +16,39 @@ internal static class LoadDriver
 {
     public static async Task<PhaseResult> RunAsync(Uri server, Mode mode, int repetition, bool baseline, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1_000, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        using HttpClient http = CreateClient(server);
+        await WarmUpAsync(http, "/report", cancellationToken);
+
+        await using Flood? flood = baseline ? null : await Flood.StartAsync(http, "/report", options, cancellationToken);
+        long reportsBefore = flood?.Reports ?? 0;
+        Interactive measured = await MeasureInteractiveAsync(http, options, cancellationToken);
+        long reportsDone = (flood?.Reports ?? 0) - reportsBefore;
+
+        return new PhaseResult(mode, repetition, baseline, measured.Ms(50), measured.Ms(99), measured.Ms(99.9), measured.MaxMs,
+            baseline ? 0 : reportsDone / measured.Seconds, flood?.Rejections ?? 0, measured.Errors);
+    }
+
+    public static HttpClient CreateClient(Uri server) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = 1_000, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             BaseAddress = server,
             Timeout = TimeSpan.FromSeconds(60),
         };
 
-        // Warm up both endpoints and the connection pool.
+    /// <summary>Warms up both endpoints and the connection pool.</summary>
+    public static async Task WarmUpAsync(HttpClient http, string reportPath, CancellationToken cancellationToken)
+    {
         for (int i = 0; i < 20; i++)
         {
-            await http.GetAsync("/interactive", cancellationToken);
+            (await http.GetAsync("/interactive", cancellationToken)).Dispose();
         }
 
-        await http.GetAsync("/report", cancellationToken);
+        (await http.GetAsync(reportPath, cancellationToken)).Dispose();
+    }
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        long reports = 0;
-        long rejections = 0;
-        var flooders = new List<Task>();
-        if (!baseline)
-        {
-            for (int c = 0; c < options.ReportClients; c++)
-            {
-                flooders.Add(Task.Run(async () =>
-                {
-                    while (!stop.IsCancellationRequested)
-                    {
-                        try
-                        {
-                            using HttpResponseMessage response = await http.GetAsync("/report", stop.Token);
-                            if (response.IsSuccessStatusCode)
-                            {
-                                Interlocked.Increment(ref reports);
-                            }
-                            else
-                            {
-                                Interlocked.Increment(ref rejections);
-                            }
-                        }
-                        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                        {
-                        }
-                    }
-                }, CancellationToken.None));
-            }
-
-            // Let the flood build up before measuring.
-            await Task.Delay(TimeSpan.FromSeconds(Math.Min(1, options.Duration.TotalSeconds / 4)), cancellationToken);
-        }
-
-        long reportsBefore = Interlocked.Read(ref reports);
+    /// <summary>Interactive requests at the options' rate for their duration, open loop.</summary>
+    public static async Task<Interactive> MeasureInteractiveAsync(HttpClient http, LoadTestOptions options, CancellationToken cancellationToken)
+    {
         var histogram = new LongHistogram(TimeSpan.FromMinutes(1).Ticks, 3);
         long errors = 0;
         var interactive = new List<Task>();
@@ -85,14 +68,7 @@ internal static class LoadDriver
         }
 
         await Task.WhenAll(interactive);
-        double measured = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        long reportsDone = Interlocked.Read(ref reports) - reportsBefore;
-        await stop.CancelAsync();
-        await Task.WhenAll(flooders);
-
-        double Ms(double percentile) => histogram.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
-        return new PhaseResult(mode, repetition, baseline, Ms(50), Ms(99), Ms(99.9), histogram.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond,
-            baseline ? 0 : reportsDone / measured, Interlocked.Read(ref rejections), Interlocked.Read(ref errors));
+        return new Interactive(histogram, Interlocked.Read(ref errors), Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
 
     private static async Task SendInteractiveAsync(HttpClient http, long scheduled, LongHistogram histogram, Action onError, CancellationToken cancellationToken)
@@ -115,5 +91,13 @@ internal static class LoadDriver
         {
             histogram.RecordValue(Math.Max(1, latencyTicks));
         }
+    }
+
+    /// <summary>What one measurement of the interactive endpoint saw.</summary>
+    public sealed record Interactive(LongHistogram Histogram, long Errors, double Seconds)
+    {
+        public double MaxMs => Histogram.GetMaxValue() / (double)TimeSpan.TicksPerMillisecond;
+
+        public double Ms(double percentile) => Histogram.GetValueAtPercentile(percentile) / (double)TimeSpan.TicksPerMillisecond;
     }
 }

@@ -15,7 +15,7 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<ServerProcess> StartAsync(Mode mode, CancellationToken cancellationToken)
+    public static async Task<ServerProcess> StartAsync(Mode mode, CancellationToken cancellationToken, params string[] settings)
     {
         string entry = typeof(ServerProcess).Assembly.Location;
         var start = new ProcessStartInfo("dotnet")
@@ -30,6 +30,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         start.ArgumentList.Add(mode.ToString());
         start.ArgumentList.Add("--iterations-per-ms");
         start.ArgumentList.Add(Server.CpuWork.IterationsPerMillisecond.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        foreach (string setting in settings)
+        {
+            start.ArgumentList.Add(setting);
+        }
+
         Process process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the server process.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));

@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using Bulkhead.LoadTest.CostStep;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace Bulkhead.LoadTest.Server;
@@ -9,7 +10,7 @@ namespace Bulkhead.LoadTest.Server;
 /// </summary>
 internal static class LoadTestServer
 {
-    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, int reportLimit, double objectiveMs, CancellationToken cancellationToken)
     {
         // Every server does the same amount of work per request: the driver's calibration, not its own.
         CpuWork.IterationsPerMillisecond = iterationsPerMillisecond;
@@ -42,6 +43,11 @@ internal static class LoadTestServer
             });
         }
 
+        if (CostStepServer.IsCostStep(mode))
+        {
+            CostStepServer.Configure(builder, mode, reportLimit, objectiveMs);
+        }
+
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
@@ -55,9 +61,14 @@ internal static class LoadTestServer
         }
 
         WebApplication app = builder.Build();
-        if (bulkhead)
+        if (bulkhead || CostStepServer.IsCostStep(mode))
         {
             app.UseWorkloadIsolation();
+        }
+
+        if (CostStepServer.IsCostStep(mode))
+        {
+            CostStepServer.Map(app);
         }
 
         if (limiter)

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text.Json;
+using Bulkhead.LoadTest.Client;
+
+namespace Bulkhead.LoadTest.CostStep;
+
+/// <summary>One mode's run of the cost step: the baseline, then the light half and the heavy half under the flood.</summary>
+public sealed record CostStepResult(Mode Mode, int Repetition, double BaselineP99, double LightP99, double HeavyP99,
+    double LightReportsPerSecond, double HeavyReportsPerSecond, int LightLimit, int HeavyLimit, double TransitionP99,
+    double? LightSeatTimeP99, double? HeavySeatTimeP99);
+
+/// <summary>
+/// Drives one run: interactive requests alone (the baseline), then a report flood whose cost doubles halfway. Each half
+/// runs <see cref="LoadTestOptions.Settle"/> before it is measured, the same for every mode; the p99 of the heavy half's
+/// settling seconds is reported apart (what a change of cost costs before limits catch up).
+/// </summary>
+internal static class CostStepDriver
+{
+    public static async Task<CostStepResult> RunAsync(Mode mode, int repetition, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken,
+            "--report-limit", (mode == Mode.StaticTunedHeavy ? options.HeavyLimit : options.LightLimit).ToString(CultureInfo.InvariantCulture),
+            "--objective-ms", options.ObjectiveMs.ToString("R", CultureInfo.InvariantCulture));
+        using HttpClient http = LoadDriver.CreateClient(server.Address);
+        await LoadDriver.WarmUpAsync(http, "/cost-report", cancellationToken);
+        LoadDriver.Interactive baseline = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
+
+        await SetCostAsync(http, 1, cancellationToken);
+        await using Flood flood = await Flood.StartAsync(http, "/cost-report", options, cancellationToken);
+        await Task.Delay(options.Settle, cancellationToken);
+        (LoadDriver.Interactive light, double lightReports) = await MeasureAsync(http, flood, options, cancellationToken);
+        (int lightLimit, double? lightSeat) = await ReadSnapshotAsync(http, cancellationToken);
+
+        await SetCostAsync(http, 2, cancellationToken);
+        LoadDriver.Interactive transition = await LoadDriver.MeasureInteractiveAsync(http, options with { Duration = options.Settle }, cancellationToken);
+        (LoadDriver.Interactive heavy, double heavyReports) = await MeasureAsync(http, flood, options, cancellationToken);
+        (int heavyLimit, double? heavySeat) = await ReadSnapshotAsync(http, cancellationToken);
+
+        return new CostStepResult(mode, repetition, baseline.Ms(99), light.Ms(99), heavy.Ms(99), lightReports, heavyReports, lightLimit, heavyLimit, transition.Ms(99), lightSeat, heavySeat);
+    }
+
+    private static async Task<(LoadDriver.Interactive Interactive, double ReportsPerSecond)> MeasureAsync(HttpClient http, Flood flood, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        long before = flood.Reports;
+        LoadDriver.Interactive measured = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
+        return (measured, (flood.Reports - before) / measured.Seconds);
+    }
+
+    private static async Task SetCostAsync(HttpClient http, double factor, CancellationToken cancellationToken)
+    {
+        using HttpResponseMessage response = await http.PostAsync(new Uri(string.Create(CultureInfo.InvariantCulture, $"/cost/{factor}"), UriKind.Relative), null, cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>
+    /// The reporting class's limit in force and the interactive seat-time p99 the controller last measured (adaptive
+    /// modes), from the diagnostics endpoint.
+    /// </summary>
+    private static async Task<(int Limit, double? SeatTimeP99)> ReadSnapshotAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using JsonDocument snapshot = JsonDocument.Parse(await http.GetStringAsync(new Uri("/_bulkhead/snapshot", UriKind.Relative), cancellationToken));
+        JsonElement[] classes = [.. snapshot.RootElement.GetProperty("classes").EnumerateArray()];
+        int limit = classes.Single(c => c.GetProperty("name").GetString() == "reporting").GetProperty("maxConcurrency").GetInt32();
+        JsonElement seat = classes.Single(c => c.GetProperty("name").GetString() == "interactive").GetProperty("observedSeatTimeP99");
+        return (limit, seat.ValueKind == JsonValueKind.String ? TimeSpan.Parse(seat.GetString()!, CultureInfo.InvariantCulture).TotalMilliseconds : null);
+    }
+}

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Text;
+using ScottPlot;
+using Spectre.Console;
+
+namespace Bulkhead.LoadTest.CostStep;
+
+/// <summary>Runs the cost step for every mode, repeated; writes the table, a CSV of every run and the chart.</summary>
+public static class CostStepRunner
+{
+    public static async Task<IReadOnlyList<CostStepResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(console);
+
+        double rate = Server.CpuWork.Calibrate();
+        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
+        var results = new List<CostStepResult>();
+        for (int repetition = 1; repetition <= options.Repetitions; repetition++)
+        {
+            foreach (Mode mode in options.CostStepModes)
+            {
+                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, [bold]{Describe(mode, options)}[/]");
+                results.Add(await CostStepDriver.RunAsync(mode, repetition, options, cancellationToken));
+            }
+        }
+
+        return results;
+    }
+
+    public static async Task WriteAsync(IReadOnlyList<CostStepResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(console);
+
+        Directory.CreateDirectory(options.OutputDirectory);
+        string table = ToMarkdown(results, options);
+        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "cost-step.md"), table, cancellationToken);
+        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "cost-step.csv"),
+            ["mode,repetition,baseline_p99_ms,light_p99_ms,heavy_p99_ms,transition_p99_ms,light_reports_per_s,heavy_reports_per_s,light_limit,heavy_limit,light_seat_time_p99_ms,heavy_seat_time_p99_ms",
+             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.LightP99:F2},{r.HeavyP99:F2},{r.TransitionP99:F2},{r.LightReportsPerSecond:F2},{r.HeavyReportsPerSecond:F2},{r.LightLimit},{r.HeavyLimit},{r.LightSeatTimeP99:F2},{r.HeavySeatTimeP99:F2}"))],
+            cancellationToken);
+        if (options.Chart)
+        {
+            SaveChart(results, options, Path.Combine(options.OutputDirectory, "cost-step.svg"));
+        }
+
+        console.Profile.Out.Writer.WriteLine();
+        console.Profile.Out.Writer.WriteLine(table);
+        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
+    }
+
+    public static string Describe(Mode mode, LoadTestOptions options) => mode switch
+    {
+        Mode.StaticTunedLight => $"static limit {options.LightLimit} (tuned for light reports)",
+        Mode.StaticTunedHeavy => $"static limit {options.HeavyLimit} (tuned for heavy reports)",
+        Mode.AdaptiveAimd => "adaptive, AIMD",
+        Mode.AdaptiveGradient => "adaptive, gradient",
+        _ => mode.ToString(),
+    };
+
+    public static string ToMarkdown(IReadOnlyList<CostStepResult> results, LoadTestOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(options);
+
+        CultureInfo c = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.AppendLine(c, $"Interactive: {options.InteractiveRate} requests/s open loop. Reports: {options.ReportClients} closed-loop clients; "
+            + $"{2 * CostStepServer.LightCpuMs:F0} ms of CPU around a 20 ms await, then {4 * CostStepServer.LightCpuMs:F0} ms from halfway. Admission only (no dedicated threads). "
+            + $"Each half runs {options.Settle.TotalSeconds:F0} s, then is measured for {options.Duration.TotalSeconds:F0} s; {options.Repetitions} repetition(s), medians with min–max. "
+            + $"Adaptive: interactive seat-time objective p99 ≤ {options.ObjectiveMs:F1} ms, reporting configured at 16, window 250 ms.");
+        text.AppendLine();
+        text.AppendLine("| mode | p99 ÷ baseline, light | p99 ÷ baseline, heavy | p99 while the cost changes | reports/s, light | reports/s, heavy | reports, both halves ÷ static heavy | reporting limit, light / heavy |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        Dictionary<int, double> heavyTuned = results.Where(r => r.Mode == Mode.StaticTunedHeavy)
+            .ToDictionary(r => r.Repetition, r => r.LightReportsPerSecond + r.HeavyReportsPerSecond);
+        foreach (IGrouping<Mode, CostStepResult> mode in results.GroupBy(r => r.Mode))
+        {
+            double[] light = [.. mode.Select(r => r.LightP99 / r.BaselineP99)];
+            double[] heavy = [.. mode.Select(r => r.HeavyP99 / r.BaselineP99)];
+            double[] transition = [.. mode.Select(r => r.TransitionP99 / r.BaselineP99)];
+            double[] share = [.. mode.Where(r => heavyTuned.ContainsKey(r.Repetition)).Select(r => (r.LightReportsPerSecond + r.HeavyReportsPerSecond) / heavyTuned[r.Repetition])];
+            text.AppendLine(c, $"| {Describe(mode.Key, options)} | {Range(light, "×")} | {Range(heavy, "×")} | {Range(transition, "×")} | "
+                + $"{Median(mode.Select(r => r.LightReportsPerSecond)):F1} | {Median(mode.Select(r => r.HeavyReportsPerSecond)):F1} | {Range(share, "×")} | "
+                + $"{Median(mode.Select(r => (double)r.LightLimit)):F0} / {Median(mode.Select(r => (double)r.HeavyLimit)):F0} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine(c, $"Baseline p99 (median of the runs' baselines): {Median(results.Select(r => r.BaselineP99)):F1} ms.");
+        return text.ToString();
+    }
+
+    private static string Range(double[] values, string unit) =>
+        values.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(values):F2}{unit} ({values.Min():F2}–{values.Max():F2})");
+
+    private static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Order()];
+        return sorted.Length == 0 ? double.NaN
+            : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
+            : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static void SaveChart(IReadOnlyList<CostStepResult> results, LoadTestOptions options, string path)
+    {
+        var plot = new Plot();
+        Mode[] modes = [.. results.Select(r => r.Mode).Distinct()];
+        var bars = new List<Bar>();
+        for (int i = 0; i < modes.Length; i++)
+        {
+            CostStepResult[] runs = [.. results.Where(r => r.Mode == modes[i])];
+            bars.Add(new Bar { Position = (i * 3) + 0, Value = Median(runs.Select(r => r.LightP99 / r.BaselineP99)), FillColor = Colors.SteelBlue });
+            bars.Add(new Bar { Position = (i * 3) + 1, Value = Median(runs.Select(r => r.HeavyP99 / r.BaselineP99)), FillColor = Colors.Crimson });
+        }
+
+        plot.Add.Bars(bars);
+        var goal = plot.Add.HorizontalLine(1.1);
+        goal.LinePattern = LinePattern.Dashed;
+        goal.Color = Colors.Gray;
+        double[] xs = [.. Enumerable.Range(0, modes.Length).Select(i => (i * 3) + 0.5)];
+        plot.Axes.Bottom.SetTicks(xs, [.. modes.Select(m => Describe(m, options).Replace(" (", "\n(", StringComparison.Ordinal))]);
+        plot.Axes.Left.Label.Text = "interactive p99 ÷ baseline: light half (blue), heavy half (red); goal 1.1 (dashed)";
+        var throughput = plot.Add.Scatter(xs, [.. modes.Select(m => Median(results.Where(r => r.Mode == m).Select(r => r.LightReportsPerSecond + r.HeavyReportsPerSecond)) / 2)]);
+        throughput.Axes.YAxis = plot.Axes.Right;
+        throughput.LineWidth = 2;
+        throughput.Color = Colors.Black;
+        plot.Axes.Right.Label.Text = "reports/s, mean of the halves (line)";
+        plot.Title("Report cost doubles halfway: interactive p99 and report throughput");
+        plot.Axes.Margins(bottom: 0);
+        plot.SaveSvg(path, 1100, 500);
+    }
+}

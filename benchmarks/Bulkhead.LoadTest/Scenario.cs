@@ -1,0 +1,14 @@
+namespace Bulkhead.LoadTest;
+
+/// <summary>What the load test measures.</summary>
+public enum Scenario
+{
+    /// <summary>An interactive endpoint's latency under a flood of CPU-heavy reports, mode by mode.</summary>
+    Isolation,
+
+    /// <summary>
+    /// Adaptive protection: a report flood whose CPU cost per request doubles halfway through each run, against static
+    /// limits tuned for either half.
+    /// </summary>
+    CostStep,
+}
