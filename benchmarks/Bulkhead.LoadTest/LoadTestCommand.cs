@@ -23,10 +23,11 @@ public static class LoadTestCommand
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
         var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default) or CostStep (adaptive protection against a report cost that doubles halfway)." };
-        var objectiveMs = new Option<double?>("--objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default 5)." };
+        var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
+        var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
         {
-            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs,
+            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs,
         };
         root.SetAction(async (parse, ct) =>
         {
@@ -42,7 +43,8 @@ public static class LoadTestCommand
                 OutputDirectory = parse.GetValue(output)!,
                 Chart = !parse.GetValue(noChart),
                 Scenario = parse.GetValue(scenario),
-                ObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.ObjectiveMs,
+                SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
+                PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
                 CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
             };
             IAnsiConsole console = AnsiConsole.Console;
@@ -58,9 +60,10 @@ public static class LoadTestCommand
         var mode = new Option<Mode>("--mode") { Description = "How the server protects its interactive endpoint.", Required = true };
         var iterations = new Option<double>("--iterations-per-ms") { Description = "The driver's CPU work calibration.", Required = true };
         var reportLimit = new Option<int>("--report-limit") { Description = "Cost step: the static reporting limit.", DefaultValueFactory = _ => 4 };
-        var objective = new Option<double>("--objective-ms") { Description = "Cost step: the interactive seat-time objective (p99).", DefaultValueFactory = _ => 5 };
-        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, objective };
-        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), parse.GetValue(reportLimit), parse.GetValue(objective), ct));
+        var seatObjective = new Option<double>("--seat-objective-ms") { Description = "Cost step: the interactive seat-time objective (p99); 0 for none." };
+        var poolObjective = new Option<double>("--pool-objective-ms") { Description = "Cost step: the ThreadPool delay objective (p99); 0 for none." };
+        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective };
+        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), parse.GetValue(reportLimit), parse.GetValue(seatObjective), parse.GetValue(poolObjective), ct));
         root.Subcommands.Add(server);
         return await root.Parse(args).InvokeAsync();
     }

@@ -29,8 +29,11 @@ public sealed record LoadTestOptions
     /// <summary>Gets the static reporting limit tuned for the heavy reports (cost step).</summary>
     public int HeavyLimit { get; init; } = 3;
 
-    /// <summary>Gets the interactive class's seat-time objective, p99, in milliseconds (cost step, adaptive modes).</summary>
-    public double ObjectiveMs { get; init; } = 5;
+    /// <summary>Gets the interactive class's seat-time objective, p99, in milliseconds (cost step, adaptive modes; 0 for none).</summary>
+    public double SeatObjectiveMs { get; init; }
+
+    /// <summary>Gets the process's ThreadPool delay objective, p99, in milliseconds (cost step, adaptive modes; 0 for none).</summary>
+    public double PoolObjectiveMs { get; init; } = 2;
 
     /// <summary>Gets how long each half of the cost step runs before it is measured, for every mode alike.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(2);

@@ -20,7 +20,8 @@ internal static class CostStepDriver
     {
         await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken,
             "--report-limit", (mode == Mode.StaticTunedHeavy ? options.HeavyLimit : options.LightLimit).ToString(CultureInfo.InvariantCulture),
-            "--objective-ms", options.ObjectiveMs.ToString("R", CultureInfo.InvariantCulture));
+            "--seat-objective-ms", options.SeatObjectiveMs.ToString("R", CultureInfo.InvariantCulture),
+            "--pool-objective-ms", options.PoolObjectiveMs.ToString("R", CultureInfo.InvariantCulture));
         using HttpClient http = LoadDriver.CreateClient(server.Address);
         await LoadDriver.WarmUpAsync(http, "/cost-report", cancellationToken);
         LoadDriver.Interactive baseline = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);

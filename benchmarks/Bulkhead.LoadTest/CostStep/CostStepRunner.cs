@@ -70,7 +70,7 @@ public static class CostStepRunner
         text.AppendLine(c, $"Interactive: {options.InteractiveRate} requests/s open loop. Reports: {options.ReportClients} closed-loop clients; "
             + $"{2 * CostStepServer.LightCpuMs:F0} ms of CPU around a 20 ms await, then {4 * CostStepServer.LightCpuMs:F0} ms from halfway. Admission only (no dedicated threads). "
             + $"Each half runs {options.Settle.TotalSeconds:F0} s, then is measured for {options.Duration.TotalSeconds:F0} s; {options.Repetitions} repetition(s), medians with min–max. "
-            + $"Adaptive: interactive seat-time objective p99 ≤ {options.ObjectiveMs:F1} ms, reporting configured at 16, window 250 ms.");
+            + $"Adaptive: {Objectives(options)}, reporting configured at 16, window 250 ms, at least 20 measures a window.");
         text.AppendLine();
         text.AppendLine("| mode | p99 ÷ baseline, light | p99 ÷ baseline, heavy | p99 while the cost changes | reports/s, light | reports/s, heavy | reports, both halves ÷ static heavy | reporting limit, light / heavy |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -91,6 +91,12 @@ public static class CostStepRunner
         text.AppendLine(c, $"Baseline p99 (median of the runs' baselines): {Median(results.Select(r => r.BaselineP99)):F1} ms.");
         return text.ToString();
     }
+
+    private static string Objectives(LoadTestOptions options) => string.Join(" and ", new[]
+    {
+        options.PoolObjectiveMs > 0 ? string.Create(CultureInfo.InvariantCulture, $"ThreadPool delay p99 ≤ {options.PoolObjectiveMs:0.#} ms") : null,
+        options.SeatObjectiveMs > 0 ? string.Create(CultureInfo.InvariantCulture, $"interactive seat time p99 ≤ {options.SeatObjectiveMs:0.#} ms") : null,
+    }.OfType<string>());
 
     private static string Range(double[] values, string unit) =>
         values.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(values):F2}{unit} ({values.Min():F2}–{values.Max():F2})");

@@ -14,9 +14,11 @@ internal static class CostStepServer
 
     private static double s_factor = 1;
 
+
+
     public static bool IsCostStep(Mode mode) => mode is Mode.StaticTunedLight or Mode.StaticTunedHeavy or Mode.AdaptiveAimd or Mode.AdaptiveGradient;
 
-    public static void Configure(WebApplicationBuilder builder, Mode mode, int reportLimit, double objectiveMs)
+    public static void Configure(WebApplicationBuilder builder, Mode mode, int reportLimit, double seatObjectiveMs, double poolObjectiveMs)
     {
         builder.Services.AddWorkloadIsolation(o =>
         {
@@ -27,7 +29,7 @@ internal static class CostStepServer
             {
                 c.ReservedConcurrency = 128;
                 c.QueueLimit = 1_000;
-                c.Objective = adaptive ? new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(objectiveMs) } : null;
+                c.Objective = adaptive && seatObjectiveMs > 0 ? new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(seatObjectiveMs) } : null;
             });
             o.AddClass("reporting", c =>
             {
@@ -40,6 +42,7 @@ internal static class CostStepServer
             o.Adaptive.Algorithm = mode == Mode.AdaptiveGradient ? WorkloadAdaptiveAlgorithm.Gradient : WorkloadAdaptiveAlgorithm.Aimd;
             o.Adaptive.Window = TimeSpan.FromMilliseconds(250);
             o.Adaptive.MinSamples = 20;
+            o.Adaptive.ThreadPoolDelayP99 = adaptive && poolObjectiveMs > 0 ? TimeSpan.FromMilliseconds(poolObjectiveMs) : null;
         });
     }
 

@@ -10,7 +10,7 @@ namespace Bulkhead.LoadTest.Server;
 /// </summary>
 internal static class LoadTestServer
 {
-    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, int reportLimit, double objectiveMs, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, int reportLimit, double seatObjectiveMs, double poolObjectiveMs, CancellationToken cancellationToken)
     {
         // Every server does the same amount of work per request: the driver's calibration, not its own.
         CpuWork.IterationsPerMillisecond = iterationsPerMillisecond;
@@ -45,7 +45,7 @@ internal static class LoadTestServer
 
         if (CostStepServer.IsCostStep(mode))
         {
-            CostStepServer.Configure(builder, mode, reportLimit, objectiveMs);
+            CostStepServer.Configure(builder, mode, reportLimit, seatObjectiveMs, poolObjectiveMs);
         }
 
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;

@@ -13,14 +13,25 @@ namespace Bulkhead;
 /// none counts as met); a missed objective lowers the limits of every class less important than the class that missed
 /// it, at once; objectives met with <see cref="Headroom"/> for two windows in a row raise the limits of classes that use
 /// all of theirs (work waiting, or every seat taken), one step at a time. Between the headroom and the objective, limits
-/// hold. Changes are logged at Debug and shown in the snapshot (<c>MaxConcurrency</c> against
-/// <c>ConfiguredMaxConcurrency</c>) and in the <c>bulkhead.limit</c> metric.
+/// hold; the window after a change is not measured. Changes are logged at Debug and shown in the snapshot
+/// (<c>MaxConcurrency</c> against <c>ConfiguredMaxConcurrency</c>) and in the <c>bulkhead.limit</c> metric. For
+/// CPU-bound work on the ThreadPool, dedicated low-priority threads protect better than any limit (docs/adaptive.md).
 /// </remarks>
 public sealed class WorkloadAdaptiveOptions
 {
     /// <summary>Gets or sets a value indicating whether the controller runs.</summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool Enabled { get; set; }
+
+    /// <summary>
+    /// Gets or sets an objective for the whole process: the most the 99th percentile of ThreadPool queueing delay may be
+    /// (how long work queued to the ThreadPool waits before a thread runs it, probed every few milliseconds). It sees
+    /// what a class's own measures cannot: requests delayed before they are even classified, because the ThreadPool's
+    /// threads are busy with other classes' work. It protects the most important classes: the limits of every class
+    /// less important than them follow it.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no ThreadPool objective.</value>
+    public TimeSpan? ThreadPoolDelayP99 { get; set; }
 
     /// <summary>Gets or sets how the controller moves limits.</summary>
     /// <value>The default value is <see cref="WorkloadAdaptiveAlgorithm.Aimd"/>.</value>

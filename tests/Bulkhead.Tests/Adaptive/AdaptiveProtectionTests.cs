@@ -56,6 +56,22 @@ public sealed class AdaptiveProtectionTests
     }
 
     [Fact]
+    public void ThreadPoolObjective_DelaysInTheRuntimeShrinkTheLowerClass_AndItRecovers()
+    {
+        // No class states an objective: the process's ThreadPool delay protects the most important class.
+        using var simulation = new Simulation(WorkloadAdaptiveAlgorithm.Aimd, threadPoolObjective: TimeSpan.FromMilliseconds(2));
+        simulation.PoolDelay = reports => TimeSpan.FromMilliseconds(0.25 * reports);
+
+        List<int> shrinking = simulation.RunWindows(8);
+        Assert.True(shrinking[^1] <= 8, $"the limit is {shrinking[^1]}: {string.Join(", ", shrinking)}");
+        Assert.True(simulation.Scheduler.Adaptive.ThreadPoolDelayP99 <= TimeSpan.FromMilliseconds(2.1));
+
+        simulation.PoolDelay = _ => TimeSpan.FromMilliseconds(0.1);
+        List<int> recovering = simulation.RunWindows(20);
+        Assert.Equal(12, recovering[^1]);
+    }
+
+    [Fact]
     public void HeavyLoad_NeverTakesTheReservedSeats()
     {
         using var simulation = new Simulation(WorkloadAdaptiveAlgorithm.Aimd, reportingReserved: 3);
@@ -148,10 +164,20 @@ public sealed class AdaptiveProtectionTests
         private readonly FakeTimeProvider _time = new();
         private readonly List<(DateTimeOffset End, WorkloadLease Lease)> _reports = [];
 
-        public Simulation(WorkloadAdaptiveAlgorithm algorithm, bool enabled = true, int reportingReserved = 0)
+        public Simulation(WorkloadAdaptiveAlgorithm algorithm, bool enabled = true, int reportingReserved = 0, TimeSpan? threadPoolObjective = null)
         {
-            Scheduler = new WorkloadScheduler(Options(algorithm, enabled, reportingReserved), _time, logger: Logs.CreateLogger("test"));
+            WorkloadIsolationOptions options = Options(algorithm, enabled, reportingReserved);
+            if (threadPoolObjective is { } objective)
+            {
+                options.Adaptive.ThreadPoolDelayP99 = objective;
+                options.Classes["interactive"].Objective = null;
+            }
+
+            Scheduler = new WorkloadScheduler(options, _time, logger: Logs.CreateLogger("test"));
         }
+
+        /// <summary>Gets or sets the ThreadPool delay a probe sees with so many reports in flight; none when null.</summary>
+        public Func<int, TimeSpan>? PoolDelay { get; set; }
 
         public WorkloadScheduler Scheduler { get; }
 
@@ -224,6 +250,13 @@ public sealed class AdaptiveProtectionTests
             while (Scheduler.TryAcquire("reporting") is { IsAcquired: true } report)
             {
                 _reports.Add((now + ReportLength, report));
+            }
+
+            if (PoolDelay is { } delay)
+            {
+                // What the probe would see every 5 ms of this step.
+                Scheduler.Adaptive.RecordPoolDelay(delay(_reports.Count));
+                Scheduler.Adaptive.RecordPoolDelay(delay(_reports.Count));
             }
 
             TimeSpan spent = TimeSpan.Zero;

@@ -80,7 +80,7 @@ public sealed class BadConfigurationTests
         { "reservations above total", """{ "TotalConcurrency": 4, "DefaultClass": "a", "Classes": { "a": { "ReservedConcurrency": 3 }, "b": { "ReservedConcurrency": 2 } } }""", ["the classes' ReservedConcurrency adds up to 5, more than TotalConcurrency (4)."] },
 
         // Adaptive protection.
-        { "adaptive with nothing to keep", """{ "Adaptive": { "Enabled": true } }""", ["WorkloadIsolation: Adaptive is enabled but no class states an Objective"] },
+        { "adaptive with nothing to keep", """{ "Adaptive": { "Enabled": true } }""", ["WorkloadIsolation: Adaptive is enabled but has nothing to keep"] },
         { "objective without a target", Reporting("\"Objective\": { }"), ["Workload class 'reporting': Objective sets no target"] },
         { "objective of zero", Reporting("\"Objective\": { \"SeatTimeP99\": \"00:00:00\" }"), ["Workload class 'reporting': Objective: SeatTimeP99 (00:00:00) must be positive"] },
         { "objective as a bare number", Reporting("\"Objective\": { \"QueueWaitP99\": 5 }"), ["Workload class 'reporting': Objective: QueueWaitP99 ('5') is not a time span"] },

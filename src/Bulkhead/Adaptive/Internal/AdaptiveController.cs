@@ -15,6 +15,9 @@ internal sealed partial class AdaptiveController : IDisposable
     /// <summary>Windows in a row that must meet every objective with headroom before limits grow.</summary>
     public const int GoodWindowsBeforeIncrease = 2;
 
+    /// <summary>How often the ThreadPool's queueing delay is probed when the process has that objective.</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(5);
+
     private const double Percentile = 0.99;
 
     private readonly AdmissionEngine _engine;
@@ -22,6 +25,11 @@ internal sealed partial class AdaptiveController : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Watch> _watches = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, int> _limits = new(StringComparer.OrdinalIgnoreCase);
+    private readonly LatencyHistogram _poolDelays = new();
+    private readonly Watch _poolWatch = new();
+    private ITimer? _probe;
+    private int _probing;
+    private long _lastPoolDelayP99 = -1;
     private WorkloadAdaptiveOptions _options = new();
     private ITimer? _timer;
     private TimeSpan _window;
@@ -32,7 +40,13 @@ internal sealed partial class AdaptiveController : IDisposable
     {
         _engine = engine;
         _logger = logger;
+
+        // The probe measures how real threads are scheduled: under a fake clock it would measure nothing.
+        ProbesThreadPool = engine.TimeProvider == TimeProvider.System;
     }
+
+    /// <summary>Gets or sets a value indicating whether the ThreadPool is probed (tests feed <see cref="RecordPoolDelay"/> instead).</summary>
+    public bool ProbesThreadPool { get; set; }
 
     private enum Verdict
     {
@@ -74,6 +88,16 @@ internal sealed partial class AdaptiveController : IDisposable
 
             _options = options.Adaptive;
             release = !_options.Enabled && _limits.Count > 0;
+            if (!_options.Enabled || _options.ThreadPoolDelayP99 is null || !ProbesThreadPool)
+            {
+                _probe?.Dispose();
+                _probe = null;
+            }
+            else
+            {
+                _probe ??= _engine.TimeProvider.CreateTimer(static state => ((AdaptiveController)state!).Probe(), this, ProbeInterval, ProbeInterval);
+            }
+
             if (!_options.Enabled)
             {
                 _timer?.Dispose();
@@ -102,6 +126,7 @@ internal sealed partial class AdaptiveController : IDisposable
         {
             _disposed = true;
             _timer?.Dispose();
+            _probe?.Dispose();
         }
     }
 
@@ -122,6 +147,7 @@ internal sealed partial class AdaptiveController : IDisposable
                 // The window after a change mixes work admitted under the old limits (still running) with the new:
                 // it is not measured, or one change would be judged twice and limits would fall too far.
                 _settling = false;
+                _poolDelays.CopyTo(_poolWatch.SeatBefore);
                 foreach (ClassState c in _engine.Configuration.Active)
                 {
                     if (_watches.TryGetValue(c.Name, out Watch? watch) && snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state))
@@ -140,6 +166,13 @@ internal sealed partial class AdaptiveController : IDisposable
                     (Verdict verdict, double ratio, string reason) = Measure(c, objective, state);
                     protectors.Add((c.Limits.Priority, verdict, ratio, reason));
                 }
+            }
+
+            if (_options.ThreadPoolDelayP99 is { } poolTarget && _engine.Configuration.Active.Length > 0)
+            {
+                // The process's objective protects the most important classes: everything below them follows it.
+                (Verdict verdict, double ratio, string reason) = MeasurePool(poolTarget);
+                protectors.Add((_engine.Configuration.Active.Min(c => c.Limits.Priority), verdict, ratio, reason));
             }
 
             foreach (string name in _watches.Keys.Where(n => !_engine.Configuration.Active.Any(c => c.Limits.Objective is not null && string.Equals(c.Name, n, StringComparison.OrdinalIgnoreCase))).ToList())
@@ -241,6 +274,50 @@ internal sealed partial class AdaptiveController : IDisposable
         watch.GoodWindows = verdict == Verdict.Good ? watch.GoodWindows + 1 : 0;
         watch.Advance(state.Admitted);
         return (verdict == Verdict.Good && watch.GoodWindows < GoodWindowsBeforeIncrease ? Verdict.Hold : verdict, worst, reason);
+    }
+
+    /// <summary>Gets the ThreadPool queueing delay's 99th percentile in the last window that measured it, or <see langword="null"/>.</summary>
+    public TimeSpan? ThreadPoolDelayP99 => Volatile.Read(ref _lastPoolDelayP99) is >= 0 and long ticks ? TimeSpan.FromTicks(ticks) : null;
+
+    /// <summary>Counts one ThreadPool queueing delay (the probe's measure; tests feed it directly).</summary>
+    public void RecordPoolDelay(TimeSpan delay) => _poolDelays.Record(delay);
+
+    /// <summary>Queues a work item and measures how long the ThreadPool takes to run it; one probe at a time.</summary>
+    private void Probe()
+    {
+        if (Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+        {
+            return;
+        }
+
+        long queued = _engine.TimeProvider.GetTimestamp();
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static state =>
+            {
+                state.Controller.RecordPoolDelay(state.Controller._engine.TimeProvider.GetElapsedTime(state.Queued));
+                Volatile.Write(ref state.Controller._probing, 0);
+            },
+            (Controller: this, Queued: queued),
+            preferLocal: false);
+    }
+
+    private (Verdict Verdict, double Ratio, string Reason) MeasurePool(TimeSpan target)
+    {
+        _poolDelays.CopyTo(_poolWatch.SeatNow);
+        long samples = LatencyHistogram.Count(_poolWatch.SeatNow, _poolWatch.SeatBefore);
+        if (samples < _options.MinSamples)
+        {
+            return (Verdict.Pending, 0, "too few ThreadPool probes");
+        }
+
+        TimeSpan p99 = LatencyHistogram.Quantile(_poolWatch.SeatNow, _poolWatch.SeatBefore, 0, Percentile)!.Value;
+        Volatile.Write(ref _lastPoolDelayP99, p99.Ticks);
+        _poolWatch.Advance(0);
+        double ratio = p99.Ticks / (double)target.Ticks;
+        Verdict verdict = ratio > 1 ? Verdict.Missed : ratio <= _options.Headroom ? Verdict.Good : Verdict.Hold;
+        _poolWatch.GoodWindows = verdict == Verdict.Good ? _poolWatch.GoodWindows + 1 : 0;
+        string reason = string.Create(CultureInfo.InvariantCulture, $"ThreadPool delay p99 {p99.TotalMilliseconds:0.###} ms against {target.TotalMilliseconds:0.###} ms over {samples} probes");
+        return (verdict == Verdict.Good && _poolWatch.GoodWindows < GoodWindowsBeforeIncrease ? Verdict.Hold : verdict, ratio, reason);
     }
 
     /// <summary>Moves one class's limit by the verdicts of the classes more important than it; true when it changed.</summary>

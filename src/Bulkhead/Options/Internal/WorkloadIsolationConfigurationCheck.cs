@@ -54,7 +54,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("MinSamples", Int),
         ("DecreaseFactor", Number),
         ("IncreaseStep", Int),
-        ("Headroom", Number));
+        ("Headroom", Number),
+        ("ThreadPoolDelayP99", Duration));
 
     private static readonly Setting Class = Setting.Object(
         required: [],

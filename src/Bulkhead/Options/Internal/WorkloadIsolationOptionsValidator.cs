@@ -126,9 +126,14 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             failures.Add($"WorkloadIsolation: Adaptive: Algorithm ({adaptive.Algorithm}) must be Aimd or Gradient.");
         }
 
-        if (adaptive.Enabled && !options.Classes.Values.Any(c => c?.Objective is { QueueWaitP99: not null } or { SeatTimeP99: not null }))
+        if (adaptive.ThreadPoolDelayP99 is { } delay && (delay <= TimeSpan.Zero || delay > TimeSpan.FromHours(1)))
         {
-            failures.Add("WorkloadIsolation: Adaptive is enabled but no class states an Objective (QueueWaitP99 or SeatTimeP99) to keep.");
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Adaptive: ThreadPoolDelayP99 ({delay}) must be positive and at most an hour."));
+        }
+
+        if (adaptive.Enabled && adaptive.ThreadPoolDelayP99 is null && !options.Classes.Values.Any(c => c?.Objective is { QueueWaitP99: not null } or { SeatTimeP99: not null }))
+        {
+            failures.Add("WorkloadIsolation: Adaptive is enabled but has nothing to keep: set Adaptive:ThreadPoolDelayP99 or a class's Objective (QueueWaitP99 or SeatTimeP99).");
         }
     }
 
