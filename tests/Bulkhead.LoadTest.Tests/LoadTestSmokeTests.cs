@@ -8,25 +8,21 @@ namespace Bulkhead.LoadTest.Tests;
 /// </summary>
 public sealed class LoadTestSmokeTests
 {
+    /// <summary>Every scenario's tiny form: half-second phases, a slow interactive rate, two report clients, one repetition.</summary>
+    private static readonly LoadTestOptions Tiny = new()
+    {
+        Duration = TimeSpan.FromSeconds(0.5),
+        Settle = TimeSpan.FromSeconds(0.5),
+        InteractiveRate = 20,
+        ReportClients = 2,
+        Repetitions = 1,
+    };
+
     [Fact]
     public async Task TinyRun_CompletesAndReportsEveryMode()
     {
-        string output = Path.Combine(Path.GetTempPath(), $"bulkhead-loadtest-{Guid.NewGuid():N}");
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(new StringWriter()) });
-        var options = new LoadTestOptions
+        await RunAsync(Tiny, async (options, output) =>
         {
-            Duration = TimeSpan.FromSeconds(0.5),
-            InteractiveRate = 20,
-            ReportClients = 2,
-            Repetitions = 1,
-            OutputDirectory = output,
-        };
-
-        try
-        {
-            int exitCode = await LoadTestCommand.RunDriverAsync(options, console, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(3));
-
-            Assert.Equal(0, exitCode);
             string table = await File.ReadAllTextAsync(Path.Combine(output, "results.md"));
             foreach (Mode mode in options.Modes)
             {
@@ -36,37 +32,14 @@ public sealed class LoadTestSmokeTests
             string[] phases = await File.ReadAllLinesAsync(Path.Combine(output, "phases.csv"));
             Assert.Equal(1 + (options.Modes.Count * 2), phases.Length);
             Assert.True(new FileInfo(Path.Combine(output, "isolation.svg")).Length > 0);
-        }
-        finally
-        {
-            if (Directory.Exists(output))
-            {
-                Directory.Delete(output, recursive: true);
-            }
-        }
+        });
     }
 
     [Fact]
     public async Task TinyCostStep_RunsEveryModeAndReportsBothHalves()
     {
-        string output = Path.Combine(Path.GetTempPath(), $"bulkhead-coststep-{Guid.NewGuid():N}");
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(new StringWriter()) });
-        var options = new LoadTestOptions
+        await RunAsync(Tiny with { Scenario = Scenario.CostStep }, async (options, output) =>
         {
-            Scenario = Scenario.CostStep,
-            Duration = TimeSpan.FromSeconds(0.5),
-            Settle = TimeSpan.FromSeconds(0.5),
-            InteractiveRate = 20,
-            ReportClients = 2,
-            Repetitions = 1,
-            OutputDirectory = output,
-        };
-
-        try
-        {
-            int exitCode = await LoadTestCommand.RunDriverAsync(options, console, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(3));
-
-            Assert.Equal(0, exitCode);
             string table = await File.ReadAllTextAsync(Path.Combine(output, "cost-step.md"));
             foreach (Mode mode in options.CostStepModes)
             {
@@ -82,6 +55,20 @@ public sealed class LoadTestSmokeTests
                 Assert.True(int.Parse(fields[8], System.Globalization.CultureInfo.InvariantCulture) >= 1, run);
             });
             Assert.True(new FileInfo(Path.Combine(output, "cost-step.svg")).Length > 0);
+        });
+    }
+
+    /// <summary>Runs the driver into a fresh folder, checks what it wrote, and removes the folder.</summary>
+    private static async Task RunAsync(LoadTestOptions tiny, Func<LoadTestOptions, string, Task> check)
+    {
+        string output = Path.Combine(Path.GetTempPath(), $"bulkhead-loadtest-{Guid.NewGuid():N}");
+        LoadTestOptions options = tiny with { OutputDirectory = output };
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(new StringWriter()) });
+        try
+        {
+            int exitCode = await LoadTestCommand.RunDriverAsync(options, console, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(3));
+            Assert.Equal(0, exitCode);
+            await check(options, output);
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Bulkhead.LoadTest.Reporting;
 using ScottPlot;
 using Spectre.Console;
 
@@ -83,12 +84,12 @@ public static class CostStepRunner
             double[] transition = [.. mode.Select(r => r.TransitionP99 / r.BaselineP99)];
             double[] share = [.. mode.Where(r => heavyTuned.ContainsKey(r.Repetition)).Select(r => (r.LightReportsPerSecond + r.HeavyReportsPerSecond) / heavyTuned[r.Repetition])];
             text.AppendLine(c, $"| {Describe(mode.Key, options)} | {Range(light, "×")} | {Range(heavy, "×")} | {Range(transition, "×")} | "
-                + $"{Median(mode.Select(r => r.LightReportsPerSecond)):F1} | {Median(mode.Select(r => r.HeavyReportsPerSecond)):F1} | {Range(share, "×")} | "
-                + $"{Median(mode.Select(r => (double)r.LightLimit)):F0} / {Median(mode.Select(r => (double)r.HeavyLimit)):F0} |");
+                + $"{ModeSummary.Median(mode.Select(r => r.LightReportsPerSecond)):F1} | {ModeSummary.Median(mode.Select(r => r.HeavyReportsPerSecond)):F1} | {Range(share, "×")} | "
+                + $"{ModeSummary.Median(mode.Select(r => (double)r.LightLimit)):F0} / {ModeSummary.Median(mode.Select(r => (double)r.HeavyLimit)):F0} |");
         }
 
         text.AppendLine();
-        text.AppendLine(c, $"Baseline p99 (median of the runs' baselines): {Median(results.Select(r => r.BaselineP99)):F1} ms.");
+        text.AppendLine(c, $"Baseline p99 (median of the runs' baselines): {ModeSummary.Median(results.Select(r => r.BaselineP99)):F1} ms.");
         return text.ToString();
     }
 
@@ -99,15 +100,8 @@ public static class CostStepRunner
     }.OfType<string>());
 
     private static string Range(double[] values, string unit) =>
-        values.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(values):F2}{unit} ({values.Min():F2}–{values.Max():F2})");
+        values.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{ModeSummary.Median(values):F2}{unit} ({values.Min():F2}–{values.Max():F2})");
 
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length == 0 ? double.NaN
-            : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
-            : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     private static void SaveChart(IReadOnlyList<CostStepResult> results, LoadTestOptions options, string path)
     {
@@ -117,8 +111,8 @@ public static class CostStepRunner
         for (int i = 0; i < modes.Length; i++)
         {
             CostStepResult[] runs = [.. results.Where(r => r.Mode == modes[i])];
-            bars.Add(new Bar { Position = (i * 3) + 0, Value = Median(runs.Select(r => r.LightP99 / r.BaselineP99)), FillColor = Colors.SteelBlue });
-            bars.Add(new Bar { Position = (i * 3) + 1, Value = Median(runs.Select(r => r.HeavyP99 / r.BaselineP99)), FillColor = Colors.Crimson });
+            bars.Add(new Bar { Position = (i * 3) + 0, Value = ModeSummary.Median(runs.Select(r => r.LightP99 / r.BaselineP99)), FillColor = Colors.SteelBlue });
+            bars.Add(new Bar { Position = (i * 3) + 1, Value = ModeSummary.Median(runs.Select(r => r.HeavyP99 / r.BaselineP99)), FillColor = Colors.Crimson });
         }
 
         plot.Add.Bars(bars);
@@ -128,7 +122,7 @@ public static class CostStepRunner
         double[] xs = [.. Enumerable.Range(0, modes.Length).Select(i => (i * 3) + 0.5)];
         plot.Axes.Bottom.SetTicks(xs, [.. modes.Select(m => Describe(m, options).Replace(" (", "\n(", StringComparison.Ordinal))]);
         plot.Axes.Left.Label.Text = "interactive p99 ÷ baseline: light half (blue), heavy half (red); goal 1.1 (dashed)";
-        var throughput = plot.Add.Scatter(xs, [.. modes.Select(m => Median(results.Where(r => r.Mode == m).Select(r => r.LightReportsPerSecond + r.HeavyReportsPerSecond)) / 2)]);
+        var throughput = plot.Add.Scatter(xs, [.. modes.Select(m => ModeSummary.Median(results.Where(r => r.Mode == m).Select(r => r.LightReportsPerSecond + r.HeavyReportsPerSecond)) / 2)]);
         throughput.Axes.YAxis = plot.Axes.Right;
         throughput.LineWidth = 2;
         throughput.Color = Colors.Black;

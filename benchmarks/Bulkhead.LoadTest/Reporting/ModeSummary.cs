@@ -45,7 +45,7 @@ public sealed record ModeSummary(Mode Mode, double P50, double P99, double P999,
         return summaries;
     }
 
-    private static double Median(IEnumerable<double> values)
+    public static double Median(IEnumerable<double> values)
     {
         double[] sorted = [.. values.Order()];
         return sorted.Length == 0 ? double.NaN

@@ -162,36 +162,27 @@ internal sealed class WorkloadIsolationMetrics
         return measurements;
     }
 
-    private List<Measurement<double>> ObserveObjectiveTargets()
+    private List<Measurement<double>> ObserveObjectiveTargets() => ObserveObjectives(static c => (c.QueueWaitObjective, c.SeatTimeObjective));
+
+    private List<Measurement<double>> ObserveObjectives() => ObserveObjectives(static c => (c.ObservedQueueWaitP99, c.ObservedSeatTimeP99));
+
+    /// <summary>One measurement per objective a class has: its queue wait and its seat time, as <paramref name="select"/> reads them.</summary>
+    private List<Measurement<double>> ObserveObjectives(Func<WorkloadClassSnapshot, (TimeSpan? QueueWait, TimeSpan? SeatTime)> select)
     {
         List<Measurement<double>> measurements = [];
         foreach (WorkloadClassSnapshot c in _snapshot().Classes)
         {
-            AddObjective(measurements, c, "queue_wait_p99", c.QueueWaitObjective);
-            AddObjective(measurements, c, "seat_time_p99", c.SeatTimeObjective);
+            (TimeSpan? queueWait, TimeSpan? seatTime) = select(c);
+            foreach ((string objective, TimeSpan? value) in new[] { ("queue_wait_p99", queueWait), ("seat_time_p99", seatTime) })
+            {
+                if (value is { } seconds)
+                {
+                    measurements.Add(new(seconds.TotalSeconds, Class(c), new(ObjectiveTag, objective)));
+                }
+            }
         }
 
         return measurements;
-    }
-
-    private List<Measurement<double>> ObserveObjectives()
-    {
-        List<Measurement<double>> measurements = [];
-        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
-        {
-            AddObjective(measurements, c, "queue_wait_p99", c.ObservedQueueWaitP99);
-            AddObjective(measurements, c, "seat_time_p99", c.ObservedSeatTimeP99);
-        }
-
-        return measurements;
-    }
-
-    private static void AddObjective(List<Measurement<double>> measurements, WorkloadClassSnapshot c, string objective, TimeSpan? value)
-    {
-        if (value is { } seconds)
-        {
-            measurements.Add(new(seconds.TotalSeconds, Class(c), new(ObjectiveTag, objective)));
-        }
     }
 
     private List<Measurement<long>> ObserveJobOutcomes()
