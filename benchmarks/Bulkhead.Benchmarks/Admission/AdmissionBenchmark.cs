@@ -16,6 +16,8 @@ public class AdmissionBenchmark
     private SemaphoreSlim _semaphore = null!;
     private IWorkloadScheduler _scheduler = null!;
     private WorkloadClass _reporting = null!;
+    private PartitionedRateLimiter<string> _bclTokenBuckets = null!;
+    private PartitionedRateLimiter<string> _bclConcurrency = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -35,6 +37,22 @@ public class AdmissionBenchmark
         (_limiter, _semaphore, _scheduler) = (_contenders.Limiter, _contenders.Semaphore, _contenders.Scheduler);
         _reporting = _scheduler.GetClass("reporting");
 
+        // The BCL's partitioned limiters for the same two per-tenant rules, as an app would build them.
+        _bclTokenBuckets = PartitionedRateLimiter.Create<string, string>(tenant => RateLimitPartition.GetTokenBucketLimiter(tenant, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = int.MaxValue,
+            TokensPerPeriod = int.MaxValue,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+        }));
+        _bclConcurrency = PartitionedRateLimiter.Create<string, string>(tenant => RateLimitPartition.GetConcurrencyLimiter(tenant, _ => new ConcurrencyLimiterOptions
+        {
+            PermitLimit = 4,
+            QueueLimit = 0,
+        }));
+        _bclTokenBuckets.AttemptAcquire(Tenant).Dispose();
+        _bclConcurrency.AttemptAcquire(Tenant).Dispose();
+
         // Known partitions: their bucket and state exist before measuring.
         _scheduler.TryAcquire("rated", Tenant).Dispose();
         _scheduler.TryAcquire("tenants", Tenant).Dispose();
@@ -42,7 +60,12 @@ public class AdmissionBenchmark
 
 
     [GlobalCleanup]
-    public void Cleanup() => _contenders.Dispose();
+    public void Cleanup()
+    {
+        _bclTokenBuckets.Dispose();
+        _bclConcurrency.Dispose();
+        _contenders.Dispose();
+    }
 
     [Benchmark(Baseline = true, Description = "ConcurrencyLimiter AttemptAcquire+Dispose")]
     public bool ConcurrencyLimiter()
@@ -77,6 +100,20 @@ public class AdmissionBenchmark
     public bool BulkheadReservedSeat()
     {
         using WorkloadLease lease = _scheduler.TryAcquire("interactive");
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "BCL PartitionedRateLimiter token bucket per tenant AttemptAcquire+Dispose")]
+    public bool BclPartitionedTokenBucket()
+    {
+        using RateLimitLease lease = _bclTokenBuckets.AttemptAcquire(Tenant);
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "BCL PartitionedRateLimiter concurrency per tenant AttemptAcquire+Dispose")]
+    public bool BclPartitionedConcurrency()
+    {
+        using RateLimitLease lease = _bclConcurrency.AttemptAcquire(Tenant);
         return lease.IsAcquired;
     }
 
