@@ -62,4 +62,25 @@ public sealed class TokenBucketTests
 
         Assert.True(bucket.IsFull());
     }
+
+    [Fact]
+    public async Task SystemClock_TheCoarseClockNeverGrantsMoreThanTheRateAllows()
+    {
+        // On the system clock the bucket reads Environment.TickCount64: over any span, at most the capacity plus the
+        // rate times the span is granted, and a bucket left alone for longer than a tick is full again.
+        var bucket = new TokenBucket(permitsPerSecond: 1_000, capacity: 5, TimeProvider.System);
+        long start = Environment.TickCount64;
+        int granted = 0;
+        while (Environment.TickCount64 - start < 100)
+        {
+            granted += bucket.TryTake(1, out _) ? 1 : 0;
+        }
+
+        long elapsed = Environment.TickCount64 - start;
+        Assert.InRange(granted, 1, 5 + elapsed);
+
+        await Task.Delay(TimeSpan.FromMilliseconds(60));
+        Assert.True(bucket.IsFull());
+        Assert.True(bucket.TryTake(5, out _));
+    }
 }

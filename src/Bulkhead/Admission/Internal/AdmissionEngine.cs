@@ -271,6 +271,17 @@ internal sealed partial class AdmissionEngine : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private WorkloadLease TryAcquireChecked(ClassState c, ClassLimits limits, string? partition)
     {
+        if (limits.TokenBuckets is { } buckets)
+        {
+            // The built-in rate limit, the common case: checked in place, with nothing to hold beside the seat.
+            if (!buckets.TryAcquire(partition, out TimeSpan retryAfter))
+            {
+                return RateLimited(c, retryAfter);
+            }
+
+            return TryTakeSeatFast(c, limits) ? LeaseTicket.Issue(c) : TryAcquireSlow(c, partition, limiterLease: null);
+        }
+
         if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out RateLimitLease? limiterLease))
         {
             return rejected;
@@ -335,8 +346,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         {
             if (!buckets.TryAcquire(partition, out TimeSpan retryAfter))
             {
-                c.CountRejection(WorkloadRejectionReason.RateLimited);
-                rejected = new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
+                rejected = RateLimited(c, retryAfter);
                 return true;
             }
         }
@@ -353,6 +363,13 @@ internal sealed partial class AdmissionEngine : IDisposable
 
         rejected = default;
         return false;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WorkloadLease RateLimited(ClassState c, TimeSpan retryAfter)
+    {
+        c.CountRejection(WorkloadRejectionReason.RateLimited);
+        return new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
     }
 
     private static WorkloadLease Reject(ClassState c, RateLimitLease limiterLease)

@@ -71,6 +71,7 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
         && Options.Burst == options.Burst
         && Options.PerPartition == options.PerPartition;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryAcquire(string? partition, out TimeSpan retryAfter) =>
         BucketFor(partition ?? string.Empty).TryTake(1, out retryAfter);
 
@@ -89,6 +90,7 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
             ? ValueTask.FromCanceled<RateLimitLease>(cancellationToken)
             : new ValueTask<RateLimitLease>(AttemptAcquireCore(resource, permitCount));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TokenBucket BucketFor(string partition)
     {
         if (_partitions is null)
@@ -134,14 +136,13 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
 
     private int ChooseReplaced()
     {
-        long now = _timeProvider.GetTimestamp();
         int count = _slots.Count;
         int best = _hand;
         double bestTokens = double.MinValue;
         for (int i = 0; i < Math.Min(EvictionSample, count); i++)
         {
             int slot = (_hand + i) % count;
-            double tokens = _partitions![_slots[slot]].Available(now);
+            double tokens = _partitions![_slots[slot]].Available();
             if (tokens > bestTokens)
             {
                 (best, bestTokens) = (slot, tokens);
