@@ -68,8 +68,8 @@ public sealed class TokenBucketTests
     {
         // On the system clock the bucket reads Environment.TickCount64: over any span, at most the capacity plus the
         // rate times the span is granted, and a bucket left alone for longer than a tick is full again.
-        var bucket = new TokenBucket(permitsPerSecond: 1_000, capacity: 5, TimeProvider.System);
         long start = Environment.TickCount64;
+        var bucket = new TokenBucket(permitsPerSecond: 1_000, capacity: 5, TimeProvider.System);
         int granted = 0;
         while (Environment.TickCount64 - start < 100)
         {
