@@ -45,7 +45,7 @@ internal sealed partial class AdmissionEngine
                 // Admitted: the lease is issued below, outside the lock.
                 if (limits.LimitsPartitions)
                 {
-                    heldPartition = c.Queue.Track(key);
+                    heldPartition = known ?? c.Queue.TrackNew(key);
                     heldPartition.InFlight++;
                 }
             }

@@ -113,14 +113,12 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     }
 
     /// <summary>Finds a partition's state, tracking it if needed (or sharing an overflow partition past the cap).</summary>
-    public PartitionState Track(string key)
-    {
-        if (Find(key) is { } state)
-        {
-            return state;
-        }
+    public PartitionState Track(string key) => Find(key) ?? TrackNew(key);
 
-        if (_reusable.TryPop(out state))
+    /// <summary>Starts tracking a key that <see cref="Find"/> just did not find.</summary>
+    public PartitionState TrackNew(string key)
+    {
+        if (_reusable.TryPop(out PartitionState? state))
         {
             state.Key = key;
         }
