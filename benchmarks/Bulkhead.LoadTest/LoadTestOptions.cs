@@ -11,7 +11,7 @@ public sealed record LoadTestOptions
 
     public int Repetitions { get; init; } = 3;
 
-    public IReadOnlyList<Mode> Modes { get; init; } = [Mode.NoIsolation, Mode.AspNetLimiter1, Mode.AspNetLimiter2, Mode.BulkheadLowest, Mode.BulkheadIdle];
+    public IReadOnlyList<Mode> Modes { get; init; } = [Mode.NoIsolation, Mode.AspNetLimiter1, Mode.AspNetLimiter2, Mode.BulkheadAdmissionOnly, Mode.BulkheadLowest, Mode.BulkheadIdle];
 
     public string OutputDirectory { get; init; } = "artifacts/loadtest";
 

@@ -15,6 +15,9 @@ public enum Mode
     /// <summary>ASP.NET Core's rate limiter, a concurrency limiter of 2 permits (= cores) on the report endpoint.</summary>
     AspNetLimiter2,
 
+    /// <summary>Bulkhead, admission only: the same classes, reports on the ThreadPool (no dedicated threads).</summary>
+    BulkheadAdmissionOnly,
+
     /// <summary>Bulkhead: a reporting class on dedicated threads at nice 19.</summary>
     BulkheadLowest,
 

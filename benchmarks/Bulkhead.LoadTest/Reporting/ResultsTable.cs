@@ -35,6 +35,7 @@ public static class ResultsTable
         Mode.NoIsolation => "no isolation",
         Mode.AspNetLimiter1 => "ASP.NET Core limiter, 1 permit",
         Mode.AspNetLimiter2 => "ASP.NET Core limiter, 2 permits",
+        Mode.BulkheadAdmissionOnly => "Bulkhead, admission only (no dedicated threads)",
         Mode.BulkheadLowest => "Bulkhead, reporting threads at Lowest",
         Mode.BulkheadIdle => "Bulkhead, reporting threads at Idle",
         _ => mode.ToString(),

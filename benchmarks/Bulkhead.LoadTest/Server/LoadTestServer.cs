@@ -18,7 +18,7 @@ internal static class LoadTestServer
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
 
-        bool bulkhead = mode is Mode.BulkheadLowest or Mode.BulkheadIdle;
+        bool bulkhead = mode is Mode.BulkheadAdmissionOnly or Mode.BulkheadLowest or Mode.BulkheadIdle;
         if (bulkhead)
         {
             // The configuration docs/jobs.md recommends for CPU-heavy reports: their own class, on dedicated
@@ -31,10 +31,11 @@ internal static class LoadTestServer
                 o.AddClass("reporting", c =>
                 {
                     c.Priority = 2;
-                    c.MaxConcurrency = 64;
+                    // Admission only: as many reports at once as the dedicated modes have threads, on the ThreadPool.
+                    c.MaxConcurrency = mode == Mode.BulkheadAdmissionOnly ? Environment.ProcessorCount : 64;
                     c.QueueLimit = 1_000;
                     c.QueueTimeout = TimeSpan.FromMinutes(1);
-                    c.Execution = new WorkloadExecutionOptions
+                    c.Execution = mode == Mode.BulkheadAdmissionOnly ? null : new WorkloadExecutionOptions
                     {
                         DedicatedThreads = Environment.ProcessorCount,
                         CpuPriority = mode == Mode.BulkheadIdle ? WorkloadCpuPriority.Idle : WorkloadCpuPriority.Lowest,
