@@ -286,6 +286,13 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         using var stop = new CancellationTokenSource();
         long lastTotal = 0;
         int samples = 0;
+        long attempts = 0;
+
+        // One rejection and one admission first, so that every series the load feeds exists whatever the scheduling.
+        WorkloadLease first = _scheduler.TryAcquire("batch");
+        Assert.Equal(WorkloadRejectionReason.QueueFull, _scheduler.TryAcquire("batch").RejectionReason);
+        first.Dispose();
+        attempts += 2;
 
         // A reader collects while producers admit, wait, give up and are rejected: totals never go back.
         Task reader = Task.Run(async () =>
@@ -296,14 +303,16 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
                 long total = decisions.GetMeasurementSnapshot(clear: true).Where(m => Equals(m.Tags.GetValueOrDefault(ClassTag), "batch")).Sum(m => m.Value);
                 Assert.True(total >= lastTotal, $"the decisions went back from {lastTotal} to {total}");
                 lastTotal = total;
-                samples++;
+                Interlocked.Increment(ref samples);
                 await Task.Yield();
             }
         });
         Task[] producers = [.. Enumerable.Range(0, Producers).Select(p => Task.Run(async () =>
         {
-            for (int i = 0; i < Attempts; i++)
+            // Each producer goes on until the reader has collected a few times while work ran, however they are scheduled.
+            for (int i = 0; i < Attempts || Volatile.Read(ref samples) < 5; i++)
             {
+                Interlocked.Increment(ref attempts);
                 if (i % 3 == 0)
                 {
                     using var giveUp = new CancellationTokenSource();
@@ -334,10 +343,9 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         IReadOnlyList<CollectedMeasurement<long>> final = decisions.GetMeasurementSnapshot(clear: true);
         long Sum(string result) => final.Where(m => Equals(m.Tags.GetValueOrDefault(ClassTag), "batch") && Equals(m.Tags[ResultTag], result)).Sum(m => m.Value);
 
-        Assert.True(samples > 1, "the reader collected while the producers ran");
-        Assert.Equal(Producers * Attempts, Sum("admitted") + Sum("rejected") + Sum("canceled"));
+        Assert.True(Volatile.Read(ref samples) >= 5, "the reader collected while the producers ran");
+        Assert.Equal(Interlocked.Read(ref attempts), Sum("admitted") + Sum("rejected") + Sum("canceled"));
         Assert.Equal((batch.Admitted, batch.Rejected, batch.Canceled), (Sum("admitted"), Sum("rejected"), Sum("canceled")));
-        Assert.True(Sum("rejected") > 0 && Sum("admitted") > 0, "the load both admitted and rejected");
         Assert.Equal(0, Observe(active, (ClassTag, "batch")));
     }
 
