@@ -56,4 +56,12 @@ public sealed class WorkloadIsolationHttpOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: no header.</value>
     public string? WorkloadClassResponseHeader { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the request's <see cref="System.Diagnostics.Activity"/> also gets the
+    /// partition key (<c>bulkhead.partition</c>) beside the class, the result and the queue wait it always gets. A
+    /// partition key is often a tenant or a user: personal data that traces may not be allowed to carry.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool IncludePartitionInActivity { get; set; }
 }

@@ -48,7 +48,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger);
 
-        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader).InvokeAsync);
+        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity).InvokeAsync);
     }
 
     /// <summary>
@@ -97,5 +97,9 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         }
 
         options.WorkloadClassResponseHeader = section["WorkloadClassResponseHeader"] is { Length: > 0 } classHeader ? classHeader : options.WorkloadClassResponseHeader;
+        if (section["IncludePartitionInActivity"] is { Length: > 0 } partitionInActivity)
+        {
+            options.IncludePartitionInActivity = bool.Parse(partitionInActivity);
+        }
     }
 }

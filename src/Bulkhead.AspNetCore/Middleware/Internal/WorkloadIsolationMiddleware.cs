@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
 using Microsoft.AspNetCore.Http;
@@ -20,13 +21,15 @@ internal sealed class WorkloadIsolationMiddleware
     private readonly RejectionWriter _rejections;
     private readonly WorkloadFrontEndCounters _counters;
     private readonly string? _classHeader;
+    private readonly bool _partitionInActivity;
 
     // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
     private readonly Func<object?, CancellationToken, Task> _runPipeline;
 
-    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, WorkloadFrontEndCounters counters, string? classHeader = null)
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, WorkloadFrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false)
     {
         _classHeader = classHeader;
+        _partitionInActivity = partitionInActivity;
         _next = next;
         _classifier = classifier;
         _rejections = rejections;
@@ -37,9 +40,13 @@ internal sealed class WorkloadIsolationMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint());
+
+        // The request's span, when someone records it, says what Bulkhead decided: nothing is paid otherwise.
+        Activity? activity = Activity.Current is { IsAllDataRequested: true } current ? current : null;
         if (workloadClass is null)
         {
             _counters.CountExempt();
+            activity?.SetTag(ActivityTags.Result, "exempt");
             return RunPipeline(context, CancellationToken.None);
         }
 
@@ -48,14 +55,29 @@ internal sealed class WorkloadIsolationMiddleware
             context.Response.Headers[_classHeader] = workloadClass.Name;
         }
 
+        string? partition = _classifier.GetPartition(context);
+        if (activity is not null)
+        {
+            activity.SetTag(ActivityTags.WorkloadClass, workloadClass.Name);
+            if (_partitionInActivity && partition is not null)
+            {
+                activity.SetTag(ActivityTags.Partition, partition);
+            }
+        }
+
         CancellationToken aborted = context.RequestAborted;
-        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(_classifier.GetPartition(context), aborted);
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(partition, aborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
-            return WaitForSeatAsync(context, acquiring, workloadClass);
+            return WaitForSeatAsync(context, acquiring, workloadClass, activity);
         }
 
         WorkloadLease lease = acquiring.Result;
+        if (activity is not null)
+        {
+            ActivityTags.Decided(activity, lease, waited: TimeSpan.Zero);
+        }
+
         // The pipeline keeps the client's token; the work's token is only the execution timeout's (none when the class has none).
         return lease.IsAcquired ? workloadClass.ExecuteAsync(lease, _runPipeline, context, CancellationToken.None) : _rejections.WriteAsync(context, lease);
     }
@@ -121,8 +143,9 @@ internal sealed class WorkloadIsolationMiddleware
         }
     }
 
-    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, WorkloadClass workloadClass)
+    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, WorkloadClass workloadClass, Activity? activity)
     {
+        long queued = activity is null ? 0 : Stopwatch.GetTimestamp();
         WorkloadLease lease;
         try
         {
@@ -131,7 +154,14 @@ internal sealed class WorkloadIsolationMiddleware
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client left while queued: its place is already free, and there is no one to answer.
+            activity?.SetTag(ActivityTags.Result, "canceled");
+            activity?.SetTag(ActivityTags.QueueDuration, Stopwatch.GetElapsedTime(queued).TotalSeconds);
             return;
+        }
+
+        if (activity is not null)
+        {
+            ActivityTags.Decided(activity, lease, Stopwatch.GetElapsedTime(queued));
         }
 
         if (lease.IsAcquired)

@@ -89,7 +89,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("PartitionClaim", Text),
         ("DefaultRetryAfter", Duration),
         ("IncludeRejectionDetails", Bool),
-        ("WorkloadClassResponseHeader", Text));
+        ("WorkloadClassResponseHeader", Text),
+        ("IncludePartitionInActivity", Bool));
 
     /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it.</summary>
     internal static readonly Setting Root = Setting.Object(

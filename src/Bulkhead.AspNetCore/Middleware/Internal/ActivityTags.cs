@@ -1,0 +1,31 @@
+using System.Diagnostics;
+
+namespace Bulkhead.AspNetCore.Middleware.Internal;
+
+/// <summary>What the middleware tells the request's <see cref="Activity"/>: the same names as the metrics' tags.</summary>
+internal static class ActivityTags
+{
+    public const string WorkloadClass = "bulkhead.workload_class";
+    public const string Result = "bulkhead.result";
+    public const string RejectionReason = "bulkhead.rejection_reason";
+    public const string QueueDuration = "bulkhead.queue.duration";
+    public const string Partition = "bulkhead.partition";
+
+    /// <summary>Tags how admission ended and how long the request waited for it, in seconds.</summary>
+    public static void Decided(Activity activity, WorkloadLease lease, TimeSpan waited)
+    {
+        activity.SetTag(Result, lease.IsAcquired ? "admitted" : "rejected");
+        activity.SetTag(QueueDuration, waited.TotalSeconds);
+        if (lease.RejectionReason is { } reason)
+        {
+            activity.SetTag(RejectionReason, reason switch
+            {
+                WorkloadRejectionReason.QueueFull => "queue_full",
+                WorkloadRejectionReason.QueueTimeout => "queue_timeout",
+                WorkloadRejectionReason.RateLimited => "rate_limited",
+                WorkloadRejectionReason.ShuttingDown => "shutting_down",
+                _ => reason.ToString(),
+            });
+        }
+    }
+}
