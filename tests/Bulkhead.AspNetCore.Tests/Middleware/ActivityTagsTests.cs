@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulkhead.AspNetCore.Tests.Middleware;
@@ -108,6 +111,29 @@ public sealed class ActivityTagsTests : IDisposable
         }
 
         return client.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task Partition_CanBeAskedForInTheHttpSection()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes("""
+            { "WorkloadIsolation": { "DefaultClass": "interactive", "TrustedHeaders": [ "X-Tenant" ], "Classes": { "interactive": { } },
+              "Http": { "PartitionHeader": "X-Tenant", "IncludePartitionInActivity": true } } }
+            """)));
+        builder.Services.AddWorkloadIsolation(builder.Configuration.GetSection("WorkloadIsolation"));
+        await using WebApplication app = builder.Build();
+        app.UseWorkloadIsolation();
+        app.MapGet("/from-section", () => "hello");
+        await app.StartAsync().WithTimeout();
+        using HttpClient client = app.GetTestClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(client, "/from-section", tenant: "tenant-9")).StatusCode);
+
+        await Eventually.TrueAsync(() => _spans.Any(s => Path(s) == "/from-section"), "the request's span ended");
+        Assert.Equal("tenant-9", Tag(Span("/from-section"), "bulkhead.partition"));
+        await app.StopAsync().WithTimeout();
     }
 
     private static string? Tag(Activity span, string name) => span.GetTagItem(name) as string;
