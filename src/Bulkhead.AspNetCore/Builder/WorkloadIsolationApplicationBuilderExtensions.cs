@@ -46,7 +46,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         WorkloadFrontEndCounters counters = services.GetService<WorkloadFrontEndCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
-        var rejections = new RejectionWriter(httpOptions, logger);
+        var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue);
 
         return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity).InvokeAsync);
     }

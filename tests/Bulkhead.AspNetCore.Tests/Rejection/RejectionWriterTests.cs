@@ -36,6 +36,42 @@ public sealed class RejectionWriterTests
         Assert.Equal(header, context.Response.Headers.RetryAfter);
     }
 
+    [Theory]
+    [InlineData(WorkloadRejectionReason.QueueFull, "its queue was full (QueueLimit 7)")]
+    [InlineData(WorkloadRejectionReason.QueueTimeout, "no seat freed within its QueueTimeout (00:00:02)")]
+    [InlineData(WorkloadRejectionReason.RateLimited, "its RateLimit (2.5 per second, burst 5, per partition)")]
+    [InlineData(WorkloadRejectionReason.ShuttingDown, "the host is stopping")]
+    public async Task WriteAsync_WithDetails_SaysWhichLimitRefusedTheRequest_InTheBodyAndTheLog(WorkloadRejectionReason reason, string limit)
+    {
+        var configuration = new WorkloadIsolationOptions { DefaultClass = "reporting" }.AddClass("reporting", c =>
+        {
+            c.QueueLimit = 7;
+            c.QueueTimeout = TimeSpan.FromSeconds(2);
+            c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 2.5, Burst = 5, PerPartition = true };
+        });
+        var logs = new ListLoggerProvider();
+        DefaultHttpContext context = NewContext();
+        context.Response.Body = new MemoryStream();
+
+        await new RejectionWriter(new() { IncludeRejectionDetails = true }, logs.CreateLogger("test"), () => configuration)
+            .WriteAsync(context, new WorkloadLease("reporting", reason, null)).WithTimeout();
+
+        context.Response.Body.Position = 0;
+        string body = await new StreamReader(context.Response.Body).ReadToEndAsync();
+        Assert.Contains($"\"limit\":\"{limit}\"", body, StringComparison.Ordinal);
+        Assert.Contains(logs.Messages, m => m.Message == $"Workload class 'reporting' rejected a request: {reason}, {limit}.");
+    }
+
+    [Fact]
+    public void DescribeLimit_NoQueue_AndAnUnknownClass()
+    {
+        var configuration = new WorkloadIsolationOptions { DefaultClass = "reporting" }.AddClass("reporting", c => c.QueueLimit = 0);
+
+        Assert.Equal("no seat was free and it queues nothing (QueueLimit 0)", RejectionWriter.DescribeLimit(configuration, "reporting", WorkloadRejectionReason.QueueFull));
+        Assert.Equal("its limits", RejectionWriter.DescribeLimit(configuration, "gone", WorkloadRejectionReason.QueueFull));
+        Assert.Equal("its rate limiter", RejectionWriter.DescribeLimit(configuration, "reporting", WorkloadRejectionReason.RateLimited));
+    }
+
     [Fact]
     public async Task WriteAsync_ResponseAlreadyStarted_WritesNothing()
     {

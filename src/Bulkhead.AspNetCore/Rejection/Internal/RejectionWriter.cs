@@ -11,7 +11,10 @@ namespace Bulkhead.AspNetCore.Rejection.Internal;
 /// Answers a rejected request: 503 (429 when rate limited) with <c>Retry-After</c>, then the user's
 /// <see cref="WorkloadIsolationHttpOptions.OnRejected"/> or an RFC 9457 problem details body.
 /// </summary>
-internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger)
+/// <param name="options">The HTTP settings.</param>
+/// <param name="logger">Where rejections are logged (at Debug).</param>
+/// <param name="configuration">The configuration in force, to say which limit refused a request; none to leave it out.</param>
+internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger, Func<WorkloadIsolationOptions>? configuration = null)
 {
     // As ASP.NET Core's own problem details: a type for the status (RFC 9110 for 503, RFC 6585 for 429) and a traceId.
     private const string ServiceUnavailableType = "https://tools.ietf.org/html/rfc9110#section-15.6.4";
@@ -23,7 +26,8 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
     /// <summary>Answers a rejection, the middleware's own or one thrown by code the request ran.</summary>
     public Task WriteAsync(HttpContext context, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfterHint)
     {
-        LogRejected(logger, workloadClass, reason);
+        string limit = DescribeLimit(configuration?.Invoke(), workloadClass, reason);
+        LogRejected(logger, workloadClass, reason, limit);
         if (context.Response.HasStarted)
         {
             return Task.CompletedTask;
@@ -54,7 +58,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             Status = status,
             Title = rateLimited ? "Too many requests" : "Service busy",
             Detail = options.IncludeRejectionDetails
-                ? string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}. Retry after {seconds} s.")
+                ? string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retry after {seconds} s.")
                 : string.Create(CultureInfo.InvariantCulture, $"Retry after {seconds} s."),
             Extensions =
             {
@@ -66,6 +70,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
         {
             problem.Extensions["workloadClass"] = workloadClass;
             problem.Extensions["reason"] = reason.ToString();
+            problem.Extensions["limit"] = limit;
         }
 
         return WriteProblemAsync(context, problem);
@@ -83,6 +88,33 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
         await Results.Problem(problem).ExecuteAsync(context).ConfigureAwait(false);
     }
 
-    [LoggerMessage(2, LogLevel.Debug, "Workload class '{WorkloadClass}' rejected a request: {Reason}.")]
-    private static partial void LogRejected(ILogger logger, string workloadClass, WorkloadRejectionReason reason);
+    /// <summary>Which limit refused the request, as the configuration in force sets it.</summary>
+    internal static string DescribeLimit(WorkloadIsolationOptions? configuration, string workloadClass, WorkloadRejectionReason reason)
+    {
+        if (reason == WorkloadRejectionReason.ShuttingDown)
+        {
+            return "the host is stopping";
+        }
+
+        if (configuration is null || !configuration.Classes.TryGetValue(workloadClass, out WorkloadClassOptions? c))
+        {
+            return "its limits";
+        }
+
+        return reason switch
+        {
+            WorkloadRejectionReason.QueueFull => c.QueueLimit == 0
+                ? "no seat was free and it queues nothing (QueueLimit 0)"
+                : string.Create(CultureInfo.InvariantCulture, $"its queue was full (QueueLimit {c.QueueLimit})"),
+            WorkloadRejectionReason.QueueTimeout => string.Create(CultureInfo.InvariantCulture, $"no seat freed within its QueueTimeout ({c.QueueTimeout})"),
+            WorkloadRejectionReason.RateLimited when c.RateLimit is { } rate => string.Create(
+                CultureInfo.InvariantCulture,
+                $"its RateLimit ({rate.PermitsPerSecond} per second, burst {rate.Burst?.ToString(CultureInfo.InvariantCulture) ?? "one second's worth"}{(rate.PerPartition ? ", per partition" : "")})"),
+            WorkloadRejectionReason.RateLimited => "its rate limiter",
+            _ => "its limits",
+        };
+    }
+
+    [LoggerMessage(2, LogLevel.Debug, "Workload class '{WorkloadClass}' rejected a request: {Reason}, {Limit}.")]
+    private static partial void LogRejected(ILogger logger, string workloadClass, WorkloadRejectionReason reason, string limit);
 }
