@@ -64,4 +64,13 @@ public sealed class WorkloadIsolationHttpOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool IncludePartitionInActivity { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether responses of classes with a built-in rate limit carry the IETF
+    /// <c>RateLimit-Policy</c> and <c>RateLimit</c> fields (draft-ietf-httpapi-ratelimit-headers), so that clients can
+    /// pace themselves: the policy is named after the class, <c>q</c> is the burst, <c>w</c> the seconds an empty bucket
+    /// takes to fill, <c>r</c> the permits left after this request and <c>t</c> the seconds until the bucket is full.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool RateLimitHeaders { get; set; }
 }

@@ -48,7 +48,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue);
 
-        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity).InvokeAsync);
+        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity, httpOptions.RateLimitHeaders).InvokeAsync);
     }
 
     /// <summary>
@@ -100,6 +100,11 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         if (section["IncludePartitionInActivity"] is { Length: > 0 } partitionInActivity)
         {
             options.IncludePartitionInActivity = bool.Parse(partitionInActivity);
+        }
+
+        if (section["RateLimitHeaders"] is { Length: > 0 } rateLimitHeaders)
+        {
+            options.RateLimitHeaders = bool.Parse(rateLimitHeaders);
         }
     }
 }

@@ -94,6 +94,15 @@ public abstract class WorkloadClass
     /// <exception cref="ArgumentException"><paramref name="lease"/> holds no seat.</exception>
     public abstract Task<TResult> ExecuteAsync<TResult>(WorkloadLease lease, Func<object?, CancellationToken, Task<TResult>> work, object? state, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Gets where the class's built-in rate limit (<see cref="WorkloadClassOptions.RateLimit"/>) stands for a partition,
+    /// for clients to pace themselves; reading it takes no permit. A partition the class has not seen has a full bucket.
+    /// </summary>
+    /// <param name="partition">The partition key, for a per-partition limit; ignored otherwise.</param>
+    /// <returns>The state, or <see langword="null"/> when the class has no built-in rate limit (none, or one added with
+    /// <c>AddRateLimiter</c>, whose state only that limiter knows).</returns>
+    public virtual WorkloadRateLimitState? GetRateLimitState(string? partition = null) => null;
+
     /// <inheritdoc />
     public override string ToString() => Name;
 }

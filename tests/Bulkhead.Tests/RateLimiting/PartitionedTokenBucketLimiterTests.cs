@@ -76,6 +76,27 @@ public sealed class PartitionedTokenBucketLimiterTests
     }
 
     [Fact]
+    public void GetRateLimitState_FollowsEachPartitionsBucket_WithoutTakingAPermit()
+    {
+        var time = new FakeTimeProvider();
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(16, o => o
+            .AddClass("reporting", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 4, Burst = 8, PerPartition = true })
+            .AddClass("free", c => c.Priority = 1), time);
+        WorkloadClass reporting = scheduler.GetClass("reporting");
+        for (int i = 0; i < 3; i++)
+        {
+            reporting.TryAcquire("tenant-a").Dispose();
+        }
+
+        Assert.Equal(new WorkloadRateLimitState(8, TimeSpan.FromSeconds(2), 5, TimeSpan.FromSeconds(0.75)), reporting.GetRateLimitState("tenant-a"));
+        Assert.Equal(reporting.GetRateLimitState("tenant-a"), reporting.GetRateLimitState("tenant-a"));       // reading takes nothing
+        Assert.Equal(new WorkloadRateLimitState(8, TimeSpan.FromSeconds(2), 8, TimeSpan.Zero), reporting.GetRateLimitState("tenant-new"));
+        time.Advance(TimeSpan.FromSeconds(0.5));
+        Assert.Equal(new WorkloadRateLimitState(8, TimeSpan.FromSeconds(2), 7, TimeSpan.FromSeconds(0.25)), reporting.GetRateLimitState("tenant-a"));
+        Assert.Null(scheduler.GetClass("free").GetRateLimitState());
+    }
+
+    [Fact]
     public void BurstNotSet_IsOneSecondOfPermits()
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(64, o => o.AddClass("reporting", c =>

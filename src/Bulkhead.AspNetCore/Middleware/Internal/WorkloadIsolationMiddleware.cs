@@ -22,14 +22,16 @@ internal sealed class WorkloadIsolationMiddleware
     private readonly WorkloadFrontEndCounters _counters;
     private readonly string? _classHeader;
     private readonly bool _partitionInActivity;
+    private readonly bool _rateLimitHeaders;
 
     // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
     private readonly Func<object?, CancellationToken, Task> _runPipeline;
 
-    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, WorkloadFrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false)
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, WorkloadFrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false, bool rateLimitHeaders = false)
     {
         _classHeader = classHeader;
         _partitionInActivity = partitionInActivity;
+        _rateLimitHeaders = rateLimitHeaders;
         _next = next;
         _classifier = classifier;
         _rejections = rejections;
@@ -69,10 +71,15 @@ internal sealed class WorkloadIsolationMiddleware
         ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(partition, aborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
-            return WaitForSeatAsync(context, acquiring, workloadClass, activity);
+            return WaitForSeatAsync(context, acquiring, workloadClass, activity, partition);
         }
 
         WorkloadLease lease = acquiring.Result;
+        if (_rateLimitHeaders)
+        {
+            RateLimitHeaders.Write(context, workloadClass, partition);
+        }
+
         if (activity is not null)
         {
             ActivityTags.Decided(activity, lease, waited: TimeSpan.Zero);
@@ -143,7 +150,7 @@ internal sealed class WorkloadIsolationMiddleware
         }
     }
 
-    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, WorkloadClass workloadClass, Activity? activity)
+    private async Task WaitForSeatAsync(HttpContext context, ValueTask<WorkloadLease> acquiring, WorkloadClass workloadClass, Activity? activity, string? partition)
     {
         long queued = activity is null ? 0 : Stopwatch.GetTimestamp();
         WorkloadLease lease;
@@ -162,6 +169,11 @@ internal sealed class WorkloadIsolationMiddleware
         if (activity is not null)
         {
             ActivityTags.Decided(activity, lease, Stopwatch.GetElapsedTime(queued));
+        }
+
+        if (_rateLimitHeaders)
+        {
+            RateLimitHeaders.Write(context, workloadClass, partition);
         }
 
         if (lease.IsAcquired)

@@ -155,6 +155,8 @@ internal sealed partial class ClassState : WorkloadClass
     /// <inheritdoc />
     public override WorkloadLease TryAcquire(string? partition = null) => Engine.TryAcquire(this, partition);
 
+    public override WorkloadRateLimitState? GetRateLimitState(string? partition = null) => Limits.TokenBuckets?.GetState(partition);
+
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default) =>

@@ -90,7 +90,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("DefaultRetryAfter", Duration),
         ("IncludeRejectionDetails", Bool),
         ("WorkloadClassResponseHeader", Text),
-        ("IncludePartitionInActivity", Bool));
+        ("IncludePartitionInActivity", Bool),
+        ("RateLimitHeaders", Bool));
 
     /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it.</summary>
     internal static readonly Setting Root = Setting.Object(

@@ -77,6 +77,19 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
 
     public override RateLimiterStatistics? GetStatistics(string resource) => null;
 
+    /// <summary>Where a partition's bucket stands, without tracking a partition not seen (its bucket would be full).</summary>
+    public WorkloadRateLimitState GetState(string? partition)
+    {
+        TokenBucket? bucket = _partitions is null ? _classBucket : _partitions.GetValueOrDefault(partition ?? string.Empty);
+        double available = bucket?.Available() ?? _capacity;
+        int remaining = Math.Clamp((int)Math.Floor(available), 0, _capacity);
+        return new WorkloadRateLimitState(
+            _capacity,
+            TimeSpan.FromSeconds(_capacity / _permitsPerSecond),
+            remaining,
+            TimeSpan.FromSeconds(Math.Max(0, _capacity - available) / _permitsPerSecond));
+    }
+
     protected override RateLimitLease AttemptAcquireCore(string resource, int permitCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(permitCount);
