@@ -10,6 +10,11 @@ namespace Bulkhead.AspNetCore.Tests.Diagnostics;
 /// The meter through OpenTelemetry's Prometheus exporter, wired as samples/WebApi wires it: every metric name the
 /// queries in docs/metrics.md use is one a real scrape has.
 /// </summary>
+/// <remarks>
+/// OpenTelemetry listens to every meter named <c>Bulkhead</c> in the process, whichever host made it, so this test runs
+/// alone: the apps of other tests running beside it would add their own instruments of the same names to its scrape.
+/// </remarks>
+[Collection(nameof(ProcessWideMetrics))]
 public sealed partial class PrometheusScrapeTests
 {
     [Fact]
@@ -80,3 +85,7 @@ public sealed partial class PrometheusScrapeTests
     [GeneratedRegex(@"\{[^}]*\}|\b(?:by|on) \([^)]*\)")]
     private static partial Regex LabelContexts();
 }
+
+/// <summary>Tests that listen to every meter of the process run alone, after the others.</summary>
+[CollectionDefinition(nameof(ProcessWideMetrics), DisableParallelization = true)]
+public sealed class ProcessWideMetrics;
