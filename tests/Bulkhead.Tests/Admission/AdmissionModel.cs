@@ -456,7 +456,7 @@ internal sealed class AdmissionModel
                 return partition;
             }
 
-            int index = (int)((uint)StringComparer.Ordinal.GetHashCode(key) % 64);
+            int index = (int)((uint)Bulkhead.Queuing.Internal.PartitionedWaitQueue.OverflowHash(key) % 64);
             if (_overflow[index] is { } busy && (busy.InFlight > 0 || busy.Queue.Count > 0))
             {
                 return busy;

@@ -259,7 +259,14 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         return newcomerQueued + 1 < largest.Waiters.Count ? largest.Waiters.Last : null;
     }
 
-    private static int OverflowIndex(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % OverflowPartitions);
+    /// <summary>
+    /// Gets or sets the hash that spreads keys over the overflow partitions: the process's randomized string hash, so that
+    /// no client can choose which neighbours it shares a partition with. Tests that compare the engine with a model set
+    /// a fixed one, so that a run depends on its seed alone.
+    /// </summary>
+    internal static Func<string, int> OverflowHash { get; set; } = static key => StringComparer.Ordinal.GetHashCode(key);
+
+    private static int OverflowIndex(string key) => (int)((uint)OverflowHash(key) % OverflowPartitions);
 
     private PartitionState Overflow(string key)
     {
