@@ -210,21 +210,21 @@ internal sealed partial class AdaptiveController : IDisposable
             return (Verdict.Pending, 0, "first window");
         }
 
-        List<(string Name, TimeSpan Target, TimeSpan? P99, long Samples)> measures = [];
+        List<(string Name, TimeSpan Target, TimeSpan? P99, long Samples, bool QueueWait)> measures = [];
         if (objective.QueueWaitP99 is { } queueTarget && c.QueueWaits is { } queueWaits)
         {
             queueWaits.CopyTo(watch.QueueNow);
             long admitted = state.Admitted - watch.Admitted;
             long waited = LatencyHistogram.Count(watch.QueueNow, watch.QueueBefore);
             TimeSpan? p99 = LatencyHistogram.Quantile(watch.QueueNow, watch.QueueBefore, admitted - waited, Percentile);
-            measures.Add(("queue wait", queueTarget, p99, Math.Max(admitted, waited)));
+            measures.Add(("queue wait", queueTarget, p99, Math.Max(admitted, waited), true));
         }
 
         if (objective.SeatTimeP99 is { } seatTarget && c.SeatTimes is { } seatTimes)
         {
             seatTimes.CopyTo(watch.SeatNow);
             long held = LatencyHistogram.Count(watch.SeatNow, watch.SeatBefore);
-            measures.Add(("seat time", seatTarget, LatencyHistogram.Quantile(watch.SeatNow, watch.SeatBefore, 0, Percentile), held));
+            measures.Add(("seat time", seatTarget, LatencyHistogram.Quantile(watch.SeatNow, watch.SeatBefore, 0, Percentile), held, false));
         }
 
         double worst = 0;
@@ -235,7 +235,7 @@ internal sealed partial class AdaptiveController : IDisposable
         long total = measures.Sum(m => m.Samples);
         bool idle = total == watch.SamplesSoFar;
         watch.SamplesSoFar = total;
-        foreach ((string name, TimeSpan target, TimeSpan? p99, long samples) in measures)
+        foreach ((string name, TimeSpan target, TimeSpan? p99, long samples, _) in measures)
         {
             if (samples == 0)
             {
@@ -263,11 +263,11 @@ internal sealed partial class AdaptiveController : IDisposable
         }
 
         // The window closes: what was measured is shown (until a window measures again), and the next starts here.
-        foreach ((string name, _, TimeSpan? p99, long samples) in measures)
+        foreach ((_, _, TimeSpan? p99, long samples, bool queueWait) in measures)
         {
             if (samples >= _options.MinSamples && p99 is { } value)
             {
-                Volatile.Write(ref name == "queue wait" ? ref c.LastQueueWaitP99 : ref c.LastSeatTimeP99, value.Ticks);
+                Volatile.Write(ref queueWait ? ref c.LastQueueWaitP99 : ref c.LastSeatTimeP99, value.Ticks);
             }
         }
 

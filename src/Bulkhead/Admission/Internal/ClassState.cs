@@ -123,10 +123,10 @@ internal sealed partial class ClassState : WorkloadClass
     /// <summary>Gets the queue waits of admitted work measured for the class's objective, or <see langword="null"/> before it has one.</summary>
     public LatencyHistogram? QueueWaits { get; private set; }
 
-    /// <summary>Gets or sets the last 99th percentiles the adaptive controller measured (ticks; -1 for none).</summary>
+    /// <summary>The last 99th percentile of queue wait the adaptive controller measured (ticks; -1 for none).</summary>
     public long LastQueueWaitP99 = -1;
 
-    /// <summary>Gets or sets the last 99th percentile of seat-holding time the adaptive controller measured (ticks; -1 for none).</summary>
+    /// <summary>The last 99th percentile of seat-holding time the adaptive controller measured (ticks; -1 for none).</summary>
     public long LastSeatTimeP99 = -1;
 
     /// <summary>Gets the class's dedicated threads, or <see langword="null"/> when its work runs on the ThreadPool.</summary>
