@@ -193,14 +193,16 @@ internal sealed class AdmissionModel
 
     public List<(int, Outcome)> Advance(long nowTicks)
     {
+        // Waiters time out in the order their timers fire: by deadline, then in the order they started waiting. The
+        // order matters: it decides which of two partitions came to a size last (the eviction tie-break).
         List<(int, Outcome)> result = [];
-        foreach (ModelClass c in _byName.Values)
+        var expired = _byName.Values
+            .SelectMany(c => c.Waiting().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).Select(w => (Class: c, w.Id, w.Deadline)))
+            .OrderBy(w => w.Deadline).ThenBy(w => w.Id).ToList();
+        foreach ((ModelClass c, int id, _) in expired)
         {
-            foreach ((int id, _) in c.Waiting().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).ToList())
-            {
-                c.Remove(id, served: false);
-                result.Add((id, Outcome.QueueTimeout));
-            }
+            c.Remove(id, served: false);
+            result.Add((id, Outcome.QueueTimeout));
         }
 
         return result;
