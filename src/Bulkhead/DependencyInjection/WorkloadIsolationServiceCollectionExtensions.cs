@@ -1,6 +1,7 @@
 using Bulkhead;
 using Bulkhead.Admission.Internal;
 using Bulkhead.DependencyInjection.Internal;
+using Bulkhead.Fleet.Internal;
 using Bulkhead.Jobs.Internal;
 using Bulkhead.Options.Internal;
 using Bulkhead.Telemetry.Internal;
@@ -75,12 +76,14 @@ public static class WorkloadIsolationServiceCollectionExtensions
         services.TryAddSingleton<WorkloadFrontEndCounters>();
         services.TryAddSingleton<JobCounters>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadFleetScopeCheck>());
         services.TryAddSingleton(static sp =>
         {
             var scheduler = new WorkloadScheduler(
                 sp.GetRequiredService<IOptions<WorkloadIsolationOptions>>().Value,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 WorkloadRateLimiterRegistration.CreateAll(sp),
+                sp.GetService<IWorkloadFleetLimiterFactory>(),
                 sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"),
                 sp.GetService<IMeterFactory>(),
                 sp.GetRequiredService<WorkloadFrontEndCounters>(),

@@ -94,4 +94,14 @@ public sealed class WorkloadClassOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: the class states no objective.</value>
     public WorkloadObjectiveOptions? Objective { get; set; }
+
+    /// <summary>
+    /// Gets or sets concurrency caps that hold across every replica of the service; <see langword="null"/> for none.
+    /// They need a fleet store, such as the Bulkhead.Redis package, registered.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadFleetOptions? Fleet { get; set; }
+
+    /// <summary>Gets a value indicating whether any limit of the class holds across the fleet.</summary>
+    internal bool HasFleetLimits => RateLimit is { Scope: WorkloadLimitScope.Fleet } || Fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null };
 }

@@ -47,6 +47,13 @@ public sealed class WorkloadClassSnapshot
     /// </summary>
     public TimeSpan? ObservedSeatTimeP99 { get; init; }
 
+    /// <summary>
+    /// Gets where the class's fleet-wide limits are decided now (<see cref="WorkloadFleetState.LocalShare"/> or
+    /// <see cref="WorkloadFleetState.Closed"/> while the fleet store is unreachable), or <see langword="null"/> for a
+    /// class with no fleet-wide limit.
+    /// </summary>
+    public WorkloadFleetState? FleetState { get; init; }
+
     /// <summary>Gets the limit the configuration sets; <see cref="MaxConcurrency"/> is lower while adaptive protection holds the class back.</summary>
     public int ConfiguredMaxConcurrency { get; init; }
 

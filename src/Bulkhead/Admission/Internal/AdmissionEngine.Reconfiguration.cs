@@ -195,6 +195,13 @@ internal sealed partial class AdmissionEngine
             return custom;
         }
 
+        if (options.HasFleetLimits)
+        {
+            // The fleet store's limiter enforces the rate too (validation keeps a process-scoped one out of such a class).
+            return (_fleet ?? throw new InvalidOperationException($"Workload class '{name}' has a fleet-wide limit but no fleet store is registered."))
+                .GetLimiter(name, options, current is PartitionedTokenBucketLimiter ? null : current);
+        }
+
         if (options.RateLimit is not { } rate)
         {
             return null;

@@ -39,6 +39,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     private readonly Lock _lock = new();
     private readonly IReadOnlyDictionary<string, PartitionedRateLimiter<string>> _customLimiters;
+    private readonly IWorkloadFleetLimiterFactory? _fleet;
     private EngineConfiguration _configuration;
     private WorkloadIsolationOptions _options;
     private Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
@@ -58,7 +59,7 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// <summary>Work asked of a removed class's handle that ran in the default class instead.</summary>
     public long RemovedClassFallbacks;
 
-    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null, ILogger? logger = null)
+    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null, ILogger? logger = null, IWorkloadFleetLimiterFactory? fleet = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -66,6 +67,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         TimeProvider = timeProvider;
         Logger = logger ?? NullLogger.Instance;
         _customLimiters = customLimiters ?? new Dictionary<string, PartitionedRateLimiter<string>>();
+        _fleet = fleet;
         _options = options;
         _configuration = Build(options, [], []);
     }
@@ -233,6 +235,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                         DedicatedThreads = c.Threads?.ThreadCount ?? 0,
                         ThreadStarvations = c.Threads?.Starvations ?? 0,
                         Jobs = jobs?.Read(c.Name) ?? WorkloadJobCounts.None,
+                        FleetState = (limits.RateLimiter as IWorkloadFleetLimiter)?.State,
                     };
                 })];
         }

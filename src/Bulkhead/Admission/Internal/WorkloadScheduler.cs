@@ -30,6 +30,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         WorkloadIsolationOptions options,
         TimeProvider timeProvider,
         IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? limiters = null,
+        IWorkloadFleetLimiterFactory? fleet = null,
         ILogger? logger = null,
         IMeterFactory? meterFactory = null,
         WorkloadFrontEndCounters? frontEnd = null,
@@ -39,7 +40,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         _logger = logger ?? NullLogger.Instance;
         _frontEnd = frontEnd ?? new WorkloadFrontEndCounters();
         _jobs = jobs;
-        Engine = new AdmissionEngine(options, timeProvider, limiters, _logger);
+        Engine = new AdmissionEngine(options, timeProvider, limiters, _logger, fleet);
         Adaptive = new AdaptiveController(Engine, _logger);
         Adaptive.Configure(options);
         if (meterFactory is not null)

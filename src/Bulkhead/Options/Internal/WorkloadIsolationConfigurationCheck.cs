@@ -29,7 +29,13 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         required: ["PermitsPerSecond"],
         ("PermitsPerSecond", Number),
         ("Burst", Int),
-        ("PerPartition", Bool));
+        ("PerPartition", Bool),
+        ("Scope", Setting.Enum<WorkloadLimitScope>()));
+
+    private static readonly Setting Fleet = Setting.Object(
+        required: [],
+        ("MaxConcurrency", Int),
+        ("MaxConcurrencyPerPartition", Int)) with { AnyOf = ["MaxConcurrency", "MaxConcurrencyPerPartition"] };
 
     private static readonly Setting Execution = Setting.Object(
         required: [],
@@ -70,7 +76,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("ExecutionTimeout", Duration),
         ("Execution", Execution),
         ("Jobs", Jobs),
-        ("Objective", Objective));
+        ("Objective", Objective),
+        ("Fleet", Fleet));
 
     private static readonly Setting Rule = Setting.Object(
         required: [],

@@ -181,6 +181,20 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.RateLimit is { } rateLimit)
         {
             AddAttributeFailures(rateLimit, $"{prefix}: RateLimit", failures);
+            if (!Enum.IsDefined(rateLimit.Scope))
+            {
+                failures.Add($"{prefix}: RateLimit: Scope ({rateLimit.Scope}) must be Process or Fleet.");
+            }
+        }
+
+        if (classOptions.Fleet is { } fleet)
+        {
+            AddAttributeFailures(fleet, $"{prefix}: Fleet", failures);
+            if (classOptions.RateLimit is { Scope: WorkloadLimitScope.Process } && fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null })
+            {
+                // One admission check per class: the fleet limiter, which then enforces the rate too.
+                failures.Add($"{prefix}: Fleet caps and a RateLimit of Scope Process cannot be combined; give the RateLimit Scope Fleet.");
+            }
         }
 
         if (classOptions.Execution is { } execution)

@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Threading.RateLimiting;
+
+namespace Bulkhead.Redis.Internal;
+
+/// <summary>
+/// The admission check of one workload class with fleet-wide limits: a permit of its fleet rate (the class's bucket, or
+/// the partition's), then a seat of its fleet cap and of its partition's. Each comes from this replica's stock when it
+/// holds one, from Redis otherwise; while Redis is unreachable, from this replica's local share, or not at all.
+/// </summary>
+internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFleetLimiter
+{
+    private readonly RedisFleetStore _store;
+    private readonly string _keyBase;
+    private readonly WorkloadRateLimitOptions? _rate;
+    private readonly int _burst;
+    private readonly int? _classCap;
+    private readonly int? _partitionCap;
+    private readonly ConcurrentDictionary<string, PermitStock> _permits = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SeatStock> _partitionSeats = new(StringComparer.Ordinal);
+    private readonly SeatStock? _classSeats;
+    private readonly ConcurrentDictionary<string, LocalShare> _localPartitions = new(StringComparer.Ordinal);
+    private readonly LocalShare _localClass;
+
+    public FleetLimiter(RedisFleetStore store, string workloadClass, WorkloadClassOptions options)
+    {
+        _store = store;
+        _keyBase = $"{store.KeyPrefix}:{workloadClass.ToLowerInvariant()}";
+        _rate = options.RateLimit is { Scope: WorkloadLimitScope.Fleet } rate ? rate : null;
+        _burst = _rate is null ? 0 : _rate.Burst ?? Math.Max(1, (int)Math.Ceiling(_rate.PermitsPerSecond));
+        _classCap = options.Fleet?.MaxConcurrency;
+        _partitionCap = options.Fleet?.MaxConcurrencyPerPartition;
+        _classSeats = _classCap is { } cap ? new SeatStock(store, SeatKey(partition: null), cap) : null;
+        _localClass = NewLocalShare(rateHere: _rate is { PerPartition: false }, _classCap);
+        Options = options;
+    }
+
+    /// <summary>Gets the class options this limiter was made for.</summary>
+    public WorkloadClassOptions Options { get; }
+
+    public WorkloadFleetState State => _store.State;
+
+    /// <summary>Gets the seats of the class's fleet cap this replica holds in Redis (tests, diagnostics).</summary>
+    internal int ClassSeatsHeld => _classSeats?.Owned ?? 0;
+
+    /// <summary>Whether another class configuration asks for exactly the fleet-wide limits this limiter enforces.</summary>
+    public bool SameAs(WorkloadClassOptions options)
+    {
+        WorkloadRateLimitOptions? rate = options.RateLimit is { Scope: WorkloadLimitScope.Fleet } r ? r : null;
+        return options.Fleet?.MaxConcurrency == _classCap && options.Fleet?.MaxConcurrencyPerPartition == _partitionCap
+            && (rate is null) == (_rate is null)
+            && (rate is null || (rate.PermitsPerSecond.Equals(_rate!.PermitsPerSecond) && rate.Burst == _rate.Burst && rate.PerPartition == _rate.PerPartition));
+    }
+
+    public override RateLimiterStatistics? GetStatistics(string resource) => null;
+
+    protected override RateLimitLease AttemptAcquireCore(string resource, int permitCount)
+    {
+        CheckCount(permitCount);
+        if (State != WorkloadFleetState.Coordinated)
+        {
+            return AcquireLocally(resource);
+        }
+
+        // Without waiting: only what this replica holds (the next batch is asked for when the stock runs out).
+        PermitStock? permits = Permits(resource);
+        if (permits is not null && !permits.TryTake())
+        {
+            return FleetLease.Refused(_store.Options.BatchInterval);
+        }
+
+        SeatStock? partitionSeats = PartitionSeats(resource);
+        if (_classSeats is not null && !_classSeats.TryTake())
+        {
+            permits?.Return();
+            return FleetLease.Refused(_store.Options.BatchInterval);
+        }
+
+        if (partitionSeats is not null && !partitionSeats.TryTake())
+        {
+            _classSeats?.Release();
+            permits?.Return();
+            return FleetLease.Refused(_store.Options.BatchInterval);
+        }
+
+        return FleetLease.Granted(_classSeats, partitionSeats);
+    }
+
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(string resource, int permitCount, CancellationToken cancellationToken)
+    {
+        CheckCount(permitCount);
+        if (State != WorkloadFleetState.Coordinated)
+        {
+            return new ValueTask<RateLimitLease>(AcquireLocally(resource));
+        }
+
+        PermitStock? permits = Permits(resource);
+        SeatStock? partitionSeats = PartitionSeats(resource);
+        bool permitTaken = permits is null || permits.TryTake();
+        if (permitTaken && (_classSeats is null || _classSeats.TryTake()))
+        {
+            if (partitionSeats is null || partitionSeats.TryTake())
+            {
+                return new ValueTask<RateLimitLease>(FleetLease.Granted(_classSeats, partitionSeats));
+            }
+
+            _classSeats?.Release();
+        }
+
+        if (permitTaken)
+        {
+            permits?.Return();
+        }
+
+        return AcquireFromRedisAsync(resource, permits, partitionSeats, cancellationToken);
+    }
+
+    private async ValueTask<RateLimitLease> AcquireFromRedisAsync(string resource, PermitStock? permits, SeatStock? partitionSeats, CancellationToken cancellationToken)
+    {
+        if (permits is not null)
+        {
+            (FleetAnswer answer, TimeSpan retryAfter) = await permits.TakeAsync(cancellationToken).ConfigureAwait(false);
+            if (answer != FleetAnswer.Granted)
+            {
+                return answer == FleetAnswer.Refused ? FleetLease.Refused(retryAfter) : AcquireLocally(resource);
+            }
+        }
+
+        FleetAnswer classSeat = _classSeats is null ? FleetAnswer.Granted : await _classSeats.TakeAsync(cancellationToken).ConfigureAwait(false);
+        FleetAnswer partitionSeat = classSeat != FleetAnswer.Granted || partitionSeats is null
+            ? classSeat
+            : await partitionSeats.TakeAsync(cancellationToken).ConfigureAwait(false);
+        if (partitionSeat == FleetAnswer.Granted)
+        {
+            return FleetLease.Granted(_classSeats, partitionSeats);
+        }
+
+        if (classSeat == FleetAnswer.Granted)
+        {
+            _classSeats?.Release();
+        }
+
+        permits?.Return();
+        return partitionSeat == FleetAnswer.Refused ? FleetLease.Refused(_store.Options.BatchInterval) : AcquireLocally(resource);
+    }
+
+    /// <summary>While Redis is unreachable: this replica's share of each limit, or a refusal when the class fails closed.</summary>
+    private FleetLease AcquireLocally(string resource)
+    {
+        if (_store.Options.Fallback == RedisFleetFallback.FailClosed)
+        {
+            return FleetLease.Refused(_store.Options.BreakDuration);
+        }
+
+        LocalShare? partition = _rate is { PerPartition: true } || _partitionCap is not null
+            ? _localPartitions.GetOrAdd(resource, static (_, self) => self.NewLocalShare(rateHere: self._rate is { PerPartition: true }, self._partitionCap), this)
+            : null;
+        LocalShare rateShare = _rate is { PerPartition: true } ? partition! : _localClass;
+        TimeSpan retryAfter = TimeSpan.Zero;
+        if (_rate is not null && !rateShare.TryTakePermit(out retryAfter))
+        {
+            return FleetLease.Refused(retryAfter);
+        }
+
+        if (_classCap is not null && !_localClass.TryTakeSeat())
+        {
+            rateShare.ReturnPermit();
+            return FleetLease.Refused(_store.Options.BatchInterval);
+        }
+
+        if (_partitionCap is not null && !partition!.TryTakeSeat())
+        {
+            if (_classCap is not null)
+            {
+                _localClass.Release();
+            }
+
+            rateShare.ReturnPermit();
+            return FleetLease.Refused(_store.Options.BatchInterval);
+        }
+
+        return FleetLease.Granted(_classCap is null ? null : _localClass, _partitionCap is null ? null : partition);
+    }
+
+    /// <summary>Renews seats, gives back what is unused, and forgets idle partitions' stocks.</summary>
+    public async Task MaintainAsync()
+    {
+        foreach ((string key, PermitStock stock) in _permits)
+        {
+            await stock.GiveBackIdleAsync().ConfigureAwait(false);
+            if (stock.IsIdle)
+            {
+                _permits.TryRemove(new KeyValuePair<string, PermitStock>(key, stock));
+            }
+        }
+
+        if (_classSeats is not null)
+        {
+            await _classSeats.MaintainAsync().ConfigureAwait(false);
+        }
+
+        foreach ((string key, SeatStock stock) in _partitionSeats)
+        {
+            await stock.MaintainAsync().ConfigureAwait(false);
+            if (stock.IsIdle)
+            {
+                _partitionSeats.TryRemove(new KeyValuePair<string, SeatStock>(key, stock));
+            }
+        }
+
+        if (State == WorkloadFleetState.Coordinated)
+        {
+            foreach ((string key, LocalShare share) in _localPartitions)
+            {
+                if (share.IsIdle)
+                {
+                    _localPartitions.TryRemove(new KeyValuePair<string, LocalShare>(key, share));
+                }
+            }
+        }
+    }
+
+    /// <summary>Gives every seat and unused permit back (a clean stop).</summary>
+    public async Task ReleaseAllAsync()
+    {
+        foreach (PermitStock stock in _permits.Values)
+        {
+            await stock.GiveBackIdleAsync(all: true).ConfigureAwait(false);
+        }
+
+        if (_classSeats is not null)
+        {
+            await _classSeats.MaintainAsync(releaseAll: true).ConfigureAwait(false);
+        }
+
+        foreach (SeatStock stock in _partitionSeats.Values)
+        {
+            await stock.MaintainAsync(releaseAll: true).ConfigureAwait(false);
+        }
+    }
+
+    private static void CheckCount(int permitCount) =>
+        ArgumentOutOfRangeException.ThrowIfNotEqual(permitCount, 1, nameof(permitCount));
+
+    private PermitStock? Permits(string partition)
+    {
+        if (_rate is null)
+        {
+            return null;
+        }
+
+        string key = _rate.PerPartition ? partition : string.Empty;
+        return _permits.GetOrAdd(key, static (k, self) => new PermitStock(
+            self._store,
+            self._rate!.PerPartition ? $"{self._keyBase}:rate:p:{k}" : $"{self._keyBase}:rate",
+            self._rate.PermitsPerSecond,
+            self._burst), this);
+    }
+
+    private SeatStock? PartitionSeats(string partition) =>
+        _partitionCap is { } cap ? _partitionSeats.GetOrAdd(partition, static (p, state) => new SeatStock(state.Self._store, state.Self.SeatKey(p), state.Cap), (Self: this, Cap: cap)) : null;
+
+    /// <summary>The semaphore's key, in braces so that its two Redis keys live in one cluster slot.</summary>
+    private string SeatKey(string? partition) => partition is null ? $"{{{_keyBase}:seats}}" : $"{{{_keyBase}:seats:p:{partition}}}";
+
+    private LocalShare NewLocalShare(bool rateHere, int? cap)
+    {
+        int replicas = _store.Options.ExpectedReplicas;
+        return new LocalShare(
+            _store.Time,
+            rateHere ? _rate!.PermitsPerSecond / replicas : 0,
+            rateHere ? Math.Max(1, (int)Math.Ceiling((double)_burst / replicas)) : 0,
+            cap is { } c ? Math.Max(1, (int)Math.Ceiling((double)c / replicas)) : int.MaxValue);
+    }
+}

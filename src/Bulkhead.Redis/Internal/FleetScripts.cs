@@ -1,0 +1,85 @@
+namespace Bulkhead.Redis.Internal;
+
+/// <summary>
+/// The server-side scripts: each is one atomic step on Redis's own clock, so replicas never compare clocks and never
+/// interleave a read and a write.
+/// </summary>
+internal static class FleetScripts
+{
+    /// <summary>
+    /// A token bucket (KEYS[1], a hash of tokens and last update): ARGV rate per second, burst, and how many permits to
+    /// take (a negative number gives unused ones back, never above the burst). Returns { granted, ms until one permit }.
+    /// </summary>
+    public const string Permits = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+        local rate = tonumber(ARGV[1])
+        local burst = tonumber(ARGV[2])
+        local want = tonumber(ARGV[3])
+        local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+        local tokens = tonumber(b[1])
+        local ts = tonumber(b[2])
+        if tokens == nil or ts == nil then
+          tokens = burst
+          ts = now
+        end
+        if now > ts then
+          tokens = math.min(burst, tokens + (now - ts) * rate)
+          ts = now
+        end
+        local granted = 0
+        if want < 0 then
+          tokens = math.min(burst, tokens - want)
+        else
+          granted = math.min(want, math.floor(tokens))
+          tokens = tokens - granted
+        end
+        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+        redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
+        local retry = 0
+        if granted < want then
+          retry = math.max(1, math.ceil((1 - tokens) / rate * 1000))
+        end
+        return { granted, retry }
+        """;
+
+    /// <summary>
+    /// A semaphore whose seats are leases (KEYS: a hash of seats by replica, a sorted set of each replica's lease end):
+    /// first forgets the replicas whose lease ended, then moves this replica's seats toward ARGV target (down always,
+    /// up only as far as the cap allows) and renews its lease. Returns the seats this replica holds.
+    /// </summary>
+    public const string Seats = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+        for _, r in ipairs(dead) do
+          redis.call('HDEL', KEYS[1], r)
+        end
+        if #dead > 0 then
+          redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+        end
+        local target = tonumber(ARGV[2])
+        local cap = tonumber(ARGV[3])
+        local ttl = tonumber(ARGV[4])
+        local mine = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+        if target > mine then
+          local total = 0
+          for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+            total = total + tonumber(v)
+          end
+          mine = mine + math.max(0, math.min(target - mine, cap - total))
+        else
+          mine = target
+        end
+        if mine > 0 then
+          redis.call('HSET', KEYS[1], ARGV[1], mine)
+          redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+          redis.call('PEXPIRE', KEYS[1], ttl * 2)
+          redis.call('PEXPIRE', KEYS[2], ttl * 2)
+        else
+          redis.call('HDEL', KEYS[1], ARGV[1])
+          redis.call('ZREM', KEYS[2], ARGV[1])
+        end
+        return mine
+        """;
+}

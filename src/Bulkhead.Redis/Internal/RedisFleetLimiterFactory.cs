@@ -1,0 +1,20 @@
+using System.Threading.RateLimiting;
+
+namespace Bulkhead.Redis.Internal;
+
+/// <summary>Gives each class with fleet-wide limits its Redis limiter, kept across reloads that leave those limits unchanged.</summary>
+internal sealed class RedisFleetLimiterFactory(RedisFleetStore store) : IWorkloadFleetLimiterFactory
+{
+    public PartitionedRateLimiter<string> GetLimiter(string workloadClass, WorkloadClassOptions options, PartitionedRateLimiter<string>? current)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (current is FleetLimiter same && same.SameAs(options))
+        {
+            return same;
+        }
+
+        var limiter = new FleetLimiter(store, workloadClass, options);
+        store.Register(limiter);
+        return limiter;
+    }
+}

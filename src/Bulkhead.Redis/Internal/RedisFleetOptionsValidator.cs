@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Options;
+
+namespace Bulkhead.Redis.Internal;
+
+/// <summary>Checks the fleet options at start, every problem at once.</summary>
+internal sealed class RedisFleetOptionsValidator : IValidateOptions<RedisFleetOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisFleetOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        List<string> failures = [];
+        if (string.IsNullOrWhiteSpace(options.KeyPrefix))
+        {
+            failures.Add("RedisFleet: KeyPrefix is empty; it is required.");
+        }
+
+        if (options.ExpectedReplicas < 1)
+        {
+            failures.Add($"RedisFleet: ExpectedReplicas ({options.ExpectedReplicas}) must be at least 1.");
+        }
+
+        if (options.MaxBatchSize < 1)
+        {
+            failures.Add($"RedisFleet: MaxBatchSize ({options.MaxBatchSize}) must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(options.Fallback))
+        {
+            failures.Add($"RedisFleet: Fallback ({options.Fallback}) must be LocalShare or FailClosed.");
+        }
+
+        foreach ((string setting, TimeSpan value, TimeSpan least) in (ReadOnlySpan<(string, TimeSpan, TimeSpan)>)[
+            ("BatchInterval", options.BatchInterval, TimeSpan.FromMilliseconds(1)),
+            ("SeatLeaseTime", options.SeatLeaseTime, TimeSpan.FromMilliseconds(100)),
+            ("OperationTimeout", options.OperationTimeout, TimeSpan.FromMilliseconds(1)),
+            ("BreakDuration", options.BreakDuration, TimeSpan.FromMilliseconds(500))])
+        {
+            if (value < least || value > TimeSpan.FromHours(1))
+            {
+                failures.Add($"RedisFleet: {setting} ({value}) must be at least {least.TotalMilliseconds} ms and at most an hour.");
+            }
+        }
+
+        if (options.SeatLeaseTime <= options.BatchInterval)
+        {
+            failures.Add($"RedisFleet: SeatLeaseTime ({options.SeatLeaseTime}) must be longer than BatchInterval ({options.BatchInterval}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,225 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using StackExchange.Redis;
+
+namespace Bulkhead.Redis.Internal;
+
+/// <summary>
+/// The one connection of a process to the fleet's Redis: runs the scripts behind a circuit breaker, says whether the
+/// fleet's limits are decided there now, and keeps the replica's stocks (renewing its seats, giving back what it does
+/// not use) on a timer.
+/// </summary>
+internal sealed partial class RedisFleetStore : IAsyncDisposable
+{
+    private readonly IConnectionMultiplexer _connection;
+    private readonly bool _ownsConnection;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly ILogger _logger;
+    private readonly List<FleetLimiter> _limiters = [];
+    private readonly Lock _limitersLock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _maintenance;
+    private int _state;
+    private long _roundTrips;
+
+    public RedisFleetStore(RedisFleetOptions options, IConnectionMultiplexer connection, bool ownsConnection, TimeProvider time, ILogger logger)
+    {
+        Options = options;
+        Time = time;
+        _connection = connection;
+        _ownsConnection = ownsConnection;
+        _logger = logger;
+        ReplicaId = options.ReplicaId ?? string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}");
+        KeyPrefix = options.KeyPrefix;
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = 3,
+                SamplingDuration = TimeSpan.FromSeconds(2),
+                BreakDuration = options.BreakDuration,
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException),
+                OnOpened = args =>
+                {
+                    Enter(Options.Fallback == RedisFleetFallback.FailClosed ? WorkloadFleetState.Closed : WorkloadFleetState.LocalShare, args.Outcome.Exception);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    Enter(WorkloadFleetState.Coordinated, exception: null);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+        _maintenance = MaintainAsync(_stopping.Token);
+    }
+
+    public RedisFleetOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>Gets the name under which this replica holds seats.</summary>
+    public string ReplicaId { get; }
+
+    public string KeyPrefix { get; }
+
+    /// <summary>Gets where the fleet's limits are decided now.</summary>
+    public WorkloadFleetState State => (WorkloadFleetState)Volatile.Read(ref _state);
+
+    /// <summary>Gets how many scripts this process has sent to Redis (what batching keeps low).</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    public void Register(FleetLimiter limiter)
+    {
+        lock (_limitersLock)
+        {
+            _limiters.Add(limiter);
+        }
+    }
+
+    /// <summary>Takes permits from a fleet bucket (or gives unused ones back, with a negative count); <see langword="null"/> when Redis did not answer.</summary>
+    public async Task<(int Granted, TimeSpan RetryAfter)?> TakePermitsAsync(string key, double permitsPerSecond, int burst, int count)
+    {
+        RedisResult? result = await EvaluateAsync(FleetScripts.Permits, [key], [permitsPerSecond, burst, count]).ConfigureAwait(false);
+        if (result is null)
+        {
+            return null;
+        }
+
+        var values = (RedisResult[])result!;
+        return ((int)values[0], TimeSpan.FromMilliseconds((long)values[1]));
+    }
+
+    /// <summary>Moves this replica's seats of a fleet semaphore toward a target and renews its lease; <see langword="null"/> when Redis did not answer.</summary>
+    public async Task<int?> SetSeatsAsync(string key, int target, int cap)
+    {
+        RedisResult? result = await EvaluateAsync(FleetScripts.Seats, [key, key + ":expiry"], [ReplicaId, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds]).ConfigureAwait(false);
+        return result is null ? null : (int)result;
+    }
+
+    private async Task<RedisResult?> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values)
+    {
+        try
+        {
+            return await _pipeline.ExecuteAsync(
+                static async (state, cancellationToken) =>
+                {
+                    Interlocked.Increment(ref state.Store._roundTrips);
+                    IDatabase database = state.Store._connection.GetDatabase();
+                    return await database.ScriptEvaluateAsync(state.Script, state.Keys, state.Values)
+                        .WaitAsync(state.Store.Options.OperationTimeout, state.Store.Time, cancellationToken).ConfigureAwait(false);
+                },
+                (Store: this, Script: script, Keys: keys, Values: values),
+                _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        {
+            // Counted by the breaker (unless it is open already); the caller falls back for this unit of work.
+            LogOperationFailed(_logger, exception);
+            return null;
+        }
+    }
+
+    private void Enter(WorkloadFleetState state, Exception? exception)
+    {
+        int previous = Interlocked.Exchange(ref _state, (int)state);
+        if (previous == (int)state)
+        {
+            return;
+        }
+
+        if (state == WorkloadFleetState.Coordinated)
+        {
+            LogRestored(_logger);
+        }
+        else
+        {
+            LogUnavailable(_logger, state, Options.ExpectedReplicas, exception?.Message ?? "too many failures");
+        }
+    }
+
+    /// <summary>On a timer: asks Redis again after a break, renews seats, gives back what the replica does not use.</summary>
+    private async Task MaintainAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        TimeSpan period = Options.BatchInterval / 2;
+        using var timer = new PeriodicTimer(period < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : period, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (State != WorkloadFleetState.Coordinated)
+                {
+                    // The breaker lets one call through once its break is over: a success closes it.
+                    await EvaluateAsync("return 1", [], []).ConfigureAwait(false);
+                }
+
+                FleetLimiter[] limiters;
+                lock (_limitersLock)
+                {
+                    limiters = [.. _limiters];
+                }
+
+                foreach (FleetLimiter limiter in limiters)
+                {
+                    await limiter.MaintainAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Gives every seat back (a replica that stops cleanly does not make the fleet wait for its leases to end) and closes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _maintenance.ConfigureAwait(false);
+        FleetLimiter[] limiters;
+        lock (_limitersLock)
+        {
+            limiters = [.. _limiters];
+        }
+
+        foreach (FleetLimiter limiter in limiters)
+        {
+            await limiter.ReleaseAllAsync().ConfigureAwait(false);
+        }
+
+        if (_ownsConnection)
+        {
+            await _connection.CloseAsync().ConfigureAwait(false);
+            _connection.Dispose();
+        }
+
+        _stopping.Dispose();
+    }
+
+    /// <summary>Stops the replica as a crash would: no seat given back, no lease renewed (tests of lease expiry).</summary>
+    internal async Task AbandonAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _maintenance.ConfigureAwait(false);
+        if (_ownsConnection)
+        {
+            _connection.Dispose();
+        }
+    }
+
+    internal void LogSeatsLost(string key, int held, int kept) => LogLostSeats(_logger, key, held, kept);
+
+    [LoggerMessage(EventId = 70, Level = LogLevel.Warning, Message = "Redis is unreachable: fleet-wide limits are now {State} (local share: each limit divided by {ExpectedReplicas} replicas) until it answers again. {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, WorkloadFleetState state, int expectedReplicas, string reason);
+
+    [LoggerMessage(EventId = 71, Level = LogLevel.Information, Message = "Redis answers again: fleet-wide limits hold across the fleet.")]
+    private static partial void LogRestored(ILogger logger);
+
+    [LoggerMessage(EventId = 72, Level = LogLevel.Warning, Message = "This replica's lease on fleet seats '{Key}' ended before it was renewed (a pause longer than SeatLeaseTime?): it held {Held} seats and now holds {Kept}.")]
+    private static partial void LogLostSeats(ILogger logger, string key, int held, int kept);
+
+    [LoggerMessage(EventId = 73, Level = LogLevel.Debug, Message = "A Redis operation failed; this unit of work falls back.")]
+    private static partial void LogOperationFailed(ILogger logger, Exception exception);
+}
