@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tests, with everything they need on a fresh Debian machine with the .NET 10 SDK: installs Debian's chromium
-# (the dashboard's browser test) when it is absent, then runs `dotnet test Bulkhead.sln` with any arguments given.
+# (the dashboard's browser test) and redis-server (the fleet-wide limits' tests start their own, on a free loopback
+# port) when they are absent, then runs `dotnet test Bulkhead.sln` with any arguments given.
 # See DEVELOPERS.md.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,11 +17,19 @@ install() {
   fi
 }
 
+missing=()
 if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "test.sh: installing Debian's chromium for the browser test" >&2
-  install chromium
+  missing+=(chromium)
+fi
+if [ -z "${REDIS_SERVER:-}" ] && ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+  missing+=(redis-server)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing Debian's ${missing[*]} for the tests that need them" >&2
+  install "${missing[@]}"
 fi
 
-# Here the browser is required: a missing one fails its test instead of skipping it.
+# Here the browser and Redis are required: a missing one fails its tests instead of skipping them.
 export BULKHEAD_REQUIRE_BROWSER=1
+export BULKHEAD_REQUIRE_REDIS=1
 exec dotnet test Bulkhead.sln "$@"

@@ -44,9 +44,11 @@ internal static class FleetScripts
         """;
 
     /// <summary>
-    /// A semaphore whose seats are leases (KEYS: a hash of seats by replica, a sorted set of each replica's lease end):
-    /// first forgets the replicas whose lease ended, then moves this replica's seats toward ARGV target (down always,
-    /// up only as far as the cap allows) and renews its lease. Returns the seats this replica holds.
+    /// A semaphore whose seats are leases (KEYS: a hash of seats by replica, a sorted set of each replica's lease end, a
+    /// sorted set of the replicas refused lately): first forgets the replicas whose lease ended, then moves this
+    /// replica's seats toward ARGV target (down always, up only as far as the cap allows) and renews its lease; a replica
+    /// refused seats is remembered for ARGV window ms. Returns { seats this replica holds, replicas holding seats, other
+    /// replicas refused lately }, from which each holder works out its fair share.
     /// </summary>
     public const string Seats = """
         local t = redis.call('TIME')
@@ -58,16 +60,25 @@ internal static class FleetScripts
         if #dead > 0 then
           redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
         end
+        redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local target = tonumber(ARGV[2])
         local cap = tonumber(ARGV[3])
         local ttl = tonumber(ARGV[4])
+        local window = tonumber(ARGV[5])
         local mine = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
         if target > mine then
           local total = 0
           for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
             total = total + tonumber(v)
           end
-          mine = mine + math.max(0, math.min(target - mine, cap - total))
+          local granted = math.max(0, math.min(target - mine, cap - total))
+          mine = mine + granted
+          if mine < target then
+            redis.call('ZADD', KEYS[3], now + window, ARGV[1])
+            redis.call('PEXPIRE', KEYS[3], window * 2)
+          else
+            redis.call('ZREM', KEYS[3], ARGV[1])
+          end
         else
           mine = target
         end
@@ -80,6 +91,10 @@ internal static class FleetScripts
           redis.call('HDEL', KEYS[1], ARGV[1])
           redis.call('ZREM', KEYS[2], ARGV[1])
         end
-        return mine
+        local wanting = redis.call('ZCARD', KEYS[3])
+        if redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+          wanting = wanting - 1
+        end
+        return { mine, redis.call('HLEN', KEYS[1]), wanting }
         """;
 }

@@ -14,6 +14,7 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
     private long _refilledAt = store.Time.GetTimestamp();
     private long _lastTake = store.Time.GetTimestamp();
     private TimeSpan _retryAfter;
+    private long _refusedUntil;
     private Task<bool>? _refill;
 
     /// <summary>Gets a value indicating whether the stock holds nothing and asks nothing (it may be forgotten).</summary>
@@ -35,7 +36,11 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         {
             if (_available == 0)
             {
-                _refill ??= RefillAsync();
+                if (store.Time.GetTimestamp() >= _refusedUntil)
+                {
+                    _refill ??= RefillAsync();
+                }
+
                 return false;
             }
 
@@ -57,6 +62,12 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         Task<bool> refill;
         lock (_lock)
         {
+            if (_available == 0 && store.Time.GetTimestamp() is var now && now < _refusedUntil)
+            {
+                // Redis said when the next permit comes: until then, refused here without asking again.
+                return (FleetAnswer.Refused, store.Time.GetElapsedTime(now, _refusedUntil));
+            }
+
             if (TryTake())
             {
                 return (FleetAnswer.Granted, TimeSpan.Zero);
@@ -138,6 +149,7 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
             _available += taken.Granted;
             _lastBatch = taken.Granted;
             _retryAfter = taken.RetryAfter;
+            _refusedUntil = taken.Granted == 0 ? store.Time.GetTimestamp() + (long)(taken.RetryAfter.TotalSeconds * store.Time.TimestampFrequency) : 0;
             _takenSinceRefill = 0;
             _refilledAt = store.Time.GetTimestamp();
             return true;

@@ -92,11 +92,23 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
         return ((int)values[0], TimeSpan.FromMilliseconds((long)values[1]));
     }
 
-    /// <summary>Moves this replica's seats of a fleet semaphore toward a target and renews its lease; <see langword="null"/> when Redis did not answer.</summary>
-    public async Task<int?> SetSeatsAsync(string key, int target, int cap)
+    /// <summary>
+    /// Moves this replica's seats of a fleet semaphore toward a target and renews its lease: the seats it holds, how many
+    /// replicas hold seats, and how many others were refused lately; <see langword="null"/> when Redis did not answer.
+    /// </summary>
+    public async Task<(int Held, int Holders, int Wanting)?> SetSeatsAsync(string key, int target, int cap)
     {
-        RedisResult? result = await EvaluateAsync(FleetScripts.Seats, [key, key + ":expiry"], [ReplicaId, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds]).ConfigureAwait(false);
-        return result is null ? null : (int)result;
+        RedisResult? result = await EvaluateAsync(
+            FleetScripts.Seats,
+            [key, key + ":expiry", key + ":wanting"],
+            [ReplicaId, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds, (long)(Options.BatchInterval.TotalMilliseconds * 3)]).ConfigureAwait(false);
+        if (result is null)
+        {
+            return null;
+        }
+
+        var values = (RedisResult[])result!;
+        return ((int)values[0], (int)values[1], (int)values[2]);
     }
 
     private async Task<RedisResult?> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values)
@@ -112,9 +124,9 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                         .WaitAsync(state.Store.Options.OperationTimeout, state.Store.Time, cancellationToken).ConfigureAwait(false);
                 },
                 (Store: this, Script: script, Keys: keys, Values: values),
-                _stopping.Token).ConfigureAwait(false);
+                CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        catch (Exception exception)
         {
             // Counted by the breaker (unless it is open already); the caller falls back for this unit of work.
             LogOperationFailed(_logger, exception);

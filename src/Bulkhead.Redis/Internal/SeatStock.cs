@@ -1,18 +1,23 @@
 namespace Bulkhead.Redis.Internal;
 
 /// <summary>
-/// This replica's seats of one fleet-wide semaphore. Seats are leases in Redis, renewed while held: a replica keeps the
-/// seats it uses (work that follows work needs no round trip), asks for more only when all are busy, and gives back the
-/// ones idle for a batch interval. Locally it never uses more seats than Redis counts for it.
+/// This replica's seats of one fleet-wide semaphore. Seats are leases in Redis: a replica keeps the seats it uses (work
+/// that follows work needs no round trip), asks for more only when all are busy, and every batch interval gives back
+/// the ones it no longer uses and renews the rest. When other replicas were refused seats lately, it keeps no more than
+/// its fair share (the cap over the replicas that want seats), so that seats move to where the demand is. Locally it
+/// never uses more seats than Redis counts for it.
 /// </summary>
 internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap) : ISeatHolder
 {
     private readonly Lock _lock = new();
+    private readonly int _cap = cap;
     private int _owned;
     private int _inUse;
     private int _waiting;
-    private long _lastRelease = store.Time.GetTimestamp();
-    private long _lastRenewal = store.Time.GetTimestamp();
+    private int _share = int.MaxValue;
+    private int _peakInUse;
+    private long _lastSync = store.Time.GetTimestamp();
+    private long _refusedUntil;
     private Task<bool>? _sync;
 
     public bool IsIdle
@@ -42,9 +47,10 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
     {
         lock (_lock)
         {
-            if (_inUse < _owned)
+            if (_inUse < _owned && _inUse < _share)
             {
                 _inUse++;
+                _peakInUse = Math.Max(_peakInUse, _inUse);
                 return true;
             }
 
@@ -52,16 +58,20 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
         }
     }
 
-    /// <summary>Takes a seat, from Redis when every seat held here is busy.</summary>
+    /// <summary>Takes a seat, from Redis when every seat held here is busy (not again until a batch interval after a refusal).</summary>
     public async ValueTask<FleetAnswer> TakeAsync(CancellationToken cancellationToken)
     {
         Task<bool> sync;
         lock (_lock)
         {
-            if (_inUse < _owned)
+            if (TryTake())
             {
-                _inUse++;
                 return FleetAnswer.Granted;
+            }
+
+            if (_inUse >= _share || store.Time.GetTimestamp() < _refusedUntil)
+            {
+                return FleetAnswer.Refused;
             }
 
             _waiting++;
@@ -81,13 +91,9 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
             }
         }
 
-        lock (_lock)
+        if (TryTake())
         {
-            if (_inUse < _owned)
-            {
-                _inUse++;
-                return FleetAnswer.Granted;
-            }
+            return FleetAnswer.Granted;
         }
 
         return answered ? FleetAnswer.Refused : FleetAnswer.Unavailable;
@@ -98,32 +104,27 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
         lock (_lock)
         {
             _inUse--;
-            _lastRelease = store.Time.GetTimestamp();
         }
     }
 
-    /// <summary>Gives back seats idle for a batch interval; renews the lease of the others a third of the lease time after the last renewal.</summary>
+    /// <summary>
+    /// Every batch interval while it holds seats: gives back those it did not use in that interval (and those beyond its
+    /// fair share), and renews the lease of the rest.
+    /// </summary>
     public Task MaintainAsync(bool releaseAll = false)
     {
         lock (_lock)
         {
-            if (_sync is not null || (_owned == 0 && !releaseAll))
+            if (_sync is not null || (_owned == 0 && !releaseAll)
+                || (!releaseAll && store.Time.GetElapsedTime(_lastSync) < store.Options.BatchInterval))
             {
                 return Task.CompletedTask;
             }
 
-            int target = _owned;
-            if (releaseAll || (_owned > _inUse && _waiting == 0 && store.Time.GetElapsedTime(_lastRelease) >= store.Options.BatchInterval))
-            {
-                // Given back here before Redis hears of it: locally, never more than Redis counts.
-                target = releaseAll ? 0 : _inUse;
-                _owned = target;
-            }
-            else if (store.Time.GetElapsedTime(_lastRenewal) < store.Options.SeatLeaseTime / 3)
-            {
-                return Task.CompletedTask;
-            }
-
+            // Given back here before Redis hears of it: locally, never more than Redis counts.
+            int target = releaseAll ? 0 : Math.Max(_inUse, Math.Min(_owned, Math.Min(_share, _peakInUse)));
+            _owned = target;
+            _peakInUse = _inUse;
             return _sync = SyncAsync(target);
         }
     }
@@ -135,31 +136,39 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
         int target;
         lock (_lock)
         {
-            target = Math.Min(cap, Math.Max(_owned, _inUse + Math.Max(1, _waiting)));
+            target = Math.Min(Math.Min(_cap, _share), Math.Max(_owned, _inUse + Math.Max(1, _waiting)));
         }
 
-        return await SyncAsync(target).ConfigureAwait(false);
+        return await SyncAsync(target, growing: true).ConfigureAwait(false);
     }
 
-    private async Task<bool> SyncAsync(int target)
+    private async Task<bool> SyncAsync(int target, bool growing = false)
     {
         await Task.Yield();
-        int? held = await store.SetSeatsAsync(redisKey, target, cap).ConfigureAwait(false);
+        (int Held, int Holders, int Wanting)? answer = await store.SetSeatsAsync(redisKey, target, _cap).ConfigureAwait(false);
         lock (_lock)
         {
             _sync = null;
-            if (held is not { } seats)
+            if (answer is not { } seats)
             {
                 return false;
             }
 
-            _lastRenewal = store.Time.GetTimestamp();
-            if (seats < _owned)
+            _lastSync = store.Time.GetTimestamp();
+            if (seats.Held < _owned)
             {
-                store.LogSeatsLost(redisKey, _owned, seats);
+                store.LogSeatsLost(redisKey, _owned, seats.Held);
             }
 
-            _owned = seats;
+            _owned = seats.Held;
+
+            // Others refused lately: keep no more than a fair share, so that seats move to them as work here ends.
+            _share = seats.Wanting > 0 ? Math.Max(1, (int)Math.Ceiling((double)_cap / (seats.Holders + seats.Wanting))) : int.MaxValue;
+            if (growing && seats.Held < target)
+            {
+                _refusedUntil = store.Time.GetTimestamp() + (long)(store.Options.BatchInterval.TotalSeconds * store.Time.TimestampFrequency);
+            }
+
             return true;
         }
     }

@@ -1,7 +1,6 @@
 using Bulkhead;
 using Bulkhead.Admission.Internal;
 using Bulkhead.DependencyInjection.Internal;
-using Bulkhead.Fleet.Internal;
 using Bulkhead.Jobs.Internal;
 using Bulkhead.Options.Internal;
 using Bulkhead.Telemetry.Internal;
@@ -76,7 +75,6 @@ public static class WorkloadIsolationServiceCollectionExtensions
         services.TryAddSingleton<WorkloadFrontEndCounters>();
         services.TryAddSingleton<JobCounters>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadFleetScopeCheck>());
         services.TryAddSingleton(static sp =>
         {
             var scheduler = new WorkloadScheduler(

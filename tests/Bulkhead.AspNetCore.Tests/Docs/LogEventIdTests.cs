@@ -11,7 +11,7 @@ public sealed class LogEventIdTests
     {
         LoggerMessageAttribute[] events =
         [
-            .. new[] { typeof(WorkloadIsolationOptions).Assembly, typeof(WorkloadIsolationHttpOptions).Assembly }
+            .. new[] { typeof(WorkloadIsolationOptions).Assembly, typeof(WorkloadIsolationHttpOptions).Assembly, typeof(Bulkhead.Redis.RedisFleetOptions).Assembly }
                 .SelectMany(assembly => assembly.GetTypes())
                 .SelectMany(type => type.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
                 .Select(method => method.GetCustomAttribute<LoggerMessageAttribute>())

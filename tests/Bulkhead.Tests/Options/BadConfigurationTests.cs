@@ -91,6 +91,14 @@ public sealed class BadConfigurationTests
         { "no samples needed", """{ "Adaptive": { "MinSamples": 0 } }""", ["WorkloadIsolation: Adaptive: MinSamples (0) is out of range."] },
         { "misspelt adaptive setting", """{ "Adaptive": { "Enable": true } }""", ["WorkloadIsolation: Adaptive: 'Enable' is not a setting; did you mean 'Enabled'?"] },
 
+        // Fleet-wide limits (here no fleet store is registered).
+        { "fleet rate without a store", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Scope\": \"Fleet\" }"), ["Workload class 'reporting': has a fleet-wide limit (RateLimit Scope Fleet, or Fleet caps) but no fleet store is registered"] },
+        { "fleet cap without a store", Reporting("\"Fleet\": { \"MaxConcurrency\": 8 }"), ["Workload class 'reporting': has a fleet-wide limit", "AddRedisFleetLimits"] },
+        { "unknown scope", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Scope\": \"Cluster\" }"), ["Workload class 'reporting': RateLimit: Scope ('Cluster') is not one of Process, Fleet."] },
+        { "fleet cap of zero", Reporting("\"Fleet\": { \"MaxConcurrency\": 0 }"), ["Workload class 'reporting': Fleet: MaxConcurrency (0) is out of range."] },
+        { "fleet section with no cap", Reporting("\"Fleet\": { }"), ["Workload class 'reporting': Fleet sets no"] },
+        { "fleet caps beside a local rate", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5 }, \"Fleet\": { \"MaxConcurrencyPerPartition\": 2 }"), ["Workload class 'reporting': Fleet caps and a RateLimit of Scope Process cannot be combined; give the RateLimit Scope Fleet."] },
+
         // Rules.
         { "header value without a header", Rule("\"PathPrefix\": \"/reports\", \"HeaderValue\": \"batch\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: HeaderValue 'batch' is set without Header"] },
         { "claim value without a claim", Rule("\"PathPrefix\": \"/reports\", \"ClaimValue\": \"operator\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: ClaimValue 'operator' is set without Claim"] },

@@ -10,6 +10,17 @@ namespace Bulkhead.Options.Internal;
 /// </summary>
 internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<WorkloadIsolationOptions>
 {
+    // Whether a fleet store is registered; null when unknown (the validator made outside a service collection).
+    private readonly bool? _hasFleetStore;
+
+    public WorkloadIsolationOptionsValidator()
+    {
+    }
+
+    /// <summary>Made by the service collection, which also says whether a fleet store is registered for fleet-wide limits.</summary>
+    public WorkloadIsolationOptionsValidator(IServiceProvider services) =>
+        _hasFleetStore = services.GetService(typeof(IWorkloadFleetLimiterFactory)) is not null;
+
     public ValidateOptionsResult Validate(string? name, WorkloadIsolationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -153,7 +164,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
     }
 
-    private static void ValidateClass(WorkloadIsolationOptions options, bool totalInRange, string prefix, WorkloadClassOptions classOptions, List<string> failures)
+    private void ValidateClass(WorkloadIsolationOptions options, bool totalInRange, string prefix, WorkloadClassOptions classOptions, List<string> failures)
     {
         int max = classOptions.MaxConcurrency ?? options.TotalConcurrency;
         if (classOptions.ReservedConcurrency > max && (classOptions.MaxConcurrency is not null || totalInRange))
@@ -187,9 +198,19 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             }
         }
 
+        if (_hasFleetStore == false && classOptions.HasFleetLimits)
+        {
+            failures.Add($"{prefix}: has a fleet-wide limit (RateLimit Scope Fleet, or Fleet caps) but no fleet store is registered; add one, for example AddWorkloadIsolation(...).AddRedisFleetLimits(...) from the Bulkhead.Redis package.");
+        }
+
         if (classOptions.Fleet is { } fleet)
         {
             AddAttributeFailures(fleet, $"{prefix}: Fleet", failures);
+            if (fleet is { MaxConcurrency: null, MaxConcurrencyPerPartition: null })
+            {
+                failures.Add($"{prefix}: Fleet sets no cap; set MaxConcurrency or MaxConcurrencyPerPartition, or both.");
+            }
+
             if (classOptions.RateLimit is { Scope: WorkloadLimitScope.Process } && fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null })
             {
                 // One admission check per class: the fleet limiter, which then enforces the rate too.

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Bulkhead.Redis.Tests;
+
+/// <summary>
+/// Three replicas (own service providers, own multiplexers) against one real redis-server. Real time: Redis keeps its
+/// own clock, so the assertions are bounds that hold however slowly the machine runs, never speeds.
+/// </summary>
+public sealed class FleetLimitsTests
+{
+    private const int Replicas = 3;
+
+    [RedisFact]
+    public async Task FleetRate_UnevenLoadOnThreeReplicas_StaysWithinTheStatedBoundOfTheQuota()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        const double Rate = 200;
+        const int Burst = 20;
+        const int MaxBatch = 8;
+        FleetReplica[] replicas = [.. Enumerable.Range(0, Replicas).Select(_ => new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = Rate, Burst = Burst, PerPartition = true, Scope = WorkloadLimitScope.Fleet }),
+            f => f.MaxBatchSize = MaxBatch))];
+        try
+        {
+            // Uneven: the replicas run 6, 3 and 1 clients of the same tenant, each as fast as it is answered.
+            int[] clients = [6, 3, 1];
+            long[] admitted = new long[Replicas];
+            using var stop = new CancellationTokenSource();
+            var clock = Stopwatch.StartNew();
+            Task[] load = [.. Enumerable.Range(0, Replicas).SelectMany(r => Enumerable.Range(0, clients[r]).Select(_ => Task.Run(async () =>
+            {
+                WorkloadClass api = replicas[r].Scheduler.GetClass("api");
+                while (!stop.IsCancellationRequested)
+                {
+                    WorkloadLease lease = await api.AcquireAsync("tenant-1");
+                    if (lease.IsAcquired)
+                    {
+                        Interlocked.Increment(ref admitted[r]);
+                        lease.Dispose();
+                    }
+                    else
+                    {
+                        Assert.Equal(WorkloadRejectionReason.RateLimited, lease.RejectionReason);
+                        await Task.Delay(1);
+                    }
+                }
+            })))];
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await stop.CancelAsync();
+            await Task.WhenAll(load).WithTimeout();
+            double seconds = clock.Elapsed.TotalSeconds;
+
+            // Every permit was taken from the one bucket between the start and now, and a replica holds at most
+            // MaxBatch unused: admitted ≤ burst + rate × elapsed + replicas × MaxBatch (docs/fleet.md). Three local
+            // buckets would admit about three times the rate.
+            long total = admitted.Sum();
+            double bound = Burst + (Rate * seconds) + (Replicas * MaxBatch);
+            Assert.True(total <= bound, $"The fleet admitted {total} in {seconds:F2} s; the bound is {bound:F0} ({string.Join(", ", admitted)} by replica).");
+            Assert.True(total >= Burst, $"The fleet admitted {total}, less than one burst.");
+            Assert.All(replicas, r => Assert.Equal(WorkloadFleetState.Coordinated, r.FleetState("api")));
+        }
+        finally
+        {
+            foreach (FleetReplica replica in replicas)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
+    [RedisFact]
+    public async Task FleetConcurrencyCap_OfEight_IsNeverExceededAcrossThreeReplicasThatWouldEachAllowEight()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        FleetReplica[] replicas = [.. Enumerable.Range(0, Replicas).Select(_ => new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("reports", c =>
+            {
+                c.MaxConcurrency = 8;
+                c.Fleet = new() { MaxConcurrency = 8 };
+            }),
+            f => f.BatchInterval = TimeSpan.FromMilliseconds(20)))];
+        try
+        {
+            int current = 0;
+            int peak = 0;
+            long[] admitted = new long[Replicas];
+            using var stop = new CancellationTokenSource();
+            Task[] load = [.. Enumerable.Range(0, Replicas).SelectMany(r => Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            {
+                WorkloadClass reports = replicas[r].Scheduler.GetClass("reports");
+                while (!stop.IsCancellationRequested)
+                {
+                    WorkloadLease lease = await reports.AcquireAsync();
+                    if (!lease.IsAcquired)
+                    {
+                        await Task.Delay(1);
+                        continue;
+                    }
+
+                    using (lease)
+                    {
+                        InterlockedMax.Raise(ref peak, Interlocked.Increment(ref current));
+                        Interlocked.Increment(ref admitted[r]);
+                        await Task.Delay(2);
+                        Interlocked.Decrement(ref current);
+                    }
+                }
+            })))];
+
+            // Sampled continuously, besides the peak each unit of work records as it starts.
+            var sampler = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    Assert.InRange(Volatile.Read(ref current), 0, 8);
+                    await Task.Yield();
+                }
+            });
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await stop.CancelAsync();
+            await Task.WhenAll([.. load, sampler]).WithTimeout();
+
+            Assert.InRange(peak, 1, 8);
+            Assert.All(admitted, a => Assert.True(a > 0, $"Every replica gets seats as they move to the demand ({string.Join(", ", admitted)})."));
+        }
+        finally
+        {
+            foreach (FleetReplica replica in replicas)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
+    [RedisFact]
+    public async Task CrashedReplica_ItsSeatsComeBackAfterTheLeaseTime()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 });
+        Action<RedisFleetOptions> fleet = f => f.SeatLeaseTime = TimeSpan.FromSeconds(3);
+        await using var survivor = new FleetReplica(redis.Configuration, isolation, fleet);
+        var doomed = new FleetReplica(redis.Configuration, isolation, fleet);
+        WorkloadClass reports = doomed.Scheduler.GetClass("reports");
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True((await reports.AcquireAsync().WithTimeout()).IsAcquired);
+        }
+
+        await doomed.CrashAsync();
+
+        // At once, the four seats are still the crashed replica's: the survivor is refused.
+        WorkloadLease refused = await survivor.Scheduler.GetClass("reports").AcquireAsync().WithTimeout();
+        Assert.Equal(WorkloadRejectionReason.RateLimited, refused.RejectionReason);
+
+        // After the lease time, they come back by themselves: the survivor holds all four.
+        List<WorkloadLease> held = [];
+        await Eventually.TrueAsync(
+            () =>
+            {
+                WorkloadLease lease = survivor.Scheduler.GetClass("reports").AcquireAsync().AsTask().GetAwaiter().GetResult();
+                if (lease.IsAcquired)
+                {
+                    held.Add(lease);
+                }
+
+                return held.Count == 4;
+            },
+            "the crashed replica's seats come back",
+            TimeSpan.FromSeconds(15));
+        Assert.False((await survivor.Scheduler.GetClass("reports").AcquireAsync().WithTimeout()).IsAcquired);
+        held.ForEach(l => l.Dispose());
+    }
+
+    [RedisFact]
+    public async Task RedisStopsAndStartsAgain_WorkGoesOnUnderTheLocalShareWithoutWaiting_ThenFleetLimitsResume()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }),
+            f =>
+            {
+                f.ExpectedReplicas = 2;
+                f.BreakDuration = TimeSpan.FromSeconds(1);
+            });
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+        (await reports.AcquireAsync().WithTimeout()).Dispose();
+        Assert.Equal(WorkloadFleetState.Coordinated, replica.FleetState("reports"));
+
+        await redis.StopAsync();
+
+        // The first operations fail (fast: the connection is gone) and open the breaker.
+        await Eventually.TrueAsync(
+            () =>
+            {
+                WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                lease.Dispose();
+                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+        Assert.Contains(replica.Logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("Redis is unreachable", StringComparison.Ordinal));
+
+        // Under the local share (4 seats over 2 replicas: 2), answered without a network call: synchronously.
+        WorkloadLease[] local = [.. Enumerable.Range(0, 3).Select(_ => AcquireSynchronously(reports))];
+        Assert.True(local[0].IsAcquired && local[1].IsAcquired);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, local[2].RejectionReason);
+        local[0].Dispose();
+        local[1].Dispose();
+
+        await redis.StartAgainAsync();
+        await Eventually.TrueAsync(() => replica.FleetState("reports") == WorkloadFleetState.Coordinated, "the replica uses Redis again", TimeSpan.FromSeconds(15));
+        Assert.Contains(replica.Logs.Messages, m => m.Level == LogLevel.Information && m.Message.Contains("Redis answers again", StringComparison.Ordinal));
+
+        // The fleet cap (4) holds again, not the local share (2).
+        List<WorkloadLease> held = [];
+        for (int i = 0; i < 4; i++)
+        {
+            held.Add(await reports.AcquireAsync().WithTimeout());
+        }
+
+        Assert.All(held, l => Assert.True(l.IsAcquired));
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
+        held.ForEach(l => l.Dispose());
+    }
+
+    [RedisFact]
+    public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }).AddClass("interactive"),
+            f => f.Fallback = RedisFleetFallback.FailClosed);
+        await redis.StopAsync();
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+        await Eventually.TrueAsync(
+            () =>
+            {
+                WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                Assert.False(lease.IsAcquired);
+                Assert.NotNull(lease.RetryAfter);
+                return replica.FleetState("reports") == WorkloadFleetState.Closed;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+
+        // A class without fleet limits is untouched.
+        using WorkloadLease interactive = await replica.Scheduler.GetClass("interactive").AcquireAsync().WithTimeout();
+        Assert.True(interactive.IsAcquired);
+        Assert.Null(replica.FleetState("interactive"));
+    }
+
+    /// <summary>Acquires, asserting that the answer came without waiting (no network call).</summary>
+    private static WorkloadLease AcquireSynchronously(WorkloadClass workloadClass)
+    {
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync();
+        bool completed = acquiring.IsCompleted;
+        WorkloadLease lease = acquiring.AsTask().GetAwaiter().GetResult();
+        Assert.True(completed, "Under the fallback no admission waits on Redis.");
+        return lease;
+    }
+}

@@ -1,0 +1,54 @@
+using Bulkhead.Redis.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bulkhead.Redis.Tests;
+
+/// <summary>One replica of a service: its own service provider, scheduler and Redis connection.</summary>
+internal sealed class FleetReplica : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+    private bool _abandoned;
+
+    public FleetReplica(string redis, Action<WorkloadIsolationOptions> isolation, Action<RedisFleetOptions>? fleet = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
+        services.AddWorkloadIsolation(o =>
+        {
+            isolation(o);
+            o.DefaultClass = o.Classes.Keys.First();
+        }).AddRedisFleetLimits(options =>
+        {
+            options.Configuration = redis;
+            fleet?.Invoke(options);
+        });
+        _services = services.BuildServiceProvider();
+        Scheduler = _services.GetRequiredService<IWorkloadScheduler>();
+        Store = _services.GetRequiredService<RedisFleetStore>();
+    }
+
+    public ListLoggerProvider Logs { get; } = new();
+
+    public IWorkloadScheduler Scheduler { get; }
+
+    public RedisFleetStore Store { get; }
+
+    public WorkloadFleetState? FleetState(string workloadClass) =>
+        Scheduler.GetSnapshot().Classes.Single(c => c.Name == workloadClass).FleetState;
+
+    /// <summary>Stops as a crashed process would: nothing given back, no lease renewed.</summary>
+    public async Task CrashAsync()
+    {
+        _abandoned = true;
+        await Store.AbandonAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_abandoned)
+        {
+            await _services.DisposeAsync();
+        }
+    }
+}

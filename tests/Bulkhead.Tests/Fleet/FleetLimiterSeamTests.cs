@@ -1,0 +1,163 @@
+using System.Threading.RateLimiting;
+using Bulkhead.Admission.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.Tests.Fleet;
+
+/// <summary>The seam a fleet store plugs into: asked for each class with a fleet-wide limit, at start and at each reload.</summary>
+public sealed class FleetLimiterSeamTests
+{
+    [Fact]
+    public void ClassesWithFleetLimits_GetTheFactorysLimiter_KeptAcrossReloadsThatLeaveThemUnchanged()
+    {
+        var factory = new RecordingFactory();
+        using var scheduler = new WorkloadScheduler(Options(rate: 10), new FakeTimeProvider(), fleet: factory);
+        PartitionedRateLimiter<string> first = Limiter(scheduler, "reports")!;
+        Assert.Same(factory.Created[^1], first);
+        Assert.Null(Limiter(scheduler, "interactive"));
+        Assert.Equal(WorkloadFleetState.Coordinated, scheduler.GetSnapshot()["reports"].FleetState);
+        Assert.Null(scheduler.GetSnapshot()["interactive"].FleetState);
+
+        scheduler.Apply(Options(rate: 10));
+        Assert.Same(first, Limiter(scheduler, "reports"));
+
+        scheduler.Apply(Options(rate: 20));
+        Assert.NotSame(first, Limiter(scheduler, "reports"));
+        Assert.Equal(2, factory.Created.Count);
+
+        // Back to a process-scoped rate: the built-in bucket, and the snapshot says no fleet.
+        WorkloadIsolationOptions local = Options(rate: 20);
+        local.Classes["reports"].RateLimit!.Scope = WorkloadLimitScope.Process;
+        local.Classes["reports"].Fleet = null;
+        scheduler.Apply(local);
+        Assert.IsNotType<RecordingLimiter>(Limiter(scheduler, "reports"));
+        Assert.Null(scheduler.GetSnapshot()["reports"].FleetState);
+    }
+
+    [Fact]
+    public async Task FleetLimitersRefusal_RejectsAsRateLimited_WithItsRetryAfter_AndItsLeaseIsHeldWithTheSeat()
+    {
+        var factory = new RecordingFactory();
+        using var scheduler = new WorkloadScheduler(Options(rate: 10), new FakeTimeProvider(), fleet: factory);
+        WorkloadClass reports = scheduler.GetClass("reports");
+
+        WorkloadLease lease = await reports.AcquireAsync("tenant");
+        Assert.True(lease.IsAcquired);
+        RecordingLimiter limiter = factory.Created[^1];
+        Assert.Equal(["tenant"], limiter.Asked);
+        Assert.Equal(1, limiter.Held);
+        lease.Dispose();
+        Assert.Equal(0, limiter.Held);
+
+        limiter.Refuse = true;
+        WorkloadLease refused = await reports.AcquireAsync("tenant");
+        Assert.Equal(WorkloadRejectionReason.RateLimited, refused.RejectionReason);
+        Assert.Equal(TimeSpan.FromSeconds(3), refused.RetryAfter);
+    }
+
+    [Fact]
+    public void StartUp_WithAFleetStore_AcceptsFleetLimits()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IWorkloadFleetLimiterFactory>(new RecordingFactory());
+        services.AddWorkloadIsolation(o =>
+        {
+            WorkloadIsolationOptions configured = Options(rate: 5);
+            foreach ((string name, WorkloadClassOptions c) in configured.Classes)
+            {
+                o.Classes[name] = c;
+            }
+
+            o.DefaultClass = configured.DefaultClass;
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+        Assert.Equal(WorkloadFleetState.Coordinated, provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reports"].FleetState);
+    }
+
+    private static PartitionedRateLimiter<string>? Limiter(WorkloadScheduler scheduler, string name) =>
+        scheduler.Engine.Classes.Single(c => c.Name == name).Limits.RateLimiter;
+
+    private static WorkloadIsolationOptions Options(double rate) => new WorkloadIsolationOptions { TotalConcurrency = 8, DefaultClass = "interactive" }
+        .AddClass("interactive")
+        .AddClass("reports", c =>
+        {
+            c.Priority = 1;
+            c.RateLimit = new() { PermitsPerSecond = rate, Scope = WorkloadLimitScope.Fleet };
+            c.Fleet = new() { MaxConcurrency = 4 };
+        });
+
+    private sealed class RecordingFactory : IWorkloadFleetLimiterFactory
+    {
+        public List<RecordingLimiter> Created { get; } = [];
+
+        public PartitionedRateLimiter<string> GetLimiter(string workloadClass, WorkloadClassOptions options, PartitionedRateLimiter<string>? current)
+        {
+            if (current is RecordingLimiter same && same.Rate.Equals(options.RateLimit!.PermitsPerSecond))
+            {
+                return same;
+            }
+
+            var limiter = new RecordingLimiter(options.RateLimit!.PermitsPerSecond);
+            Created.Add(limiter);
+            return limiter;
+        }
+    }
+
+    private sealed class RecordingLimiter(double rate) : PartitionedRateLimiter<string>, IWorkloadFleetLimiter
+    {
+        public double Rate { get; } = rate;
+
+        public List<string> Asked { get; } = [];
+
+        public int Held;
+
+        public bool Refuse { get; set; }
+
+        public WorkloadFleetState State => WorkloadFleetState.Coordinated;
+
+        public override RateLimiterStatistics? GetStatistics(string resource) => null;
+
+        protected override RateLimitLease AttemptAcquireCore(string resource, int permitCount) => Answer(resource);
+
+        protected override ValueTask<RateLimitLease> AcquireAsyncCore(string resource, int permitCount, CancellationToken cancellationToken) => new(Answer(resource));
+
+        private Lease Answer(string resource)
+        {
+            Asked.Add(resource);
+            if (Refuse)
+            {
+                return new Lease(this, acquired: false);
+            }
+
+            Interlocked.Increment(ref Held);
+            return new Lease(this, acquired: true);
+        }
+
+        private sealed class Lease(RecordingLimiter owner, bool acquired) : RateLimitLease
+        {
+            public override bool IsAcquired => acquired;
+
+            public override IEnumerable<string> MetadataNames => [MetadataName.RetryAfter.Name];
+
+            public override bool TryGetMetadata(string metadataName, out object? metadata)
+            {
+                metadata = acquired ? null : TimeSpan.FromSeconds(3);
+                return !acquired;
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+                if (acquired)
+                {
+                    Interlocked.Decrement(ref owner.Held);
+                }
+
+                base.Dispose(disposing);
+            }
+        }
+    }
+}
