@@ -22,7 +22,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default) or CostStep (adaptive protection against a report cost that doubles halfway)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) or Fleet (fleet-wide limits on Redis: round trips and admission time)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
@@ -72,6 +72,13 @@ public static class LoadTestCommand
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
+
+        if (options.Scenario == Scenario.Fleet)
+        {
+            IReadOnlyList<Fleet.FleetResult> fleet = await Fleet.FleetRunner.RunAsync(options, console, cancellationToken);
+            await Fleet.FleetRunner.WriteAsync(fleet, options, console, cancellationToken);
+            return 0;
+        }
 
         if (options.Scenario == Scenario.CostStep)
         {

@@ -11,4 +11,10 @@ public enum Scenario
     /// limits tuned for either half.
     /// </summary>
     CostStep,
+
+    /// <summary>
+    /// Fleet-wide limits on a real redis-server: Redis round trips per admission and the time an admission takes, batched
+    /// and one call per admission, against the same limits held locally.
+    /// </summary>
+    Fleet,
 }

@@ -41,12 +41,13 @@ public sealed class RedisFleetOptions
     public int MaxBatchSize { get; set; } = 64;
 
     /// <summary>
-    /// Gets or sets how long a batch should last at the demand a replica sees: a replica taking 1,000 permits a second
-    /// asks for 100 at a time with 100 ms (up to <see cref="MaxBatchSize"/>). Seats a replica no longer uses are given
-    /// back after this long, and permits it holds unused after ten times this long.
+    /// Gets or sets how long a batch should last at the demand a replica sees: a replica taking 200 permits a second
+    /// asks for 100 at a time with 500 ms (up to <see cref="MaxBatchSize"/>). It is also how often a replica holding
+    /// seats tells Redis how many it uses: seats it did not use in that time are given back (and, when other replicas
+    /// were refused seats, those beyond its fair share); permits unused for twice this long are given back.
     /// </summary>
-    /// <value>The default value is 100 milliseconds.</value>
-    public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <value>The default value is 500 milliseconds.</value>
+    public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
     /// Gets or sets how long Redis keeps the seats of a replica that stopped renewing them (a crashed or frozen replica):

@@ -58,6 +58,28 @@ public sealed class LoadTestSmokeTests
         });
     }
 
+    [RedisFact]
+    public async Task TinyFleet_MeasuresEveryModeOnARealRedis()
+    {
+        await RunAsync(Tiny with { Scenario = Scenario.Fleet }, async (options, output) =>
+        {
+            string table = await File.ReadAllTextAsync(Path.Combine(output, "fleet.md"));
+            foreach (Fleet.FleetMode mode in Enum.GetValues<Fleet.FleetMode>())
+            {
+                Assert.Contains($"| {Fleet.FleetRunner.Describe(mode)} |", table, StringComparison.Ordinal);
+            }
+
+            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "fleet.csv"));
+            Assert.Equal(1 + Enum.GetValues<Fleet.FleetMode>().Length, runs.Length);
+            Assert.All(runs.Skip(1), run => Assert.True(long.Parse(run.Split(',')[2], System.Globalization.CultureInfo.InvariantCulture) > 0, run));
+
+            // Redis counted the scripts: none for local limits, some for fleet limits.
+            Assert.StartsWith("Local,1,", runs[1], StringComparison.Ordinal);
+            Assert.Equal("0", runs[1].Split(',')[4]);
+            Assert.All(runs.Skip(2), run => Assert.True(long.Parse(run.Split(',')[4], System.Globalization.CultureInfo.InvariantCulture) > 0, run));
+        });
+    }
+
     /// <summary>Runs the driver into a fresh folder, checks what it wrote, and removes the folder.</summary>
     private static async Task RunAsync(LoadTestOptions tiny, Func<LoadTestOptions, string, Task> check)
     {
@@ -78,4 +100,10 @@ public sealed class LoadTestSmokeTests
             }
         }
     }
+}
+
+/// <summary>A fact that needs a real redis-server: skipped, with the reason, when none is installed and none is required.</summary>
+internal sealed class RedisFactAttribute : FactAttribute
+{
+    public RedisFactAttribute() => Skip = RedisServer.SkipReason;
 }

@@ -104,14 +104,14 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         }
     }
 
-    /// <summary>Gives back permits held unused for ten batch intervals (demand fell, or moved to other replicas).</summary>
+    /// <summary>Gives back permits held unused for two batch intervals (demand fell, or moved to other replicas).</summary>
     public Task GiveBackIdleAsync(bool all = false)
     {
         int unused;
         lock (_lock)
         {
             if (_available == 0 || _refill is not null
-                || (!all && store.Time.GetElapsedTime(_lastTake) < store.Options.BatchInterval * 10))
+                || (!all && store.Time.GetElapsedTime(_lastTake) < store.Options.BatchInterval * 2))
             {
                 return Task.CompletedTask;
             }

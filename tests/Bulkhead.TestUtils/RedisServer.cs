@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Bulkhead.Redis.Tests;
+namespace Bulkhead.TestUtils;
 
 /// <summary>
 /// A real redis-server (Debian's package) of the test's own, on a free loopback port, persistence off; stopped and
@@ -10,7 +10,7 @@ namespace Bulkhead.Redis.Tests;
 /// <c>BULKHEAD_REQUIRE_REDIS=1</c>, so that in CI a missing server fails the tests; a plain <c>dotnet test</c> without
 /// it reports them as skipped, saying why.
 /// </summary>
-internal sealed class RedisServer : IAsyncDisposable
+public sealed class RedisServer : IAsyncDisposable
 {
     private static readonly string[] s_knownPaths = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"];
 
@@ -23,6 +23,9 @@ internal sealed class RedisServer : IAsyncDisposable
     private RedisServer(int port) => Port = port;
 
     public static bool Required => Environment.GetEnvironmentVariable("BULKHEAD_REQUIRE_REDIS") == "1";
+
+    /// <summary>Gets why a test that needs the server is skipped: <see langword="null"/> when it is installed, or required (then its absence fails the test).</summary>
+    public static string? SkipReason => Path is null && !Required ? Missing : null;
 
     public int Port { get; }
 
@@ -98,17 +101,5 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         string? configured = Environment.GetEnvironmentVariable("REDIS_SERVER");
         return !string.IsNullOrEmpty(configured) ? configured : s_knownPaths.FirstOrDefault(File.Exists);
-    }
-}
-
-/// <summary>A fact that needs a real redis-server: skipped, with the reason, when none is installed and none is required.</summary>
-internal sealed class RedisFactAttribute : FactAttribute
-{
-    public RedisFactAttribute()
-    {
-        if (RedisServer.Path is null && !RedisServer.Required)
-        {
-            Skip = RedisServer.Missing;
-        }
     }
 }
