@@ -1,6 +1,8 @@
 using System.Threading.RateLimiting;
 using Bulkhead.Admission.Internal;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -78,6 +80,45 @@ public sealed class FleetLimiterSeamTests
         Assert.Equal(WorkloadFleetState.Coordinated, provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reports"].FleetState);
     }
 
+    [Fact]
+    public void FleetStateMetric_FollowsTheLimitersState()
+    {
+        var factory = new RecordingFactory();
+        var services = new ServiceCollection();
+        services.AddSingleton<IWorkloadFleetLimiterFactory>(factory);
+        services.AddWorkloadIsolation(o =>
+        {
+            WorkloadIsolationOptions configured = Options(rate: 5);
+            foreach ((string name, WorkloadClassOptions c) in configured.Classes)
+            {
+                o.Classes[name] = c;
+            }
+
+            o.DefaultClass = configured.DefaultClass;
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IWorkloadScheduler>();
+        using var collector = new MetricCollector<int>(provider.GetRequiredService<IMeterFactory>(), WorkloadIsolationTelemetry.MeterName, "bulkhead.fleet.state");
+
+        Assert.Equal(("coordinated", 1), Current(collector));
+        factory.Created[^1].State = WorkloadFleetState.LocalShare;
+        Assert.Equal(("local_share", 1), Current(collector));
+        factory.Created[^1].State = WorkloadFleetState.Closed;
+        Assert.Equal(("closed", 1), Current(collector));
+    }
+
+    /// <summary>The one state measured at 1 for the reports class (the others at 0); nothing for a class without fleet limits.</summary>
+    private static (string State, int Value) Current(MetricCollector<int> collector)
+    {
+        collector.Clear();
+        collector.RecordObservableInstruments();
+        IReadOnlyList<CollectedMeasurement<int>> measured = collector.GetMeasurementSnapshot();
+        Assert.All(measured, m => Assert.Equal("reports", m.Tags["bulkhead.workload_class"]));
+        Assert.Equal(3, measured.Count);
+        CollectedMeasurement<int> on = Assert.Single(measured, m => m.Value == 1);
+        return ((string)on.Tags["bulkhead.fleet.state"]!, on.Value);
+    }
+
     private static PartitionedRateLimiter<string>? Limiter(WorkloadScheduler scheduler, string name) =>
         scheduler.Engine.Classes.Single(c => c.Name == name).Limits.RateLimiter;
 
@@ -117,7 +158,7 @@ public sealed class FleetLimiterSeamTests
 
         public bool Refuse { get; set; }
 
-        public WorkloadFleetState State => WorkloadFleetState.Coordinated;
+        public WorkloadFleetState State { get; set; }
 
         public override RateLimiterStatistics? GetStatistics(string resource) => null;
 

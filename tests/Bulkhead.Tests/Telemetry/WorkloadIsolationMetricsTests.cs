@@ -61,7 +61,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
 
         string docs = Repository.ReadAllText("docs", "metrics.md");
         Assert.Equal(
-            ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
+            ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.fleet.state", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
              "bulkhead.objective.observed", "bulkhead.objective.target",
              "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
              "bulkhead.work.queue.duration", "bulkhead.work.queue.oldest_wait", "bulkhead.work.queued", "bulkhead.work.seat.duration"],

@@ -21,6 +21,11 @@ internal sealed class WorkloadIsolationMetrics
     public const string JobStateTag = "bulkhead.job.state";
     public const string ObjectiveTag = "bulkhead.objective";
 
+    public const string FleetStateTag = "bulkhead.fleet.state";
+
+    private static readonly (WorkloadFleetState State, string Name)[] FleetStateNames =
+        [(WorkloadFleetState.Coordinated, "coordinated"), (WorkloadFleetState.LocalShare, "local_share"), (WorkloadFleetState.Closed, "closed")];
+
     /// <summary>One lease in this many has its seat-holding time measured (two clock reads cost more than the rest of an admission).</summary>
     public const int SeatDurationSampling = 16;
 
@@ -63,6 +68,7 @@ internal sealed class WorkloadIsolationMetrics
         meter.CreateObservableCounter("bulkhead.dedicated_threads.starvations", () => PerClass(c => c.ThreadStarvations), "{event}", "Times every dedicated thread of a class was found blocked while work waited for one.");
         meter.CreateObservableCounter("bulkhead.job.items", ObserveJobOutcomes, "{item}", "Job items that ended, by outcome: completed, failed, dropped (never ran: the host stopped), canceled (shutdown timeout).");
         meter.CreateObservableUpDownCounter("bulkhead.job.items.pending", ObserveJobsPending, "{item}", "Job items accepted and not ended, by state: waiting for a seat, or running.");
+        meter.CreateObservableGauge("bulkhead.fleet.state", ObserveFleetStates, "{state}", "Where each class with fleet-wide limits has them decided now: 1 for its state (coordinated, local_share or closed), 0 for the others.");
     }
 
     public Histogram<double> QueueDuration { get; }
@@ -157,6 +163,23 @@ internal sealed class WorkloadIsolationMetrics
             measurements.Add(new(c.ConfiguredMaxConcurrency, Class(c), new(LimitTag, "configured_max")));
             measurements.Add(new(c.ReservedConcurrency, Class(c), new(LimitTag, "reserved")));
             measurements.Add(new(c.QueueLimit, Class(c), new(LimitTag, "queue")));
+        }
+
+        return measurements;
+    }
+
+    private List<Measurement<int>> ObserveFleetStates()
+    {
+        List<Measurement<int>> measurements = [];
+        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
+        {
+            if (c.FleetState is { } state)
+            {
+                foreach ((WorkloadFleetState each, string name) in FleetStateNames)
+                {
+                    measurements.Add(new(each == state ? 1 : 0, Class(c), new(FleetStateTag, name)));
+                }
+            }
         }
 
         return measurements;
