@@ -254,6 +254,45 @@ public sealed class FleetLimitsTests
         Assert.Null(replica.FleetState("interactive"));
     }
 
+    [RedisFact]
+    public async Task Reload_ChangingTheFleetCap_CountsSeatsHeldUnderTheOldCapUntilTheirWorkEnds()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(redis.Configuration, o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }));
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+        List<WorkloadLease> old = [];
+        for (int i = 0; i < 3; i++)
+        {
+            old.Add(await reports.AcquireAsync().WithTimeout());
+        }
+
+        Assert.All(old, l => Assert.True(l.IsAcquired));
+
+        // A reload lowers the cap to 2: the three seats in flight still count, so nothing more is admitted.
+        var lowered = new WorkloadIsolationOptions { DefaultClass = "reports" }.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 2 });
+        ((Bulkhead.Admission.Internal.WorkloadScheduler)replica.Scheduler).Apply(lowered);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
+
+        // When their work ends, the old limiter gives them back, and the new cap holds: two, not three.
+        old.ForEach(l => l.Dispose());
+        List<WorkloadLease> held = [];
+        await Eventually.TrueAsync(
+            () =>
+            {
+                WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                if (lease.IsAcquired)
+                {
+                    held.Add(lease);
+                }
+
+                return held.Count == 2;
+            },
+            "the seats of the old cap come back",
+            TimeSpan.FromSeconds(15));
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
+        held.ForEach(l => l.Dispose());
+    }
+
     /// <summary>Acquires, asserting that the answer came without waiting (no network call).</summary>
     private static WorkloadLease AcquireSynchronously(WorkloadClass workloadClass)
     {

@@ -21,6 +21,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     private readonly SeatStock? _classSeats;
     private readonly ConcurrentDictionary<string, LocalShare> _localPartitions = new(StringComparer.Ordinal);
     private readonly LocalShare _localClass;
+    private readonly string _holder;
+    private volatile bool _retired;
 
     public FleetLimiter(RedisFleetStore store, string workloadClass, WorkloadClassOptions options)
     {
@@ -30,7 +32,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         _burst = _rate is null ? 0 : _rate.Burst ?? Math.Max(1, (int)Math.Ceiling(_rate.PermitsPerSecond));
         _classCap = options.Fleet?.MaxConcurrency;
         _partitionCap = options.Fleet?.MaxConcurrencyPerPartition;
-        _classSeats = _classCap is { } cap ? new SeatStock(store, SeatKey(partition: null), cap) : null;
+        _holder = store.Register(this);
+        _classSeats = _classCap is { } cap ? new SeatStock(store, SeatKey(partition: null), _holder, cap) : null;
         _localClass = NewLocalShare(rateHere: _rate is { PerPartition: false }, _classCap);
         Options = options;
     }
@@ -182,9 +185,21 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         return FleetLease.Granted(_classCap is null ? null : _localClass, _partitionCap is null ? null : partition);
     }
 
-    /// <summary>Renews seats, gives back what is unused, and forgets idle partitions' stocks.</summary>
-    public async Task MaintainAsync()
+    /// <summary>A reload replaced this limiter: its work in flight ends under it, and then it gives everything back.</summary>
+    public void Retire() => _retired = true;
+
+    /// <summary>
+    /// Renews seats, gives back what is unused, and forgets idle partitions' stocks; returns whether the limiter is
+    /// retired and holds nothing any more (it may be forgotten).
+    /// </summary>
+    public async Task<bool> MaintainAsync()
     {
+        if (_retired)
+        {
+            await ReleaseAllAsync().ConfigureAwait(false);
+            return _permits.Values.All(p => p.IsIdle) && (_classSeats?.IsIdle ?? true) && _partitionSeats.Values.All(p => p.IsIdle);
+        }
+
         foreach ((string key, PermitStock stock) in _permits)
         {
             await stock.GiveBackIdleAsync().ConfigureAwait(false);
@@ -218,6 +233,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
                 }
             }
         }
+
+        return false;
     }
 
     /// <summary>Gives every seat and unused permit back (a clean stop).</summary>
@@ -258,7 +275,7 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     }
 
     private SeatStock? PartitionSeats(string partition) =>
-        _partitionCap is { } cap ? _partitionSeats.GetOrAdd(partition, static (p, state) => new SeatStock(state.Self._store, state.Self.SeatKey(p), state.Cap), (Self: this, Cap: cap)) : null;
+        _partitionCap is { } cap ? _partitionSeats.GetOrAdd(partition, static (p, state) => new SeatStock(state.Self._store, state.Self.SeatKey(p), state.Self._holder, state.Cap), (Self: this, Cap: cap)) : null;
 
     /// <summary>The semaphore's key, in braces so that its two Redis keys live in one cluster slot.</summary>
     private string SeatKey(string? partition) => partition is null ? $"{{{_keyBase}:seats}}" : $"{{{_keyBase}:seats:p:{partition}}}";

@@ -13,8 +13,7 @@ internal sealed class RedisFleetLimiterFactory(RedisFleetStore store) : IWorkloa
             return same;
         }
 
-        var limiter = new FleetLimiter(store, workloadClass, options);
-        store.Register(limiter);
-        return limiter;
+        (current as FleetLimiter)?.Retire();
+        return new FleetLimiter(store, workloadClass, options);
     }
 }

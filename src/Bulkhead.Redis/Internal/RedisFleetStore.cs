@@ -23,6 +23,7 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     private readonly Task _maintenance;
     private int _state;
     private long _roundTrips;
+    private int _registered;
 
     public RedisFleetStore(RedisFleetOptions options, IConnectionMultiplexer connection, bool ownsConnection, TimeProvider time, ILogger logger)
     {
@@ -71,11 +72,13 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     /// <summary>Gets how many scripts this process has sent to Redis (what batching keeps low).</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-    public void Register(FleetLimiter limiter)
+    /// <summary>Keeps a new limiter's stocks; returns the name its seats carry in Redis (this replica's, and the limiter's number).</summary>
+    public string Register(FleetLimiter limiter)
     {
         lock (_limitersLock)
         {
             _limiters.Add(limiter);
+            return string.Create(CultureInfo.InvariantCulture, $"{ReplicaId}/{++_registered}");
         }
     }
 
@@ -96,12 +99,16 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     /// Moves this replica's seats of a fleet semaphore toward a target and renews its lease: the seats it holds, how many
     /// replicas hold seats, and how many others were refused lately; <see langword="null"/> when Redis did not answer.
     /// </summary>
-    public async Task<(int Held, int Holders, int Wanting)?> SetSeatsAsync(string key, int target, int cap)
+    /// <param name="key">The semaphore.</param>
+    /// <param name="holder">Who holds the seats in Redis: this replica's limiter (a limiter replaced by a reload holds its own until its work ends).</param>
+    /// <param name="target">The seats the holder wants to hold.</param>
+    /// <param name="cap">The semaphore's cap.</param>
+    public async Task<(int Held, int Holders, int Wanting)?> SetSeatsAsync(string key, string holder, int target, int cap)
     {
         RedisResult? result = await EvaluateAsync(
             FleetScripts.Seats,
             [key, key + ":expiry", key + ":wanting"],
-            [ReplicaId, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds, (long)(Options.BatchInterval.TotalMilliseconds * 3)]).ConfigureAwait(false);
+            [holder, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds, (long)(Options.BatchInterval.TotalMilliseconds * 3)]).ConfigureAwait(false);
         if (result is null)
         {
             return null;
@@ -176,7 +183,14 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
 
                 foreach (FleetLimiter limiter in limiters)
                 {
-                    await limiter.MaintainAsync().ConfigureAwait(false);
+                    // A limiter replaced by a reload is forgotten once its work has ended and it gave everything back.
+                    if (await limiter.MaintainAsync().ConfigureAwait(false))
+                    {
+                        lock (_limitersLock)
+                        {
+                            _limiters.Remove(limiter);
+                        }
+                    }
                 }
             }
         }

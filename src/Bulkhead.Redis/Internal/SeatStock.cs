@@ -7,7 +7,7 @@ namespace Bulkhead.Redis.Internal;
 /// its fair share (the cap over the replicas that want seats), so that seats move to where the demand is. Locally it
 /// never uses more seats than Redis counts for it.
 /// </summary>
-internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap) : ISeatHolder
+internal sealed class SeatStock(RedisFleetStore store, string redisKey, string holder, int cap) : ISeatHolder
 {
     private readonly Lock _lock = new();
     private readonly int _cap = cap;
@@ -109,20 +109,21 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
 
     /// <summary>
     /// Every batch interval while it holds seats: gives back those it did not use in that interval (and those beyond its
-    /// fair share), and renews the lease of the rest.
+    /// fair share), and renews the lease of the rest. With <paramref name="releaseAll"/>, gives back every seat not in use.
     /// </summary>
     public Task MaintainAsync(bool releaseAll = false)
     {
         lock (_lock)
         {
-            if (_sync is not null || (_owned == 0 && !releaseAll)
+            if (_sync is not null || _owned == 0 || (releaseAll && _owned == _inUse)
                 || (!releaseAll && store.Time.GetElapsedTime(_lastSync) < store.Options.BatchInterval))
             {
                 return Task.CompletedTask;
             }
 
-            // Given back here before Redis hears of it: locally, never more than Redis counts.
-            int target = releaseAll ? 0 : Math.Max(_inUse, Math.Min(_owned, Math.Min(_share, _peakInUse)));
+            // Given back here before Redis hears of it: locally, never more than Redis counts; seats in use are kept
+            // until their work ends, even by a limiter that lets everything go.
+            int target = releaseAll ? _inUse : Math.Max(_inUse, Math.Min(_owned, Math.Min(_share, _peakInUse)));
             _owned = target;
             _peakInUse = _inUse;
             return _sync = SyncAsync(target);
@@ -145,7 +146,7 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, int cap)
     private async Task<bool> SyncAsync(int target, bool growing = false)
     {
         await Task.Yield();
-        (int Held, int Holders, int Wanting)? answer = await store.SetSeatsAsync(redisKey, target, _cap).ConfigureAwait(false);
+        (int Held, int Holders, int Wanting)? answer = await store.SetSeatsAsync(redisKey, holder, target, _cap).ConfigureAwait(false);
         lock (_lock)
         {
             _sync = null;
