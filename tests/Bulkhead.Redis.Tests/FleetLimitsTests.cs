@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Bulkhead.Redis.Tests;
 
@@ -291,6 +294,94 @@ public sealed class FleetLimitsTests
             TimeSpan.FromSeconds(15));
         Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
         held.ForEach(l => l.Dispose());
+    }
+
+    [RedisFact]
+    public async Task FleetCapPerPartition_HoldsForEachTenantAcrossReplicas_AndTenantsDoNotShareIt()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrencyPerPartition = 2 });
+        await using var first = new FleetReplica(redis.Configuration, isolation);
+        await using var second = new FleetReplica(redis.Configuration, isolation);
+
+        WorkloadLease a1 = await first.Scheduler.GetClass("reports").AcquireAsync("tenant-a").WithTimeout();
+        WorkloadLease a2 = await second.Scheduler.GetClass("reports").AcquireAsync("tenant-a").WithTimeout();
+        WorkloadLease a3 = await second.Scheduler.GetClass("reports").AcquireAsync("tenant-a").WithTimeout();
+        WorkloadLease b1 = await first.Scheduler.GetClass("reports").AcquireAsync("tenant-b").WithTimeout();
+
+        Assert.True(a1.IsAcquired && a2.IsAcquired && b1.IsAcquired);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, a3.RejectionReason);
+        a1.Dispose();
+        a2.Dispose();
+        b1.Dispose();
+    }
+
+    [RedisFact]
+    public async Task FleetRatePerClass_WithTheMultiplexerFromTheServiceCollection_SharesOneBucketAcrossReplicas()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        ServiceProvider[] replicas = [.. Enumerable.Range(0, 2).Select(_ =>
+        {
+            var services = new ServiceCollection();
+            services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Configuration));
+            services.AddWorkloadIsolation(o =>
+            {
+                o.DefaultClass = "api";
+                o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 0.001, Burst = 5, Scope = WorkloadLimitScope.Fleet });
+            }).AddRedisFleetLimits(f => f.MaxBatchSize = 1);
+            return services.BuildServiceProvider();
+        })];
+        try
+        {
+            // A burst of 5 for the class, whichever replica asks: 5 admitted in all, then refused with a retry-after.
+            int admitted = 0;
+            for (int i = 0; i < 10; i++)
+            {
+                WorkloadLease lease = await replicas[i % 2].GetRequiredService<IWorkloadScheduler>().GetClass("api").AcquireAsync($"tenant-{i}").WithTimeout();
+                admitted += lease.IsAcquired ? 1 : 0;
+                Assert.True(lease.IsAcquired || lease.RetryAfter > TimeSpan.Zero);
+                lease.Dispose();
+            }
+
+            Assert.Equal(5, admitted);
+        }
+        finally
+        {
+            foreach (ServiceProvider replica in replicas)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public void StartUp_WithBadFleetOptions_FailsNamingEachProblem()
+    {
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("default")).AddRedisFleetLimits(f =>
+        {
+            f.Configuration = "127.0.0.1:1";
+            f.ExpectedReplicas = 0;
+            f.BatchInterval = TimeSpan.Zero;
+            f.KeyPrefix = " ";
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<RedisFleetOptions>>().Value);
+        Assert.Contains("RedisFleet: ExpectedReplicas (0) must be at least 1.", failure.Failures);
+        Assert.Contains("RedisFleet: KeyPrefix is empty; it is required.", failure.Failures);
+        Assert.Contains(failure.Failures, f => f.StartsWith("RedisFleet: BatchInterval (00:00:00) must be at least 1 ms", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void StartUp_WithoutRedisConfiguredOrRegistered_SaysWhatIsMissing()
+    {
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("default", c => c.Fleet = new() { MaxConcurrency = 2 })).AddRedisFleetLimits(_ => { });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var failure = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IWorkloadScheduler>());
+        Assert.Contains("set RedisFleetOptions.Configuration", failure.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Acquires, asserting that the answer came without waiting (no network call).</summary>
