@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -382,6 +383,32 @@ public sealed class FleetLimitsTests
 
         var failure = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IWorkloadScheduler>());
         Assert.Contains("set RedisFleetOptions.Configuration", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddRedisFleetLimits_FromAConfigurationSection_BindsEveryOption()
+    {
+        IConfiguration section = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Configuration"] = "redis:6379",
+            ["KeyPrefix"] = "orders",
+            ["ExpectedReplicas"] = "4",
+            ["Fallback"] = "FailClosed",
+            ["MaxBatchSize"] = "16",
+            ["BatchInterval"] = "00:00:00.250",
+            ["SeatLeaseTime"] = "00:00:30",
+            ["OperationTimeout"] = "00:00:00.100",
+            ["BreakDuration"] = "00:00:10",
+            ["ReplicaId"] = "pod-7",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation().AddRedisFleetLimits(section);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        RedisFleetOptions options = provider.GetRequiredService<IOptions<RedisFleetOptions>>().Value;
+        Assert.Equal(
+            ("redis:6379", "orders", 4, RedisFleetFallback.FailClosed, 16, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), "pod-7"),
+            (options.Configuration, options.KeyPrefix, options.ExpectedReplicas, options.Fallback, options.MaxBatchSize, options.BatchInterval, options.SeatLeaseTime, options.OperationTimeout, options.BreakDuration, options.ReplicaId));
     }
 
     /// <summary>Acquires, asserting that the answer came without waiting (no network call).</summary>
