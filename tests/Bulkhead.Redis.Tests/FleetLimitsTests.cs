@@ -22,121 +22,109 @@ public sealed class FleetLimitsTests
         const double Rate = 200;
         const int Burst = 20;
         const int MaxBatch = 8;
-        FleetReplica[] replicas = [.. Enumerable.Range(0, Replicas).Select(_ => new FleetReplica(
+        await FleetReplica.WithReplicasAsync(
+            Replicas,
             redis.Configuration,
             o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = Rate, Burst = Burst, PerPartition = true, Scope = WorkloadLimitScope.Fleet }),
-            f => f.MaxBatchSize = MaxBatch))];
-        try
-        {
-            // Uneven: the replicas run 6, 3 and 1 clients of the same tenant, each as fast as it is answered.
-            int[] clients = [6, 3, 1];
-            long[] admitted = new long[Replicas];
-            using var stop = new CancellationTokenSource();
-            var clock = Stopwatch.StartNew();
-            Task[] load = [.. Enumerable.Range(0, Replicas).SelectMany(r => Enumerable.Range(0, clients[r]).Select(_ => Task.Run(async () =>
+            f => f.MaxBatchSize = MaxBatch,
+            async replicas =>
             {
-                WorkloadClass api = replicas[r].Scheduler.GetClass("api");
-                while (!stop.IsCancellationRequested)
+                // Uneven: the replicas run 6, 3 and 1 clients of the same tenant, each as fast as it is answered.
+                int[] clients = [6, 3, 1];
+                long[] admitted = new long[Replicas];
+                using var stop = new CancellationTokenSource();
+                var clock = Stopwatch.StartNew();
+                Task[] load = [.. Enumerable.Range(0, Replicas).SelectMany(r => Enumerable.Range(0, clients[r]).Select(_ => Task.Run(async () =>
                 {
-                    WorkloadLease lease = await api.AcquireAsync("tenant-1");
-                    if (lease.IsAcquired)
+                    WorkloadClass api = replicas[r].Scheduler.GetClass("api");
+                    while (!stop.IsCancellationRequested)
                     {
-                        Interlocked.Increment(ref admitted[r]);
-                        lease.Dispose();
+                        WorkloadLease lease = await api.AcquireAsync("tenant-1");
+                        if (lease.IsAcquired)
+                        {
+                            Interlocked.Increment(ref admitted[r]);
+                            lease.Dispose();
+                        }
+                        else
+                        {
+                            Assert.Equal(WorkloadRejectionReason.RateLimited, lease.RejectionReason);
+                            await Task.Delay(1);
+                        }
                     }
-                    else
-                    {
-                        Assert.Equal(WorkloadRejectionReason.RateLimited, lease.RejectionReason);
-                        await Task.Delay(1);
-                    }
-                }
-            })))];
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            await stop.CancelAsync();
-            await Task.WhenAll(load).WithTimeout();
-            double seconds = clock.Elapsed.TotalSeconds;
+                })))];
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                await stop.CancelAsync();
+                await Task.WhenAll(load).WithTimeout();
+                double seconds = clock.Elapsed.TotalSeconds;
 
-            // Every permit was taken from the one bucket between the start and now, and a replica holds at most
-            // MaxBatch unused: admitted ≤ burst + rate × elapsed + replicas × MaxBatch (docs/fleet.md). Three local
-            // buckets would admit about three times the rate.
-            long total = admitted.Sum();
-            double bound = Burst + (Rate * seconds) + (Replicas * MaxBatch);
-            Assert.True(total <= bound, $"The fleet admitted {total} in {seconds:F2} s; the bound is {bound:F0} ({string.Join(", ", admitted)} by replica).");
-            Assert.True(total >= Burst, $"The fleet admitted {total}, less than one burst.");
-            Assert.All(replicas, r => Assert.Equal(WorkloadFleetState.Coordinated, r.FleetState("api")));
-        }
-        finally
-        {
-            foreach (FleetReplica replica in replicas)
-            {
-                await replica.DisposeAsync();
-            }
-        }
+                // Every permit was taken from the one bucket between the start and now, and a replica holds at most
+                // MaxBatch unused: admitted ≤ burst + rate × elapsed + replicas × MaxBatch (docs/fleet.md). Three local
+                // buckets would admit about three times the rate.
+                long total = admitted.Sum();
+                double bound = Burst + (Rate * seconds) + (Replicas * MaxBatch);
+                Assert.True(total <= bound, $"The fleet admitted {total} in {seconds:F2} s; the bound is {bound:F0} ({string.Join(", ", admitted)} by replica).");
+                Assert.True(total >= Burst, $"The fleet admitted {total}, less than one burst.");
+                Assert.All(replicas, r => Assert.Equal(WorkloadFleetState.Coordinated, r.FleetState("api")));
+            });
     }
 
     [RedisFact]
     public async Task FleetConcurrencyCap_OfEight_IsNeverExceededAcrossThreeReplicasThatWouldEachAllowEight()
     {
         await using RedisServer redis = await RedisServer.StartAsync();
-        FleetReplica[] replicas = [.. Enumerable.Range(0, Replicas).Select(_ => new FleetReplica(
+        await FleetReplica.WithReplicasAsync(
+            Replicas,
             redis.Configuration,
             o => o.AddClass("reports", c =>
             {
                 c.MaxConcurrency = 8;
                 c.Fleet = new() { MaxConcurrency = 8 };
             }),
-            f => f.BatchInterval = TimeSpan.FromMilliseconds(20)))];
-        try
-        {
-            int current = 0;
-            int peak = 0;
-            long[] admitted = new long[Replicas];
-            using var stop = new CancellationTokenSource();
-            Task[] load = [.. Enumerable.Range(0, Replicas).SelectMany(r => Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            f => f.BatchInterval = TimeSpan.FromMilliseconds(20),
+            async replicas =>
             {
-                WorkloadClass reports = replicas[r].Scheduler.GetClass("reports");
-                while (!stop.IsCancellationRequested)
+                int current = 0;
+                int peak = 0;
+                long[] admitted = new long[Replicas];
+                using var stop = new CancellationTokenSource();
+                Task[] load = [.. Enumerable.Range(0, Replicas).SelectMany(r => Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
                 {
-                    WorkloadLease lease = await reports.AcquireAsync();
-                    if (!lease.IsAcquired)
+                    WorkloadClass reports = replicas[r].Scheduler.GetClass("reports");
+                    while (!stop.IsCancellationRequested)
                     {
-                        await Task.Delay(1);
-                        continue;
-                    }
+                        WorkloadLease lease = await reports.AcquireAsync();
+                        if (!lease.IsAcquired)
+                        {
+                            await Task.Delay(1);
+                            continue;
+                        }
 
-                    using (lease)
-                    {
-                        InterlockedMax.Raise(ref peak, Interlocked.Increment(ref current));
-                        Interlocked.Increment(ref admitted[r]);
-                        await Task.Delay(2);
-                        Interlocked.Decrement(ref current);
+                        using (lease)
+                        {
+                            InterlockedMax.Raise(ref peak, Interlocked.Increment(ref current));
+                            Interlocked.Increment(ref admitted[r]);
+                            await Task.Delay(2);
+                            Interlocked.Decrement(ref current);
+                        }
                     }
-                }
-            })))];
+                })))];
 
-            // Sampled continuously, besides the peak each unit of work records as it starts.
-            var sampler = Task.Run(async () =>
-            {
-                while (!stop.IsCancellationRequested)
+                // Sampled continuously, besides the peak each unit of work records as it starts.
+                var sampler = Task.Run(async () =>
                 {
-                    Assert.InRange(Volatile.Read(ref current), 0, 8);
-                    await Task.Yield();
-                }
+                    while (!stop.IsCancellationRequested)
+                    {
+                        Assert.InRange(Volatile.Read(ref current), 0, 8);
+                        await Task.Yield();
+                    }
+                });
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                await stop.CancelAsync();
+                await Task.WhenAll([.. load, sampler]).WithTimeout();
+
+                Assert.InRange(peak, 1, 8);
+                Assert.All(admitted, a => Assert.True(a > 0, $"Every replica gets seats as they move to the demand ({string.Join(", ", admitted)})."));
             });
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            await stop.CancelAsync();
-            await Task.WhenAll([.. load, sampler]).WithTimeout();
-
-            Assert.InRange(peak, 1, 8);
-            Assert.All(admitted, a => Assert.True(a > 0, $"Every replica gets seats as they move to the demand ({string.Join(", ", admitted)})."));
-        }
-        finally
-        {
-            foreach (FleetReplica replica in replicas)
-            {
-                await replica.DisposeAsync();
-            }
-        }
     }
 
     [RedisFact]

@@ -30,6 +30,23 @@ internal sealed class FleetReplica : IAsyncDisposable
 
     public ListLoggerProvider Logs { get; } = new();
 
+    /// <summary>Runs <paramref name="test"/> on <paramref name="count"/> replicas of one configuration, and disposes them however it ends.</summary>
+    public static async Task WithReplicasAsync(int count, string redis, Action<WorkloadIsolationOptions> isolation, Action<RedisFleetOptions>? fleet, Func<FleetReplica[], Task> test)
+    {
+        FleetReplica[] replicas = [.. Enumerable.Range(0, count).Select(_ => new FleetReplica(redis, isolation, fleet))];
+        try
+        {
+            await test(replicas);
+        }
+        finally
+        {
+            foreach (FleetReplica replica in replicas)
+            {
+                await replica.DisposeAsync();
+            }
+        }
+    }
+
     public IWorkloadScheduler Scheduler { get; }
 
     public RedisFleetStore Store { get; }

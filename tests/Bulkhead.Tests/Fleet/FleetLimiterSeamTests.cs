@@ -62,19 +62,7 @@ public sealed class FleetLimiterSeamTests
     [Fact]
     public void StartUp_WithAFleetStore_AcceptsFleetLimits()
     {
-        var services = new ServiceCollection();
-        services.AddSingleton<IWorkloadFleetLimiterFactory>(new RecordingFactory());
-        services.AddWorkloadIsolation(o =>
-        {
-            WorkloadIsolationOptions configured = Options(rate: 5);
-            foreach ((string name, WorkloadClassOptions c) in configured.Classes)
-            {
-                o.Classes[name] = c;
-            }
-
-            o.DefaultClass = configured.DefaultClass;
-        });
-        using ServiceProvider provider = services.BuildServiceProvider();
+        using ServiceProvider provider = Services(new RecordingFactory());
 
         provider.GetRequiredService<IStartupValidator>().Validate();
         Assert.Equal(WorkloadFleetState.Coordinated, provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reports"].FleetState);
@@ -84,19 +72,7 @@ public sealed class FleetLimiterSeamTests
     public void FleetStateMetric_FollowsTheLimitersState()
     {
         var factory = new RecordingFactory();
-        var services = new ServiceCollection();
-        services.AddSingleton<IWorkloadFleetLimiterFactory>(factory);
-        services.AddWorkloadIsolation(o =>
-        {
-            WorkloadIsolationOptions configured = Options(rate: 5);
-            foreach ((string name, WorkloadClassOptions c) in configured.Classes)
-            {
-                o.Classes[name] = c;
-            }
-
-            o.DefaultClass = configured.DefaultClass;
-        });
-        using ServiceProvider provider = services.BuildServiceProvider();
+        using ServiceProvider provider = Services(factory);
         provider.GetRequiredService<IWorkloadScheduler>();
         using var collector = new MetricCollector<int>(provider.GetRequiredService<IMeterFactory>(), WorkloadIsolationTelemetry.MeterName, "bulkhead.fleet.state");
 
@@ -117,6 +93,24 @@ public sealed class FleetLimiterSeamTests
         Assert.Equal(3, measured.Count);
         CollectedMeasurement<int> on = Assert.Single(measured, m => m.Value == 1);
         return ((string)on.Tags["bulkhead.fleet.state"]!, on.Value);
+    }
+
+    /// <summary>A service collection with the classes of <see cref="Options"/> and a fleet store.</summary>
+    private static ServiceProvider Services(IWorkloadFleetLimiterFactory factory)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(factory);
+        services.AddWorkloadIsolation(o =>
+        {
+            WorkloadIsolationOptions configured = Options(rate: 5);
+            foreach ((string name, WorkloadClassOptions c) in configured.Classes)
+            {
+                o.Classes[name] = c;
+            }
+
+            o.DefaultClass = configured.DefaultClass;
+        });
+        return services.BuildServiceProvider();
     }
 
     private static PartitionedRateLimiter<string>? Limiter(WorkloadScheduler scheduler, string name) =>
