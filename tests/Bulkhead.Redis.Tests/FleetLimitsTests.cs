@@ -148,20 +148,7 @@ public sealed class FleetLimitsTests
         Assert.Equal(WorkloadRejectionReason.RateLimited, refused.RejectionReason);
 
         // After the lease time, they come back by themselves: the survivor holds all four.
-        List<WorkloadLease> held = [];
-        await Eventually.TrueAsync(
-            () =>
-            {
-                WorkloadLease lease = survivor.Scheduler.GetClass("reports").AcquireAsync().AsTask().GetAwaiter().GetResult();
-                if (lease.IsAcquired)
-                {
-                    held.Add(lease);
-                }
-
-                return held.Count == 4;
-            },
-            "the crashed replica's seats come back",
-            TimeSpan.FromSeconds(15));
+        List<WorkloadLease> held = await AcquireEventuallyAsync(survivor.Scheduler.GetClass("reports"), 4, "the crashed replica's seats come back");
         Assert.False((await survivor.Scheduler.GetClass("reports").AcquireAsync().WithTimeout()).IsAcquired);
         held.ForEach(l => l.Dispose());
     }
@@ -267,20 +254,7 @@ public sealed class FleetLimitsTests
 
         // When their work ends, the old limiter gives them back, and the new cap holds: two, not three.
         old.ForEach(l => l.Dispose());
-        List<WorkloadLease> held = [];
-        await Eventually.TrueAsync(
-            () =>
-            {
-                WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
-                if (lease.IsAcquired)
-                {
-                    held.Add(lease);
-                }
-
-                return held.Count == 2;
-            },
-            "the seats of the old cap come back",
-            TimeSpan.FromSeconds(15));
+        List<WorkloadLease> held = await AcquireEventuallyAsync(reports, 2, "the seats of the old cap come back");
         Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
         held.ForEach(l => l.Dispose());
     }
@@ -397,6 +371,26 @@ public sealed class FleetLimitsTests
         Assert.Equal(
             ("redis:6379", "orders", 4, RedisFleetFallback.FailClosed, 16, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), "pod-7"),
             (options.Configuration, options.KeyPrefix, options.ExpectedReplicas, options.Fallback, options.MaxBatchSize, options.BatchInterval, options.SeatLeaseTime, options.OperationTimeout, options.BreakDuration, options.ReplicaId));
+    }
+
+    /// <summary>Acquires until <paramref name="count"/> leases are held (seats that come back with time), for at most 15 seconds.</summary>
+    private static async Task<List<WorkloadLease>> AcquireEventuallyAsync(WorkloadClass workloadClass, int count, string what)
+    {
+        List<WorkloadLease> held = [];
+        await Eventually.TrueAsync(
+            () =>
+            {
+                WorkloadLease lease = workloadClass.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                if (lease.IsAcquired)
+                {
+                    held.Add(lease);
+                }
+
+                return held.Count == count;
+            },
+            what,
+            TimeSpan.FromSeconds(15));
+        return held;
     }
 
     /// <summary>Acquires, asserting that the answer came without waiting (no network call).</summary>
