@@ -280,6 +280,20 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task TryAcquire_NeverWaitsOnRedis_ButAsksForSeatsForTheNextCaller()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(redis.Configuration, o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 2 }));
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+
+        // No seat held yet: refused at once, and one is asked for.
+        Assert.Equal(WorkloadRejectionReason.RateLimited, reports.TryAcquire().RejectionReason);
+        WorkloadLease admitted = default;
+        await Eventually.TrueAsync(() => (admitted = reports.TryAcquire()).IsAcquired, "a seat asked for in the background is held");
+        admitted.Dispose();
+    }
+
+    [RedisFact]
     public async Task FleetRatePerClass_WithTheMultiplexerFromTheServiceCollection_SharesOneBucketAcrossReplicas()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

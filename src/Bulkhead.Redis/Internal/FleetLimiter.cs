@@ -65,7 +65,7 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
             return AcquireLocally(resource);
         }
 
-        // Without waiting: only what this replica holds (the next batch is asked for when the stock runs out).
+        // Without waiting: only what this replica holds (more is asked for in the background when the stock runs out).
         PermitStock? permits = Permits(resource);
         if (permits is not null && !permits.TryTake())
         {
@@ -73,13 +73,13 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         }
 
         SeatStock? partitionSeats = PartitionSeats(resource);
-        if (_classSeats is not null && !_classSeats.TryTake())
+        if (_classSeats is not null && !_classSeats.TryTakeOrRequest())
         {
             permits?.Return();
             return FleetLease.Refused(_store.Options.BatchInterval);
         }
 
-        if (partitionSeats is not null && !partitionSeats.TryTake())
+        if (partitionSeats is not null && !partitionSeats.TryTakeOrRequest())
         {
             _classSeats?.Release();
             permits?.Return();

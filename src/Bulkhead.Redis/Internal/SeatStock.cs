@@ -58,6 +58,25 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
         }
     }
 
+    /// <summary>Takes a seat held here without waiting; when none is free, asks Redis for one in the background, for the next caller.</summary>
+    public bool TryTakeOrRequest()
+    {
+        lock (_lock)
+        {
+            if (TryTake())
+            {
+                return true;
+            }
+
+            if (_inUse < _share && store.Time.GetTimestamp() >= _refusedUntil)
+            {
+                _sync ??= GrowAsync();
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Takes a seat, from Redis when every seat held here is busy (not again until a batch interval after a refusal).</summary>
     public async ValueTask<FleetAnswer> TakeAsync(CancellationToken cancellationToken)
     {
