@@ -102,6 +102,13 @@ public sealed class WorkloadClassOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public WorkloadFleetOptions? Fleet { get; set; }
 
+    /// <summary>
+    /// Gets or sets whether this class's decisions are carried out or only computed and reported;
+    /// <see langword="null"/> for the host's <see cref="WorkloadIsolationOptions.Mode"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadIsolationMode? Mode { get; set; }
+
     /// <summary>Gets a value indicating whether any limit of the class holds across the fleet.</summary>
     internal bool HasFleetLimits => RateLimit is { Scope: WorkloadLimitScope.Fleet } || Fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null };
 }

@@ -39,6 +39,14 @@ public sealed class WorkloadIsolationOptions
     public int MaxTrackedPartitions { get; set; } = 10_000;
 
     /// <summary>
+    /// Gets or sets whether decisions are carried out (<see cref="WorkloadIsolationMode.Enforce"/>) or only computed and
+    /// reported (<see cref="WorkloadIsolationMode.Observe"/>), for every class that does not set its own
+    /// <see cref="WorkloadClassOptions.Mode"/>. Switching is a live reload.
+    /// </summary>
+    /// <value>The default value is <see cref="WorkloadIsolationMode.Enforce"/>.</value>
+    public WorkloadIsolationMode Mode { get; set; }
+
+    /// <summary>
     /// Gets the workload classes by name. Names are compared without regard to case.
     /// </summary>
     public IDictionary<string, WorkloadClassOptions> Classes { get; } =

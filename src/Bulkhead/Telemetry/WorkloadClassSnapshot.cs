@@ -48,6 +48,12 @@ public sealed class WorkloadClassSnapshot
     public TimeSpan? ObservedSeatTimeP99 { get; init; }
 
     /// <summary>
+    /// Gets whether the class's decisions are carried out, or only computed and counted (<see cref="WorkloadIsolationMode.Observe"/>:
+    /// then <see cref="Rejected"/> and the queue are what Enforce would have rejected and kept waiting, and all of it was admitted).
+    /// </summary>
+    public WorkloadIsolationMode Mode { get; init; }
+
+    /// <summary>
     /// Gets where the class's fleet-wide limits are decided now (<see cref="WorkloadFleetState.LocalShare"/> or
     /// <see cref="WorkloadFleetState.Closed"/> while the fleet store is unreachable), or <see langword="null"/> for a
     /// class with no fleet-wide limit.

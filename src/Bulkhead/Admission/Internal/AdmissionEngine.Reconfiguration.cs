@@ -76,7 +76,8 @@ internal sealed partial class AdmissionEngine
     private ClassLimits LimitsFor(int generation, string name, WorkloadClassOptions classOptions, WorkloadIsolationOptions options, int pool, PartitionedRateLimiter<string>? limiter) =>
         new(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false,
             _effectiveMaxima.TryGetValue(name, out int effective) ? effective : null,
-            options.Adaptive is { Enabled: true });
+            options.Adaptive is { Enabled: true },
+            options.Mode);
 
     /// <summary>
     /// Makes the configuration: the classes it names (existing state kept, new limits published and every seat word

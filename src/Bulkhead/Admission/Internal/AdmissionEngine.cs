@@ -236,6 +236,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                         ThreadStarvations = c.Threads?.Starvations ?? 0,
                         Jobs = jobs?.Read(c.Name) ?? WorkloadJobCounts.None,
                         FleetState = (limits.RateLimiter as IWorkloadFleetLimiter)?.State,
+                        Mode = limits.Mode,
                     };
                 })];
         }

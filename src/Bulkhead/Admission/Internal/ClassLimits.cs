@@ -21,7 +21,8 @@ internal sealed class ClassLimits
         PartitionedRateLimiter<string>? rateLimiter,
         bool removed,
         int? effectiveMax = null,
-        bool adaptive = false)
+        bool adaptive = false,
+        WorkloadIsolationMode hostMode = WorkloadIsolationMode.Enforce)
     {
         Generation = generation & ClassState.GenerationMask;
         GenerationBits = (long)Generation << ClassState.GenerationShift;
@@ -44,7 +45,13 @@ internal sealed class ClassLimits
         RateLimiter = rateLimiter;
         TokenBuckets = rateLimiter as PartitionedTokenBucketLimiter;
         Removed = removed;
+        Mode = options.Mode ?? hostMode;
     }
+
+    /// <summary>Gets whether the class's decisions are carried out, or only computed and reported.</summary>
+    public WorkloadIsolationMode Mode { get; }
+
+    public bool Observes => Mode == WorkloadIsolationMode.Observe;
 
     /// <summary>Gets the generation, as stamped into the seat word (a few low bits of a counter).</summary>
     public int Generation { get; }

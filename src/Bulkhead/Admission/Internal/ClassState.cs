@@ -71,6 +71,7 @@ internal sealed partial class ClassState : WorkloadClass
 
     // Every lease's seat-holding time is measured for the class's objective (adaptive protection).
     private volatile bool _timesSeats;
+    private volatile bool _observes;
 
     public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads)
     {
@@ -111,6 +112,7 @@ internal sealed partial class ClassState : WorkloadClass
             Volatile.Write(ref _limits, value);
             _runsInline = Threads is null && !value.HasExecutionTimeout && !value.Removed;
             _timesSeats = value.TimesSeats;
+            _observes = value.Observes;
         }
     }
 
@@ -153,18 +155,19 @@ internal sealed partial class ClassState : WorkloadClass
         (long)seats | ((long)reserved << ReservedShift) | ((long)(generation & GenerationMask) << GenerationShift) | ((long)admittedLow << AdmittedShift);
 
     /// <inheritdoc />
-    public override WorkloadLease TryAcquire(string? partition = null) => Engine.TryAcquire(this, partition);
+    public override WorkloadLease TryAcquire(string? partition = null) =>
+        _observes ? Observed(Engine.TryAcquire(this, partition), partition) : Engine.TryAcquire(this, partition);
 
     public override WorkloadRateLimitState? GetRateLimitState(string? partition = null) => Limits.TokenBuckets?.GetState(partition);
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default) =>
-        Engine.AcquireAsync(this, partition, cancellationToken);
+        _observes ? ObserveAsync(partition, WaitMode.Queue) : Engine.AcquireAsync(this, partition, cancellationToken);
 
     /// <inheritdoc />
     public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
-        Engine.AcquireAsync(this, partition, WaitMode.Background, cancellationToken);
+        _observes ? ObserveAsync(partition, WaitMode.Background) : Engine.AcquireAsync(this, partition, WaitMode.Background, cancellationToken);
 
     /// <summary>Counts a rejection, in all and by its reason.</summary>
     public void CountRejection(WorkloadRejectionReason reason)

@@ -41,6 +41,18 @@ internal sealed class LeaseTicket
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
     }
 
+    /// <summary>
+    /// Issues an acquired lease in Observe mode for work that Enforce would have kept waiting (<paramref name="wait"/>)
+    /// or rejected (<see langword="null"/>): it holds no seat of its own; disposing it ends the wait.
+    /// </summary>
+    public static WorkloadLease IssueObserved(ClassState workloadClass, ObservedWait? wait)
+    {
+        LeaseTicket ticket = LeaseTicketPool.Rent();
+        ticket._class = workloadClass;
+        ticket._held = wait ?? ObservedWait.Nothing;
+        return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
+    }
+
     /// <summary>The class whose seat a lease of this version holds, or <see langword="null"/> once it is freed.</summary>
     public ClassState? ClassOf(int version)
     {
@@ -118,6 +130,17 @@ internal sealed class LeaseTicket
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReleaseHeld(ClassState owner, object held)
     {
+        if (held is ObservedWait wait)
+        {
+            wait.End();
+            return;
+        }
+
+        if (held == ObservedWait.Nothing)
+        {
+            return;
+        }
+
         (PartitionState? partition, RateLimitLease? limiterLease) = held switch
         {
             PartitionState p => (p, null),

@@ -77,7 +77,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Execution", Execution),
         ("Jobs", Jobs),
         ("Objective", Objective),
-        ("Fleet", Fleet));
+        ("Fleet", Fleet),
+        ("Mode", Setting.Enum<WorkloadIsolationMode>()));
 
     private static readonly Setting Rule = Setting.Object(
         required: [],
@@ -110,6 +111,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Rules", new Setting(SettingKind.List) { Item = Rule }),
         ("TrustedHeaders", new Setting(SettingKind.List) { Item = Text }),
         ("Adaptive", Adaptive),
+        ("Mode", Setting.Enum<WorkloadIsolationMode>()),
         ("Http", Http));
 
     public void Configure(WorkloadIsolationOptions options) => Configure(Microsoft.Extensions.Options.Options.DefaultName, options);

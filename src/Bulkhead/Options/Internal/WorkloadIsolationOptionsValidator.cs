@@ -66,6 +66,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"WorkloadIsolation: the classes' ReservedConcurrency adds up to {reservedTotal}, more than TotalConcurrency ({options.TotalConcurrency})."));
         }
 
+        if (!Enum.IsDefined(options.Mode))
+        {
+            failures.Add($"WorkloadIsolation: Mode ({options.Mode}) must be Enforce or Observe.");
+        }
+
         ValidateRules(options, failures);
         ValidateAdaptive(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -235,6 +240,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.Objective is { } objective)
         {
             ValidateObjective(prefix, objective, failures);
+        }
+
+        if (classOptions.Mode is { } mode && !Enum.IsDefined(mode))
+        {
+            failures.Add($"{prefix}: Mode ({mode}) must be Enforce or Observe.");
         }
 
         if (!Enum.IsDefined(classOptions.QueueOrder))

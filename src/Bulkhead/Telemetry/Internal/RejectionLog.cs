@@ -105,7 +105,15 @@ internal sealed partial class RejectionLog : IDisposable
             long recent = Delta(counts, _reported);
             if (recent > 0)
             {
-                LogRejecting(logger, _class.Name, recent, time.GetElapsedTime(_reportedAt, now), Describe(counts, _reported), time.GetElapsedTime(_startedAt, now));
+                if (_class.Limits.Observes)
+                {
+                    LogWouldReject(logger, _class.Name, recent, time.GetElapsedTime(_reportedAt, now), Describe(counts, _reported), time.GetElapsedTime(_startedAt, now));
+                }
+                else
+                {
+                    LogRejecting(logger, _class.Name, recent, time.GetElapsedTime(_reportedAt, now), Describe(counts, _reported), time.GetElapsedTime(_startedAt, now));
+                }
+
                 Array.Copy(counts, _reported, counts.Length);
                 _reportedAt = now;
                 _timer!.Change(ReportEvery, Timeout.InfiniteTimeSpan);
@@ -140,6 +148,9 @@ internal sealed partial class RejectionLog : IDisposable
 
     [LoggerMessage(50, LogLevel.Warning, "Workload class '{WorkloadClass}' rejected {Count} unit(s) of work in the last {Period} ({Reasons}); it has been rejecting for {Duration}.")]
     private static partial void LogRejecting(ILogger logger, string workloadClass, long count, TimeSpan period, string reasons, TimeSpan duration);
+
+    [LoggerMessage(52, LogLevel.Warning, "Workload class '{WorkloadClass}' is in Observe mode and would have rejected {Count} unit(s) of work in the last {Period} ({Reasons}); it would have been rejecting for {Duration}. All were admitted.")]
+    private static partial void LogWouldReject(ILogger logger, string workloadClass, long count, TimeSpan period, string reasons, TimeSpan duration);
 
     [LoggerMessage(51, LogLevel.Information, "Workload class '{WorkloadClass}' stopped rejecting: {Count} unit(s) of work rejected over {Duration} ({Reasons}).")]
     private static partial void LogStopped(ILogger logger, string workloadClass, long count, TimeSpan duration, string reasons);
