@@ -22,7 +22,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) or Fleet (fleet-wide limits on Redis: round trips and admission time)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) or AdminStorm (200 expensive admin calls at once)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
@@ -46,6 +46,7 @@ public static class LoadTestCommand
                 SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
                 PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
                 CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
+                AdminStormModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.AdminStorm ? chosen : defaults.AdminStormModes,
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -72,6 +73,13 @@ public static class LoadTestCommand
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
+
+        if (options.Scenario == Scenario.AdminStorm)
+        {
+            IReadOnlyList<AdminStorm.AdminStormResult> storms = await AdminStorm.AdminStormRunner.RunAsync(options, console, cancellationToken);
+            await AdminStorm.AdminStormRunner.WriteAsync(storms, options, console, cancellationToken);
+            return 0;
+        }
 
         if (options.Scenario == Scenario.Fleet)
         {

@@ -38,6 +38,12 @@ public sealed record LoadTestOptions
     /// <summary>Gets how long each half of the cost step runs before it is measured, for every mode alike.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Gets the admin storm's modes.</summary>
+    public IReadOnlyList<Mode> AdminStormModes { get; init; } = [Mode.AdminNoIsolation, Mode.AdminAspNetLimiter, Mode.AdminBulkhead];
+
+    /// <summary>Gets how many admin calls arrive at once in the admin storm.</summary>
+    public int AdminStormCalls { get; init; } = 200;
+
     /// <summary>The quick form: one repetition of 4-second phases, under a minute for every mode.</summary>
     public static LoadTestOptions Quick => new() { Duration = TimeSpan.FromSeconds(3), Repetitions = 1 };
 }

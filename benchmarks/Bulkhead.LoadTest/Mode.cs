@@ -35,4 +35,13 @@ public enum Mode
 
     /// <summary>Cost step: Bulkhead, admission only, adaptive protection (gradient) sizing the reporting class.</summary>
     AdaptiveGradient,
+
+    /// <summary>Admin storm: no protection of the admin endpoint.</summary>
+    AdminNoIsolation,
+
+    /// <summary>Admin storm: ASP.NET Core's concurrency limiter on the admin endpoint (1 permit, a queue of 20, the rest 503).</summary>
+    AdminAspNetLimiter,
+
+    /// <summary>Admin storm: Bulkhead, an admin class of one seat on a dedicated idle-priority thread, a queue of 20.</summary>
+    AdminBulkhead,
 }

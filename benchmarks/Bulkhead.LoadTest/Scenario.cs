@@ -17,4 +17,7 @@ public enum Scenario
     /// and one call per admission, against the same limits held locally.
     /// </summary>
     Fleet,
+
+    /// <summary>A burst of expensive admin calls at once while interactive traffic runs.</summary>
+    AdminStorm,
 }

@@ -58,6 +58,32 @@ public sealed class LoadTestSmokeTests
         });
     }
 
+    [Fact]
+    public async Task TinyAdminStorm_AccountsForEveryAdminCallOfEveryMode()
+    {
+        await RunAsync(Tiny with { Scenario = Scenario.AdminStorm, AdminStormCalls = 40 }, async (options, output) =>
+        {
+            string table = await File.ReadAllTextAsync(Path.Combine(output, "admin-storm.md"));
+            foreach (Mode mode in options.AdminStormModes)
+            {
+                Assert.Contains($"| {AdminStorm.AdminStormRunner.Describe(mode)} |", table, StringComparison.Ordinal);
+            }
+
+            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "admin-storm.csv"));
+            Assert.Equal(1 + options.AdminStormModes.Count, runs.Length);
+            Assert.All(runs.Skip(1), run =>
+            {
+                int[] outcomes = [.. run.Split(',')[5..9].Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
+                Assert.Equal(options.AdminStormCalls, outcomes.Sum());
+                Assert.True(double.Parse(run.Split(',')[4], System.Globalization.CultureInfo.InvariantCulture) > 0, run);
+            });
+
+            // Bulkhead refuses what its admin queue cannot take with 503 and a Retry-After.
+            string bulkhead = Assert.Single(runs, r => r.StartsWith("AdminBulkhead,", StringComparison.Ordinal));
+            Assert.True(int.Parse(bulkhead.Split(',')[6], System.Globalization.CultureInfo.InvariantCulture) > 0, bulkhead);
+        });
+    }
+
     [RedisFact]
     public async Task TinyFleet_MeasuresEveryModeOnARealRedis()
     {

@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.CostStep;
 using Microsoft.AspNetCore.RateLimiting;
 
@@ -49,6 +50,11 @@ internal static class LoadTestServer
             CostStepServer.Configure(builder, mode, reportLimit, seatObjectiveMs, poolObjectiveMs);
         }
 
+        if (AdminStormServer.IsAdminStorm(mode))
+        {
+            AdminStormServer.Configure(builder, mode);
+        }
+
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
@@ -70,6 +76,11 @@ internal static class LoadTestServer
         if (CostStepServer.IsCostStep(mode))
         {
             CostStepServer.Map(app);
+        }
+
+        if (AdminStormServer.IsAdminStorm(mode))
+        {
+            AdminStormServer.Map(app, mode);
         }
 
         if (limiter)

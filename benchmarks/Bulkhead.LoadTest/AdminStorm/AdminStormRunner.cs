@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text;
+using Bulkhead.LoadTest.Reporting;
+using Spectre.Console;
+
+namespace Bulkhead.LoadTest.AdminStorm;
+
+/// <summary>Runs the admin storm for every mode, repeated; writes the table and a CSV of every run.</summary>
+public static class AdminStormRunner
+{
+    public static async Task<IReadOnlyList<AdminStormResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(console);
+
+        double rate = Server.CpuWork.Calibrate();
+        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
+        var results = new List<AdminStormResult>();
+        for (int repetition = 1; repetition <= options.Repetitions; repetition++)
+        {
+            foreach (Mode mode in options.AdminStormModes)
+            {
+                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, [bold]{Markup.Escape(Describe(mode))}[/]");
+                results.Add(await AdminStormDriver.RunAsync(mode, repetition, options, cancellationToken));
+            }
+        }
+
+        return results;
+    }
+
+    public static async Task WriteAsync(IReadOnlyList<AdminStormResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(console);
+
+        Directory.CreateDirectory(options.OutputDirectory);
+        string table = ToMarkdown(results, options);
+        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "admin-storm.md"), table, cancellationToken);
+        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "admin-storm.csv"),
+            ["mode,repetition,baseline_p99_ms,p50_ms,p99_ms,served,rejected_with_retry_after,other_answers,lost,cleared_s",
+             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.P50:F2},{r.P99:F2},{r.Served},{r.RejectedWithRetryAfter},{r.OtherAnswers},{r.Lost},{r.ClearedSeconds:F2}"))],
+            cancellationToken);
+        console.Profile.Out.Writer.WriteLine();
+        console.Profile.Out.Writer.WriteLine(table);
+        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
+    }
+
+    public static string Describe(Mode mode) => mode switch
+    {
+        Mode.AdminNoIsolation => "no isolation",
+        Mode.AdminAspNetLimiter => "ASP.NET Core limiter (1 permit, queue 20, 503)",
+        Mode.AdminBulkhead => "Bulkhead (admin class: 1 seat on an idle-priority thread, queue 20)",
+        _ => mode.ToString(),
+    };
+
+    public static string ToMarkdown(IReadOnlyList<AdminStormResult> results, LoadTestOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(options);
+
+        CultureInfo c = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.AppendLine(c, $"Interactive: {options.InteractiveRate} requests/s open loop for {options.Duration.TotalSeconds:F0} s. A quarter of the way in, {options.AdminStormCalls} admin calls "
+            + $"({AdminStormServer.AdminCpuMs:F0} ms of CPU each) arrive at once. {options.Repetitions} repetition(s), each with its own baseline; medians with min–max; admin outcomes summed over the runs.");
+        text.AppendLine();
+        text.AppendLine("| mode | interactive p99 ÷ baseline | interactive p99 | admin served | 503 + Retry-After | other answers | lost | storm answered in |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (IGrouping<Mode, AdminStormResult> mode in results.GroupBy(r => r.Mode))
+        {
+            double[] ratio = [.. mode.Select(r => r.P99 / r.BaselineP99)];
+            text.AppendLine(c, $"| {Describe(mode.Key)} | {ModeSummary.Median(ratio):F2}× ({ratio.Min():F2}–{ratio.Max():F2}) | {ModeSummary.Median(mode.Select(r => r.P99)):F1} ms | "
+                + $"{mode.Sum(r => r.Served)} | {mode.Sum(r => r.RejectedWithRetryAfter)} | {mode.Sum(r => r.OtherAnswers)} | {mode.Sum(r => r.Lost)} | {ModeSummary.Median(mode.Select(r => r.ClearedSeconds)):F1} s |");
+        }
+
+        return text.ToString();
+    }
+}
