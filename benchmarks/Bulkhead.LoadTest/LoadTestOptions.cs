@@ -44,6 +44,12 @@ public sealed record LoadTestOptions
     /// <summary>Gets how many admin calls arrive at once in the admin storm.</summary>
     public int AdminStormCalls { get; init; } = 200;
 
+    /// <summary>Gets the hot tenant's modes.</summary>
+    public IReadOnlyList<Mode> HotTenantModes { get; init; } = [Mode.TenantNoIsolation, Mode.TenantAspNetPartitioned, Mode.TenantBulkhead];
+
+    /// <summary>Gets each quiet tenant's rate in the hot tenant scenario, requests/s; the hot tenant sends ten times this.</summary>
+    public double TenantRate { get; init; } = 4;
+
     /// <summary>The quick form: one repetition of 4-second phases, under a minute for every mode.</summary>
     public static LoadTestOptions Quick => new() { Duration = TimeSpan.FromSeconds(3), Repetitions = 1 };
 }

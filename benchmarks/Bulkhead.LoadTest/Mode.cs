@@ -44,4 +44,13 @@ public enum Mode
 
     /// <summary>Admin storm: Bulkhead, an admin class of one seat on a dedicated idle-priority thread, a queue of 20.</summary>
     AdminBulkhead,
+
+    /// <summary>Hot tenant: no protection of the tenant report endpoint.</summary>
+    TenantNoIsolation,
+
+    /// <summary>Hot tenant: ASP.NET Core's partitioned concurrency limiter, one report per tenant at once.</summary>
+    TenantAspNetPartitioned,
+
+    /// <summary>Hot tenant: Bulkhead, a reporting class of two seats, one per tenant, served round robin across tenants.</summary>
+    TenantBulkhead,
 }

@@ -20,4 +20,7 @@ public enum Scenario
 
     /// <summary>A burst of expensive admin calls at once while interactive traffic runs.</summary>
     AdminStorm,
+
+    /// <summary>Ten tenants share the reporting class; one sends ten times what the others do.</summary>
+    HotTenant,
 }

@@ -1,3 +1,4 @@
+using Bulkhead.LoadTest.HotTenant;
 using Spectre.Console;
 
 namespace Bulkhead.LoadTest.Tests;
@@ -82,6 +83,35 @@ public sealed class LoadTestSmokeTests
             string bulkhead = Assert.Single(runs, r => r.StartsWith("AdminBulkhead,", StringComparison.Ordinal));
             Assert.True(int.Parse(bulkhead.Split(',')[6], System.Globalization.CultureInfo.InvariantCulture) > 0, bulkhead);
         });
+    }
+
+    [Fact]
+    public async Task TinyHotTenant_MeasuresEveryTenantOfEveryMode_AloneAndWithTheHotTenant()
+    {
+        await RunAsync(Tiny with { Scenario = Scenario.HotTenant, Duration = TimeSpan.FromSeconds(1) }, async (options, output) =>
+        {
+            string table = await File.ReadAllTextAsync(Path.Combine(output, "hot-tenant.md"));
+            foreach (Mode mode in options.HotTenantModes)
+            {
+                Assert.Contains($"| {HotTenant.HotTenantRunner.Describe(mode)} |", table, StringComparison.Ordinal);
+            }
+
+            // Per mode: nine quiet tenants alone, then nine and the hot one; every tenant was answered.
+            string[] rows = await File.ReadAllLinesAsync(Path.Combine(output, "hot-tenant.csv"));
+            Assert.Equal(1 + (options.HotTenantModes.Count * 19), rows.Length);
+            Assert.All(rows.Skip(1), row => Assert.True(double.Parse(row.Split(',')[7], System.Globalization.CultureInfo.InvariantCulture) > 0, row));
+        });
+    }
+
+    [Fact]
+    public void JainsIndex_IsOneForMaxMinFairShares_AndFallsWhenTheHotTenantTakesTheQuietOnesShare()
+    {
+        // Capacity 30: quiet tenants asking 5 each are owed 5; the hot one the rest (20).
+        TenantStats[] fair = [new("q1", false, 5, 5, 0, 1), new("q2", false, 5, 5, 0, 1), new("hot", true, 50, 20, 0, 1)];
+        TenantStats[] unfair = [new("q1", false, 5, 1, 0, 1), new("q2", false, 5, 1, 0, 1), new("hot", true, 50, 28, 0, 1)];
+
+        Assert.Equal(1, HotTenant.HotTenantRunner.Jain(fair), 6);
+        Assert.InRange(HotTenant.HotTenantRunner.Jain(unfair), 0.3, 0.6);
     }
 
     [RedisFact]

@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.CostStep;
+using Bulkhead.LoadTest.HotTenant;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace Bulkhead.LoadTest.Server;
@@ -55,6 +56,11 @@ internal static class LoadTestServer
             AdminStormServer.Configure(builder, mode);
         }
 
+        if (HotTenantServer.IsHotTenant(mode))
+        {
+            HotTenantServer.Configure(builder, mode);
+        }
+
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
@@ -81,6 +87,11 @@ internal static class LoadTestServer
         if (AdminStormServer.IsAdminStorm(mode))
         {
             AdminStormServer.Map(app, mode);
+        }
+
+        if (HotTenantServer.IsHotTenant(mode))
+        {
+            HotTenantServer.Map(app, mode);
         }
 
         if (limiter)

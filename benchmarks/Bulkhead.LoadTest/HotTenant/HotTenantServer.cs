@@ -1,0 +1,81 @@
+using System.Threading.RateLimiting;
+using Bulkhead.AspNetCore;
+using Bulkhead.LoadTest.Server;
+
+namespace Bulkhead.LoadTest.HotTenant;
+
+/// <summary>
+/// The hot tenant's side of the server: a tenant report endpoint (30 ms of CPU around a 5 ms await) whose tenant is the
+/// <c>X-Tenant</c> header, and the protections the scenario compares: none; ASP.NET Core's partitioned concurrency
+/// limiter (one report per tenant at once, a queue of 1,000 per tenant); Bulkhead (a reporting class of two seats per
+/// core, one per tenant, its queue served round robin across tenants).
+/// </summary>
+internal static class HotTenantServer
+{
+    public const double ReportCpuMs = 30;
+
+    public const string TenantHeader = "X-Tenant";
+
+    public static bool IsHotTenant(Mode mode) => mode is Mode.TenantNoIsolation or Mode.TenantAspNetPartitioned or Mode.TenantBulkhead;
+
+    public static void Configure(WebApplicationBuilder builder, Mode mode)
+    {
+        if (mode == Mode.TenantBulkhead)
+        {
+            builder.Services.AddWorkloadIsolation(o =>
+            {
+                o.TotalConcurrency = 256;
+                o.DefaultClass = "interactive";
+                o.TrustedHeaders.Add(TenantHeader);
+                o.AddClass("interactive", c => c.ReservedConcurrency = 128);
+                o.AddClass("reporting", c =>
+                {
+                    c.Priority = 2;
+                    c.MaxConcurrency = 2 * Environment.ProcessorCount;
+                    c.MaxConcurrencyPerPartition = 1;
+                    c.QueueLimit = 10_000;
+                    c.QueueTimeout = TimeSpan.FromMinutes(1);
+                });
+            });
+            builder.Services.Configure<WorkloadIsolationHttpOptions>(h => h.PartitionHeader = TenantHeader);
+        }
+        else if (mode == Mode.TenantAspNetPartitioned)
+        {
+            builder.Services.AddRateLimiter(o =>
+            {
+                o.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
+                o.AddPolicy("tenant", context => RateLimitPartition.GetConcurrencyLimiter(
+                    context.Request.Headers[TenantHeader].ToString(),
+                    _ => new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 1_000, QueueProcessingOrder = QueueProcessingOrder.OldestFirst }));
+            });
+        }
+    }
+
+    public static void Map(WebApplication app, Mode mode)
+    {
+        if (mode == Mode.TenantBulkhead)
+        {
+            app.UseWorkloadIsolation();
+        }
+        else if (mode == Mode.TenantAspNetPartitioned)
+        {
+            app.UseRateLimiter();
+        }
+
+        RouteHandlerBuilder report = app.MapGet("/tenant-report", async () =>
+        {
+            CpuWork.Run(ReportCpuMs / 2);
+            await Task.Delay(5);
+            CpuWork.Run(ReportCpuMs / 2);
+            return "report";
+        });
+        if (mode == Mode.TenantBulkhead)
+        {
+            report.WithWorkloadClass("reporting");
+        }
+        else if (mode == Mode.TenantAspNetPartitioned)
+        {
+            report.RequireRateLimiting("tenant");
+        }
+    }
+}
