@@ -22,7 +22,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once) or HotTenant (one tenant of ten sends 10x)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once) HotTenant (one tenant of ten sends 10x) or Starvation (reports that block ThreadPool threads)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
@@ -48,6 +48,7 @@ public static class LoadTestCommand
                 CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
                 AdminStormModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.AdminStorm ? chosen : defaults.AdminStormModes,
                 HotTenantModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.HotTenant ? chosen : defaults.HotTenantModes,
+                StarvationModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.Starvation ? chosen : defaults.StarvationModes,
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -74,6 +75,13 @@ public static class LoadTestCommand
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
+
+        if (options.Scenario == Scenario.Starvation)
+        {
+            IReadOnlyList<Starvation.StarvationResult> starvation = await Starvation.StarvationRunner.RunAsync(options, console, cancellationToken);
+            await Starvation.StarvationRunner.WriteAsync(starvation, options, console, cancellationToken);
+            return 0;
+        }
 
         if (options.Scenario == Scenario.HotTenant)
         {

@@ -50,6 +50,9 @@ public sealed record LoadTestOptions
     /// <summary>Gets each quiet tenant's rate in the hot tenant scenario, requests/s; the hot tenant sends ten times this.</summary>
     public double TenantRate { get; init; } = 4;
 
+    /// <summary>Gets the ThreadPool starvation's modes.</summary>
+    public IReadOnlyList<Mode> StarvationModes { get; init; } = [Mode.BlockingNoIsolation, Mode.BlockingAspNetLimiter1, Mode.BlockingAspNetLimiter2, Mode.BlockingBulkhead];
+
     /// <summary>The quick form: one repetition of 4-second phases, under a minute for every mode.</summary>
     public static LoadTestOptions Quick => new() { Duration = TimeSpan.FromSeconds(3), Repetitions = 1 };
 }

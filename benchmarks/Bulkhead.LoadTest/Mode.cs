@@ -53,4 +53,16 @@ public enum Mode
 
     /// <summary>Hot tenant: Bulkhead, a reporting class of two seats, one per tenant, served round robin across tenants.</summary>
     TenantBulkhead,
+
+    /// <summary>ThreadPool starvation: no protection of the blocking report endpoint.</summary>
+    BlockingNoIsolation,
+
+    /// <summary>ThreadPool starvation: ASP.NET Core's concurrency limiter, 1 permit, on the blocking report endpoint.</summary>
+    BlockingAspNetLimiter1,
+
+    /// <summary>ThreadPool starvation: ASP.NET Core's concurrency limiter, 2 permits, on the blocking report endpoint.</summary>
+    BlockingAspNetLimiter2,
+
+    /// <summary>ThreadPool starvation: Bulkhead, the reporting class on dedicated threads.</summary>
+    BlockingBulkhead,
 }

@@ -23,4 +23,7 @@ public enum Scenario
 
     /// <summary>Ten tenants share the reporting class; one sends ten times what the others do.</summary>
     HotTenant,
+
+    /// <summary>Reports that block their thread on I/O (sync over async) starve the ThreadPool.</summary>
+    Starvation,
 }

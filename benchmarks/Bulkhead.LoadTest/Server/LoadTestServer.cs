@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
+using Bulkhead.LoadTest.Starvation;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace Bulkhead.LoadTest.Server;
@@ -61,6 +62,11 @@ internal static class LoadTestServer
             HotTenantServer.Configure(builder, mode);
         }
 
+        if (StarvationServer.IsStarvation(mode))
+        {
+            StarvationServer.Configure(builder, mode);
+        }
+
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
@@ -92,6 +98,11 @@ internal static class LoadTestServer
         if (HotTenantServer.IsHotTenant(mode))
         {
             HotTenantServer.Map(app, mode);
+        }
+
+        if (StarvationServer.IsStarvation(mode))
+        {
+            StarvationServer.Map(app, mode);
         }
 
         if (limiter)
