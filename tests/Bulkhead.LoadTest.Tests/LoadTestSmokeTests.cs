@@ -114,6 +114,23 @@ public sealed class LoadTestSmokeTests
         Assert.InRange(HotTenant.HotTenantRunner.Jain(unfair), 0.3, 0.6);
     }
 
+    [Fact]
+    public async Task TinyStarvation_RunsEveryModeAfterItsBaseline()
+    {
+        await RunAsync(Tiny with { Scenario = Scenario.Starvation }, async (options, output) =>
+        {
+            string table = await File.ReadAllTextAsync(Path.Combine(output, "starvation.md"));
+            foreach (Mode mode in options.StarvationModes)
+            {
+                Assert.Contains($"| {Starvation.StarvationRunner.Describe(mode)} |", table, StringComparison.Ordinal);
+            }
+
+            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "starvation.csv"));
+            Assert.Equal(1 + options.StarvationModes.Count, runs.Length);
+            Assert.All(runs.Skip(1), run => Assert.All(run.Split(',')[2..6], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run)));
+        });
+    }
+
     [RedisFact]
     public async Task TinyFleet_MeasuresEveryModeOnARealRedis()
     {
