@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Bulkhead.LoadTest.Reporting;
 using Bulkhead.TestUtils;
 using HdrHistogram;
 using Spectre.Console;
@@ -178,7 +179,7 @@ public static class FleetRunner
             double[] added50 = [.. runs.Select((r, i) => r.P50Microseconds - local[i].P50Microseconds)];
             double[] added99 = [.. runs.Select((r, i) => r.P99Microseconds - local[i].P99Microseconds)];
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Describe(mode)} | {Spread(runs.Select(r => r.RoundTripsPerAdmission), "F3")} | {Spread(runs.Select(r => r.P50Microseconds), "F1")} | {Spread(runs.Select(r => r.P99Microseconds), "F1")} | {(mode == FleetMode.Local ? "–" : $"{Median(added50):F1} / {Median(added99):F1}")} | {Spread(runs.Select(r => r.Admitted / r.Seconds), "F0")} | {runs.Sum(r => r.Rejected)} |"));
+                $"| {Describe(mode)} | {Spread(runs.Select(r => r.RoundTripsPerAdmission), "F3")} | {Spread(runs.Select(r => r.P50Microseconds), "F1")} | {Spread(runs.Select(r => r.P99Microseconds), "F1")} | {(mode == FleetMode.Local ? "–" : $"{ModeSummary.Median(added50):F1} / {ModeSummary.Median(added99):F1}")} | {Spread(runs.Select(r => r.Admitted / r.Seconds), "F0")} | {runs.Sum(r => r.Rejected)} |"));
         }
 
         return table.ToString();
@@ -187,14 +188,8 @@ public static class FleetRunner
     private static string Spread(IEnumerable<double> values, string format)
     {
         double[] sorted = [.. values.Order()];
-        string median = Median(sorted).ToString(format, CultureInfo.InvariantCulture);
+        string median = ModeSummary.Median(sorted).ToString(format, CultureInfo.InvariantCulture);
         return sorted.Length == 1 ? median : $"{median} ({sorted[0].ToString(format, CultureInfo.InvariantCulture)}–{sorted[^1].ToString(format, CultureInfo.InvariantCulture)})";
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>A closed-loop client of one tenant on one replica: admit, hold the seat about a millisecond, free it.</summary>
