@@ -25,9 +25,10 @@ public static class LoadTestCommand
         var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once) HotTenant (one tenant of ten sends 10x) or Starvation (reports that block ThreadPool threads)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
+        var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
         {
-            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs,
+            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs, cold,
         };
         root.SetAction(async (parse, ct) =>
         {
@@ -48,6 +49,7 @@ public static class LoadTestCommand
                 CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
                 AdminStormModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.AdminStorm ? chosen : defaults.AdminStormModes,
                 HotTenantModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.HotTenant ? chosen : defaults.HotTenantModes,
+                Cold = parse.GetValue(cold),
                 StarvationModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.Starvation ? chosen : defaults.StarvationModes,
             };
             IAnsiConsole console = AnsiConsole.Console;

@@ -44,6 +44,9 @@ public sealed record LoadTestOptions
     /// <summary>Gets how many admin calls arrive at once in the admin storm.</summary>
     public int AdminStormCalls { get; init; } = 200;
 
+    /// <summary>Gets a value indicating whether the admin storm hits a fresh server, with no small storm first to warm it up.</summary>
+    public bool Cold { get; init; }
+
     /// <summary>Gets the hot tenant's modes.</summary>
     public IReadOnlyList<Mode> HotTenantModes { get; init; } = [Mode.TenantNoIsolation, Mode.TenantAspNetPartitioned, Mode.TenantBulkhead];
 

@@ -43,7 +43,15 @@ internal static class AdminStormDriver
 
         // A small storm first, for every mode alike: the paths that serve, queue and refuse admin calls are compiled
         // (just-in-time) before anything is measured, as they would be in a server that has been up for a while.
-        await Task.WhenAll(Enumerable.Range(0, AdminStormServer.QueueLimit * 2).Select(_ => CallAdminAsync(client, cancellationToken)));
+        if (!options.Cold)
+        {
+            await Task.WhenAll(Enumerable.Range(0, AdminStormServer.QueueLimit * 2).Select(_ => CallAdminAsync(client, cancellationToken)));
+        }
+        else
+        {
+            (await client.PostAsync("/admin", content: null, cancellationToken)).Dispose();
+        }
+
         Task<LoadDriver.Interactive> interactive = LoadDriver.MeasureInteractiveAsync(client, options, cancellationToken);
         await Task.Delay(options.Duration / 4, cancellationToken);
         var clock = Stopwatch.StartNew();
