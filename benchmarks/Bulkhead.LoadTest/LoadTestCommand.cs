@@ -78,39 +78,20 @@ public static class LoadTestCommand
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
 
-        if (options.Scenario == Scenario.Starvation)
+        switch (options.Scenario)
         {
-            IReadOnlyList<Starvation.StarvationResult> starvation = await Starvation.StarvationRunner.RunAsync(options, console, cancellationToken);
-            await Starvation.StarvationRunner.WriteAsync(starvation, options, console, cancellationToken);
-            return 0;
-        }
-
-        if (options.Scenario == Scenario.HotTenant)
-        {
-            IReadOnlyList<HotTenant.HotTenantResult> tenants = await HotTenant.HotTenantRunner.RunAsync(options, console, cancellationToken);
-            await HotTenant.HotTenantRunner.WriteAsync(tenants, options, console, cancellationToken);
-            return 0;
-        }
-
-        if (options.Scenario == Scenario.AdminStorm)
-        {
-            IReadOnlyList<AdminStorm.AdminStormResult> storms = await AdminStorm.AdminStormRunner.RunAsync(options, console, cancellationToken);
-            await AdminStorm.AdminStormRunner.WriteAsync(storms, options, console, cancellationToken);
-            return 0;
-        }
-
-        if (options.Scenario == Scenario.Fleet)
-        {
-            IReadOnlyList<Fleet.FleetResult> fleet = await Fleet.FleetRunner.RunAsync(options, console, cancellationToken);
-            await Fleet.FleetRunner.WriteAsync(fleet, options, console, cancellationToken);
-            return 0;
-        }
-
-        if (options.Scenario == Scenario.CostStep)
-        {
-            IReadOnlyList<CostStep.CostStepResult> steps = await CostStep.CostStepRunner.RunAsync(options, console, cancellationToken);
-            await CostStep.CostStepRunner.WriteAsync(steps, options, console, cancellationToken);
-            return 0;
+            case Scenario.Starvation:
+                return await RunAsync(Starvation.StarvationRunner.RunAsync, Starvation.StarvationRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.HotTenant:
+                return await RunAsync(HotTenant.HotTenantRunner.RunAsync, HotTenant.HotTenantRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.AdminStorm:
+                return await RunAsync(AdminStorm.AdminStormRunner.RunAsync, AdminStorm.AdminStormRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.Fleet:
+                return await RunAsync(Fleet.FleetRunner.RunAsync, Fleet.FleetRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.CostStep:
+                return await RunAsync(CostStep.CostStepRunner.RunAsync, CostStep.CostStepRunner.WriteAsync, options, console, cancellationToken);
+            default:
+                break;
         }
 
         IReadOnlyList<PhaseResult> results = await LoadTestRunner.RunAsync(options, console, cancellationToken);
@@ -131,6 +112,19 @@ public static class LoadTestCommand
         console.Profile.Out.Writer.WriteLine();
         console.Profile.Out.Writer.WriteLine(table);
         console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
+        return 0;
+    }
+
+    /// <summary>A scenario other than the headline: its runs, then its results written out.</summary>
+    private static async Task<int> RunAsync<T>(
+        Func<LoadTestOptions, IAnsiConsole, CancellationToken, Task<IReadOnlyList<T>>> run,
+        Func<IReadOnlyList<T>, LoadTestOptions, IAnsiConsole, CancellationToken, Task> write,
+        LoadTestOptions options,
+        IAnsiConsole console,
+        CancellationToken cancellationToken)
+    {
+        IReadOnlyList<T> results = await run(options, console, cancellationToken);
+        await write(results, options, console, cancellationToken);
         return 0;
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Bulkhead.LoadTest.Client;
+using Bulkhead.LoadTest.Reporting;
 
 namespace Bulkhead.LoadTest.AdminStorm;
 
@@ -26,14 +27,7 @@ internal static class AdminStormDriver
 {
     public static async Task<AdminStormResult> RunAsync(Mode mode, int repetition, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        double baselineP99;
-        await using (ServerProcess baseline = await ServerProcess.StartAsync(Mode.Baseline, cancellationToken))
-        {
-            using HttpClient http = LoadDriver.CreateClient(baseline.Address);
-            await LoadDriver.WarmUpAsync(http, "/report", cancellationToken);
-            baselineP99 = (await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken)).Ms(99);
-        }
-
+        double baselineP99 = await ScenarioRuns.BaselineP99Async(options, cancellationToken);
         await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken);
         using HttpClient client = LoadDriver.CreateClient(server.Address);
         for (int i = 0; i < 20; i++)

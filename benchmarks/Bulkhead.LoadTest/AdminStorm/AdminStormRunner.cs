@@ -8,42 +8,25 @@ namespace Bulkhead.LoadTest.AdminStorm;
 /// <summary>Runs the admin storm for every mode, repeated; writes the table and a CSV of every run.</summary>
 public static class AdminStormRunner
 {
-    public static async Task<IReadOnlyList<AdminStormResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<AdminStormResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        double rate = Server.CpuWork.Calibrate();
-        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
-        var results = new List<AdminStormResult>();
-        for (int repetition = 1; repetition <= options.Repetitions; repetition++)
-        {
-            foreach (Mode mode in options.AdminStormModes)
-            {
-                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, [bold]{Markup.Escape(Describe(mode))}[/]");
-                results.Add(await AdminStormDriver.RunAsync(mode, repetition, options, cancellationToken));
-            }
-        }
-
-        return results;
+        return ScenarioRuns.RepeatAsync(options.AdminStormModes, options, console, Describe, (mode, repetition) => AdminStormDriver.RunAsync(mode, repetition, options, cancellationToken));
     }
 
-    public static async Task WriteAsync(IReadOnlyList<AdminStormResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task WriteAsync(IReadOnlyList<AdminStormResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        Directory.CreateDirectory(options.OutputDirectory);
-        string table = ToMarkdown(results, options);
-        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "admin-storm.md"), table, cancellationToken);
-        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "admin-storm.csv"),
-            ["mode,repetition,baseline_p99_ms,p50_ms,p99_ms,served,rejected_with_retry_after,other_answers,lost,cleared_s",
-             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.P50:F2},{r.P99:F2},{r.Served},{r.RejectedWithRetryAfter},{r.OtherAnswers},{r.Lost},{r.ClearedSeconds:F2}"))],
+        return ScenarioRuns.WriteAsync(
+            "admin-storm",
+            ToMarkdown(results, options),
+            ["mode,repetition,baseline_p99_ms,p50_ms,p99_ms,served,rejected_with_retry_after,other_answers,lost,cleared_s", .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.P50:F2},{r.P99:F2},{r.Served},{r.RejectedWithRetryAfter},{r.OtherAnswers},{r.Lost},{r.ClearedSeconds:F2}"))],
+            options,
+            console,
             cancellationToken);
-        console.Profile.Out.Writer.WriteLine();
-        console.Profile.Out.Writer.WriteLine(table);
-        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
     }
 
     public static string Describe(Mode mode) => mode switch

@@ -9,24 +9,11 @@ namespace Bulkhead.LoadTest.CostStep;
 /// <summary>Runs the cost step for every mode, repeated; writes the table, a CSV of every run and the chart.</summary>
 public static class CostStepRunner
 {
-    public static async Task<IReadOnlyList<CostStepResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<CostStepResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        double rate = Server.CpuWork.Calibrate();
-        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
-        var results = new List<CostStepResult>();
-        for (int repetition = 1; repetition <= options.Repetitions; repetition++)
-        {
-            foreach (Mode mode in options.CostStepModes)
-            {
-                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, [bold]{Describe(mode, options)}[/]");
-                results.Add(await CostStepDriver.RunAsync(mode, repetition, options, cancellationToken));
-            }
-        }
-
-        return results;
+        return ScenarioRuns.RepeatAsync(options.CostStepModes, options, console, mode => Describe(mode, options), (mode, repetition) => CostStepDriver.RunAsync(mode, repetition, options, cancellationToken));
     }
 
     public static async Task WriteAsync(IReadOnlyList<CostStepResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
@@ -35,21 +22,20 @@ public static class CostStepRunner
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
 
-        Directory.CreateDirectory(options.OutputDirectory);
-        string table = ToMarkdown(results, options);
-        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "cost-step.md"), table, cancellationToken);
-        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "cost-step.csv"),
-            ["mode,repetition,baseline_p99_ms,light_p99_ms,heavy_p99_ms,transition_p99_ms,light_reports_per_s,heavy_reports_per_s,light_limit,heavy_limit,light_seat_time_p99_ms,heavy_seat_time_p99_ms",
-             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.LightP99:F2},{r.HeavyP99:F2},{r.TransitionP99:F2},{r.LightReportsPerSecond:F2},{r.HeavyReportsPerSecond:F2},{r.LightLimit},{r.HeavyLimit},{r.LightSeatTimeP99:F2},{r.HeavySeatTimeP99:F2}"))],
-            cancellationToken);
         if (options.Chart)
         {
+            Directory.CreateDirectory(options.OutputDirectory);
             SaveChart(results, options, Path.Combine(options.OutputDirectory, "cost-step.svg"));
         }
 
-        console.Profile.Out.Writer.WriteLine();
-        console.Profile.Out.Writer.WriteLine(table);
-        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
+        await ScenarioRuns.WriteAsync(
+            "cost-step",
+            ToMarkdown(results, options),
+            ["mode,repetition,baseline_p99_ms,light_p99_ms,heavy_p99_ms,transition_p99_ms,light_reports_per_s,heavy_reports_per_s,light_limit,heavy_limit,light_seat_time_p99_ms,heavy_seat_time_p99_ms",
+             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.LightP99:F2},{r.HeavyP99:F2},{r.TransitionP99:F2},{r.LightReportsPerSecond:F2},{r.HeavyReportsPerSecond:F2},{r.LightLimit},{r.HeavyLimit},{r.LightSeatTimeP99:F2},{r.HeavySeatTimeP99:F2}"))],
+            options,
+            console,
+            cancellationToken);
     }
 
     public static string Describe(Mode mode, LoadTestOptions options) => mode switch

@@ -142,22 +142,19 @@ public static class FleetRunner
         return calls;
     }
 
-    public static async Task WriteAsync(IReadOnlyList<FleetResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task WriteAsync(IReadOnlyList<FleetResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        Directory.CreateDirectory(options.OutputDirectory);
-        string table = ToMarkdown(results);
-        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "fleet.md"), table, cancellationToken);
-        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "fleet.csv"),
+        return ScenarioRuns.WriteAsync(
+            "fleet",
+            ToMarkdown(results),
             ["mode,repetition,admitted,rejected,round_trips,seconds,p50_us,p99_us",
              .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.Admitted},{r.Rejected},{r.RoundTrips},{r.Seconds:F2},{r.P50Microseconds:F1},{r.P99Microseconds:F1}"))],
+            options,
+            console,
             cancellationToken);
-        console.Profile.Out.Writer.WriteLine();
-        console.Profile.Out.Writer.WriteLine(table);
-        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
     }
 
     /// <summary>Medians over the repetitions (min–max), each mode's latency also as the difference to the local limits of the same repetition.</summary>

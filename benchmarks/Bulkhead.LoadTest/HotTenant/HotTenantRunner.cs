@@ -8,43 +8,26 @@ namespace Bulkhead.LoadTest.HotTenant;
 /// <summary>Runs the hot tenant for every mode, repeated; writes the table and a CSV of every tenant of every run.</summary>
 public static class HotTenantRunner
 {
-    public static async Task<IReadOnlyList<HotTenantResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<HotTenantResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        double rate = Server.CpuWork.Calibrate();
-        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
-        var results = new List<HotTenantResult>();
-        for (int repetition = 1; repetition <= options.Repetitions; repetition++)
-        {
-            foreach (Mode mode in options.HotTenantModes)
-            {
-                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, [bold]{Markup.Escape(Describe(mode))}[/]");
-                results.Add(await HotTenantDriver.RunAsync(mode, repetition, options, cancellationToken));
-            }
-        }
-
-        return results;
+        return ScenarioRuns.RepeatAsync(options.HotTenantModes, options, console, Describe, (mode, repetition) => HotTenantDriver.RunAsync(mode, repetition, options, cancellationToken));
     }
 
-    public static async Task WriteAsync(IReadOnlyList<HotTenantResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task WriteAsync(IReadOnlyList<HotTenantResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        Directory.CreateDirectory(options.OutputDirectory);
-        string table = ToMarkdown(results, options);
-        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "hot-tenant.md"), table, cancellationToken);
-        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "hot-tenant.csv"),
-            ["mode,repetition,phase,tenant,offered,served,refused,p99_ms",
-             .. results.SelectMany(r => r.Alone.Select(t => (Phase: "alone", Tenant: t)).Concat(r.WithHot.Select(t => (Phase: "with_hot", Tenant: t)))
-                 .Select(p => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{p.Phase},{p.Tenant.Tenant},{p.Tenant.Offered},{p.Tenant.Served},{p.Tenant.Refused},{p.Tenant.P99:F2}")))],
+        return ScenarioRuns.WriteAsync(
+            "hot-tenant",
+            ToMarkdown(results, options),
+            ["mode,repetition,phase,tenant,offered,served,refused,p99_ms", .. results.SelectMany(r => r.Alone.Select(t => (Phase: "alone", Tenant: t)).Concat(r.WithHot.Select(t => (Phase: "with_hot", Tenant: t)))
+                .Select(p => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{p.Phase},{p.Tenant.Tenant},{p.Tenant.Offered},{p.Tenant.Served},{p.Tenant.Refused},{p.Tenant.P99:F2}")))],
+            options,
+            console,
             cancellationToken);
-        console.Profile.Out.Writer.WriteLine();
-        console.Profile.Out.Writer.WriteLine(table);
-        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
     }
 
     public static string Describe(Mode mode) => mode switch

@@ -15,56 +15,37 @@ public sealed record StarvationResult(Mode Mode, int Repetition, double Baseline
 /// </summary>
 public static class StarvationRunner
 {
-    public static async Task<IReadOnlyList<StarvationResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<StarvationResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        double rate = Server.CpuWork.Calibrate();
-        console.MarkupLine($"CPU work calibrated: {rate:F0} iterations per millisecond.");
-        var results = new List<StarvationResult>();
-        for (int repetition = 1; repetition <= options.Repetitions; repetition++)
-        {
-            foreach (Mode mode in options.StarvationModes)
-            {
-                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, [bold]{Markup.Escape(Describe(mode))}[/]");
-                double baselineP99;
-                await using (ServerProcess baseline = await ServerProcess.StartAsync(Mode.Baseline, cancellationToken))
-                {
-                    using HttpClient http = LoadDriver.CreateClient(baseline.Address);
-                    await LoadDriver.WarmUpAsync(http, "/report", cancellationToken);
-                    baselineP99 = (await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken)).Ms(99);
-                }
-
-                await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken);
-                using HttpClient client = LoadDriver.CreateClient(server.Address);
-                await LoadDriver.WarmUpAsync(client, "/blocking-report", cancellationToken);
-                await using Flood flood = await Flood.StartAsync(client, "/blocking-report", options, cancellationToken);
-                long before = flood.Reports;
-                LoadDriver.Interactive measured = await LoadDriver.MeasureInteractiveAsync(client, options, cancellationToken);
-                results.Add(new StarvationResult(mode, repetition, baselineP99, measured.Ms(50), measured.Ms(99), (flood.Reports - before) / measured.Seconds, measured.Errors));
-            }
-        }
-
-        return results;
+        return ScenarioRuns.RepeatAsync(options.StarvationModes, options, console, Describe, (mode, repetition) => RunModeAsync(mode, repetition, options, cancellationToken));
     }
 
-    public static async Task WriteAsync(IReadOnlyList<StarvationResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    public static Task WriteAsync(IReadOnlyList<StarvationResult> results, LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(console);
-
-        Directory.CreateDirectory(options.OutputDirectory);
-        string table = ToMarkdown(results, options);
-        await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "starvation.md"), table, cancellationToken);
-        await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "starvation.csv"),
-            ["mode,repetition,baseline_p99_ms,p50_ms,p99_ms,reports_per_s,interactive_errors",
-             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.P50:F2},{r.P99:F2},{r.ReportsPerSecond:F2},{r.InteractiveErrors}"))],
+        return ScenarioRuns.WriteAsync(
+            "starvation",
+            ToMarkdown(results, options),
+            ["mode,repetition,baseline_p99_ms,p50_ms,p99_ms,reports_per_s,interactive_errors", .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.P50:F2},{r.P99:F2},{r.ReportsPerSecond:F2},{r.InteractiveErrors}"))],
+            options,
+            console,
             cancellationToken);
-        console.Profile.Out.Writer.WriteLine();
-        console.Profile.Out.Writer.WriteLine(table);
-        console.MarkupLine($"Results in [bold]{Markup.Escape(Path.GetFullPath(options.OutputDirectory))}[/].");
+    }
+
+    private static async Task<StarvationResult> RunModeAsync(Mode mode, int repetition, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        double baselineP99 = await ScenarioRuns.BaselineP99Async(options, cancellationToken);
+        await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken);
+        using HttpClient client = LoadDriver.CreateClient(server.Address);
+        await LoadDriver.WarmUpAsync(client, "/blocking-report", cancellationToken);
+        await using Flood flood = await Flood.StartAsync(client, "/blocking-report", options, cancellationToken);
+        long before = flood.Reports;
+        LoadDriver.Interactive measured = await LoadDriver.MeasureInteractiveAsync(client, options, cancellationToken);
+        return new StarvationResult(mode, repetition, baselineP99, measured.Ms(50), measured.Ms(99), (flood.Reports - before) / measured.Seconds, measured.Errors);
     }
 
     public static string Describe(Mode mode) => mode switch
