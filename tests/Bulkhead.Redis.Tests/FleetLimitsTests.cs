@@ -331,6 +331,28 @@ public sealed class FleetLimitsTests
         }
     }
 
+    [RedisFact]
+    public async Task RedisNeverReachable_StartsAnyway_AndWorkGoesOnUnderTheLocalShare()
+    {
+        // A port where no server ever listened: the connection is made in the background and never succeeds.
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        await using var replica = new FleetReplica(redis.Configuration, o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }), f => f.ExpectedReplicas = 2);
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+
+        await Eventually.TrueAsync(
+            () =>
+            {
+                using WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+        WorkloadLease[] local = [.. Enumerable.Range(0, 3).Select(_ => AcquireSynchronously(reports))];
+        Assert.Equal([true, true, false], local.Select(l => l.IsAcquired));
+        Array.ForEach(local, l => l.Dispose());
+    }
+
     [Fact]
     public void StartUp_WithBadFleetOptions_FailsNamingEachProblem()
     {

@@ -53,10 +53,10 @@ public static class RedisFleetBuilderExtensions
         services.TryAddSingleton(static sp =>
         {
             RedisFleetOptions options = sp.GetRequiredService<IOptions<RedisFleetOptions>>().Value;
-            (IConnectionMultiplexer connection, bool owns) = options.Configuration is { } configuration
+            (Task<IConnectionMultiplexer> connection, bool owns) = options.Configuration is { } configuration
                 ? (Connect(configuration, options), true)
-                : (sp.GetService<IConnectionMultiplexer>() ?? throw new InvalidOperationException(
-                    "AddRedisFleetLimits needs Redis: set RedisFleetOptions.Configuration (a StackExchange.Redis configuration string such as \"localhost:6379\") or register an IConnectionMultiplexer."), false);
+                : (Task.FromResult(sp.GetService<IConnectionMultiplexer>() ?? throw new InvalidOperationException(
+                    "AddRedisFleetLimits needs Redis: set RedisFleetOptions.Configuration (a StackExchange.Redis configuration string such as \"localhost:6379\") or register an IConnectionMultiplexer.")), false);
             return new RedisFleetStore(
                 options,
                 connection,
@@ -69,7 +69,8 @@ public static class RedisFleetBuilderExtensions
     }
 
     /// <summary>A connection that never holds start-up or a request back: it connects in the background and fails fast while down.</summary>
-    private static ConnectionMultiplexer Connect(string configuration, RedisFleetOptions options)
+    /// <remarks>A malformed configuration string fails start-up.</remarks>
+    private static Task<IConnectionMultiplexer> Connect(string configuration, RedisFleetOptions options)
     {
         ConfigurationOptions redis = ConfigurationOptions.Parse(configuration);
         redis.AbortOnConnectFail = false;
@@ -78,6 +79,8 @@ public static class RedisFleetBuilderExtensions
         redis.AsyncTimeout = timeout;
         redis.SyncTimeout = timeout;
         redis.ConnectTimeout = Math.Max(timeout, 1000);
-        return ConnectionMultiplexer.Connect(redis);
+        return ConnectAsync(redis);
+
+        static async Task<IConnectionMultiplexer> ConnectAsync(ConfigurationOptions redis) => await ConnectionMultiplexer.ConnectAsync(redis).ConfigureAwait(false);
     }
 }

@@ -13,7 +13,8 @@ namespace Bulkhead.Redis.Internal;
 /// </summary>
 internal sealed partial class RedisFleetStore : IAsyncDisposable
 {
-    private readonly IConnectionMultiplexer _connection;
+    // Connecting goes on in the background: neither start-up nor a request waits for it longer than an operation may take.
+    private readonly Task<IConnectionMultiplexer> _connection;
     private readonly bool _ownsConnection;
     private readonly ResiliencePipeline _pipeline;
     private readonly ILogger _logger;
@@ -25,7 +26,7 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     private long _roundTrips;
     private int _registered;
 
-    public RedisFleetStore(RedisFleetOptions options, IConnectionMultiplexer connection, bool ownsConnection, TimeProvider time, ILogger logger)
+    public RedisFleetStore(RedisFleetOptions options, Task<IConnectionMultiplexer> connection, bool ownsConnection, TimeProvider time, ILogger logger)
     {
         Options = options;
         Time = time;
@@ -126,9 +127,12 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 static async (state, cancellationToken) =>
                 {
                     Interlocked.Increment(ref state.Store._roundTrips);
-                    IDatabase database = state.Store._connection.GetDatabase();
-                    return await database.ScriptEvaluateAsync(state.Script, state.Keys, state.Values)
+                    long started = state.Store.Time.GetTimestamp();
+                    IConnectionMultiplexer connection = await state.Store._connection
                         .WaitAsync(state.Store.Options.OperationTimeout, state.Store.Time, cancellationToken).ConfigureAwait(false);
+                    TimeSpan left = state.Store.Options.OperationTimeout - state.Store.Time.GetElapsedTime(started);
+                    return await connection.GetDatabase().ScriptEvaluateAsync(state.Script, state.Keys, state.Values)
+                        .WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, state.Store.Time, cancellationToken).ConfigureAwait(false);
                 },
                 (Store: this, Script: script, Keys: keys, Values: values),
                 CancellationToken.None).ConfigureAwait(false);
@@ -215,10 +219,10 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
             await limiter.ReleaseAllAsync().ConfigureAwait(false);
         }
 
-        if (_ownsConnection)
+        if (_ownsConnection && await ConnectedAsync().ConfigureAwait(false) is { } connection)
         {
-            await _connection.CloseAsync().ConfigureAwait(false);
-            _connection.Dispose();
+            await connection.CloseAsync().ConfigureAwait(false);
+            connection.Dispose();
         }
 
         _stopping.Dispose();
@@ -229,9 +233,22 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _maintenance.ConfigureAwait(false);
-        if (_ownsConnection)
+        if (_ownsConnection && await ConnectedAsync().ConfigureAwait(false) is { } connection)
         {
-            _connection.Dispose();
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>The connection, once made; <see langword="null"/> when it could not be made.</summary>
+    private async Task<IConnectionMultiplexer?> ConnectedAsync()
+    {
+        try
+        {
+            return await _connection.ConfigureAwait(false);
+        }
+        catch (RedisException)
+        {
+            return null;
         }
     }
 
