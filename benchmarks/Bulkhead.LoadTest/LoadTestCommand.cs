@@ -14,7 +14,7 @@ public static class LoadTestCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var quick = new Option<bool>("--quick") { Description = "One repetition of short phases: under a minute." };
+        var quick = new Option<bool>("--quick") { Description = "One repetition of short phases; without --scenario, a short form of every scenario in turn (about two minutes)." };
         var duration = new Option<double?>("--duration") { Description = "Seconds each phase measures (default 10; 3 with --quick)." };
         var rate = new Option<int?>("--rate") { Description = "Interactive requests per second, open loop (default 100)." };
         var clients = new Option<int?>("--clients") { Description = "Closed-loop report clients (default 16)." };
@@ -43,7 +43,7 @@ public static class LoadTestCommand
                 Modes = chosen is { Length: > 0 } ? chosen : defaults.Modes,
                 OutputDirectory = parse.GetValue(output)!,
                 Chart = !parse.GetValue(noChart),
-                Scenario = parse.GetValue(scenario),
+                Scenario = parse.GetResult(scenario) is null && parse.GetValue(quick) ? Scenario.All : parse.GetValue(scenario),
                 SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
                 PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
                 CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
@@ -80,6 +80,8 @@ public static class LoadTestCommand
 
         switch (options.Scenario)
         {
+            case Scenario.All:
+                return await RunEveryScenarioAsync(options, console, cancellationToken);
             case Scenario.Starvation:
                 return await RunAsync(Starvation.StarvationRunner.RunAsync, Starvation.StarvationRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.HotTenant:
@@ -125,6 +127,42 @@ public static class LoadTestCommand
     {
         IReadOnlyList<T> results = await run(options, console, cancellationToken);
         await write(results, options, console, cancellationToken);
+        return 0;
+    }
+
+    /// <summary>
+    /// Every scenario in turn, each in a short form (one repetition of 1.5-second phases; the headline and the cost step
+    /// with a few of their modes), so that the whole tour takes under two minutes. Fleet runs only where redis-server is
+    /// installed.
+    /// </summary>
+    private static async Task<int> RunEveryScenarioAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        LoadTestOptions brief = options with
+        {
+            Duration = TimeSpan.FromSeconds(1.5),
+            Settle = TimeSpan.FromSeconds(1),
+            Repetitions = 1,
+            CostStepModes = [Mode.StaticTunedLight, Mode.AdaptiveAimd],
+        };
+        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.CostStep, Scenario.Fleet })
+        {
+            if (scenario == Scenario.Fleet && Bulkhead.TestUtils.RedisServer.Path is null)
+            {
+                console.MarkupLine($"[yellow]Fleet skipped:[/] {Markup.Escape(Bulkhead.TestUtils.RedisServer.Missing)}");
+                continue;
+            }
+
+            console.MarkupLine($"[bold]== {scenario} ==[/]");
+            LoadTestOptions shortForm = brief with
+            {
+                Scenario = scenario,
+                Modes = scenario == Scenario.Isolation ? [Mode.NoIsolation, Mode.AspNetLimiter2, Mode.BulkheadIdle] : brief.Modes,
+            };
+            await RunDriverAsync(shortForm, console, cancellationToken);
+        }
+
+        console.MarkupLine($"Every scenario in {clock.Elapsed.TotalSeconds:F0} s; the full runs and what they show are in docs/benchmarks.md.");
         return 0;
     }
 }

@@ -26,4 +26,7 @@ public enum Scenario
 
     /// <summary>Reports that block their thread on I/O (sync over async) starve the ThreadPool.</summary>
     Starvation,
+
+    /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
+    All,
 }
