@@ -73,6 +73,21 @@ public sealed class RejectionWriterTests
     }
 
     [Fact]
+    public void DescribeLimit_FleetWideLimits_SaysTheyHoldAcrossEveryReplica()
+    {
+        var configuration = new WorkloadIsolationOptions()
+            .AddClass("reporting", c =>
+            {
+                c.RateLimit = new() { PermitsPerSecond = 50, PerPartition = true, Scope = WorkloadLimitScope.Fleet };
+                c.Fleet = new() { MaxConcurrency = 8 };
+            })
+            .AddClass("caps", c => c.Fleet = new() { MaxConcurrencyPerPartition = 2 });
+
+        Assert.Equal("its fleet-wide limits (RateLimit 50 per second per partition, MaxConcurrency 8, across every replica)", RejectionWriter.DescribeLimit(configuration, "reporting", WorkloadRejectionReason.RateLimited));
+        Assert.Equal("its fleet-wide limits (MaxConcurrencyPerPartition 2, across every replica)", RejectionWriter.DescribeLimit(configuration, "caps", WorkloadRejectionReason.RateLimited));
+    }
+
+    [Fact]
     public async Task WriteAsync_ResponseAlreadyStarted_WritesNothing()
     {
         var response = new StartedResponseFeature();

@@ -135,12 +135,35 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
                 ? "no seat was free and it queues nothing (QueueLimit 0)"
                 : string.Create(CultureInfo.InvariantCulture, $"its queue was full (QueueLimit {c.QueueLimit})"),
             WorkloadRejectionReason.QueueTimeout => string.Create(CultureInfo.InvariantCulture, $"no seat freed within its QueueTimeout ({c.QueueTimeout})"),
+            WorkloadRejectionReason.RateLimited when c.RateLimit is { Scope: WorkloadLimitScope.Fleet } || c.Fleet is not null => FleetLimits(c),
             WorkloadRejectionReason.RateLimited when c.RateLimit is { } rate => string.Create(
                 CultureInfo.InvariantCulture,
                 $"its RateLimit ({rate.PermitsPerSecond} per second, burst {rate.Burst?.ToString(CultureInfo.InvariantCulture) ?? "one second's worth"}{(rate.PerPartition ? ", per partition" : "")})"),
             WorkloadRejectionReason.RateLimited => "its rate limiter",
             _ => "its limits",
         };
+    }
+
+    /// <summary>A class's fleet-wide limits, any of which may have refused: its fleet rate and its fleet caps.</summary>
+    private static string FleetLimits(WorkloadClassOptions c)
+    {
+        List<string> limits = [];
+        if (c.RateLimit is { Scope: WorkloadLimitScope.Fleet } rate)
+        {
+            limits.Add(string.Create(CultureInfo.InvariantCulture, $"RateLimit {rate.PermitsPerSecond} per second{(rate.PerPartition ? " per partition" : "")}"));
+        }
+
+        if (c.Fleet?.MaxConcurrency is { } max)
+        {
+            limits.Add(string.Create(CultureInfo.InvariantCulture, $"MaxConcurrency {max}"));
+        }
+
+        if (c.Fleet?.MaxConcurrencyPerPartition is { } perPartition)
+        {
+            limits.Add(string.Create(CultureInfo.InvariantCulture, $"MaxConcurrencyPerPartition {perPartition}"));
+        }
+
+        return $"its fleet-wide limits ({string.Join(", ", limits)}, across every replica)";
     }
 
     [LoggerMessage(2, LogLevel.Debug, "Workload class '{WorkloadClass}' rejected a request: {Reason}, {Limit}.")]
