@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bulkhead.Admission.Internal;
+using Bulkhead.Queuing.Internal;
 using Bulkhead.RateLimiting.Internal;
 using Bulkhead.Tests.Admission;
 using Microsoft.Extensions.Time.Testing;
@@ -167,6 +168,7 @@ public sealed class PartitionFairnessTests
         var held = new List<WorkloadLease>();
         var waiting = new List<Task<WorkloadLease>>();
         int maxQueueTracked = 0;
+        int maxQueueKnown = 0;
         int maxLimiterTracked = 0;
 
         for (int i = 0; i < Keys; i++)
@@ -184,10 +186,14 @@ public sealed class PartitionFairnessTests
             }
 
             maxQueueTracked = Math.Max(maxQueueTracked, reporting.Queue.TrackedPartitions);
+            maxQueueKnown = Math.Max(maxQueueKnown, reporting.Queue.KnownPartitions);
             maxLimiterTracked = Math.Max(maxLimiterTracked, ((PartitionedTokenBucketLimiter)reporting.Limits.RateLimiter!).TrackedPartitions);
         }
 
         Assert.Equal(Cap, maxQueueTracked);
+
+        // Idle partitions stay known by key only up to IdleKept beyond those tracked: memory stays bounded.
+        Assert.InRange(maxQueueKnown, Cap, Cap + PartitionedWaitQueue.IdleKept);
         Assert.InRange(maxLimiterTracked, 1, Cap);
         while (held.Count > 0 || waiting.Count > 0)
         {
@@ -197,6 +203,7 @@ public sealed class PartitionFairnessTests
         }
 
         Assert.Equal(0, reporting.Queue.TrackedPartitions);
+        Assert.Equal(PartitionedWaitQueue.IdleKept, reporting.Queue.KnownPartitions);
         time.Advance(TimeSpan.FromSeconds(2));
         // Buckets stay bounded by the cap (a new key replaces the fullest of a few); a key after the flood has its own.
         WorkloadLease after = scheduler.TryAcquire("reporting", "after-the-flood");

@@ -45,7 +45,7 @@ internal sealed partial class AdmissionEngine
                 // Admitted: the lease is issued below, outside the lock.
                 if (limits.LimitsPartitions)
                 {
-                    heldPartition = known ?? c.Queue.TrackNew(key);
+                    heldPartition = c.Queue.Track(known, key);
                     heldPartition.InFlight++;
                 }
             }
@@ -247,6 +247,11 @@ internal sealed partial class AdmissionEngine
     /// </summary>
     private bool HasWaiterEntitledToSharedSeatUnsynchronized(int priority)
     {
+        if (_totalQueued == 0)
+        {
+            return false;
+        }
+
         foreach (ClassState c in _configuration.Classes)
         {
             ClassLimits limits = c.Limits;

@@ -36,5 +36,16 @@ internal sealed class PartitionState(string key, bool isOverflow)
 
     public PartitionState? PreviousOfSize { get; set; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether the partition is idle (no waiters, no work in flight) but still known by
+    /// key, in the list of recently idle partitions (linked by <see cref="NextIdle"/>): it counts as untracked, and is
+    /// taken up again as is when its key returns.
+    /// </summary>
+    public bool IsIdle { get; set; }
+
+    public PartitionState? NextIdle { get; set; }
+
+    public PartitionState? PreviousIdle { get; set; }
+
     public override string ToString() => Key;
 }

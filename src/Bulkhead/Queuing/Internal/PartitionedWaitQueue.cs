@@ -9,8 +9,10 @@ namespace Bulkhead.Queuing.Internal;
 /// </summary>
 /// <remarks>
 /// Memory stays bounded whatever the number of distinct keys: a partition is tracked only while it has waiters (or,
-/// where the class limits partitions, work in flight) and is forgotten when idle; past <c>maxTracked</c> partitions,
-/// further keys share <see cref="OverflowPartitions"/> partitions by hash.
+/// where the class limits partitions, work in flight); past <c>maxTracked</c> partitions, further keys share
+/// <see cref="OverflowPartitions"/> partitions by hash. An idle partition counts as untracked, but the last
+/// <see cref="IdleKept"/> of them stay known by key, so that a key that comes and goes (one request at a time) is taken
+/// up again without being forgotten and found anew each time.
 /// <para>
 /// Nothing here grows with the number of partitions: the ring holds only partitions that may start work, so the next
 /// waiter is the cursor's head; a partition at its per-partition limit waits in a held list and rejoins the ring at the
@@ -29,6 +31,9 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     /// <summary>How many forgotten partition states are kept for reuse, so a returning key allocates nothing.</summary>
     private const int ReusedStates = 64;
 
+    /// <summary>How many idle partitions stay known by key (the most recently idle).</summary>
+    public const int IdleKept = 64;
+
     private readonly Dictionary<string, PartitionState> _tracked = new(StringComparer.Ordinal);
     private readonly Stack<PartitionState> _reusable = new();
     private PartitionState?[]? _overflow;
@@ -43,14 +48,22 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     private readonly List<PartitionState?> _bySize = [null];
     private int _largest;
 
+    // Idle partitions still known by key, least recently idle first.
+    private PartitionState? _idleOldest;
+    private PartitionState? _idleNewest;
+    private int _idleCount;
+
     /// <summary>Gets a waiter, any: the head of the partition served next, or of a held one.</summary>
     public Waiter? Any => _cursor?.Waiters.First ?? _held?.Waiters.First;
 
     /// <summary>Gets the number of waiters across partitions.</summary>
     public int Count { get; private set; }
 
-    /// <summary>Gets the number of partitions tracked by key (the shared overflow partitions are not counted).</summary>
-    public int TrackedPartitions => _tracked.Count;
+    /// <summary>Gets the number of partitions tracked by key (idle ones still known and the shared overflow partitions are not counted).</summary>
+    public int TrackedPartitions => _tracked.Count - _idleCount;
+
+    /// <summary>Gets the number of partitions known by key: those tracked and the idle ones still kept (memory, for tests).</summary>
+    public int KnownPartitions => _tracked.Count;
 
     /// <summary>Gets the most work in flight per partition, or 0 for no limit.</summary>
     public int PartitionLimit => _partitionLimit;
@@ -98,9 +111,16 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     /// </remarks>
     public PartitionState? Find(string key)
     {
+        PartitionState? known = null;
         if (_tracked.TryGetValue(key, out PartitionState? state))
         {
-            return state;
+            if (!state.IsIdle)
+            {
+                return state;
+            }
+
+            // Idle: untracked, as a new key would be; if it may be tracked, it is taken up again as is.
+            known = state;
         }
 
         PartitionState? overflow = _overflow?[OverflowIndex(key)];
@@ -109,11 +129,27 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
             return overflow;
         }
 
-        return _tracked.Count >= _maxTracked ? Overflow(key) : null;
+        return TrackedPartitions >= _maxTracked ? Overflow(key) : known;
     }
 
     /// <summary>Finds a partition's state, tracking it if needed (or sharing an overflow partition past the cap).</summary>
-    public PartitionState Track(string key) => Find(key) ?? TrackNew(key);
+    public PartitionState Track(string key) => Track(Find(key), key);
+
+    /// <summary>Starts tracking a key that <see cref="Find"/> just did not find, or found idle.</summary>
+    public PartitionState Track(PartitionState? found, string key)
+    {
+        if (found is null)
+        {
+            return TrackNew(key);
+        }
+
+        if (found.IsIdle)
+        {
+            UnlinkIdle(found);
+        }
+
+        return found;
+    }
 
     /// <summary>Starts tracking a key that <see cref="Find"/> just did not find.</summary>
     public PartitionState TrackNew(string key)
@@ -226,14 +262,57 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         return oldest;
     }
 
-    /// <summary>Stops tracking a partition that has neither waiters nor work in flight.</summary>
+    /// <summary>
+    /// Stops tracking a partition that has neither waiters nor work in flight: it joins the idle partitions still known
+    /// by key, and the least recently idle one past <see cref="IdleKept"/> is forgotten.
+    /// </summary>
     public void ForgetIfIdle(PartitionState partition)
     {
-        if (!partition.IsOverflow && partition.Waiters.Count == 0 && partition.InFlight == 0 && _tracked.Remove(partition.Key)
-            && _reusable.Count < ReusedStates)
+        if (partition.IsOverflow || partition.IsIdle || partition.Waiters.Count != 0 || partition.InFlight != 0)
         {
-            _reusable.Push(partition);
+            return;
         }
+
+        partition.IsIdle = true;
+        partition.PreviousIdle = _idleNewest;
+        _idleNewest?.NextIdle = partition;
+        _idleNewest = partition;
+        _idleOldest ??= partition;
+        if (++_idleCount > IdleKept && _idleOldest is { } oldest)
+        {
+            UnlinkIdle(oldest);
+            _tracked.Remove(oldest.Key);
+            if (_reusable.Count < ReusedStates)
+            {
+                _reusable.Push(oldest);
+            }
+        }
+    }
+
+    private void UnlinkIdle(PartitionState partition)
+    {
+        if (partition.PreviousIdle is { } previous)
+        {
+            previous.NextIdle = partition.NextIdle;
+        }
+        else
+        {
+            _idleOldest = partition.NextIdle;
+        }
+
+        if (partition.NextIdle is { } next)
+        {
+            next.PreviousIdle = partition.PreviousIdle;
+        }
+        else
+        {
+            _idleNewest = partition.PreviousIdle;
+        }
+
+        partition.NextIdle = null;
+        partition.PreviousIdle = null;
+        partition.IsIdle = false;
+        _idleCount--;
     }
 
     /// <summary>
