@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -165,9 +166,11 @@ public sealed class FleetLimitsTests
                 f.ExpectedReplicas = 2;
                 f.BreakDuration = TimeSpan.FromSeconds(1);
             });
+        using var operations = new MetricCollector<long>(replica.Meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.fleet.operations");
         WorkloadClass reports = replica.Scheduler.GetClass("reports");
         (await reports.AcquireAsync().WithTimeout()).Dispose();
         Assert.Equal(WorkloadFleetState.Coordinated, replica.FleetState("reports"));
+        Assert.Contains(operations.GetMeasurementSnapshot(), m => (string?)m.Tags["bulkhead.fleet.result"] == "ok");
 
         await redis.StopAsync();
 
@@ -182,6 +185,7 @@ public sealed class FleetLimitsTests
             "the breaker opens",
             TimeSpan.FromSeconds(15));
         Assert.Contains(replica.Logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("Redis is unreachable", StringComparison.Ordinal));
+        Assert.Contains(operations.GetMeasurementSnapshot(), m => (string?)m.Tags["bulkhead.fleet.result"] == "failed");
 
         // Under the local share (4 seats over 2 replicas: 2), answered without a network call: synchronously.
         WorkloadLease[] local = [.. Enumerable.Range(0, 3).Select(_ => AcquireSynchronously(reports))];

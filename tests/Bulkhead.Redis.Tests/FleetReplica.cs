@@ -25,6 +25,7 @@ internal sealed class FleetReplica : IAsyncDisposable
         });
         _services = services.BuildServiceProvider();
         Scheduler = _services.GetRequiredService<IWorkloadScheduler>();
+        Meters = _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         Store = _services.GetRequiredService<RedisFleetStore>();
     }
 
@@ -48,6 +49,8 @@ internal sealed class FleetReplica : IAsyncDisposable
     }
 
     public IWorkloadScheduler Scheduler { get; }
+
+    public System.Diagnostics.Metrics.IMeterFactory Meters { get; }
 
     public RedisFleetStore Store { get; }
 

@@ -1,5 +1,6 @@
 using Bulkhead;
 using Bulkhead.Redis;
+using System.Diagnostics.Metrics;
 using Bulkhead.Redis.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -62,7 +63,8 @@ public static class RedisFleetBuilderExtensions
                 connection,
                 owns,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.Redis") ?? NullLogger.Instance);
+                sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.Redis") ?? NullLogger.Instance,
+                sp.GetService<IMeterFactory>());
         });
         services.TryAddSingleton<IWorkloadFleetLimiterFactory>(static sp => new RedisFleetLimiterFactory(sp.GetRequiredService<RedisFleetStore>()));
         return builder;

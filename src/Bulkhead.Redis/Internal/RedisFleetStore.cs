@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -24,10 +25,14 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     private readonly Task _maintenance;
     private int _state;
     private long _roundTrips;
+    private readonly Counter<long>? _operations;
     private int _registered;
 
-    public RedisFleetStore(RedisFleetOptions options, Task<IConnectionMultiplexer> connection, bool ownsConnection, TimeProvider time, ILogger logger)
+    public RedisFleetStore(RedisFleetOptions options, Task<IConnectionMultiplexer> connection, bool ownsConnection, TimeProvider time, ILogger logger, IMeterFactory? meters = null)
     {
+        // On Bulkhead's meter (the factory hands out the one instance per name): one more instrument beside the engine's.
+        _operations = meters?.Create(WorkloadIsolationTelemetry.MeterName).CreateCounter<long>(
+            "bulkhead.fleet.operations", "{operation}", "Operations this process sent to the fleet store (Redis), by result: ok, or failed (an error or a timeout; the work fell back).");
         Options = options;
         Time = time;
         _connection = connection;
@@ -123,7 +128,7 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     {
         try
         {
-            return await _pipeline.ExecuteAsync(
+            RedisResult answer = await _pipeline.ExecuteAsync(
                 static async (state, cancellationToken) =>
                 {
                     Interlocked.Increment(ref state.Store._roundTrips);
@@ -136,9 +141,12 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 },
                 (Store: this, Script: script, Keys: keys, Values: values),
                 CancellationToken.None).ConfigureAwait(false);
+            _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", "ok"));
+            return answer;
         }
         catch (Exception exception)
         {
+            _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", exception is BrokenCircuitException ? "skipped" : "failed"));
             // Counted by the breaker (unless it is open already); the caller falls back for this unit of work.
             LogOperationFailed(_logger, exception);
             return null;
