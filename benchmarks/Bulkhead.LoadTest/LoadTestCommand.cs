@@ -102,8 +102,8 @@ public static class LoadTestCommand
         Directory.CreateDirectory(options.OutputDirectory);
         await File.WriteAllTextAsync(Path.Combine(options.OutputDirectory, "results.md"), table, cancellationToken);
         await File.WriteAllLinesAsync(Path.Combine(options.OutputDirectory, "phases.csv"),
-            ["mode,repetition,baseline,p50_ms,p99_ms,p999_ms,max_ms,reports_per_s,rejections,interactive_errors",
-             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.IsBaseline},{r.P50:F2},{r.P99:F2},{r.P999:F2},{r.Max:F2},{r.ReportsPerSecond:F2},{r.Rejections},{r.InteractiveErrors}"))],
+            ["mode,repetition,baseline,p50_ms,p99_ms,p999_ms,max_ms,reports_per_s,rejections,interactive_errors,server_cores,driver_cores",
+             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.IsBaseline},{r.P50:F2},{r.P99:F2},{r.P999:F2},{r.Max:F2},{r.ReportsPerSecond:F2},{r.Rejections},{r.InteractiveErrors},{r.ServerCores:F3},{r.DriverCores:F3}"))],
             cancellationToken);
         if (options.Chart)
         {

@@ -32,7 +32,7 @@ public static class LoadTestRunner
                     console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] repetition {repetition}/{options.Repetitions}, "
                         + $"[bold]{(baseline ? "baseline before " : "")}{mode}[/], phase {done + 1}/{phases}, about {left.TotalSeconds:F0} s left");
                     await using ServerProcess server = await ServerProcess.StartAsync(baseline ? Mode.Baseline : mode, cancellationToken);
-                    results.Add(await LoadDriver.RunAsync(server.Address, mode, repetition, baseline, options, cancellationToken));
+                    results.Add(await LoadDriver.RunAsync(server, mode, repetition, baseline, options, cancellationToken));
                     done++;
                 }
             }

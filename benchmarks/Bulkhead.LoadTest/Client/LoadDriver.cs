@@ -4,8 +4,12 @@ using HdrHistogram;
 namespace Bulkhead.LoadTest.Client;
 
 /// <summary>The result of one phase: interactive latencies and report throughput.</summary>
+/// <remarks>
+/// <see cref="ServerCores"/> and <see cref="DriverCores"/> are the CPU the server and the load generator used while the
+/// phase was measured, in cores (CPU time over wall time): where the machine's two cores went.
+/// </remarks>
 public sealed record PhaseResult(Mode Mode, int Repetition, bool IsBaseline, double P50, double P99, double P999, double Max,
-    double ReportsPerSecond, long Rejections, long InteractiveErrors);
+    double ReportsPerSecond, long Rejections, long InteractiveErrors, double ServerCores = 0, double DriverCores = 0);
 
 /// <summary>
 /// Drives one phase: interactive requests at a fixed arrival rate (open loop; latency from each request's scheduled
@@ -14,18 +18,22 @@ public sealed record PhaseResult(Mode Mode, int Repetition, bool IsBaseline, dou
 /// </summary>
 internal static class LoadDriver
 {
-    public static async Task<PhaseResult> RunAsync(Uri server, Mode mode, int repetition, bool baseline, LoadTestOptions options, CancellationToken cancellationToken)
+    public static async Task<PhaseResult> RunAsync(ServerProcess server, Mode mode, int repetition, bool baseline, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        using HttpClient http = CreateClient(server);
+        using HttpClient http = CreateClient(server.Address);
         await WarmUpAsync(http, "/report", cancellationToken);
 
         await using Flood? flood = baseline ? null : await Flood.StartAsync(http, "/report", options, cancellationToken);
         long reportsBefore = flood?.Reports ?? 0;
+        TimeSpan serverCpu = server.CpuTime;
+        TimeSpan driverCpu = Process.GetCurrentProcess().TotalProcessorTime;
         Interactive measured = await MeasureInteractiveAsync(http, options, cancellationToken);
         long reportsDone = (flood?.Reports ?? 0) - reportsBefore;
+        double serverCores = (server.CpuTime - serverCpu).TotalSeconds / measured.Seconds;
+        double driverCores = (Process.GetCurrentProcess().TotalProcessorTime - driverCpu).TotalSeconds / measured.Seconds;
 
         return new PhaseResult(mode, repetition, baseline, measured.Ms(50), measured.Ms(99), measured.Ms(99.9), measured.MaxMs,
-            baseline ? 0 : reportsDone / measured.Seconds, flood?.Rejections ?? 0, measured.Errors);
+            baseline ? 0 : reportsDone / measured.Seconds, flood?.Rejections ?? 0, measured.Errors, serverCores, driverCores);
     }
 
     public static HttpClient CreateClient(Uri server) =>

@@ -15,6 +15,16 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public Uri Address { get; }
 
+    /// <summary>Gets the CPU time the server process has used so far (all its threads).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static async Task<ServerProcess> StartAsync(Mode mode, CancellationToken cancellationToken, params string[] settings)
     {
         string entry = typeof(ServerProcess).Assembly.Location;

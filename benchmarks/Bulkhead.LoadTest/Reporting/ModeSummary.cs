@@ -4,7 +4,8 @@ namespace Bulkhead.LoadTest.Reporting;
 
 /// <summary>One mode across repetitions: medians, and the two ratios that matter with their min–max.</summary>
 public sealed record ModeSummary(Mode Mode, double P50, double P99, double P999, double Max, double ReportsPerSecond, long Rejections,
-    double P99Ratio, double P99RatioMin, double P99RatioMax, double ThroughputRatio, double ThroughputRatioMin, double ThroughputRatioMax)
+    double P99Ratio, double P99RatioMin, double P99RatioMax, double ThroughputRatio, double ThroughputRatioMin, double ThroughputRatioMax,
+    double ServerCores = 0, double DriverCores = 0)
 {
     public static IReadOnlyList<ModeSummary> From(IReadOnlyList<PhaseResult> results)
     {
@@ -39,7 +40,9 @@ public sealed record ModeSummary(Mode Mode, double P50, double P99, double P999,
                 Median(p99Ratios), p99Ratios.Min(), p99Ratios.Max(),
                 throughputRatios.Count > 0 ? Median(throughputRatios) : double.NaN,
                 throughputRatios.Count > 0 ? throughputRatios.Min() : double.NaN,
-                throughputRatios.Count > 0 ? throughputRatios.Max() : double.NaN));
+                throughputRatios.Count > 0 ? throughputRatios.Max() : double.NaN,
+                Median(mode.Select(r => r.ServerCores)),
+                Median(mode.Select(r => r.DriverCores))));
         }
 
         return summaries;

@@ -18,13 +18,13 @@ public static class ResultsTable
         text.AppendLine(c, $"Interactive: {options.InteractiveRate} requests/s open loop (0.5 ms CPU + 2 ms await). Reports: {options.ReportClients} closed-loop clients (40 ms CPU around an await). "
             + $"{options.Duration.TotalSeconds:F0} s per phase, {options.Repetitions} repetition(s); medians, ratios with min–max. Baseline p99 (median of the baselines): {Median(results.Where(r => r.IsBaseline).Select(r => r.P99)):F1} ms.");
         text.AppendLine();
-        text.AppendLine("| mode | interactive p50 | p99 | p99.9 | max | p99 ÷ baseline | reports/s | reports ÷ no isolation | rejections |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| mode | interactive p50 | p99 | p99.9 | max | p99 ÷ baseline | reports/s | reports ÷ no isolation | rejections | CPU: server / load generator (cores) |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (ModeSummary s in summaries)
         {
             text.AppendLine(c, $"| {Describe(s.Mode)} | {s.P50:F1} ms | {s.P99:F1} ms | {s.P999:F1} ms | {s.Max:F1} ms | "
                 + $"{s.P99Ratio:F2}× ({s.P99RatioMin:F2}–{s.P99RatioMax:F2}) | {s.ReportsPerSecond:F1} | "
-                + $"{s.ThroughputRatio:P0} ({s.ThroughputRatioMin:P0}–{s.ThroughputRatioMax:P0}) | {s.Rejections} |");
+                + $"{s.ThroughputRatio:P0} ({s.ThroughputRatioMin:P0}–{s.ThroughputRatioMax:P0}) | {s.Rejections} | {s.ServerCores:F2} / {s.DriverCores:F2} |");
         }
 
         return text.ToString();
