@@ -69,6 +69,22 @@ public sealed class FleetLimiterSeamTests
     }
 
     [Fact]
+    public void StartUp_FleetLimitsAndALimiterOfTheClassesOwn_FailsSayingOneWouldReplaceTheOther()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IWorkloadFleetLimiterFactory>(new RecordingFactory());
+        services.AddWorkloadIsolation(o =>
+        {
+            o.DefaultClass = "reports";
+            o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 });
+        }).AddRateLimiter("Reports", _ => PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetNoLimiter(key)));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("Workload class 'reports': has fleet-wide limits and a rate limiter of its own (AddRateLimiter), which would replace them; keep one of the two.", failure.Failures);
+    }
+
+    [Fact]
     public void FleetStateMetric_FollowsTheLimitersState()
     {
         var factory = new RecordingFactory();

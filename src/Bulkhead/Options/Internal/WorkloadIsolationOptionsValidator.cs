@@ -1,6 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Bulkhead.DependencyInjection.Internal;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Bulkhead.Options.Internal;
@@ -13,13 +15,22 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
     // Whether a fleet store is registered; null when unknown (the validator made outside a service collection).
     private readonly bool? _hasFleetStore;
 
+    // Classes given a limiter of their own with AddRateLimiter: it replaces the class's rate and fleet limits.
+    private readonly HashSet<string> _customLimiters = new(StringComparer.OrdinalIgnoreCase);
+
     public WorkloadIsolationOptionsValidator()
     {
     }
 
     /// <summary>Made by the service collection, which also says whether a fleet store is registered for fleet-wide limits.</summary>
-    public WorkloadIsolationOptionsValidator(IServiceProvider services) =>
+    public WorkloadIsolationOptionsValidator(IServiceProvider services)
+    {
         _hasFleetStore = services.GetService(typeof(IWorkloadFleetLimiterFactory)) is not null;
+        foreach (WorkloadRateLimiterRegistration registration in services.GetServices<WorkloadRateLimiterRegistration>())
+        {
+            _customLimiters.Add(registration.WorkloadClass);
+        }
+    }
 
     public ValidateOptionsResult Validate(string? name, WorkloadIsolationOptions options)
     {
@@ -54,7 +65,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             }
 
             AddAttributeFailures(classOptions, prefix, failures);
-            ValidateClass(options, totalInRange, prefix, classOptions, failures);
+            ValidateClass(options, totalInRange, className, prefix, classOptions, failures);
             reservedTotal += Math.Max(0, classOptions.ReservedConcurrency);
         }
 
@@ -169,7 +180,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
     }
 
-    private void ValidateClass(WorkloadIsolationOptions options, bool totalInRange, string prefix, WorkloadClassOptions classOptions, List<string> failures)
+    private void ValidateClass(WorkloadIsolationOptions options, bool totalInRange, string className, string prefix, WorkloadClassOptions classOptions, List<string> failures)
     {
         int max = classOptions.MaxConcurrency ?? options.TotalConcurrency;
         if (classOptions.ReservedConcurrency > max && (classOptions.MaxConcurrency is not null || totalInRange))
@@ -201,6 +212,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             {
                 failures.Add($"{prefix}: RateLimit: Scope ({rateLimit.Scope}) must be Process or Fleet.");
             }
+        }
+
+        if (classOptions.HasFleetLimits && _customLimiters.Contains(className))
+        {
+            failures.Add($"{prefix}: has fleet-wide limits and a rate limiter of its own (AddRateLimiter), which would replace them; keep one of the two.");
         }
 
         if (_hasFleetStore == false && classOptions.HasFleetLimits)
