@@ -34,6 +34,10 @@ public static class LoadTestCommand
         {
             LoadTestOptions defaults = parse.GetValue(quick) ? LoadTestOptions.Quick : new LoadTestOptions();
             Mode[]? chosen = parse.GetValue(modes);
+
+            // --modes applies to the scenario it names modes of; the others keep theirs.
+            IReadOnlyList<Mode> ChosenFor(Scenario which, IReadOnlyList<Mode> defaultModes) =>
+                chosen is { Length: > 0 } && parse.GetValue(scenario) == which ? chosen : defaultModes;
             LoadTestOptions options = defaults with
             {
                 Duration = parse.GetValue(duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.Duration,
@@ -46,11 +50,11 @@ public static class LoadTestCommand
                 Scenario = parse.GetResult(scenario) is null && parse.GetValue(quick) ? Scenario.All : parse.GetValue(scenario),
                 SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
                 PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
-                CostStepModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.CostStep ? chosen : defaults.CostStepModes,
-                AdminStormModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.AdminStorm ? chosen : defaults.AdminStormModes,
-                HotTenantModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.HotTenant ? chosen : defaults.HotTenantModes,
+                CostStepModes = ChosenFor(Scenario.CostStep, defaults.CostStepModes),
+                AdminStormModes = ChosenFor(Scenario.AdminStorm, defaults.AdminStormModes),
+                HotTenantModes = ChosenFor(Scenario.HotTenant, defaults.HotTenantModes),
                 Cold = parse.GetValue(cold),
-                StarvationModes = chosen is { Length: > 0 } && parse.GetValue(scenario) == Scenario.Starvation ? chosen : defaults.StarvationModes,
+                StarvationModes = ChosenFor(Scenario.Starvation, defaults.StarvationModes),
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)

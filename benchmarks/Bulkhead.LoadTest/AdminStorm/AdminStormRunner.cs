@@ -52,7 +52,7 @@ public static class AdminStormRunner
         foreach (IGrouping<Mode, AdminStormResult> mode in results.GroupBy(r => r.Mode))
         {
             double[] ratio = [.. mode.Select(r => r.P99 / r.BaselineP99)];
-            text.AppendLine(c, $"| {Describe(mode.Key)} | {ModeSummary.Median(ratio):F2}× ({ratio.Min():F2}–{ratio.Max():F2}) | {ModeSummary.Median(mode.Select(r => r.P99)):F1} ms | "
+            text.AppendLine(c, $"| {Describe(mode.Key)} | {ModeSummary.Range(ratio, "×")} | {ModeSummary.Median(mode.Select(r => r.P99)):F1} ms | "
                 + $"{mode.Sum(r => r.Served)} | {mode.Sum(r => r.RejectedWithRetryAfter)} | {mode.Sum(r => r.OtherAnswers)} | {mode.Sum(r => r.Lost)} | {ModeSummary.Median(mode.Select(r => r.ClearedSeconds)):F1} s |");
         }
 

@@ -24,9 +24,7 @@ internal static class AdminStormServer
         {
             builder.Services.AddWorkloadIsolation(o =>
             {
-                o.TotalConcurrency = 256;
-                o.DefaultClass = "interactive";
-                o.AddClass("interactive", c => { c.ReservedConcurrency = 128; c.QueueLimit = 1_000; });
+                o.AddInteractiveClass();
                 o.AddClass("admin", c =>
                 {
                     c.Priority = 1;

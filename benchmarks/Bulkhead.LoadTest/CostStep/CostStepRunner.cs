@@ -69,8 +69,8 @@ public static class CostStepRunner
             double[] heavy = [.. mode.Select(r => r.HeavyP99 / r.BaselineP99)];
             double[] transition = [.. mode.Select(r => r.TransitionP99 / r.BaselineP99)];
             double[] share = [.. mode.Where(r => heavyTuned.ContainsKey(r.Repetition)).Select(r => (r.LightReportsPerSecond + r.HeavyReportsPerSecond) / heavyTuned[r.Repetition])];
-            text.AppendLine(c, $"| {Describe(mode.Key, options)} | {Range(light, "×")} | {Range(heavy, "×")} | {Range(transition, "×")} | "
-                + $"{ModeSummary.Median(mode.Select(r => r.LightReportsPerSecond)):F1} | {ModeSummary.Median(mode.Select(r => r.HeavyReportsPerSecond)):F1} | {Range(share, "×")} | "
+            text.AppendLine(c, $"| {Describe(mode.Key, options)} | {ModeSummary.Range(light, "×")} | {ModeSummary.Range(heavy, "×")} | {ModeSummary.Range(transition, "×")} | "
+                + $"{ModeSummary.Median(mode.Select(r => r.LightReportsPerSecond)):F1} | {ModeSummary.Median(mode.Select(r => r.HeavyReportsPerSecond)):F1} | {ModeSummary.Range(share, "×")} | "
                 + $"{ModeSummary.Median(mode.Select(r => (double)r.LightLimit)):F0} / {ModeSummary.Median(mode.Select(r => (double)r.HeavyLimit)):F0} |");
         }
 
@@ -84,10 +84,6 @@ public static class CostStepRunner
         options.PoolObjectiveMs > 0 ? string.Create(CultureInfo.InvariantCulture, $"ThreadPool delay p99 ≤ {options.PoolObjectiveMs:0.#} ms") : null,
         options.SeatObjectiveMs > 0 ? string.Create(CultureInfo.InvariantCulture, $"interactive seat time p99 ≤ {options.SeatObjectiveMs:0.#} ms") : null,
     }.OfType<string>());
-
-    private static string Range(double[] values, string unit) =>
-        values.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{ModeSummary.Median(values):F2}{unit} ({values.Min():F2}–{values.Max():F2})");
-
 
     private static void SaveChart(IReadOnlyList<CostStepResult> results, LoadTestOptions options, string path)
     {

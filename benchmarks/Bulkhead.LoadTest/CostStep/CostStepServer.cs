@@ -23,14 +23,8 @@ internal static class CostStepServer
         builder.Services.AddWorkloadIsolation(o =>
         {
             bool adaptive = mode is Mode.AdaptiveAimd or Mode.AdaptiveGradient;
-            o.TotalConcurrency = 256;
-            o.DefaultClass = "interactive";
-            o.AddClass("interactive", c =>
-            {
-                c.ReservedConcurrency = 128;
-                c.QueueLimit = 1_000;
-                c.Objective = adaptive && seatObjectiveMs > 0 ? new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(seatObjectiveMs) } : null;
-            });
+            o.AddInteractiveClass(c =>
+                c.Objective = adaptive && seatObjectiveMs > 0 ? new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(seatObjectiveMs) } : null);
             o.AddClass("reporting", c =>
             {
                 c.Priority = 2;

@@ -176,18 +176,12 @@ public static class FleetRunner
             double[] added50 = [.. runs.Select((r, i) => r.P50Microseconds - local[i].P50Microseconds)];
             double[] added99 = [.. runs.Select((r, i) => r.P99Microseconds - local[i].P99Microseconds)];
             table.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {Describe(mode)} | {Spread(runs.Select(r => r.RoundTripsPerAdmission), "F3")} | {Spread(runs.Select(r => r.P50Microseconds), "F1")} | {Spread(runs.Select(r => r.P99Microseconds), "F1")} | {(mode == FleetMode.Local ? "–" : $"{ModeSummary.Median(added50):F1} / {ModeSummary.Median(added99):F1}")} | {Spread(runs.Select(r => r.Admitted / r.Seconds), "F0")} | {runs.Sum(r => r.Rejected)} |"));
+                $"| {Describe(mode)} | {ModeSummary.Range([.. runs.Select(r => r.RoundTripsPerAdmission)], format: "F3")} | {ModeSummary.Range([.. runs.Select(r => r.P50Microseconds)], format: "F1")} | {ModeSummary.Range([.. runs.Select(r => r.P99Microseconds)], format: "F1")} | {(mode == FleetMode.Local ? "–" : $"{ModeSummary.Median(added50):F1} / {ModeSummary.Median(added99):F1}")} | {ModeSummary.Range([.. runs.Select(r => r.Admitted / r.Seconds)], format: "F0")} | {runs.Sum(r => r.Rejected)} |"));
         }
 
         return table.ToString();
     }
 
-    private static string Spread(IEnumerable<double> values, string format)
-    {
-        double[] sorted = [.. values.Order()];
-        string median = ModeSummary.Median(sorted).ToString(format, CultureInfo.InvariantCulture);
-        return sorted.Length == 1 ? median : $"{median} ({sorted[0].ToString(format, CultureInfo.InvariantCulture)}–{sorted[^1].ToString(format, CultureInfo.InvariantCulture)})";
-    }
 
     /// <summary>A closed-loop client of one tenant on one replica: admit, hold the seat about a millisecond, free it.</summary>
     private sealed class Client(WorkloadClass api, string tenant)

@@ -57,9 +57,9 @@ public static class HotTenantRunner
             double[] worst = [.. mode.Select(r => QuietRatios(r).Max())];
             double[] hotShare = [.. mode.Select(r => r.WithHot.Single(t => t.Hot).Served / (double)Math.Max(1, r.WithHot.Sum(t => t.Served)))];
             double[] jain = [.. mode.Select(r => Jain(r.WithHot))];
-            text.AppendLine(c, $"| {Describe(mode.Key)} | {Range(median, "×")} | {Range(worst, "×")} | "
+            text.AppendLine(c, $"| {Describe(mode.Key)} | {ModeSummary.Range(median, "×")} | {ModeSummary.Range(worst, "×")} | "
                 + $"{ModeSummary.Median(mode.Select(r => ModeSummary.Median(r.Alone.Select(t => t.P99)))):F1} → {ModeSummary.Median(mode.Select(r => ModeSummary.Median(r.WithHot.Where(t => !t.Hot).Select(t => t.P99)))):F1} ms | "
-                + $"{ModeSummary.Median(hotShare) * 100:F0} % | {Range(jain, "")} | {mode.Sum(r => r.WithHot.Sum(t => t.Refused))} |");
+                + $"{ModeSummary.Median(hotShare) * 100:F0} % | {ModeSummary.Range(jain)} | {mode.Sum(r => r.WithHot.Sum(t => t.Refused))} |");
         }
 
         return text.ToString();
@@ -93,7 +93,4 @@ public static class HotTenantRunner
         double[] x = [.. tenants.Select(t => share[t.Tenant] <= 0 ? 1 : t.Served / share[t.Tenant])];
         return x.Sum() * x.Sum() / (x.Length * x.Sum(v => v * v));
     }
-
-    private static string Range(double[] values, string unit) =>
-        string.Create(CultureInfo.InvariantCulture, $"{ModeSummary.Median(values):F2}{unit} ({values.Min():F2}–{values.Max():F2})");
 }

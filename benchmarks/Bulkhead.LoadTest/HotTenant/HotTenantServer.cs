@@ -24,10 +24,8 @@ internal static class HotTenantServer
         {
             builder.Services.AddWorkloadIsolation(o =>
             {
-                o.TotalConcurrency = 256;
-                o.DefaultClass = "interactive";
+                o.AddInteractiveClass();
                 o.TrustedHeaders.Add(TenantHeader);
-                o.AddClass("interactive", c => c.ReservedConcurrency = 128);
                 o.AddClass("reporting", c =>
                 {
                     c.Priority = 2;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Bulkhead.LoadTest.Client;
 
 namespace Bulkhead.LoadTest.Reporting;
@@ -46,6 +47,18 @@ public sealed record ModeSummary(Mode Mode, double P50, double P99, double P999,
         }
 
         return summaries;
+    }
+
+    /// <summary>The median with its min–max, as the tables give a figure over repetitions: "1.08× (0.97–1.20)".</summary>
+    public static string Range(IReadOnlyCollection<double> values, string unit = "", string format = "F2")
+    {
+        if (values.Count == 0)
+        {
+            return "–";
+        }
+
+        CultureInfo c = CultureInfo.InvariantCulture;
+        return $"{Median(values).ToString(format, c)}{unit} ({values.Min().ToString(format, c)}–{values.Max().ToString(format, c)})";
     }
 
     public static double Median(IEnumerable<double> values)

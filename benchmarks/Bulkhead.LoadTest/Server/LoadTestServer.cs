@@ -28,9 +28,7 @@ internal static class LoadTestServer
             // low-priority threads, one per core.
             builder.Services.AddWorkloadIsolation(o =>
             {
-                o.TotalConcurrency = 256;
-                o.DefaultClass = "interactive";
-                o.AddClass("interactive", c => { c.ReservedConcurrency = 128; c.QueueLimit = 1_000; });
+                o.AddInteractiveClass();
                 o.AddClass("reporting", c =>
                 {
                     c.Priority = 2;

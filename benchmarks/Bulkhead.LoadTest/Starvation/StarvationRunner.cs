@@ -72,7 +72,7 @@ public static class StarvationRunner
         foreach (IGrouping<Mode, StarvationResult> mode in results.GroupBy(r => r.Mode))
         {
             double[] ratio = [.. mode.Select(r => r.P99 / r.BaselineP99)];
-            text.AppendLine(c, $"| {Describe(mode.Key)} | {ModeSummary.Median(ratio):F2}× ({ratio.Min():F2}–{ratio.Max():F2}) | {ModeSummary.Median(mode.Select(r => r.P50)):F1} ms | "
+            text.AppendLine(c, $"| {Describe(mode.Key)} | {ModeSummary.Range(ratio, "×")} | {ModeSummary.Median(mode.Select(r => r.P50)):F1} ms | "
                 + $"{ModeSummary.Median(mode.Select(r => r.P99)):F1} ms | {ModeSummary.Median(mode.Select(r => r.ReportsPerSecond)):F1} | {mode.Sum(r => r.InteractiveErrors)} |");
         }
 

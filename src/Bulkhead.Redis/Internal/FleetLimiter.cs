@@ -35,16 +35,9 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         _holder = store.Register(this);
         _classSeats = _classCap is { } cap ? new SeatStock(store, SeatKey(partition: null), _holder, cap) : null;
         _localClass = NewLocalShare(rateHere: _rate is { PerPartition: false }, _classCap);
-        Options = options;
     }
 
-    /// <summary>Gets the class options this limiter was made for.</summary>
-    public WorkloadClassOptions Options { get; }
-
     public WorkloadFleetState State => _store.State;
-
-    /// <summary>Gets the seats of the class's fleet cap this replica holds in Redis (tests, diagnostics).</summary>
-    internal int ClassSeatsHeld => _classSeats?.Owned ?? 0;
 
     /// <summary>Whether another class configuration asks for exactly the fleet-wide limits this limiter enforces.</summary>
     public bool SameAs(WorkloadClassOptions options)

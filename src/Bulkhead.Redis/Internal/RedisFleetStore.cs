@@ -24,7 +24,6 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _maintenance;
     private int _state;
-    private long _roundTrips;
     private readonly Counter<long>? _operations;
     private int _registered;
 
@@ -75,8 +74,6 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     /// <summary>Gets where the fleet's limits are decided now.</summary>
     public WorkloadFleetState State => (WorkloadFleetState)Volatile.Read(ref _state);
 
-    /// <summary>Gets how many scripts this process has sent to Redis (what batching keeps low).</summary>
-    public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
     /// <summary>Keeps a new limiter's stocks; returns the name its seats carry in Redis (this replica's, and the limiter's number).</summary>
     public string Register(FleetLimiter limiter)
@@ -131,7 +128,6 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
             RedisResult answer = await _pipeline.ExecuteAsync(
                 static async (state, cancellationToken) =>
                 {
-                    Interlocked.Increment(ref state.Store._roundTrips);
                     long started = state.Store.Time.GetTimestamp();
                     IConnectionMultiplexer connection = await state.Store._connection
                         .WaitAsync(state.Store.Options.OperationTimeout, state.Store.Time, cancellationToken).ConfigureAwait(false);

@@ -31,18 +31,6 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
         }
     }
 
-    /// <summary>Gets the seats of this semaphore this replica holds in Redis.</summary>
-    public int Owned
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _owned;
-            }
-        }
-    }
-
     public bool TryTake()
     {
         lock (_lock)
