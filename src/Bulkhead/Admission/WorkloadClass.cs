@@ -1,6 +1,6 @@
 namespace Bulkhead;
 
-#pragma warning disable RS0026 // Optional parameters mirror IWorkloadScheduler's contract.
+#pragma warning disable RS0026, RS0027 // Optional parameters mirror IWorkloadScheduler's contract; the overloads with a weight came later.
 
 /// <summary>
 /// A workload class resolved once by <see cref="IWorkloadScheduler.GetClass"/>: the handle every front end (the
@@ -59,9 +59,55 @@ public abstract class WorkloadClass
     /// <see cref="WorkloadRejectionReason.ShuttingDown"/>.
     /// </returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled before a seat was taken.</exception>
-    /// <remarks>The base implementation calls <see cref="AcquireAsync"/>, for decorators written before this method.</remarks>
+    /// <remarks>The base implementation calls <see cref="AcquireAsync(string?, CancellationToken)"/>, for decorators written before this method.</remarks>
     public virtual ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
         AcquireAsync(partition, cancellationToken);
+
+    /// <summary>
+    /// Takes <paramref name="weight"/> seats of the class at once for work that costs that many units of the
+    /// class's usual work, if they are free now, without waiting.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="weight">The seats the work takes, 1 or more. Every seat rule counts them: the class's maximum and
+    /// reservation, the shared pool, the per-partition limit, and turns among partitions.</param>
+    /// <returns>An acquired lease that must be disposed to free the seats, or a rejected lease
+    /// (<see cref="WorkloadRejectionReason.WeightTooLarge"/> when the class can never give that many).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
+    /// <exception cref="NotSupportedException">A weight above 1 asked of a decorator's handle that does not override this method.</exception>
+    public virtual WorkloadLease TryAcquire(string? partition, int weight) =>
+        CheckWeight(weight) == 1 ? TryAcquire(partition) : throw WeightNotSupported();
+
+    /// <summary>
+    /// Takes <paramref name="weight"/> seats of the class at once, waiting in its queue until all of them are free.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="weight">The seats the work takes, 1 or more; see <see cref="TryAcquire(string?, int)"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait; the place in the queue is freed at once.</param>
+    /// <returns>An acquired lease that must be disposed to free the seats, or a rejected lease.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled before the seats were taken.</exception>
+    /// <exception cref="NotSupportedException">A weight above 1 asked of a decorator's handle that does not override this method.</exception>
+    /// <remarks>
+    /// A wide waiter at the head of its class's queue holds the queue: later waiters of its class do not pass it, and
+    /// while the shared pool has too few seats free for it, the other classes of its priority take only their reserved
+    /// seats, so it is never starved by a stream of narrower work. Lower priorities keep their reserved seats.
+    /// </remarks>
+    public virtual ValueTask<WorkloadLease> AcquireAsync(string? partition, int weight, CancellationToken cancellationToken = default) =>
+        CheckWeight(weight) == 1 ? AcquireAsync(partition, cancellationToken) : throw WeightNotSupported();
+
+    /// <summary>
+    /// Takes <paramref name="weight"/> seats of the class at once for background work, waiting as long as it takes;
+    /// see <see cref="WaitForSeatAsync(string?, CancellationToken)"/> and <see cref="AcquireAsync(string?, int, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="weight">The seats the work takes, 1 or more.</param>
+    /// <param name="cancellationToken">Cancels the wait; the place in the queue is freed at once.</param>
+    /// <returns>An acquired lease that must be disposed to free the seats, or a rejected lease.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled before the seats were taken.</exception>
+    /// <exception cref="NotSupportedException">A weight above 1 asked of a decorator's handle that does not override this method.</exception>
+    public virtual ValueTask<WorkloadLease> WaitForSeatAsync(string? partition, int weight, CancellationToken cancellationToken = default) =>
+        CheckWeight(weight) == 1 ? WaitForSeatAsync(partition, cancellationToken) : throw WeightNotSupported();
 
     /// <summary>
     /// Runs work holding the seat of an acquired lease, where the class runs its work (its dedicated threads, or the
@@ -105,5 +151,18 @@ public abstract class WorkloadClass
 
     /// <inheritdoc />
     public override string ToString() => Name;
+
+    /// <summary>Checks a weight: 1 or more.</summary>
+    /// <param name="weight">The weight asked for.</param>
+    /// <returns><paramref name="weight"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
+    protected static int CheckWeight(int weight)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
+        return weight;
+    }
+
+    private NotSupportedException WeightNotSupported() =>
+        new($"The handle of workload class '{Name}' ({GetType().Name}) takes one seat per unit of work; override the overloads with a weight to take several.");
 }
-#pragma warning restore RS0026
+#pragma warning restore RS0026, RS0027

@@ -16,4 +16,11 @@ public enum WorkloadRejectionReason
 
     /// <summary>The scheduler is shutting down and admits no more work.</summary>
     ShuttingDown,
+
+    /// <summary>
+    /// The unit of work asked for more seats (its weight) than its class can ever give: more than its
+    /// <c>MaxConcurrency</c>, its <c>MaxConcurrencyPerPartition</c>, or its reservation and the shared pool together.
+    /// Rejected at once, never queued: retrying cannot help.
+    /// </summary>
+    WeightTooLarge,
 }

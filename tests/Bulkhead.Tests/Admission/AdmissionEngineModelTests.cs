@@ -66,10 +66,19 @@ public sealed class AdmissionEngineModelTests
     [MemberData(nameof(Seeds))]
     public void RandomSteps_WithKeysSharingOverflowPartitions_MatchTheModel(int seed) => RunSeed(seed, collide: true);
 
-    private static void RunSeed(int seed, bool collide)
+    /// <summary>
+    /// Units of work of random weights (half of them one seat, the others up to one seat more than the host has): every
+    /// seat rule counts seats, wide heads keep their turn, partitions give up turns for the seats they took, and units
+    /// wider than their class can ever seat are rejected at once.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void RandomSteps_WithWeights_MatchTheModel(int seed) => RunSeed(seed, collide: false, weighted: true);
+
+    private static void RunSeed(int seed, bool collide, bool weighted = false)
     {
         s_collide = collide;
-        using var run = new Run(seed);
+        using var run = new Run(seed, weighted);
         int step = 0;
         try
         {
@@ -82,7 +91,7 @@ public sealed class AdmissionEngineModelTests
         }
         catch (Exception exception) when (exception is XunitException or InvalidOperationException)
         {
-            throw new XunitException($"Model test failed with seed {seed}{(collide ? " (colliding keys)" : "")} at step {step} (replay: BULKHEAD_MODEL_SEED={seed}). {run.Describe()}{Environment.NewLine}{exception.Message}");
+            throw new XunitException($"Model test failed with seed {seed}{(collide ? " (colliding keys)" : "")}{(weighted ? " (weights)" : "")} at step {step} (replay: BULKHEAD_MODEL_SEED={seed}). {run.Describe()}{Environment.NewLine}{exception.Message}");
         }
     }
 
@@ -97,11 +106,16 @@ public sealed class AdmissionEngineModelTests
         private readonly Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
         private string _configuration;
         private WorkloadIsolationOptions _options;
+        private readonly bool _weighted;
+        private string _lastStep = string.Empty;
+        private readonly long _start;
         private int _nextId;
 
-        public Run(int seed)
+        public Run(int seed, bool weighted)
         {
             _random = new Random(seed);
+            _weighted = weighted;
+            _start = Now;
             WorkloadIsolationOptions options = RandomOptions();
             _options = options;
             _configuration = Describe(options);
@@ -150,7 +164,19 @@ public sealed class AdmissionEngineModelTests
 
         private long Now => _time.GetUtcNow().UtcTicks;
 
-        public string Describe() => $"Configuration in force: {_configuration}.";
+        public string Describe() => $"Configuration in force: {_configuration}. Last steps:{Environment.NewLine}{string.Join(Environment.NewLine, _trace)}";
+
+        // The last steps, for the failure message.
+        private readonly Queue<string> _trace = new();
+
+        private void Trace(string step)
+        {
+            _trace.Enqueue(step);
+            if (_trace.Count > 40)
+            {
+                _trace.Dequeue();
+            }
+        }
 
         public void Step()
         {
@@ -195,10 +221,14 @@ public sealed class AdmissionEngineModelTests
             else
             {
                 // Whole 64ths of a second: the model's token arithmetic and the engine's stay exact and equal.
-                _time.Advance(TimeSpan.FromTicks(_random.Next(0, 193) * (TimeSpan.TicksPerSecond / 64)));
+                TimeSpan step = TimeSpan.FromTicks(_random.Next(0, 193) * (TimeSpan.TicksPerSecond / 64));
+                _lastStep = $"advance {step.TotalMilliseconds} ms";
+                _time.Advance(step);
                 expected = _model.Advance(Now);
             }
 
+            Trace($"  t{(Now - _start) / TimeSpan.TicksPerMillisecond} {_lastStep} -> [{string.Join(", ", expected)}]; in flight {string.Join(" ", _model.AllClasses.Select(m => $"{m.Name}:{m.InFlight}/q{m.Queued}"))}");
+            _lastStep = "other";
             CompareCompletions(expected);
             CheckInvariants(expected, before);
         }
@@ -208,7 +238,7 @@ public sealed class AdmissionEngineModelTests
             WorkloadIsolationOptions options = RandomOptions();
             _options = options;
             _configuration = Describe(options);
-            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now);
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now, ConfiguredMaxima(options));
             _scheduler.Apply(options);
             return expected;
         }
@@ -227,10 +257,13 @@ public sealed class AdmissionEngineModelTests
             }
 
             _configuration = Describe(_options) + $"; effective {string.Join(", ", _effectiveMaxima.Select(e => $"{e.Key} {e.Value}"))}";
-            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now);
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options));
             _scheduler.Engine.SetEffectiveMaxima(_effectiveMaxima);
             return expected;
         }
+
+        private static Dictionary<string, int?> ConfiguredMaxima(WorkloadIsolationOptions options) =>
+            options.Classes.ToDictionary(c => c.Key, c => (int?)(c.Value.MaxConcurrency ?? options.TotalConcurrency), StringComparer.OrdinalIgnoreCase);
 
         /// <summary>The configuration the engine enforces: each effective limit kept between max(reserved, 1) and the configured limit.</summary>
         private WorkloadIsolationOptions Effective(WorkloadIsolationOptions options)
@@ -305,18 +338,28 @@ public sealed class AdmissionEngineModelTests
             string name = _model.ClassNames[_random.Next(_model.ClassNames.Count)];
             string? partition = PartitionKeys[_random.Next(PartitionKeys.Length)];
             int id = _nextId++;
-            List<(int Id, AdmissionModel.Outcome Outcome)> expected = _model.Acquire(id, name, partition, wait, Now, background);
+
+            // Weighted runs: half the units take one seat (through either overload), the others 2 to one more than the host has.
+            int weight = _weighted && _random.Next(2) == 0 ? _random.Next(2, _options.TotalConcurrency + 2) : 1;
+            bool byWeight = _weighted && (weight > 1 || _random.Next(2) == 0);
+            _lastStep = $"acquire #{id} {name}/{partition ?? "-"} w{weight}{(wait ? "" : " try")}{(background ? " background" : "")}";
+            List<(int Id, AdmissionModel.Outcome Outcome)> expected = _model.Acquire(id, name, partition, wait, Now, background, weight);
+            WorkloadClass handle = _scheduler.GetClass(name);
             if (!wait)
             {
-                WorkloadLease lease = _scheduler.TryAcquire(name, partition);
+                WorkloadLease lease = byWeight ? handle.TryAcquire(partition, weight) : _scheduler.TryAcquire(name, partition);
                 Record(id, name, lease);
                 return expected;
             }
 
             var cts = new CancellationTokenSource();
-            Task<WorkloadLease> task = background
-                ? _scheduler.GetClass(name).WaitForSeatAsync(partition, cts.Token).AsTask()
-                : _scheduler.AcquireAsync(name, partition, cts.Token).AsTask();
+            Task<WorkloadLease> task = (background, byWeight) switch
+            {
+                (true, true) => handle.WaitForSeatAsync(partition, weight, cts.Token).AsTask(),
+                (true, false) => handle.WaitForSeatAsync(partition, cts.Token).AsTask(),
+                (false, true) => handle.AcquireAsync(partition, weight, cts.Token).AsTask(),
+                (false, false) => _scheduler.AcquireAsync(name, partition, cts.Token).AsTask(),
+            };
             if (task.IsCompleted)
             {
                 Record(id, name, task.Result);
@@ -368,6 +411,7 @@ public sealed class AdmissionEngineModelTests
                 _released.RemoveAt(0);
             }
 
+            _lastStep = $"release #{id}";
             WorkloadLease copy = lease;
             copy.Dispose();
             return _model.Release(id);
@@ -394,6 +438,7 @@ public sealed class AdmissionEngineModelTests
             }
 
             int id = _pending.Keys.ElementAt(_random.Next(_pending.Count));
+            _lastStep = $"cancel #{id}";
             List<(int, AdmissionModel.Outcome)> expected = _model.Cancel(id);
             _pending[id].Cts.Cancel();
             return expected;
@@ -460,12 +505,17 @@ public sealed class AdmissionEngineModelTests
                 int clientWaiters = c.Queued - _model.BackgroundQueued(c.Name);
                 Assert.True(c.QueueLimit == 0 || clientWaiters <= c.QueueLimit || clientWaiters <= before.ClientWaiters.GetValueOrDefault(c.Name) || before.Reconfigured,
                     $"Class '{c.Name}' queues beyond its QueueLimit: {clientWaiters} client waiters of {c.Queued}, limit {c.QueueLimit}, before {before.ClientWaiters.GetValueOrDefault(c.Name)}.");
-                if (model.PeekEligible() is not null)
+                if (model.PeekEligible() is { } head)
                 {
-                    // Waiters held back only by their partition's limit may wait below the reservation; others may not.
-                    Assert.True(c.InFlight >= c.ReservedConcurrency, $"Class '{c.Name}' waits while below its reservation.");
-                    bool couldStart = c.InFlight < c.MaxConcurrency && (c.InFlight < c.ReservedConcurrency || shared < pool);
-                    Assert.False(couldStart, $"Class '{c.Name}' waits while a seat it may take is free.");
+                    // Waiters held back only by their partition's limit may wait below the reservation; others may not:
+                    // a head that fits in the class's free reserved seats, or (when no waiter of this or a more important
+                    // priority in another class could take them first) in the free shared seats, is never left waiting.
+                    int seats = _model.SeatsFor(model, head.Weight);
+                    int needShared = Math.Max(0, c.InFlight + seats - c.ReservedConcurrency) - Math.Max(0, c.InFlight - c.ReservedConcurrency);
+                    bool fits = c.InFlight + seats <= c.MaxConcurrency;
+                    Assert.False(fits && needShared == 0, $"Class '{c.Name}' waits while below its reservation.");
+                    bool othersFirst = _model.AllClasses.Any(h => h != model && h.Priority <= model.Priority && _model.IsEntitled(h));
+                    Assert.False(fits && shared + needShared <= pool && !othersFirst, $"Class '{c.Name}' waits while the seats it needs are free.");
                 }
 
                 ClassState state = (ClassState)_scheduler.Engine.Classes.Single(s => s.Name == c.Name);
@@ -480,8 +530,8 @@ public sealed class AdmissionEngineModelTests
 
                 if (grantedClasses.Contains(c.Name) && c.InFlight > c.ReservedConcurrency)
                 {
-                    WorkloadClassSnapshot? overtaken = snapshot.FirstOrDefault(h => h.Priority < c.Priority && _model.Class(h.Name).PeekEligible() is not null
-                        && h.InFlight < h.MaxConcurrency && h.InFlight >= h.ReservedConcurrency);
+                    WorkloadClassSnapshot? overtaken = snapshot.FirstOrDefault(h => h.Priority < c.Priority && _model.Class(h.Name).PeekEligible() is { } waiting
+                        && _model.IsEntitled(_model.Class(h.Name)) && h.InFlight + _model.SeatsFor(_model.Class(h.Name), waiting.Weight) > h.ReservedConcurrency);
                     Assert.True(overtaken is null, $"Class '{c.Name}' got a shared seat while more important class '{overtaken?.Name}' waited for one.");
                 }
             }
@@ -492,6 +542,7 @@ public sealed class AdmissionEngineModelTests
             WorkloadRejectionReason.QueueFull => AdmissionModel.Outcome.QueueFull,
             WorkloadRejectionReason.QueueTimeout => AdmissionModel.Outcome.QueueTimeout,
             WorkloadRejectionReason.RateLimited => AdmissionModel.Outcome.RateLimited,
+            WorkloadRejectionReason.WeightTooLarge => AdmissionModel.Outcome.WeightTooLarge,
             _ => throw new InvalidOperationException($"Unexpected rejection {reason}."),
         };
     }

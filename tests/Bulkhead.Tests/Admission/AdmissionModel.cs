@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Bulkhead.Tests.Admission;
 
 /// <summary>
@@ -5,6 +7,13 @@ namespace Bulkhead.Tests.Admission;
 /// model test holds the engine to. Rate limits are token buckets on exact binary fractions of a second, so that the
 /// model's arithmetic and the engine's agree to the tick.
 /// </summary>
+/// <remarks>
+/// Weights: a unit of work of weight <c>w</c> takes <c>min(w, widest)</c> seats at once, where <c>widest</c> is the
+/// most the class can give under the limits in force (its maximum, its partition limit, its reservation plus the pool);
+/// a unit wider than the configured limits allow is rejected at once. Every seat rule counts seats. A wide head short of
+/// shared seats keeps its class's turn among the classes of its priority, which then take only reserved seats; a
+/// partition served <c>s</c> seats gives up its next <c>s − 1</c> turns.
+/// </remarks>
 internal sealed class AdmissionModel
 {
     private readonly Dictionary<string, ModelClass> _byName = new(StringComparer.OrdinalIgnoreCase);
@@ -15,6 +24,8 @@ internal sealed class AdmissionModel
     private readonly Dictionary<int, ModelClass> _requests = [];
     private readonly Dictionary<int, ModelPartition> _heldPartitions = [];
     private readonly HashSet<int> _background = [];
+    private readonly Dictionary<int, int> _seats = [];
+    private IReadOnlyDictionary<string, int?> _configuredMaxima = new Dictionary<string, int?>();
 
     public AdmissionModel(WorkloadIsolationOptions options, long nowTicks) => Reconfigure(options, nowTicks);
 
@@ -26,6 +37,7 @@ internal sealed class AdmissionModel
         QueueTimeout,
         RateLimited,
         Canceled,
+        WeightTooLarge,
     }
 
     /// <summary>Gets the configured classes' names, most important first.</summary>
@@ -42,13 +54,21 @@ internal sealed class AdmissionModel
     /// join the default class's queue in the order they came; an unchanged rate limit keeps its buckets; then free
     /// seats go to waiters.
     /// </summary>
-    public List<(int, Outcome)> Reconfigure(WorkloadIsolationOptions options, long nowTicks)
+    /// <param name="options">The limits in force (the adaptive controller's effective limits as MaxConcurrency).</param>
+    /// <param name="nowTicks">The time.</param>
+    /// <param name="configuredMaxima">The configured MaxConcurrency by class where it differs from the one in force: the widest unit admitted follows the configuration.</param>
+    public List<(int, Outcome)> Reconfigure(WorkloadIsolationOptions options, long nowTicks, IReadOnlyDictionary<string, int?>? configuredMaxima = null)
     {
+        _configuredMaxima = configuredMaxima ?? new Dictionary<string, int?>();
+
+        // The pool first: how wide a waiter may be served depends on it.
+        _pool = options.TotalConcurrency - options.Classes.Values.Sum(c => c.ReservedConcurrency);
         foreach ((string name, WorkloadClassOptions c) in options.Classes)
         {
             if (!_byName.TryGetValue(name, out ModelClass? existing))
             {
                 existing = new ModelClass(name);
+                existing.SeatsOf = weight => SeatsFor(existing, weight);
                 _byName[name] = existing;
             }
 
@@ -63,28 +83,28 @@ internal sealed class AdmissionModel
         ModelClass[] ordered = [.. _byName.Values.OrderBy(c => c.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];
         _groups = [.. ordered.GroupBy(c => c.Priority).Select(g => g.ToArray())];
         _cursors = new int[_groups.Count];
-        _pool = options.TotalConcurrency - ordered.Where(c => !c.Removed).Sum(c => c.Reserved);
+        Debug.Assert(_pool == options.TotalConcurrency - ordered.Where(c => !c.Removed).Sum(c => c.Reserved), "The pool counts the classes in force.");
         ClassNames = [.. ordered.Where(c => !c.Removed).Select(c => c.Name)];
         _defaultClass = options.DefaultClass;
 
         ModelClass target = _byName[_defaultClass];
-        List<(int Id, long Deadline, string Key)> moved = [];
+        List<(ModelWaiter Waiter, string Key)> moved = [];
         foreach (ModelClass c in ordered.Where(c => c.Removed))
         {
             foreach (ModelPartition p in c.Waiting().ToList())
             {
-                foreach ((int id, long deadline) in p.Queue.ToList())
+                foreach (ModelWaiter waiter in p.Queue.ToList())
                 {
-                    moved.Add((id, deadline, c.KeyOf(id)));
-                    c.Remove(id, served: false);
+                    moved.Add((waiter, c.KeyOf(waiter.Id)));
+                    c.Remove(waiter.Id, served: false);
                 }
             }
         }
 
-        foreach ((int id, long deadline, string key) in moved.OrderBy(w => w.Id))
+        foreach ((ModelWaiter waiter, string key) in moved.OrderBy(w => w.Waiter.Id))
         {
-            target.Add(key, (id, deadline), lifo: false);
-            _requests[id] = target;
+            target.Add(key, waiter, lifo: false);
+            _requests[waiter.Id] = target;
         }
 
         return Pump();
@@ -104,28 +124,27 @@ internal sealed class AdmissionModel
     /// away by a full queue, never times out, and is never the one evicted to make room for a newcomer (who is then
     /// turned away instead), but it counts toward the queue newcomers see.
     /// </summary>
-    public List<(int, Outcome)> Acquire(int id, string name, string? partitionKey, bool wait, long nowTicks, bool background = false)
+    public List<(int, Outcome)> Acquire(int id, string name, string? partitionKey, bool wait, long nowTicks, bool background = false, int weight = 1)
     {
         ModelClass c = _byName[name];
         string key = partitionKey ?? string.Empty;
         _requests[id] = c;
+        int configuredMax = _configuredMaxima.TryGetValue(name, out int? configured) ? configured ?? int.MaxValue : c.Max;
+        if (weight > Math.Min(configuredMax, EverAvailable(c)))
+        {
+            return [(id, Outcome.WeightTooLarge)];
+        }
+
         if (c.RateLimit is { } rate && !TakeToken(c.Bucket(key, rate, nowTicks), rate, nowTicks))
         {
             return [(id, Outcome.RateLimited)];
         }
 
+        int seats = SeatsFor(c, weight);
         ModelPartition? own = c.Find(key);
-        bool entitledWaiter = _byName.Values.Any(w => w.Priority <= c.Priority && w.InFlight < w.Max && w.PeekEligible() is not null);
-        if (c.PeekEligible() is null && (own is null || own.Queue.Count == 0) && c.HasRoom(own) && CanTake(c, allowShared: !entitledWaiter))
+        if (c.PeekEligible() is null && (own is null || own.Queue.Count == 0) && c.HasRoom(own, seats) && CanTake(c, seats, allowShared: !HasEntitledWaiter(c.Priority)))
         {
-            c.InFlight++;
-            if (c.PartitionLimit > 0)
-            {
-                ModelPartition held = c.Track(key);
-                held.InFlight++;
-                _heldPartitions[id] = held;
-            }
-
+            Take(c, id, seats, c.PartitionLimit > 0 ? c.Track(key) : null);
             return [(id, Outcome.Granted)];
         }
 
@@ -167,28 +186,56 @@ internal sealed class AdmissionModel
             _background.Add(id);
         }
 
-        c.Add(key, (id, deadline), c.Lifo);
+        c.Add(key, new ModelWaiter(id, deadline, weight), c.Lifo);
         result.Add((id, Outcome.Queued));
+
+        // Last in, first out: a narrow newcomer put before a wide waiter may start at once.
+        result.AddRange(Pump());
         return result;
     }
+
+    /// <summary>The most seats the class could ever give one unit: its reservation and the pool, and its partition limit.</summary>
+    private int EverAvailable(ModelClass c) => Math.Min(c.Reserved + _pool, c.PartitionLimit > 0 ? c.PartitionLimit : int.MaxValue);
+
+    /// <summary>The seats a unit of <paramref name="weight"/> takes: its weight, clamped to what the class can give under the limits in force.</summary>
+    public int SeatsFor(ModelClass c, int weight) => Math.Min(weight, Math.Max(1, Math.Min(c.Max, EverAvailable(c))));
+
+    private void Take(ModelClass c, int id, int seats, ModelPartition? partition)
+    {
+        c.InFlight += seats;
+        _seats[id] = seats;
+        if (partition is not null)
+        {
+            partition.InFlight += seats;
+            _heldPartitions[id] = partition;
+        }
+    }
+
+    /// <summary>Whether a class of this or a more important priority has a waiter it could start but for the shared pool.</summary>
+    private bool HasEntitledWaiter(int priority) => _byName.Values.Any(w => w.Priority <= priority && IsEntitled(w));
+
+    /// <summary>Whether the class's next waiter fits under its maximum (only the pool may hold it back).</summary>
+    public bool IsEntitled(ModelClass c) => c.PeekEligible() is { } head && c.InFlight + SeatsFor(c, head.Weight) <= c.Max;
 
     public List<(int, Outcome)> Release(int id)
     {
         ModelClass c = _requests[id];
-        c.InFlight--;
+        _seats.Remove(id, out int seats);
+        c.InFlight -= seats;
         if (_heldPartitions.Remove(id, out ModelPartition? held))
         {
-            held.InFlight--;
+            held.InFlight -= seats;
             c.SeatFreed(held);
         }
 
         return Pump();
     }
 
+    /// <summary>A waiter canceled: it leaves, and a narrower waiter behind a wide one may start.</summary>
     public List<(int, Outcome)> Cancel(int id)
     {
         _requests[id].Remove(id, served: false);
-        return [(id, Outcome.Canceled)];
+        return [(id, Outcome.Canceled), .. Pump()];
     }
 
     public List<(int, Outcome)> Advance(long nowTicks)
@@ -203,6 +250,13 @@ internal sealed class AdmissionModel
         {
             c.Remove(id, served: false);
             result.Add((id, Outcome.QueueTimeout));
+        }
+
+        // Then a narrower waiter behind a wide one that timed out may start. (The engine's timers run one by one, each
+        // followed by a look for waiters to serve, but a waiter past its timeout is never served: the outcome is the same.)
+        if (expired.Count > 0)
+        {
+            result.AddRange(Pump());
         }
 
         return result;
@@ -236,8 +290,11 @@ internal sealed class AdmissionModel
         return false;
     }
 
-    private bool CanTake(ModelClass c, bool allowShared) =>
-        c.InFlight < c.Max && (c.InFlight < c.Reserved || (allowShared && SharedInUse < _pool));
+    private bool CanTake(ModelClass c, int seats, bool allowShared)
+    {
+        int shared = Math.Max(0, c.InFlight + seats - c.Reserved) - Math.Max(0, c.InFlight - c.Reserved);
+        return c.InFlight + seats <= c.Max && (shared == 0 || (allowShared && SharedInUse + shared <= _pool));
+    }
 
     /// <summary>
     /// Free seats go to waiters: priorities in order, equal priorities in turn, shared seats never past a more
@@ -254,36 +311,46 @@ internal sealed class AdmissionModel
             while (progress)
             {
                 progress = false;
+                int holder = -1;
                 for (int k = 0; k < group.Length; k++)
                 {
                     int index = (_cursors[g] + k) % group.Length;
                     ModelClass c = group[index];
-                    if (c.PeekEligible() is not { } waiter || !CanTake(c, !sharedBlocked))
+                    if (c.PeekEligible() is not { } waiter)
                     {
                         continue;
                     }
 
-                    granted.Add((waiter.Id, Outcome.Granted));
-                    if (c.PartitionLimit > 0)
+                    int seats = SeatsFor(c, waiter.Weight);
+                    bool allowShared = !sharedBlocked && holder < 0;
+                    if (!CanTake(c, seats, allowShared))
                     {
-                        ModelPartition held = c.PartitionOf(waiter.Id);
-                        held.InFlight++;
-                        _heldPartitions[waiter.Id] = held;
+                        // A wide head that fits its class but not the free shared seats keeps the turn.
+                        if (allowShared && seats > 1 && IsEntitled(c))
+                        {
+                            holder = index;
+                        }
+
+                        continue;
                     }
 
-                    c.Remove(waiter.Id, served: true);
-                    c.InFlight++;
-                    _cursors[g] = (index + 1) % group.Length;
+                    granted.Add((waiter.Id, Outcome.Granted));
+                    Take(c, waiter.Id, seats, c.PartitionLimit > 0 ? c.PartitionOf(waiter.Id) : null);
+                    c.Remove(waiter.Id, served: true, seats);
+                    _cursors[g] = holder >= 0 ? holder : (index + 1) % group.Length;
                     progress = true;
                     break;
                 }
             }
 
-            sharedBlocked |= group.Any(c => c.InFlight < c.Max && c.PeekEligible() is not null);
+            sharedBlocked |= group.Any(IsEntitled);
         }
 
         return granted;
     }
+
+    /// <summary>A waiter: when it times out, and the seats it asked for.</summary>
+    internal sealed record ModelWaiter(int Id, long Deadline, int Weight);
 
     internal sealed class ModelBucket(double tokens, long updated)
     {
@@ -299,9 +366,12 @@ internal sealed class AdmissionModel
         public bool IsOverflow { get; } = isOverflow;
 
         /// <summary>Gets the waiters in admission order (first is admitted next).</summary>
-        public List<(int Id, long Deadline)> Queue { get; } = [];
+        public List<ModelWaiter> Queue { get; } = [];
 
         public int InFlight { get; set; }
+
+        /// <summary>Gets or sets the turns the partition owes for seats it took beyond one per turn.</summary>
+        public int Debt { get; set; }
 
         /// <summary>Gets or sets when the number of waiters last changed (a counter of the class's changes).</summary>
         public long SizeChangedAt { get; set; }
@@ -481,7 +551,14 @@ internal sealed class AdmissionModel
 
         public ModelPartition PartitionOf(int id) => Waiting().Single(p => p.Queue.Any(w => w.Id == id));
 
-        public bool HasRoom(ModelPartition? partition) => PartitionLimit == 0 || partition is null || partition.InFlight < PartitionLimit;
+        /// <summary>Gets or sets the seats a unit of some weight takes in this class (set by the model).</summary>
+        public Func<int, int> SeatsOf { get; set; } = static weight => weight;
+
+        /// <summary>Whether the partition's head fits its per-partition limit.</summary>
+        public bool HasRoom(ModelPartition partition) => PartitionLimit == 0 || partition.InFlight + SeatsOf(partition.Queue.Count > 0 ? partition.Queue[0].Weight : 1) <= PartitionLimit;
+
+        /// <summary>Whether an arrival of <paramref name="seats"/> fits its partition's limit.</summary>
+        public bool HasRoom(ModelPartition? partition, int seats) => PartitionLimit == 0 || partition is null || partition.InFlight + seats <= PartitionLimit;
 
         public IEnumerable<ModelPartition> RingFromCursor()
         {
@@ -497,7 +574,7 @@ internal sealed class AdmissionModel
             }
         }
 
-        public (int Id, long Deadline)? PeekEligible() => _cursor?.Queue[0];
+        public ModelWaiter? PeekEligible() => _cursor?.Queue[0];
 
         /// <summary>A new per-partition limit: ring partitions now at it are held (ring order), held ones with room rejoin (held order).</summary>
         public void Rebalance()
@@ -519,6 +596,33 @@ internal sealed class AdmissionModel
                     JoinRing(p);
                 }
             }
+
+            Settle();
+        }
+
+        /// <summary>The cursor passes the partitions that owe turns, each giving one up.</summary>
+        private void Settle()
+        {
+            while (_cursor is { Debt: > 0 } owing)
+            {
+                owing.Debt--;
+                _cursor = _ring[(_ring.IndexOf(owing) + 1) % _ring.Count];
+            }
+        }
+
+        /// <summary>A partition whose head changed: out of the ring at its limit, back in with room.</summary>
+        private void Recheck(ModelPartition partition)
+        {
+            if (_ring.Contains(partition) && !HasRoom(partition))
+            {
+                LeaveRing(partition);
+                _held.Add(partition);
+            }
+            else if (_held.Contains(partition) && HasRoom(partition))
+            {
+                _held.Remove(partition);
+                JoinRing(partition);
+            }
         }
 
         /// <summary>A seat of a partition freed: held until now, it rejoins the ring at the end of the round.</summary>
@@ -528,6 +632,7 @@ internal sealed class AdmissionModel
             {
                 _held.Remove(partition);
                 JoinRing(partition);
+                Settle();
             }
 
             ForgetIfIdle(partition);
@@ -560,7 +665,7 @@ internal sealed class AdmissionModel
 
         public string KeyOf(int id) => _keys[id];
 
-        public void Add(string key, (int Id, long Deadline) waiter, bool lifo)
+        public void Add(string key, ModelWaiter waiter, bool lifo)
         {
             ModelPartition partition = Track(key);
             _keys[waiter.Id] = key;
@@ -577,10 +682,16 @@ internal sealed class AdmissionModel
                     _held.Add(partition);
                 }
             }
+            else if (lifo)
+            {
+                Recheck(partition);
+            }
+
+            Settle();
         }
 
         /// <summary>Removes a waiter; a served one's partition seat is counted before (as the engine does).</summary>
-        public void Remove(int id, bool served)
+        public void Remove(int id, bool served, int seats = 1)
         {
             ModelPartition partition = PartitionOf(id);
             bool inRing = _ring.Contains(partition);
@@ -589,6 +700,7 @@ internal sealed class AdmissionModel
             partition.SizeChangedAt = ++_sizeChanges;
             if (served)
             {
+                partition.Debt += seats - 1;
                 _cursor = next;
             }
 
@@ -605,11 +717,12 @@ internal sealed class AdmissionModel
 
                 ForgetIfIdle(partition);
             }
-            else if (inRing && !HasRoom(partition))
+            else
             {
-                LeaveRing(partition);
-                _held.Add(partition);
+                Recheck(partition);
             }
+
+            Settle();
         }
 
         public void ForgetIfIdle(ModelPartition partition)

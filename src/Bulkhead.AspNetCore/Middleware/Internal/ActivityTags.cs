@@ -24,6 +24,7 @@ internal static class ActivityTags
                 WorkloadRejectionReason.QueueTimeout => "queue_timeout",
                 WorkloadRejectionReason.RateLimited => "rate_limited",
                 WorkloadRejectionReason.ShuttingDown => "shutting_down",
+                WorkloadRejectionReason.WeightTooLarge => "weight_too_large",
                 _ => reason.ToString(),
             });
         }

@@ -14,12 +14,13 @@ internal sealed partial class AdmissionEngine
         static state => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.TimedOut);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, WaitMode mode, RateLimitLease? limiterLease, CancellationToken cancellationToken)
+    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, WaitMode mode, RateLimitLease? limiterLease, CancellationToken cancellationToken, int weight = 1)
     {
         Waiter? completions = null;
         Waiter? waiter = null;
         WorkloadRejectionReason? rejection = null;
         PartitionState? heldPartition = null;
+        int seats = 1;
         bool removed = false;
         string key = partition ?? string.Empty;
 
@@ -30,6 +31,7 @@ internal sealed partial class AdmissionEngine
 
             ClassLimits limits = c.Limits;
             PartitionState? known = c.Queue.Find(key);
+            seats = limits.SeatsFor(weight);
             if (_closed)
             {
                 rejection = WorkloadRejectionReason.ShuttingDown;
@@ -39,14 +41,14 @@ internal sealed partial class AdmissionEngine
                 // Removed by a reconfiguration since this arrival looked: it runs in the default class.
                 removed = true;
             }
-            else if (c.Queue.PeekEligible() is null && (known is null || known.Waiters.Count == 0) && c.Queue.HasRoom(known)
-                && TryTakeSeat(c, limits, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(limits.Priority), underLock: true) != SeatKind.None)
+            else if (c.Queue.PeekEligible() is null && (known is null || known.Waiters.Count == 0) && c.Queue.HasRoom(known, seats)
+                && TryTakeSeats(c, limits, seats, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(limits.Priority)) != SeatKind.None)
             {
                 // Admitted: the lease is issued below, outside the lock.
                 if (limits.LimitsPartitions)
                 {
                     heldPartition = c.Queue.Track(known, key);
-                    heldPartition.InFlight++;
+                    heldPartition.InFlight += seats;
                 }
             }
             else if (mode == WaitMode.None || (mode == WaitMode.Queue && limits.QueueLimit == 0))
@@ -79,7 +81,7 @@ internal sealed partial class AdmissionEngine
                         RemoveUnsynchronized(victim, WaitOutcome.Evicted, ref completions);
                     }
 
-                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, mode == WaitMode.Background, ref completions, cancellationToken);
+                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, mode == WaitMode.Background, weight, ref completions, cancellationToken);
                 }
             }
 
@@ -96,7 +98,7 @@ internal sealed partial class AdmissionEngine
         if (removed)
         {
             Interlocked.Increment(ref RemovedClassFallbacks);
-            return AcquireSlow(Configuration.DefaultClass, partition, mode, limiterLease, cancellationToken);
+            return AcquireSlow(Configuration.DefaultClass, partition, mode, limiterLease, cancellationToken, weight);
         }
 
         if (waiter is not null)
@@ -110,12 +112,12 @@ internal sealed partial class AdmissionEngine
             return new ValueTask<WorkloadLease>(new WorkloadLease(c.Name, reason, retryAfter: null));
         }
 
-        return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, heldPartition, limiterLease));
+        return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, heldPartition, limiterLease, seats));
     }
 
-    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, bool background, ref Waiter? completions, CancellationToken cancellationToken)
+    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, bool background, int weight, ref Waiter? completions, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background };
+        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background, Weight = weight, Timeout = background ? Timeout.InfiniteTimeSpan : limits.QueueTimeout };
         c.Queue.Add(waiter, lifo: limits.Lifo);
         _totalQueued++;
         PublishUnsynchronized();
@@ -150,6 +152,9 @@ internal sealed partial class AdmissionEngine
 
             RemoveUnsynchronized(waiter, outcome, ref completions);
             PublishUnsynchronized();
+
+            // A wide waiter leaving may let the narrower one behind it start, or free the shared seats it was gathering.
+            PumpUnsynchronized(ref completions);
             AssertInvariantsUnsynchronized();
         }
 
@@ -164,7 +169,7 @@ internal sealed partial class AdmissionEngine
         if (waiter.HoldsPartitionSeat)
         {
             // Counted before leaving the queue, so the partition is not forgotten in between.
-            waiter.Partition!.InFlight++;
+            waiter.Partition!.InFlight += waiter.Seats;
         }
 
         waiter.Class.Queue.Remove(waiter, served: granted);
@@ -192,6 +197,9 @@ internal sealed partial class AdmissionEngine
     /// <summary>
     /// Hands free seats to waiters: priority groups in order, the classes of a group in turn (round robin). Once a
     /// waiting class of some priority is held back by the pool, lower priorities may take only their reserved seats.
+    /// A wide waiter (more than one seat) whose class has room but finds too few shared seats free keeps its class's
+    /// turn: until it is served, the other classes of its priority take only their reserved seats, so that the shared
+    /// seats freeing one by one gather for it instead of going to narrower work of its rank.
     /// </summary>
     private void PumpUnsynchronized(ref Waiter? completions)
     {
@@ -201,6 +209,7 @@ internal sealed partial class AdmissionEngine
         }
 
         int queuedBefore = _totalQueued;
+        long now = 0;
         bool sharedBlocked = false;
         EngineConfiguration configuration = _configuration;
         ClassState[][] groups = configuration.PriorityGroups;
@@ -212,17 +221,32 @@ internal sealed partial class AdmissionEngine
             do
             {
                 granted = false;
+                int holder = -1;
                 for (int k = 0; k < group.Length; k++)
                 {
                     int index = (cursors[g] + k) % group.Length;
                     ClassState c = group[index];
-                    if (c.Queue.PeekEligible() is not { } waiter || TryTakeSeat(c, c.Limits, allowShared: !sharedBlocked, underLock: true) == SeatKind.None)
+                    if (PeekLiveUnsynchronized(c, ref now, ref completions) is not { } waiter)
                     {
                         continue;
                     }
 
+                    ClassLimits limits = c.Limits;
+                    int seats = limits.SeatsFor(waiter.Weight);
+                    bool allowShared = !sharedBlocked && holder < 0;
+                    if (TryTakeSeats(c, limits, seats, allowShared) == SeatKind.None)
+                    {
+                        if (allowShared && seats > 1 && HasRoomFor(c, limits, seats))
+                        {
+                            holder = index;
+                        }
+
+                        continue;
+                    }
+
+                    waiter.Seats = seats;
                     RemoveUnsynchronized(waiter, WaitOutcome.Granted, ref completions);
-                    cursors[g] = (index + 1) % group.Length;
+                    cursors[g] = holder >= 0 ? holder : (index + 1) % group.Length;
                     granted = true;
                     break;
                 }
@@ -231,7 +255,7 @@ internal sealed partial class AdmissionEngine
 
             foreach (ClassState c in group)
             {
-                sharedBlocked |= c.InFlight < c.Limits.Max && c.Queue.PeekEligible() is not null;
+                sharedBlocked |= c.Queue.PeekEligible() is { } waiter && HasRoomFor(c, c.Limits, c.Limits.SeatsFor(waiter.Weight));
             }
         }
 
@@ -239,6 +263,36 @@ internal sealed partial class AdmissionEngine
         {
             PublishUnsynchronized();
         }
+    }
+
+    /// <summary>
+    /// The waiter a class serves next, once the heads whose QueueTimeout has passed are timed out: a seat never goes to
+    /// a waiter past its timeout whose timer has not run yet, so that when several timers are due at once the order
+    /// they run in changes nothing.
+    /// </summary>
+    private Waiter? PeekLiveUnsynchronized(ClassState c, ref long now, ref Waiter? completions)
+    {
+        while (c.Queue.PeekEligible() is { } waiter)
+        {
+            if (waiter.Timeout == Timeout.InfiniteTimeSpan)
+            {
+                return waiter;
+            }
+
+            if (now == 0)
+            {
+                now = TimeProvider.GetTimestamp();
+            }
+
+            if (TimeProvider.GetElapsedTime(waiter.EnqueuedTimestamp, now) < waiter.Timeout)
+            {
+                return waiter;
+            }
+
+            RemoveUnsynchronized(waiter, WaitOutcome.TimedOut, ref completions);
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -260,7 +314,7 @@ internal sealed partial class AdmissionEngine
                 break;
             }
 
-            if (c.InFlight < limits.Max && c.Queue.PeekEligible() is not null)
+            if (c.Queue.PeekEligible() is { } waiter && HasRoomFor(c, limits, limits.SeatsFor(waiter.Weight)))
             {
                 return true;
             }
@@ -324,7 +378,7 @@ internal sealed partial class AdmissionEngine
 
             bool completed = waiter.Outcome switch
             {
-                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease)),
+                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease, waiter.Seats)),
                 WaitOutcome.Canceled => waiter.TrySetCanceled(waiter.CancellationToken),
                 WaitOutcome.TimedOut => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueTimeout, retryAfter: null)),
                 WaitOutcome.Evicted => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null)),

@@ -134,7 +134,7 @@ internal sealed partial class AdmissionEngine
     private void Apply(ClassState c, ClassLimits limits, int maxTrackedPartitions)
     {
         c.Limits = limits;
-        c.Queue.Reconfigure(maxTrackedPartitions, limits.PartitionLimit);
+        c.Queue.Reconfigure(maxTrackedPartitions, limits.PartitionLimit, limits.Widest);
         long word = Volatile.Read(ref c.SeatWord);
         while (true)
         {

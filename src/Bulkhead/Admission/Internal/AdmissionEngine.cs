@@ -140,6 +140,63 @@ internal sealed partial class AdmissionEngine : IDisposable
         return AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken);
     }
 
+    /// <summary>
+    /// A try for a unit of work that takes <paramref name="weight"/> seats at once: the lock decides, as it does for
+    /// every waiter; one seat takes the lock-free path.
+    /// </summary>
+    public WorkloadLease TryAcquire(ClassState workloadClass, string? partition, int weight)
+    {
+        if (weight == 1)
+        {
+            return TryAcquire(workloadClass, partition);
+        }
+
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
+        if (weight > limits.ConfiguredWidest)
+        {
+            return TooWide(c);
+        }
+
+        RateLimitLease? limiterLease = null;
+        if (limits.RateLimiter is not null && IsRateLimited(c, limits, partition, out WorkloadLease rejected, out limiterLease))
+        {
+            return rejected;
+        }
+
+        return TryAcquireSlow(c, partition, limiterLease, weight);
+    }
+
+    /// <summary>An acquisition of <paramref name="weight"/> seats at once, waiting as <paramref name="mode"/> says.</summary>
+    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, WaitMode mode, int weight, CancellationToken cancellationToken)
+    {
+        if (weight == 1)
+        {
+            return AcquireAsync(workloadClass, partition, mode, cancellationToken);
+        }
+
+        ClassState c = Admit(workloadClass, out ClassLimits limits);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return CanceledBeforeAsking(c, cancellationToken);
+        }
+
+        if (weight > limits.ConfiguredWidest)
+        {
+            return new ValueTask<WorkloadLease>(TooWide(c));
+        }
+
+        return limits.RateLimiter is not null
+            ? AcquireChecked(c, limits, partition, mode, cancellationToken, weight)
+            : AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken, weight);
+    }
+
+    /// <summary>A unit of work wider than its class can ever seat: rejected at once, since no wait can help.</summary>
+    private static WorkloadLease TooWide(ClassState c)
+    {
+        c.CountRejection(WorkloadRejectionReason.WeightTooLarge);
+        return new WorkloadLease(c.Name, WorkloadRejectionReason.WeightTooLarge, retryAfter: null);
+    }
+
     /// <summary>Frees a seat taken for a lease; called once per lease by <see cref="LeaseTicket"/>.</summary>
     public void ReleaseSeat(ClassState workloadClass)
     {
@@ -150,16 +207,26 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
     }
 
-    /// <summary>Frees a seat of a class that counts seats per partition: the partition's count, then the seat, under the lock.</summary>
-    public void ReleasePartitionSeat(ClassState workloadClass, PartitionState partition)
+    /// <summary>Frees the seats of a unit of work that took several; called once per lease by <see cref="LeaseTicket"/>.</summary>
+    public void ReleaseSeats(ClassState workloadClass, int seats)
+    {
+        FreeSeats(workloadClass, seats);
+        if (Volatile.Read(ref _minWaitingPriority) != NoWaiters)
+        {
+            Pump();
+        }
+    }
+
+    /// <summary>Frees the seats of a class that counts seats per partition: the partition's count, then the seats, under the lock.</summary>
+    public void ReleasePartitionSeat(ClassState workloadClass, PartitionState partition, int seats = 1)
     {
         Waiter? completions = null;
         lock (_lock)
         {
-            partition.InFlight--;
+            partition.InFlight -= seats;
             Debug.Assert(partition.InFlight >= 0, "A partition frees no more seats than it took.");
             workloadClass.Queue.SeatFreed(partition);
-            FreeSeat(workloadClass);
+            FreeSeats(workloadClass, seats);
             PumpUnsynchronized(ref completions);
         }
 
@@ -300,16 +367,16 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private WorkloadLease TryAcquireSlow(ClassState c, string? partition, RateLimitLease? limiterLease)
+    private WorkloadLease TryAcquireSlow(ClassState c, string? partition, RateLimitLease? limiterLease, int weight = 1)
     {
-        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, WaitMode.None, limiterLease, CancellationToken.None);
+        ValueTask<WorkloadLease> slow = AcquireSlow(c, partition, WaitMode.None, limiterLease, CancellationToken.None, weight);
         Debug.Assert(slow.IsCompleted, "A try never waits.");
         return slow.Result;
     }
 
     /// <summary>An acquisition of a class with an admission check, which any limiter, a remote one included, may answer asynchronously.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, WaitMode mode, CancellationToken cancellationToken)
+    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, WaitMode mode, CancellationToken cancellationToken, int weight = 1)
     {
         RateLimitLease? limiterLease = null;
         if (limits.TokenBuckets is null)
@@ -317,7 +384,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             ValueTask<RateLimitLease> checking = limits.RateLimiter!.AcquireAsync(partition ?? string.Empty, 1, cancellationToken);
             if (!checking.IsCompletedSuccessfully)
             {
-                return AcquireAfterLimiterAsync(c, partition, checking, mode, cancellationToken);
+                return AcquireAfterLimiterAsync(c, partition, checking, mode, weight, cancellationToken);
             }
 
             limiterLease = checking.Result;
@@ -331,12 +398,12 @@ internal sealed partial class AdmissionEngine : IDisposable
             return new ValueTask<WorkloadLease>(rejected);
         }
 
-        if (TryTakeSeatFast(c, limits))
+        if (weight == 1 && TryTakeSeatFast(c, limits))
         {
             return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, partition: null, limiterLease));
         }
 
-        return AcquireSlow(c, partition, mode, limiterLease, cancellationToken);
+        return AcquireSlow(c, partition, mode, limiterLease, cancellationToken, weight);
     }
 
     /// <summary>
@@ -384,7 +451,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         return new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
     }
 
-    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, WaitMode mode, CancellationToken cancellationToken)
+    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, WaitMode mode, int weight, CancellationToken cancellationToken)
     {
         RateLimitLease limiterLease = await checking.ConfigureAwait(false);
         if (!limiterLease.IsAcquired)
@@ -392,12 +459,12 @@ internal sealed partial class AdmissionEngine : IDisposable
             return Reject(c, limiterLease);
         }
 
-        if (TryTakeSeatFast(c, c.Limits))
+        if (weight == 1 && TryTakeSeatFast(c, c.Limits))
         {
             return LeaseTicket.Issue(c, partition: null, limiterLease);
         }
 
-        return await AcquireSlow(c, partition, mode, limiterLease, cancellationToken).ConfigureAwait(false);
+        return await AcquireSlow(c, partition, mode, limiterLease, cancellationToken, weight).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -503,6 +570,71 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     /// <summary>
+    /// Takes <paramref name="seats"/> seats of a class at once, under the lock, if the seat rule allows them all: the
+    /// class stays within its maximum, and the seats above its reservation are claimed from the pool together (only
+    /// when <paramref name="allowShared"/>). Lock-free takers and releasers of single seats may move the word meanwhile:
+    /// the claim is handed back and the count read again.
+    /// </summary>
+    private SeatKind TryTakeSeats(ClassState c, ClassLimits limits, int seats, bool allowShared)
+    {
+        if (seats == 1)
+        {
+            return TryTakeSeat(c, limits, allowShared, underLock: true);
+        }
+
+        long word = Volatile.Read(ref c.SeatWord);
+        while (true)
+        {
+            int inFlight = ClassState.SeatsOf(word);
+            if (inFlight + seats > limits.Max || (word & ClassState.GenerationBits) != limits.GenerationBits)
+            {
+                return SeatKind.None;
+            }
+
+            int reserved = ClassState.ReservedOf(word);
+            int shared = Math.Max(0, inFlight + seats - reserved) - Math.Max(0, inFlight - reserved);
+            if (shared > 0 && (!allowShared || !TryClaimSharedSeats(limits.Pool, shared)))
+            {
+                return SeatKind.None;
+            }
+
+            long seen = Interlocked.CompareExchange(ref c.SeatWord, word + seats + ClassState.AdmittedUnit, word);
+            if (seen == word)
+            {
+                CarryAdmitted(c, word);
+                return shared > 0 ? SeatKind.Shared : SeatKind.Reserved;
+            }
+
+            if (shared > 0)
+            {
+                Interlocked.Add(ref _sharedInUse, -shared);
+            }
+
+            word = seen;
+        }
+    }
+
+    /// <summary>Whether a class's next waiter could start under its maximum: only the shared pool may hold it back.</summary>
+    private static bool HasRoomFor(ClassState c, ClassLimits limits, int seats) => c.InFlight + seats <= limits.Max;
+
+    private bool TryClaimSharedSeats(int pool, int seats)
+    {
+        int inUse = Volatile.Read(ref _sharedInUse);
+        while (inUse + seats <= pool)
+        {
+            int seen = Interlocked.CompareExchange(ref _sharedInUse, inUse + seats, inUse);
+            if (seen == inUse)
+            {
+                return true;
+            }
+
+            inUse = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Gives back a shared seat claimed but not used. A waiter may have found the pool full because of the claim, and
     /// nothing else may come to wake it: without the lock, look for waiters as a release does.
     /// </summary>
@@ -556,6 +688,25 @@ internal sealed partial class AdmissionEngine : IDisposable
         if (ClassState.SeatsOf(before) > ClassState.ReservedOf(before))
         {
             Interlocked.Decrement(ref _sharedInUse);
+        }
+    }
+
+    /// <summary>Frees several seats of one unit of work: the class's count, and the shared seats among them.</summary>
+    private void FreeSeats(ClassState c, int seats)
+    {
+        if (seats == 1)
+        {
+            FreeSeat(c);
+            return;
+        }
+
+        long before = Interlocked.Add(ref c.SeatWord, -seats) + seats;
+        int inFlight = ClassState.SeatsOf(before);
+        int reserved = ClassState.ReservedOf(before);
+        int shared = Math.Max(0, inFlight - reserved) - Math.Max(0, inFlight - seats - reserved);
+        if (shared > 0)
+        {
+            Interlocked.Add(ref _sharedInUse, -shared);
         }
     }
 

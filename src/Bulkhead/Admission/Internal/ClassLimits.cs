@@ -46,7 +46,28 @@ internal sealed class ClassLimits
         TokenBuckets = rateLimiter as PartitionedTokenBucketLimiter;
         Removed = removed;
         Mode = options.Mode ?? hostMode;
+
+        // The most seats one unit of work can ever hold: no more than the class's limit, its partition's, or its
+        // reservation and the whole shared pool.
+        int everAvailable = Math.Min(Reserved + pool, PartitionLimit > 0 ? PartitionLimit : int.MaxValue);
+        ConfiguredWidest = Math.Min(ConfiguredMax, everAvailable);
+        Widest = Math.Max(1, Math.Min(Max, everAvailable));
     }
+
+    /// <summary>
+    /// Gets the widest unit of work the configuration admits (in seats); a wider one is rejected at once with
+    /// <see cref="WorkloadRejectionReason.WeightTooLarge"/>.
+    /// </summary>
+    public int ConfiguredWidest { get; }
+
+    /// <summary>
+    /// Gets the most seats a unit of work takes now: its weight, clamped to what the class can give under the limits in
+    /// force (the adaptive controller's limit, a reload's), so that no waiter waits for seats that cannot free.
+    /// </summary>
+    public int Widest { get; }
+
+    /// <summary>Gets the seats a unit of work of <paramref name="weight"/> takes under these limits.</summary>
+    public int SeatsFor(int weight) => Math.Min(weight, Widest);
 
     /// <summary>Gets whether the class's decisions are carried out, or only computed and reported.</summary>
     public WorkloadIsolationMode Mode { get; }

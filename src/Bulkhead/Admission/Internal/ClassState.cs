@@ -52,7 +52,7 @@ internal sealed partial class ClassState : WorkloadClass
     public long Rejected;
 
     /// <summary>Rejections by <see cref="WorkloadRejectionReason"/> (index); they add up to <see cref="Rejected"/>.</summary>
-    public readonly long[] RejectedByReason = new long[4];
+    public readonly long[] RejectedByReason = new long[Enum.GetValues<WorkloadRejectionReason>().Length];
 
     public long Canceled;
 
@@ -81,7 +81,7 @@ internal sealed partial class ClassState : WorkloadClass
         _limits = limits;
         Limits = limits;
         SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
-        Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit);
+        Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit, limits.Widest);
         Rejections = new RejectionLog(this);
     }
 
@@ -168,6 +168,27 @@ internal sealed partial class ClassState : WorkloadClass
     /// <inheritdoc />
     public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
         _observes ? ObserveAsync(partition, WaitMode.Background) : Engine.AcquireAsync(this, partition, WaitMode.Background, cancellationToken);
+
+    /// <inheritdoc />
+    public override WorkloadLease TryAcquire(string? partition, int weight)
+    {
+        CheckWeight(weight);
+        return _observes ? Observed(Engine.TryAcquire(this, partition, weight), partition) : Engine.TryAcquire(this, partition, weight);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<WorkloadLease> AcquireAsync(string? partition, int weight, CancellationToken cancellationToken = default)
+    {
+        CheckWeight(weight);
+        return _observes ? ObserveAsync(partition, WaitMode.Queue, weight) : Engine.AcquireAsync(this, partition, WaitMode.Queue, weight, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition, int weight, CancellationToken cancellationToken = default)
+    {
+        CheckWeight(weight);
+        return _observes ? ObserveAsync(partition, WaitMode.Background, weight) : Engine.AcquireAsync(this, partition, WaitMode.Background, weight, cancellationToken);
+    }
 
     /// <summary>Counts a rejection, in all and by its reason.</summary>
     public void CountRejection(WorkloadRejectionReason reason)

@@ -25,14 +25,17 @@ internal sealed class LeaseTicket
     private int _timing;
 
     /// <summary>
-    /// Issues a lease for a seat taken; <paramref name="partition"/> where the class counts seats per partition, and the
-    /// class limiter's lease where it holds one (a concurrency limit), freed with the seat.
+    /// Issues a lease for a seat taken (or <paramref name="seats"/> of them, for a unit of work of some weight);
+    /// <paramref name="partition"/> where the class counts seats per partition, and the class limiter's lease where it
+    /// holds one (a concurrency limit), freed with the seat.
     /// </summary>
-    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null, RateLimitLease? limiterLease = null)
+    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null, RateLimitLease? limiterLease = null, int seats = 1)
     {
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
-        ticket._held = partition is null ? limiterLease : limiterLease is null ? partition : new Held(partition, limiterLease);
+        ticket._held = seats > 1 || (partition is not null && limiterLease is not null)
+            ? new Held(partition, limiterLease, seats)
+            : partition is null ? limiterLease : partition;
         if (workloadClass.TimesSeats || workloadClass.Engine.Metrics is { SeatDuration.Enabled: true })
         {
             ticket.StartTiming(workloadClass);
@@ -141,25 +144,26 @@ internal sealed class LeaseTicket
             return;
         }
 
-        (PartitionState? partition, RateLimitLease? limiterLease) = held switch
+        (PartitionState? partition, RateLimitLease? limiterLease, int seats) = held switch
         {
-            PartitionState p => (p, null),
-            RateLimitLease l => ((PartitionState?)null, l),
-            _ => (((Held)held).Partition, ((Held)held).LimiterLease),
+            PartitionState p => (p, null, 1),
+            RateLimitLease l => ((PartitionState?)null, l, 1),
+            _ => (((Held)held).Partition, ((Held)held).LimiterLease, ((Held)held).Seats),
         };
 
         if (partition is not null)
         {
-            owner.Engine.ReleasePartitionSeat(owner, partition);
+            owner.Engine.ReleasePartitionSeat(owner, partition, seats);
         }
         else
         {
-            owner.Engine.ReleaseSeat(owner);
+            owner.Engine.ReleaseSeats(owner, seats);
         }
 
         // The limiter's lease (a concurrency permit, a remote seat) is freed with the seat.
         limiterLease?.Dispose();
     }
 
-    private sealed record Held(PartitionState Partition, RateLimitLease LimiterLease);
+    /// <summary>What a seat holds when it is more than one field: several seats (a unit of work of some weight), or a partition's count and a limiter's lease.</summary>
+    private sealed record Held(PartitionState? Partition, RateLimitLease? LimiterLease, int Seats);
 }

@@ -57,6 +57,15 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
 
     public ITimer? Timer { get; set; }
 
+    /// <summary>Gets how long the waiter may wait (its class's QueueTimeout), or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
+    public TimeSpan Timeout { get; init; } = System.Threading.Timeout.InfiniteTimeSpan;
+
     /// <summary>Gets a value indicating whether the waiter is background work: no queue timeout, never evicted.</summary>
     public bool Background { get; init; }
+
+    /// <summary>Gets the seats the unit of work asked for (its weight); it takes them all at once, clamped to what its class can give.</summary>
+    public int Weight { get; init; } = 1;
+
+    /// <summary>Gets or sets the seats taken when the waiter was granted; set under the engine's lock.</summary>
+    public int Seats { get; set; } = 1;
 }

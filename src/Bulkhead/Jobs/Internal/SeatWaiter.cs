@@ -2,7 +2,7 @@ namespace Bulkhead.Jobs.Internal;
 
 /// <summary>
 /// How background work waits for a seat: in the class's queue outside its limit and timeout
-/// (<see cref="WorkloadClass.WaitForSeatAsync"/>); a rate limit's refusal (or, from a decorated class, a full or
+/// (<see cref="WorkloadClass.WaitForSeatAsync(string?, CancellationToken)"/>); a rate limit's refusal (or, from a decorated class, a full or
 /// timed-out queue) is tried again after its retry-after (1 second when there is none) until the host stops or the
 /// scheduler shuts down.
 /// </summary>

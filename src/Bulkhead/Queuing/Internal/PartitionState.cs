@@ -14,8 +14,14 @@ internal sealed class PartitionState(string key, bool isOverflow)
 
     public WaitQueue Waiters { get; } = new();
 
-    /// <summary>Gets or sets the partition's units of work in flight; counted only where the class limits partitions.</summary>
+    /// <summary>Gets or sets the partition's seats in use; counted only where the class limits partitions.</summary>
     public int InFlight { get; set; }
+
+    /// <summary>
+    /// Gets or sets the turns the partition owes: a waiter served with <c>w</c> seats took its turn and <c>w − 1</c>
+    /// more, which the partition gives up as the turns come round (deficit round robin, counted in seats).
+    /// </summary>
+    public int Debt { get; set; }
 
     /// <summary>Gets or sets a value indicating whether the partition is in the ring of partitions with waiters.</summary>
     public bool IsActive { get; set; }

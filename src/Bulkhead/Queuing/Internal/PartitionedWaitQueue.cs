@@ -5,7 +5,9 @@ namespace Bulkhead.Queuing.Internal;
 
 /// <summary>
 /// The waiters of one workload class, grouped by partition and served round robin across partitions, so one noisy
-/// tenant cannot take its class over. Not thread-safe: the engine's lock guards it.
+/// tenant cannot take its class over. Turns are counted in seats (deficit round robin): a partition served a unit of
+/// <c>w</c> seats gives up its next <c>w − 1</c> turns, so a tenant sending wide work gets its share of seats, not of
+/// units. Not thread-safe: the engine's lock guards it.
 /// </summary>
 /// <remarks>
 /// Memory stays bounded whatever the number of distinct keys: a partition is tracked only while it has waiters (or,
@@ -20,10 +22,11 @@ namespace Bulkhead.Queuing.Internal;
 /// at hand when a full queue must turn one away.
 /// </para>
 /// </remarks>
-internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
+internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit, int widest = int.MaxValue)
 {
     private int _maxTracked = maxTracked;
     private int _partitionLimit = partitionLimit;
+    private int _widest = widest;
 
     /// <summary>How many shared partitions take the keys past the cap.</summary>
     public const int OverflowPartitions = 64;
@@ -69,10 +72,11 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
     public int PartitionLimit => _partitionLimit;
 
     /// <summary>Applies new limits: waiters and partitions stay where they are; a key whose work is somewhere keeps it there.</summary>
-    public void Reconfigure(int maxTracked, int partitionLimit)
+    public void Reconfigure(int maxTracked, int partitionLimit, int widest = int.MaxValue)
     {
         _maxTracked = maxTracked;
         _partitionLimit = partitionLimit;
+        _widest = widest;
 
         // A new limit may hold partitions of the ring (in ring order from the cursor), and free held ones (in the order
         // they were held), which rejoin at the end of the round.
@@ -89,6 +93,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         }
 
         ReleaseHeld();
+        Settle();
     }
 
     /// <summary>A seat of a partition freed: at its limit until now, it rejoins the ring at the end of the round.</summary>
@@ -98,6 +103,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         {
             Unhold(partition);
             Activate(partition);
+            Settle();
         }
 
         ForgetIfIdle(partition);
@@ -157,6 +163,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         if (_reusable.TryPop(out PartitionState? state))
         {
             state.Key = key;
+            state.Debt = 0;
         }
         else
         {
@@ -167,8 +174,15 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         return state;
     }
 
-    /// <summary>Whether a partition may start one more unit of work under the class's per-partition limit.</summary>
-    public bool HasRoom(PartitionState? partition) => _partitionLimit == 0 || partition is null || partition.InFlight < _partitionLimit;
+    /// <summary>Whether a partition may start its next waiter (the head of its queue) under the class's per-partition limit.</summary>
+    public bool HasRoom(PartitionState partition) =>
+        _partitionLimit == 0 || partition.InFlight + SeatsFor(partition.Waiters.First?.Weight ?? 1) <= _partitionLimit;
+
+    /// <summary>Whether a partition may start a unit of work of <paramref name="seats"/> under the class's per-partition limit.</summary>
+    public bool HasRoom(PartitionState? partition, int seats) => _partitionLimit == 0 || partition is null || partition.InFlight + seats <= _partitionLimit;
+
+    /// <summary>The seats a waiter of <paramref name="weight"/> takes under the limits in force.</summary>
+    public int SeatsFor(int weight) => Math.Min(weight, _widest);
 
     public void Add(Waiter waiter, bool lifo)
     {
@@ -196,6 +210,13 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
                 Hold(partition);
             }
         }
+        else if (lifo)
+        {
+            // A new head may be wider or narrower than the one before it.
+            Recheck(partition);
+        }
+
+        Settle();
     }
 
     /// <summary>
@@ -219,6 +240,7 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
         if (served)
         {
             Debug.Assert(partition.IsActive, "Only a partition of the ring is served.");
+            partition.Debt += waiter.Seats - 1;
             _cursor = next;
         }
 
@@ -235,13 +257,44 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
 
             ForgetIfIdle(partition);
         }
-        else if (partition.IsActive && !HasRoom(partition))
+        else
+        {
+            Recheck(partition);
+        }
+
+        Settle();
+        Debug.Assert(Count >= 0 && (Count == 0) == (_cursor is null && _held is null), "The ring and the held list hold exactly the partitions with waiters.");
+    }
+
+    /// <summary>
+    /// A partition with waiters whose head or count changed: one at its limit leaves the ring for the held list, and
+    /// a held one with room again (a narrower head) rejoins the ring at the end of the round.
+    /// </summary>
+    private void Recheck(PartitionState partition)
+    {
+        if (partition.IsActive && !HasRoom(partition))
         {
             Deactivate(partition);
             Hold(partition);
         }
+        else if (partition.IsHeld && HasRoom(partition))
+        {
+            Unhold(partition);
+            Activate(partition);
+        }
+    }
 
-        Debug.Assert(Count >= 0 && (Count == 0) == (_cursor is null && _held is null), "The ring and the held list hold exactly the partitions with waiters.");
+    /// <summary>
+    /// Moves the cursor past the partitions that owe turns, each giving up one as it is passed; nothing is skipped
+    /// when no partition was served wider than one seat.
+    /// </summary>
+    private void Settle()
+    {
+        while (_cursor is { Debt: > 0 } owing)
+        {
+            owing.Debt--;
+            _cursor = owing.NextActive;
+        }
     }
 
     /// <summary>Gets when the longest waiting waiter arrived (a TimeProvider timestamp), or <see langword="null"/> with none.</summary>
@@ -273,7 +326,9 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit)
             return;
         }
 
+        // Turns owed are forgiven once a partition has nothing waiting and nothing running, as deficit round robin forgets an emptied queue's deficit.
         partition.IsIdle = true;
+        partition.Debt = 0;
         partition.PreviousIdle = _idleNewest;
         _idleNewest?.NextIdle = partition;
         _idleNewest = partition;

@@ -81,6 +81,7 @@ internal sealed class WorkloadIsolationMetrics
         WorkloadRejectionReason.QueueTimeout => "queue_timeout",
         WorkloadRejectionReason.RateLimited => "rate_limited",
         WorkloadRejectionReason.ShuttingDown => "shutting_down",
+        WorkloadRejectionReason.WeightTooLarge => "weight_too_large",
         _ => reason.ToString(),
     };
 
