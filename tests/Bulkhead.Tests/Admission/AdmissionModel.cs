@@ -311,10 +311,15 @@ internal sealed class AdmissionModel
             while (progress)
             {
                 progress = false;
-                int holder = -1;
+
+                // The first class in turn whose head is wide and fits its class goes first, and holds the shared seats.
+                int holder = Enumerable.Range(0, group.Length).Select(k => (_cursors[g] + k) % group.Length)
+                    .Where(i => group[i].PeekEligible() is { } head && SeatsFor(group[i], head.Weight) > 1 && IsEntitled(group[i]))
+                    .DefaultIfEmpty(-1).First();
+                int start = holder >= 0 ? holder : _cursors[g];
                 for (int k = 0; k < group.Length; k++)
                 {
-                    int index = (_cursors[g] + k) % group.Length;
+                    int index = (start + k) % group.Length;
                     ModelClass c = group[index];
                     if (c.PeekEligible() is not { } waiter)
                     {
@@ -322,22 +327,16 @@ internal sealed class AdmissionModel
                     }
 
                     int seats = SeatsFor(c, waiter.Weight);
-                    bool allowShared = !sharedBlocked && holder < 0;
+                    bool allowShared = !sharedBlocked && (holder < 0 || holder == index);
                     if (!CanTake(c, seats, allowShared))
                     {
-                        // A wide head that fits its class but not the free shared seats keeps the turn.
-                        if (allowShared && seats > 1 && IsEntitled(c))
-                        {
-                            holder = index;
-                        }
-
                         continue;
                     }
 
                     granted.Add((waiter.Id, Outcome.Granted));
                     Take(c, waiter.Id, seats, c.PartitionLimit > 0 ? c.PartitionOf(waiter.Id) : null);
                     c.Remove(waiter.Id, served: true, seats);
-                    _cursors[g] = holder >= 0 ? holder : (index + 1) % group.Length;
+                    _cursors[g] = holder >= 0 && holder != index ? holder : (index + 1) % group.Length;
                     progress = true;
                     break;
                 }

@@ -197,9 +197,9 @@ internal sealed partial class AdmissionEngine
     /// <summary>
     /// Hands free seats to waiters: priority groups in order, the classes of a group in turn (round robin). Once a
     /// waiting class of some priority is held back by the pool, lower priorities may take only their reserved seats.
-    /// A wide waiter (more than one seat) whose class has room but finds too few shared seats free keeps its class's
-    /// turn: until it is served, the other classes of its priority take only their reserved seats, so that the shared
-    /// seats freeing one by one gather for it instead of going to narrower work of its rank.
+    /// A wide waiter (more than one seat) whose class has room for it goes first among the classes of its priority (the
+    /// first such in turn), and while it finds too few shared seats free the others take only their reserved seats, so
+    /// that the shared seats freeing one by one gather for it instead of going to narrower work of its rank.
     /// </summary>
     private void PumpUnsynchronized(ref Waiter? completions)
     {
@@ -221,10 +221,11 @@ internal sealed partial class AdmissionEngine
             do
             {
                 granted = false;
-                int holder = -1;
+                int holder = FindWideHolderUnsynchronized(group, cursors[g], ref now, ref completions);
+                int start = holder >= 0 ? holder : cursors[g];
                 for (int k = 0; k < group.Length; k++)
                 {
-                    int index = (cursors[g] + k) % group.Length;
+                    int index = (start + k) % group.Length;
                     ClassState c = group[index];
                     if (PeekLiveUnsynchronized(c, ref now, ref completions) is not { } waiter)
                     {
@@ -233,20 +234,15 @@ internal sealed partial class AdmissionEngine
 
                     ClassLimits limits = c.Limits;
                     int seats = limits.SeatsFor(waiter.Weight);
-                    bool allowShared = !sharedBlocked && holder < 0;
+                    bool allowShared = !sharedBlocked && (holder < 0 || holder == index);
                     if (TryTakeSeats(c, limits, seats, allowShared) == SeatKind.None)
                     {
-                        if (allowShared && seats > 1 && HasRoomFor(c, limits, seats))
-                        {
-                            holder = index;
-                        }
-
                         continue;
                     }
 
                     waiter.Seats = seats;
                     RemoveUnsynchronized(waiter, WaitOutcome.Granted, ref completions);
-                    cursors[g] = holder >= 0 ? holder : (index + 1) % group.Length;
+                    cursors[g] = holder >= 0 && holder != index ? holder : (index + 1) % group.Length;
                     granted = true;
                     break;
                 }
@@ -263,6 +259,31 @@ internal sealed partial class AdmissionEngine
         {
             PublishUnsynchronized();
         }
+    }
+
+    /// <summary>
+    /// The class of a priority group whose next waiter is wide (more than one seat) and fits under its class's maximum,
+    /// the first in turn from <paramref name="cursor"/>: it goes first, and holds the shared seats that free until it
+    /// has enough. -1 for none.
+    /// </summary>
+    private int FindWideHolderUnsynchronized(ClassState[] group, int cursor, ref long now, ref Waiter? completions)
+    {
+        for (int k = 0; k < group.Length; k++)
+        {
+            int index = (cursor + k) % group.Length;
+            ClassState c = group[index];
+            if (PeekLiveUnsynchronized(c, ref now, ref completions) is { Weight: > 1 } waiter)
+            {
+                ClassLimits limits = c.Limits;
+                int seats = limits.SeatsFor(waiter.Weight);
+                if (seats > 1 && HasRoomFor(c, limits, seats))
+                {
+                    return index;
+                }
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>

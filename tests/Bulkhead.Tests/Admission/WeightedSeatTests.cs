@@ -1,0 +1,228 @@
+using System.Globalization;
+using Bulkhead.Admission.Internal;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.Tests.Admission;
+
+/// <summary>
+/// Units of work that take several seats: every rule counts seats, a unit too wide for its class is rejected at once,
+/// a wide waiter is never starved by narrower work of its rank, and tenants share a class by seats, not by units.
+/// </summary>
+public sealed class WeightedSeatTests
+{
+    [Theory]
+    [InlineData(5, "wider than MaxConcurrency 4")]
+    [InlineData(7, "wider than the reservation and the pool")]
+    public async Task UnitWiderThanItsClassCanEverSeat_IsRejectedAtOnce(int weight, string because)
+    {
+        // Total 6, another class reserves 2: "reports" can never hold more than 4 seats.
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(6, o =>
+        {
+            o.AddClass("reports", c => (c.MaxConcurrency, c.QueueLimit, c.QueueTimeout) = (weight == 5 ? 4 : null, 10, Timeout.InfiniteTimeSpan));
+            o.AddClass("interactive", c => c.ReservedConcurrency = 2);
+        });
+        WorkloadClass reports = scheduler.GetClass("reports");
+
+        Task<WorkloadLease> waiting = reports.AcquireAsync("t", weight).AsTask();
+        Task<WorkloadLease> background = reports.WaitForSeatAsync("t", weight).AsTask();
+
+        Assert.True(waiting.IsCompleted && background.IsCompleted, $"A unit {because} must not wait.");
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, (await waiting).RejectionReason);
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, (await background).RejectionReason);
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, reports.TryAcquire("t", weight).RejectionReason);
+        WorkloadClassSnapshot snapshot = scheduler.GetSnapshot().Classes.Single(c => c.Name == "reports");
+        Assert.Equal((0, 0, 3L), (snapshot.InFlight, snapshot.Queued, snapshot.RejectedByReason[WorkloadRejectionReason.WeightTooLarge]));
+
+        // The widest unit the class can seat is admitted, and holds that many seats until it ends.
+        using (WorkloadLease widest = reports.TryAcquire("t", 4))
+        {
+            Assert.True(widest.IsAcquired);
+            Assert.Equal(4, scheduler.GetSnapshot().Classes.Single(c => c.Name == "reports").InFlight);
+        }
+
+        Assert.Equal(0, scheduler.GetSnapshot().Classes.Single(c => c.Name == "reports").InFlight);
+        Assert.Equal(0, scheduler.Engine.SharedInUse);
+    }
+
+    [Fact]
+    public void UnitWiderThanThePartitionLimit_IsRejectedAtOnce()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(8, o => o.AddClass("reports", c => (c.MaxConcurrencyPerPartition, c.QueueLimit) = (2, 10)));
+
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, scheduler.GetClass("reports").TryAcquire("tenant", 3).RejectionReason);
+        using WorkloadLease two = scheduler.GetClass("reports").TryAcquire("tenant", 2);
+        Assert.True(two.IsAcquired);
+
+        // The tenant's two seats are its limit: one more seat of it waits, another tenant's does not.
+        Assert.Equal(WorkloadRejectionReason.QueueFull, scheduler.GetClass("reports").TryAcquire("tenant").RejectionReason);
+        using WorkloadLease other = scheduler.GetClass("reports").TryAcquire("other", 2);
+        Assert.True(other.IsAcquired);
+    }
+
+    [Fact]
+    public void WeightBelowOne_IsABadArgument()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
+        WorkloadClass reports = scheduler.GetClass("reports");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => reports.TryAcquire(null, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = reports.AcquireAsync(null, -1).AsTask(); });
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = reports.WaitForSeatAsync(null, 0).AsTask(); });
+    }
+
+    /// <summary>
+    /// A wide waiter under a stream of narrow work of its own priority, in its own class and in another: each narrow unit
+    /// that ends is replaced by two new ones at once, and every unit runs for four seconds. Its own class's newcomers
+    /// never pass it; the other class's take seats only while it could not use them (its own class was at its maximum);
+    /// once its class has room, the seats that free gather for it.
+    /// </summary>
+    [Fact]
+    public async Task WideWaiter_IsNotStarvedByAStreamOfNarrowWorkOfItsPriority()
+    {
+        var time = new FakeTimeProvider();
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(
+            4,
+            o =>
+            {
+                o.AddClass("reports", c => (c.QueueLimit, c.QueueTimeout) = (100, TimeSpan.FromSeconds(30)));
+                o.AddClass("exports", c => (c.QueueLimit, c.QueueTimeout) = (100, TimeSpan.FromSeconds(30)));
+            },
+            time);
+        WorkloadClass reports = scheduler.GetClass("reports");
+        WorkloadClass exports = scheduler.GetClass("exports");
+
+        // Four narrow units run, two of each class, ending one second apart.
+        var running = new Queue<WorkloadLease>();
+        foreach (WorkloadClass c in (WorkloadClass[])[reports, exports, reports, exports])
+        {
+            running.Enqueue(c.TryAcquire());
+        }
+
+        Task<WorkloadLease> wide = reports.AcquireAsync("wide", 4).AsTask();
+        var narrow = new List<(WorkloadClass Class, Task<WorkloadLease> Task)>();
+        int ended = 0;
+        while (!wide.IsCompleted && ended < 100)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            running.Dequeue().Dispose();
+            ended++;
+
+            // The stream: narrow work of both classes arrives as fast as seats free; what starts runs its turn.
+            narrow.Add((reports, reports.AcquireAsync("narrow").AsTask()));
+            narrow.Add((exports, exports.AcquireAsync("narrow").AsTask()));
+            foreach ((WorkloadClass _, Task<WorkloadLease> started) in narrow.Where(n => n.Task.IsCompleted).ToList())
+            {
+                running.Enqueue(await started);
+                narrow.RemoveAll(n => n.Task == started);
+            }
+        }
+
+        // The reports running end at 1 s and 3 s; until 3 s the wide unit cannot start (its class is at its maximum), and
+        // exports takes the seats freed at 1 s and 2 s, which it holds until 5 s and 6 s. From 3 s every seat that frees
+        // gathers for the wide unit: the fourth at 6 s.
+        Assert.Equal(6, ended);
+        using WorkloadLease granted = await wide.WithTimeout();
+        Assert.True(granted.IsAcquired);
+        Assert.All(narrow.Where(n => n.Class == reports), n => Assert.False(n.Task.IsCompleted, "No reports unit that came after the wide one started before it."));
+        Assert.Equal(4, scheduler.GetSnapshot().Classes.Sum(c => c.InFlight) - running.Count);
+        foreach (WorkloadLease lease in running)
+        {
+            lease.Dispose();
+        }
+
+        Cleanup(scheduler, narrow.Select(n => n.Task));
+    }
+
+    /// <summary>
+    /// The rule's other half: while a wide waiter of an important class gathers shared seats, a less important class
+    /// still uses its reserved seats (seats the wide waiter could never take), and takes no shared seat.
+    /// </summary>
+    [Fact]
+    public async Task WideWaiterGatheringSharedSeats_LeavesLowerPrioritiesTheirReservedSeats()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(6, o =>
+        {
+            o.AddClass("reports", c => (c.Priority, c.QueueLimit) = (1, 10));
+            o.AddClass("batch", c => (c.Priority, c.ReservedConcurrency, c.QueueLimit) = (2, 2, 10));
+        });
+        WorkloadClass reports = scheduler.GetClass("reports");
+        WorkloadClass batch = scheduler.GetClass("batch");
+        WorkloadLease[] narrowReports = [reports.TryAcquire(), reports.TryAcquire(), reports.TryAcquire()];
+        Task<WorkloadLease> wide = reports.AcquireAsync(null, 3).AsTask();
+        narrowReports[0].Dispose();
+
+        // One shared seat is free of the four: batch takes its two reserved seats, but not the free shared one.
+        using WorkloadLease reserved1 = batch.TryAcquire();
+        using WorkloadLease reserved2 = batch.TryAcquire();
+        Assert.True(reserved1.IsAcquired && reserved2.IsAcquired);
+        Assert.Equal(WorkloadRejectionReason.QueueFull, batch.TryAcquire().RejectionReason);
+        Task<WorkloadLease> batchWaiting = batch.AcquireAsync().AsTask();
+
+        Assert.False(wide.IsCompleted);
+
+        // A second shared seat frees: the wide waiter has its three, and batch still none.
+        narrowReports[1].Dispose();
+        using WorkloadLease granted = await wide.WithTimeout();
+        Assert.True(granted.IsAcquired);
+        Assert.False(batchWaiting.IsCompleted);
+        narrowReports[2].Dispose();
+        Cleanup(scheduler, [batchWaiting]);
+    }
+
+    /// <summary>
+    /// Four backlogged tenants share a class of 4 seats; one sends units of 4 seats, the others units of 1. Each gets a
+    /// quarter of the seat-time, where turns by units would give the wide tenant 4 seats of every 7.
+    /// </summary>
+    [Fact]
+    public async Task TenantSendingWideWork_GetsItsShareOfSeatsNotOfUnits()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => (c.QueueLimit, c.QueueTimeout) = (10_000, Timeout.InfiniteTimeSpan)));
+        WorkloadClass reports = scheduler.GetClass("reports");
+        WorkloadLease blocker = reports.TryAcquire(null, 4);
+        string[] tenants = ["wide", "a", "b", "c"];
+        var waiting = new List<(string Tenant, int Weight, Task<WorkloadLease> Task)>();
+        foreach (string tenant in tenants)
+        {
+            int weight = tenant == "wide" ? 4 : 1;
+            for (int i = 0; i < 200 / weight; i++)
+            {
+                waiting.Add((tenant, weight, reports.AcquireAsync(tenant, weight).AsTask()));
+            }
+        }
+
+        // Every unit holds its seats for one step: release what ran, serve the next, and count seats per tenant.
+        var seats = tenants.ToDictionary(t => t, _ => 0);
+        List<WorkloadLease> held = [blocker];
+        for (int step = 0; step < 80; step++)
+        {
+            held.ForEach(lease => lease.Dispose());
+            held.Clear();
+            foreach ((string tenant, int weight, Task<WorkloadLease> task) in waiting.Where(w => w.Task.IsCompleted).ToList())
+            {
+                held.Add(await task.WithTimeout());
+                seats[tenant] += weight;
+                waiting.Remove((tenant, weight, task));
+            }
+        }
+
+        double total = seats.Values.Sum();
+        double[] shares = [.. tenants.Select(t => seats[t] / total)];
+        double jain = Math.Pow(shares.Sum(), 2) / (shares.Length * shares.Sum(x => x * x));
+        Assert.All(tenants, t => Assert.InRange(seats[t] / total, 0.22, 0.28));
+        Assert.True(jain >= 0.99, string.Create(CultureInfo.InvariantCulture, $"Jain's fairness index over seats {jain:F3}: {string.Join(", ", seats)}."));
+        held.ForEach(lease => lease.Dispose());
+        Cleanup(scheduler, waiting.Select(w => w.Task));
+    }
+
+    private static void Cleanup(WorkloadScheduler scheduler, IEnumerable<Task<WorkloadLease>> waiting)
+    {
+        scheduler.Dispose();
+        foreach (Task<WorkloadLease> task in waiting)
+        {
+            if (task.IsCompletedSuccessfully)
+            {
+                task.Result.Dispose();
+            }
+        }
+    }
+}
