@@ -24,12 +24,28 @@ public static class WorkloadIsolationEndpointConventionBuilderExtensions
     /// <param name="workloadClass">The name of the workload class.</param>
     /// <returns>The builder, for chaining.</returns>
     public static TBuilder WithWorkloadClass<TBuilder>(this TBuilder builder, string workloadClass)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithWorkloadClass(workloadClass, weight: 1);
+
+    /// <summary>
+    /// Runs the endpoint's requests in a workload class, each taking <paramref name="weight"/> seats of it at once: a
+    /// report that costs what four of the class's usual requests cost takes 4. Every seat rule counts seats (the class's
+    /// maximum and reservation, the shared pool, the per-partition limit, turns among tenants); a request wider than
+    /// the class can ever seat is answered 503 at once.
+    /// </summary>
+    /// <typeparam name="TBuilder">The endpoint or group builder.</typeparam>
+    /// <param name="builder">The endpoint or group.</param>
+    /// <param name="workloadClass">The name of the workload class.</param>
+    /// <param name="weight">The seats each request takes, 1 or more.</param>
+    /// <returns>The builder, for chaining.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
+    public static TBuilder WithWorkloadClass<TBuilder>(this TBuilder builder, string workloadClass, int weight)
         where TBuilder : IEndpointConventionBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(workloadClass);
 
-        var metadata = new WorkloadClassAttribute(workloadClass);
+        var metadata = new WorkloadClassAttribute(workloadClass) { Weight = weight };
         builder.Add(endpoint => endpoint.Metadata.Add(metadata));
         return builder.ProducesWorkloadRejections();
     }
@@ -37,7 +53,7 @@ public static class WorkloadIsolationEndpointConventionBuilderExtensions
     /// <summary>
     /// Says in the endpoint's (or route group's) OpenAPI description that it may answer 503 Service Unavailable and
     /// 429 Too Many Requests with problem details, as workload isolation does when it rejects a request, so that
-    /// generated clients know them. <see cref="WithWorkloadClass"/> does this already; use it for endpoints classified
+    /// generated clients know them. <see cref="WithWorkloadClass{TBuilder}(TBuilder, string)"/> does this already; use it for endpoints classified
     /// by rules or the default class.
     /// </summary>
     /// <typeparam name="TBuilder">The endpoint or group builder.</typeparam>

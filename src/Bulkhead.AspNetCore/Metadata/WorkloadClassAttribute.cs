@@ -19,4 +19,20 @@ public sealed class WorkloadClassAttribute : Attribute, IWorkloadClassMetadata
 
     /// <inheritdoc />
     public string WorkloadClass { get; }
+
+    /// <summary>
+    /// Gets or sets the seats a request of the endpoint takes in its class at once: a report that costs what four of
+    /// the class's usual requests cost takes <c>Weight = 4</c>.
+    /// </summary>
+    /// <value>The default value is 1.</value>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int Weight
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = 1;
 }

@@ -14,6 +14,10 @@ public sealed class WorkloadClassRule
     /// <value>The default value is <see langword="null"/>; a rule must name a configured class.</value>
     public string? Class { get; set; }
 
+    /// <summary>Gets or sets the seats each matching request takes in its class at once (see <c>WithWorkloadClass(name, weight)</c>).</summary>
+    /// <value>The default value is 1.</value>
+    public int Weight { get; set; } = 1;
+
     /// <summary>Gets or sets the path prefix to match, by whole segments and without regard to case (<c>/reports</c> matches <c>/reports/7</c>, not <c>/reportsx</c>).</summary>
     /// <value>The default value is <see langword="null"/>: any path.</value>
     public string? PathPrefix { get; set; }

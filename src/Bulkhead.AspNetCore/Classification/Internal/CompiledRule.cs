@@ -10,6 +10,8 @@ internal sealed class CompiledRule(WorkloadClassRule rule, WorkloadClass workloa
 
     public WorkloadClass Class { get; } = workloadClass;
 
+    public int Weight { get; } = rule.Weight;
+
     public bool Matches(HttpContext context)
     {
         HttpRequest request = context.Request;

@@ -54,11 +54,16 @@ internal sealed partial class RequestClassifier
     /// <summary>
     /// Gets the request's class, or <see langword="null"/> when its endpoint is exempt from isolation.
     /// </summary>
-    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint)
+    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint) => Classify(context, endpoint, out _);
+
+    /// <summary>The request's class and the seats it takes there (its endpoint's or its rule's weight; 1 otherwise).</summary>
+    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint, out int weight)
     {
+        weight = 1;
         if (endpoint is not null)
         {
             EndpointRoute route = _byEndpoint.TryGetValue(endpoint, out EndpointRoute? cached) ? cached : Route(endpoint);
+            weight = route.Weight;
             if (route.Class is { } routed)
             {
                 return routed;
@@ -80,6 +85,7 @@ internal sealed partial class RequestClassifier
         {
             if (rule.Matches(context))
             {
+                weight = rule.Weight;
                 return rule.Class;
             }
         }
@@ -129,8 +135,8 @@ internal sealed partial class RequestClassifier
             // A name that is not configured is resolved on every request, so that each fallback is counted and a class
             // added later under that name is found.
             route = _scheduler.TryGetClass(metadata.WorkloadClass, out WorkloadClass? found)
-                ? new EndpointRoute(found, Exempt: false, UnknownName: null)
-                : new EndpointRoute(null, Exempt: false, metadata.WorkloadClass);
+                ? new EndpointRoute(found, Exempt: false, UnknownName: null, metadata.Weight)
+                : new EndpointRoute(null, Exempt: false, metadata.WorkloadClass, metadata.Weight);
         }
         else
         {
@@ -195,7 +201,7 @@ internal sealed partial class RequestClassifier
     /// What an endpoint's metadata decides: a class, exemption, a class name that is not configured, or nothing (the
     /// request's rules, classifiers and the default class decide).
     /// </summary>
-    private sealed record EndpointRoute(WorkloadClass? Class, bool Exempt, string? UnknownName)
+    private sealed record EndpointRoute(WorkloadClass? Class, bool Exempt, string? UnknownName, int Weight = 1)
     {
         public static readonly EndpointRoute Exempted = new(null, Exempt: true, UnknownName: null);
 

@@ -41,7 +41,7 @@ internal sealed class WorkloadIsolationMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint());
+        WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint(), out int weight);
 
         // The request's span, when someone records it, says what Bulkhead decided: nothing is paid otherwise.
         Activity? activity = Activity.Current is { IsAllDataRequested: true } current ? current : null;
@@ -68,7 +68,7 @@ internal sealed class WorkloadIsolationMiddleware
         }
 
         CancellationToken aborted = context.RequestAborted;
-        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(partition, aborted);
+        ValueTask<WorkloadLease> acquiring = weight == 1 ? workloadClass.AcquireAsync(partition, aborted) : workloadClass.AcquireAsync(partition, weight, aborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
             return WaitForSeatAsync(context, acquiring, workloadClass, activity, partition);

@@ -38,7 +38,13 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
         TimeSpan retryAfter = retryAfterHint ?? options.DefaultRetryAfter;
         long seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.StatusCode = status;
-        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+
+        // A request wider than its class can ever seat is refused however long the client waits: no Retry-After.
+        bool retryable = reason != WorkloadRejectionReason.WeightTooLarge;
+        if (retryable)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
 
         if (options.OnRejected is { } onRejected)
         {
@@ -57,15 +63,22 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             Type = rateLimited ? TooManyRequestsType : ServiceUnavailableType,
             Status = status,
             Title = rateLimited ? "Too many requests" : "Service busy",
-            Detail = options.IncludeRejectionDetails
-                ? string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retry after {seconds} s.")
-                : string.Create(CultureInfo.InvariantCulture, $"Retry after {seconds} s."),
+            Detail = (options.IncludeRejectionDetails, retryable) switch
+            {
+                (true, true) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retry after {seconds} s."),
+                (true, false) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retrying cannot help."),
+                (false, true) => string.Create(CultureInfo.InvariantCulture, $"Retry after {seconds} s."),
+                (false, false) => "Retrying cannot help.",
+            },
             Extensions =
             {
-                ["retryAfter"] = seconds,
                 ["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier,
             },
         };
+        if (retryable)
+        {
+            problem.Extensions["retryAfter"] = seconds;
+        }
         if (options.IncludeRejectionDetails)
         {
             problem.Extensions["workloadClass"] = workloadClass;

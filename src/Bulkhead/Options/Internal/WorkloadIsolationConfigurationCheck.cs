@@ -88,7 +88,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Header", Text),
         ("HeaderValue", Text),
         ("Claim", Text),
-        ("ClaimValue", Text));
+        ("ClaimValue", Text),
+        ("Weight", Int));
 
     /// <summary>Bulkhead.AspNetCore's settings, which it reads from the same section (<c>WorkloadIsolation:Http</c>).</summary>
     private static readonly Setting Http = Setting.Object(

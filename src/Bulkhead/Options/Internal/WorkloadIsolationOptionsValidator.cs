@@ -107,6 +107,20 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 failures.Add($"{prefix}: Class '{rule.Class}' is not a configured class.");
             }
 
+            if (rule.Weight < 1)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight must be 1 or more (is {rule.Weight})."));
+            }
+            else if (knownClass && rule.Weight > 1 && options.Classes.TryGetValue(rule.Class!, out WorkloadClassOptions? target))
+            {
+                int pool = options.TotalConcurrency - options.Classes.Values.Sum(c => c?.ReservedConcurrency ?? 0);
+                int widest = Math.Min(Math.Min(target.MaxConcurrency ?? options.TotalConcurrency, target.ReservedConcurrency + pool), target.MaxConcurrencyPerPartition ?? int.MaxValue);
+                if (rule.Weight > widest)
+                {
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight {rule.Weight} is more seats than class '{rule.Class}' can ever give ({widest}: its MaxConcurrency, its reservation and the shared pool, and its MaxConcurrencyPerPartition); its requests would all be rejected."));
+                }
+            }
+
             if (rule.PathPrefix is null && rule.Method is null && rule.Header is null && rule.Claim is null)
             {
                 failures.Add($"{prefix}: sets no condition (PathPrefix, Method, Header or Claim).");
