@@ -96,6 +96,13 @@ public class AdmissionBenchmark
         return lease.IsAcquired;
     }
 
+    [Benchmark(Description = "Bulkhead WorkloadClass.TryAcquire+Dispose (4 seats at once, handle)")]
+    public bool BulkheadWideSeatThroughHandle()
+    {
+        using WorkloadLease lease = _reporting.TryAcquire(null, 4);
+        return lease.IsAcquired;
+    }
+
     [Benchmark(Description = "Bulkhead TryAcquire+Dispose (reserved seat)")]
     public bool BulkheadReservedSeat()
     {
