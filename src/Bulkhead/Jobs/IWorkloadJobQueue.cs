@@ -1,6 +1,6 @@
 namespace Bulkhead;
 
-#pragma warning disable RS0026 // Overloads differ by the work's shape (with or without scoped services), as RunAsync's do.
+#pragma warning disable RS0026, RS0027 // Overloads differ by the work's shape (with or without scoped services), as RunAsync's do; the one with a weight came later.
 
 /// <summary>
 /// Enqueue-and-forget work items, run in their workload class as its seats allow. Registered by
@@ -36,4 +36,25 @@ public interface IWorkloadJobQueue
     /// <returns>A task that completes when the item is queued (not when it has run).</returns>
     /// <exception cref="WorkloadRejectedException">The queue is full and rejects (<see cref="WorkloadRejectionReason.QueueFull"/>), or the host is stopping (<see cref="WorkloadRejectionReason.ShuttingDown"/>).</exception>
     ValueTask EnqueueAsync(string workloadClass, Func<IServiceProvider, CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Queues a work item that takes <paramref name="weight"/> seats of its class at once when it runs: an export that
+    /// costs what four of the class's usual items cost takes 4 (see <see cref="WorkloadClass.AcquireAsync(string?, int, CancellationToken)"/>).
+    /// </summary>
+    /// <param name="workloadClass">The class the item runs in.</param>
+    /// <param name="work">The item; its token is canceled when the host's shutdown timeout runs out.</param>
+    /// <param name="weight">The seats the item takes, 1 or more.</param>
+    /// <param name="partition">The tenant, user or key the item belongs to, if any.</param>
+    /// <param name="cancellationToken">Cancels waiting for room in the queue.</param>
+    /// <returns>A task that completes when the item is queued (not when it has run).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
+    /// <exception cref="WorkloadRejectedException">The item is wider than its class can ever seat (<see cref="WorkloadRejectionReason.WeightTooLarge"/>), the queue is full and rejects, or the host is stopping.</exception>
+    /// <exception cref="NotSupportedException">A weight above 1 asked of an implementation that does not override this method.</exception>
+    ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
+        return weight == 1
+            ? EnqueueAsync(workloadClass, work, partition, cancellationToken)
+            : throw new NotSupportedException($"{GetType().Name} queues items of one seat; override EnqueueAsync with a weight to queue wider ones.");
+    }
 }

@@ -38,4 +38,20 @@ public static class WorkloadJobQueueExtensions
         ArgumentNullException.ThrowIfNull(work);
         return jobs.EnqueueAsync(workloadClass, (services, ct) => new ValueTask(work(services, ct)), partition, cancellationToken);
     }
+
+    /// <summary>Queues <see cref="Task"/>-returning work that takes <paramref name="weight"/> seats when it runs; see <see cref="IWorkloadJobQueue.EnqueueAsync(string, Func{CancellationToken, ValueTask}, int, string?, CancellationToken)"/>.</summary>
+    /// <param name="jobs">The job queue.</param>
+    /// <param name="workloadClass">The class the item runs in.</param>
+    /// <param name="work">The item; its token is canceled when the host's shutdown timeout runs out.</param>
+    /// <param name="weight">The seats the item takes, 1 or more.</param>
+    /// <param name="partition">The tenant, user or key the item belongs to, if any.</param>
+    /// <param name="cancellationToken">Cancels waiting for room in the queue.</param>
+    /// <returns>A task that completes when the item is queued (not when it has run).</returns>
+    /// <exception cref="WorkloadRejectedException">The item is wider than its class can ever seat, the queue is full and rejects, or the host is stopping.</exception>
+    public static ValueTask EnqueueAsync(this IWorkloadJobQueue jobs, string workloadClass, Func<CancellationToken, Task> work, int weight, string? partition = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(work);
+        return jobs.EnqueueAsync(workloadClass, ct => new ValueTask(work(ct)), weight, partition, cancellationToken);
+    }
 }

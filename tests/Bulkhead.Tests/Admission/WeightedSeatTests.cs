@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bulkhead.Admission.Internal;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.Tests.Admission;
@@ -212,6 +213,47 @@ public sealed class WeightedSeatTests
         Assert.True(jain >= 0.99, string.Create(CultureInfo.InvariantCulture, $"Jain's fairness index over seats {jain:F3}: {string.Join(", ", seats)}."));
         held.ForEach(lease => lease.Dispose());
         Cleanup(scheduler, waiting.Select(w => w.Task));
+    }
+
+    [Fact]
+    public async Task RunAsyncWithAWeight_HoldsThatManySeatsWhileTheWorkRuns()
+    {
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => c.QueueLimit = 10));
+        int seen = -1;
+
+        int result = await scheduler.RunAsync("reports", 3, ct =>
+        {
+            seen = scheduler.GetSnapshot()["reports"].InFlight;
+            return Task.FromResult(42);
+        }).WithTimeout();
+        await scheduler.RunAsync("reports", 2, _ => Task.CompletedTask).WithTimeout();
+
+        Assert.Equal((42, 3, 0), (result, seen, scheduler.GetSnapshot()["reports"].InFlight));
+        WorkloadRejectedException tooWide = await Assert.ThrowsAsync<WorkloadRejectedException>(() => scheduler.RunAsync("reports", 5, _ => Task.CompletedTask));
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, tooWide.Reason);
+    }
+
+    [Fact]
+    public async Task JobItemWithAWeight_RunsHoldingThatManySeats_AndOneTooWideIsRefusedWhereItIsQueued()
+    {
+        await using ServiceProvider services = new ServiceCollection()
+            .AddWorkloadIsolation(o =>
+            {
+                o.TotalConcurrency = 4;
+                o.DefaultClass = "batch";
+                o.AddClass("batch", c => c.QueueTimeout = Timeout.InfiniteTimeSpan);
+            })
+            .Services.BuildServiceProvider();
+        IWorkloadJobQueue jobs = services.GetRequiredService<IWorkloadJobQueue>();
+        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
+        var seen = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        await jobs.EnqueueAsync("batch", _ => { seen.TrySetResult(scheduler.GetSnapshot()["batch"].InFlight); return Task.CompletedTask; }, weight: 3).AsTask().WithTimeout();
+        WorkloadRejectedException tooWide = await Assert.ThrowsAsync<WorkloadRejectedException>(() => jobs.EnqueueAsync("batch", _ => Task.CompletedTask, weight: 5).AsTask());
+
+        Assert.Equal(3, await seen.Task.WithTimeout());
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, tooWide.Reason);
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"] is { InFlight: 0, Jobs.Completed: 1 }, "the item ran and freed its seats");
     }
 
     private static void Cleanup(WorkloadScheduler scheduler, IEnumerable<Task<WorkloadLease>> waiting)

@@ -12,6 +12,7 @@ internal static class SeatWaiter
     public static async Task<WorkloadLease> WaitAsync(
         WorkloadClass workloadClass,
         string? partition,
+        int weight,
         TimeProvider timeProvider,
         Action<WorkloadRejectionReason, TimeSpan>? onRetry,
         CancellationToken stoppingToken)
@@ -20,8 +21,8 @@ internal static class SeatWaiter
         {
             while (true)
             {
-                WorkloadLease lease = await workloadClass.WaitForSeatAsync(partition, stoppingToken).ConfigureAwait(false);
-                if (lease.IsAcquired || lease.RejectionReason == WorkloadRejectionReason.ShuttingDown)
+                WorkloadLease lease = await workloadClass.WaitForSeatAsync(partition, weight, stoppingToken).ConfigureAwait(false);
+                if (lease.IsAcquired || lease.RejectionReason is WorkloadRejectionReason.ShuttingDown or WorkloadRejectionReason.WeightTooLarge)
                 {
                     return lease;
                 }

@@ -46,6 +46,7 @@ internal sealed partial class WorkloadHostedService<[DynamicallyAccessedMembers(
         WorkloadLease lease = await SeatWaiter.WaitAsync(
             workloadClass,
             partition: null,
+            weight: 1,
             timeProvider,
             (reason, delay) => LogWaiting(logger, typeof(TService).Name, workloadClass.Name, reason, delay),
             stoppingToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using Bulkhead.Admission.Internal;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -54,11 +55,21 @@ internal sealed partial class WorkloadJobQueue(
     /// <summary>Gets the items accepted and not yet ended (waiting or running).</summary>
     public int Pending => _items.Count;
 
-    public async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default)
+    public ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default) =>
+        EnqueueAsync(workloadClass, work, weight: 1, partition, cancellationToken);
+
+    public async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
+        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
         WorkloadClass c = scheduler.GetClass(workloadClass);
         ThrowIfNotAccepting(c);
+        if (c is ClassState own && weight > own.Limits.ConfiguredWidest)
+        {
+            // Refused where it is queued: waiting could never seat it.
+            own.CountRejection(WorkloadRejectionReason.WeightTooLarge);
+            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.WeightTooLarge, retryAfter: null);
+        }
 
         Lane lane = _lanes.GetOrAdd(c.Name, static (_, state) => state.self.CreateLane(state.c), (self: this, c));
         if (!lane.TryTakeRoom())
@@ -81,7 +92,7 @@ internal sealed partial class WorkloadJobQueue(
             }
 
             // Accepted under the gate that shutdown closes: an item is either refused here or seen by shutdown.
-            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition);
+            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition, weight);
             _items.TryAdd(item.Sequence, item);
             lane.Counts.Accepted();
             item.Run = Start(item);
@@ -199,7 +210,7 @@ internal sealed partial class WorkloadJobQueue(
     /// </summary>
     private Task Start(JobItem item)
     {
-        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Partition, timeProvider, onRetry: null, _stopping.Token);
+        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Partition, item.Weight, timeProvider, onRetry: null, _stopping.Token);
         return seat.IsCompleted ? Task.Run(() => RunAsync(item, seat)) : RunAsync(item, seat);
     }
 
@@ -226,6 +237,14 @@ internal sealed partial class WorkloadJobQueue(
             }
 
             item.Lane.ReturnRoom();
+            if (lease.RejectionReason == WorkloadRejectionReason.WeightTooLarge && item.TryStart())
+            {
+                // The class's limits shrank below the item's weight after it was queued (a reload): it can never run.
+                LogFailed(logger, new WorkloadRejectedException(item.Class.Name, WorkloadRejectionReason.WeightTooLarge, retryAfter: null), item.Sequence, item.Class.Name, item.Partition);
+                item.Lane.Counts.Ended(ref item.Lane.Counts.Failed, wasRunning: false);
+                return;
+            }
+
             if (!lease.IsAcquired || !item.TryStart())
             {
                 // Shutting down: the item did not start. Whoever ended its wait first reports it.
@@ -291,7 +310,7 @@ internal sealed partial class WorkloadJobQueue(
     private static partial void LogStillRunning(ILogger logger, int count);
 
     /// <summary>One accepted item: waiting for a seat, then running, until it ends once.</summary>
-    private sealed class JobItem(long sequence, WorkloadClass workloadClass, Lane lane, Func<CancellationToken, ValueTask> work, string? partition)
+    private sealed class JobItem(long sequence, WorkloadClass workloadClass, Lane lane, Func<CancellationToken, ValueTask> work, string? partition, int weight)
     {
         private const int Waiting = 0;
         private const int Running = 1;
@@ -308,6 +327,9 @@ internal sealed partial class WorkloadJobQueue(
         public Func<CancellationToken, ValueTask> Work { get; } = work;
 
         public string? Partition { get; } = partition;
+
+        /// <summary>Gets the seats the item takes when it runs.</summary>
+        public int Weight { get; } = weight;
 
         public Task Run { get; set; } = Task.CompletedTask;
 
