@@ -22,7 +22,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once) HotTenant (one tenant of ten sends 10x) or Starvation (reports that block ThreadPool threads)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once) HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) or Weighted (reports 40x the cost of interactive calls on a shared downstream)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
@@ -55,6 +55,7 @@ public static class LoadTestCommand
                 HotTenantModes = ChosenFor(Scenario.HotTenant, defaults.HotTenantModes),
                 Cold = parse.GetValue(cold),
                 StarvationModes = ChosenFor(Scenario.Starvation, defaults.StarvationModes),
+                WeightedModes = ChosenFor(Scenario.Weighted, defaults.WeightedModes),
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -94,6 +95,8 @@ public static class LoadTestCommand
                 return await RunAsync(AdminStorm.AdminStormRunner.RunAsync, AdminStorm.AdminStormRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.Fleet:
                 return await RunAsync(Fleet.FleetRunner.RunAsync, Fleet.FleetRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.Weighted:
+                return await RunAsync(Weighted.WeightedRunner.RunAsync, Weighted.WeightedRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.CostStep:
                 return await RunAsync(CostStep.CostStepRunner.RunAsync, CostStep.CostStepRunner.WriteAsync, options, console, cancellationToken);
             default:
@@ -149,7 +152,7 @@ public static class LoadTestCommand
             Repetitions = 1,
             CostStepModes = [Mode.StaticTunedLight, Mode.AdaptiveAimd],
         };
-        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.CostStep, Scenario.Fleet })
+        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.CostStep, Scenario.Fleet })
         {
             if (scenario == Scenario.Fleet && Bulkhead.TestUtils.RedisServer.Path is null)
             {

@@ -56,6 +56,9 @@ public sealed record LoadTestOptions
     /// <summary>Gets the ThreadPool starvation's modes.</summary>
     public IReadOnlyList<Mode> StarvationModes { get; init; } = [Mode.BlockingNoIsolation, Mode.BlockingAspNetLimiter1, Mode.BlockingAspNetLimiter2, Mode.BlockingBulkhead];
 
+    /// <summary>Gets the weighted-seats scenario's modes.</summary>
+    public IReadOnlyList<Mode> WeightedModes { get; init; } = [Mode.WeightedNoIsolation, Mode.WeightedOneSeatEach, Mode.WeightedHandTuned, Mode.WeightedSeats];
+
     /// <summary>The quick form: one repetition of 4-second phases, under a minute for every mode.</summary>
     public static LoadTestOptions Quick => new() { Duration = TimeSpan.FromSeconds(3), Repetitions = 1 };
 }

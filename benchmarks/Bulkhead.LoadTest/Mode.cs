@@ -65,4 +65,16 @@ public enum Mode
 
     /// <summary>ThreadPool starvation: Bulkhead, the reporting class on dedicated threads.</summary>
     BlockingBulkhead,
+
+    /// <summary>Weighted seats: no protection of the shared downstream.</summary>
+    WeightedNoIsolation,
+
+    /// <summary>Weighted seats: Bulkhead, every request one seat, no limit of the reporting class's own.</summary>
+    WeightedOneSeatEach,
+
+    /// <summary>Weighted seats: Bulkhead, every request one seat, the reporting class's MaxConcurrency tuned by hand.</summary>
+    WeightedHandTuned,
+
+    /// <summary>Weighted seats: Bulkhead, a report takes as many seats as it costs; no limit of the reporting class's own.</summary>
+    WeightedSeats,
 }

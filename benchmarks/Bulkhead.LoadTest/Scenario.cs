@@ -27,6 +27,9 @@ public enum Scenario
     /// <summary>Reports that block their thread on I/O (sync over async) starve the ThreadPool.</summary>
     Starvation,
 
+    /// <summary>Reports that cost 40 times an interactive call on a shared downstream: weighted seats against one seat per request.</summary>
+    Weighted,
+
     /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
     All,
 }

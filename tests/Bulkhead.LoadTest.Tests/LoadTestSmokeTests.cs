@@ -131,6 +131,24 @@ public sealed class LoadTestSmokeTests
         });
     }
 
+    [Fact]
+    public async Task TinyWeighted_RunsEveryModeAfterItsBaseline()
+    {
+        await RunAsync(Tiny with { Scenario = Scenario.Weighted }, async (options, output) =>
+        {
+            string table = await File.ReadAllTextAsync(Path.Combine(output, "weighted.md"));
+            foreach (Mode mode in options.WeightedModes)
+            {
+                Assert.Contains($"| {Weighted.WeightedRunner.Describe(mode)} |", table, StringComparison.Ordinal);
+            }
+
+            // Every mode measured its baseline, the flooded p99 and the reports served.
+            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "weighted.csv"));
+            Assert.Equal(1 + options.WeightedModes.Count, runs.Length);
+            Assert.All(runs.Skip(1), run => Assert.All(run.Split(',')[2..5], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run)));
+        });
+    }
+
     [RedisFact]
     public async Task TinyFleet_MeasuresEveryModeOnARealRedis()
     {

@@ -3,6 +3,7 @@ using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
 using Bulkhead.LoadTest.Starvation;
+using Bulkhead.LoadTest.Weighted;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace Bulkhead.LoadTest.Server;
@@ -65,6 +66,11 @@ internal static class LoadTestServer
             StarvationServer.Configure(builder, mode);
         }
 
+        if (WeightedServer.IsWeighted(mode))
+        {
+            WeightedServer.Configure(builder, mode);
+        }
+
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
@@ -108,12 +114,21 @@ internal static class LoadTestServer
             app.UseRateLimiter();
         }
 
-        app.MapGet("/interactive", async () =>
+        if (WeightedServer.IsWeighted(mode))
         {
-            CpuWork.Run(0.5);
-            await Task.Delay(2);
-            return "ok";
-        });
+            // Its own interactive endpoint: interactive calls use the shared downstream too.
+            WeightedServer.Map(app, mode);
+        }
+        else
+        {
+            app.MapGet("/interactive", async () =>
+            {
+                CpuWork.Run(0.5);
+                await Task.Delay(2);
+                return "ok";
+            });
+        }
+
         RouteHandlerBuilder report = app.MapGet("/report", async () =>
         {
             CpuWork.Run(20);
