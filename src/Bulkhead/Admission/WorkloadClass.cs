@@ -110,6 +110,41 @@ public abstract class WorkloadClass
         CheckWeight(weight) == 1 ? WaitForSeatAsync(partition, cancellationToken) : throw WeightNotSupported();
 
     /// <summary>
+    /// Takes seats for a kind of work (<paramref name="costKey"/>: an endpoint, a job type) if they are free now: as many
+    /// as the class has learned such work costs (<see cref="WorkloadClassOptions.LearnedWeight"/>), and the lease's
+    /// seat-holding time teaches it. A class that does not learn weights takes one seat.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="costKey">The kind of work, the same for all its units (a route, a job's method).</param>
+    /// <returns>An acquired lease that must be disposed to free the seats, or a rejected lease.</returns>
+    /// <remarks>The base implementation takes one seat and learns nothing, for decorators written before this method.</remarks>
+    public virtual WorkloadLease TryAcquire(string? partition, string costKey) => TryAcquire(partition);
+
+    /// <summary>
+    /// Takes seats for a kind of work (<paramref name="costKey"/>), waiting in the class's queue: as many as the class has
+    /// learned such work costs; see <see cref="TryAcquire(string?, string)"/>.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="costKey">The kind of work, the same for all its units (a route, a job's method).</param>
+    /// <param name="cancellationToken">Cancels the wait; the place in the queue is freed at once.</param>
+    /// <returns>An acquired lease that must be disposed to free the seats, or a rejected lease.</returns>
+    /// <remarks>The base implementation takes one seat and learns nothing, for decorators written before this method.</remarks>
+    public virtual ValueTask<WorkloadLease> AcquireAsync(string? partition, string costKey, CancellationToken cancellationToken = default) =>
+        AcquireAsync(partition, cancellationToken);
+
+    /// <summary>
+    /// Takes seats for a kind of background work (<paramref name="costKey"/>: a job type), waiting as long as it takes:
+    /// as many as the class has learned such work costs; see <see cref="WaitForSeatAsync(string?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="partition">The tenant, user or key the work belongs to within its class, if any.</param>
+    /// <param name="costKey">The kind of work, the same for all its units.</param>
+    /// <param name="cancellationToken">Cancels the wait; the place in the queue is freed at once.</param>
+    /// <returns>An acquired lease that must be disposed to free the seats, or a rejected lease.</returns>
+    /// <remarks>The base implementation takes one seat and learns nothing, for decorators written before this method.</remarks>
+    public virtual ValueTask<WorkloadLease> WaitForSeatAsync(string? partition, string costKey, CancellationToken cancellationToken = default) =>
+        WaitForSeatAsync(partition, cancellationToken);
+
+    /// <summary>
     /// Runs work holding the seat of an acquired lease, where the class runs its work (its dedicated threads, or the
     /// calling thread for a class on the ThreadPool), under the class's execution timeout; disposes the lease when the
     /// work ends, however it ends.

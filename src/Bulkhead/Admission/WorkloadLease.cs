@@ -57,6 +57,9 @@ public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
     /// <summary>Gets the class whose seat this lease holds, while it holds one.</summary>
     internal ClassState? HolderClass => _ticket?.ClassOf((int)_data);
 
+    /// <summary>Has an acquired lease teach its class's learned cost for <paramref name="costKey"/> how long it held its seats.</summary>
+    internal void TeachOnRelease(string costKey) => _ticket?.TeachOnRelease((int)_data, costKey);
+
     /// <summary>Determines whether two leases are the same lease.</summary>
     /// <param name="left">A lease.</param>
     /// <param name="right">Another lease.</param>

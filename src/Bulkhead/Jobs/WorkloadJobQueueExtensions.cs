@@ -1,3 +1,5 @@
+using Bulkhead.Jobs.Internal;
+
 namespace Bulkhead;
 
 #pragma warning disable RS0026 // Optional parameters mirror IWorkloadJobQueue.EnqueueAsync, whose overloads these complete.
@@ -21,7 +23,12 @@ public static class WorkloadJobQueueExtensions
     {
         ArgumentNullException.ThrowIfNull(jobs);
         ArgumentNullException.ThrowIfNull(work);
-        return jobs.EnqueueAsync(workloadClass, ct => new ValueTask(work(ct)), partition, cancellationToken);
+        Func<CancellationToken, ValueTask> wrapped = ct => new ValueTask(work(ct));
+
+        // Bulkhead's own queue learns the item's cost by its method, not this wrapper's.
+        return jobs is WorkloadJobQueue own
+            ? own.EnqueueAsync(workloadClass, wrapped, weight: 1, partition, jobType: work, cancellationToken)
+            : jobs.EnqueueAsync(workloadClass, wrapped, partition, cancellationToken);
     }
 
     /// <summary>Queues <see cref="Task"/>-returning work that uses scoped services; see <see cref="IWorkloadJobQueue.EnqueueAsync(string, Func{IServiceProvider, CancellationToken, ValueTask}, string?, CancellationToken)"/>.</summary>
@@ -36,7 +43,10 @@ public static class WorkloadJobQueueExtensions
     {
         ArgumentNullException.ThrowIfNull(jobs);
         ArgumentNullException.ThrowIfNull(work);
-        return jobs.EnqueueAsync(workloadClass, (services, ct) => new ValueTask(work(services, ct)), partition, cancellationToken);
+        Func<IServiceProvider, CancellationToken, ValueTask> wrapped = (services, ct) => new ValueTask(work(services, ct));
+        return jobs is WorkloadJobQueue own
+            ? own.EnqueueScopedAsync(workloadClass, wrapped, partition, jobType: work, cancellationToken)
+            : jobs.EnqueueAsync(workloadClass, wrapped, partition, cancellationToken);
     }
 
     /// <summary>Queues <see cref="Task"/>-returning work that takes <paramref name="weight"/> seats when it runs; see <see cref="IWorkloadJobQueue.EnqueueAsync(string, Func{CancellationToken, ValueTask}, int, string?, CancellationToken)"/>.</summary>

@@ -96,6 +96,13 @@ public sealed class WorkloadClassOptions
     public WorkloadObjectiveOptions? Objective { get; set; }
 
     /// <summary>
+    /// Gets or sets learned cost: the weight of work that gives a cost key (an endpoint, a job type) and no weight of its
+    /// own is learned from how long such work holds its seats.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: weights are only what callers give.</value>
+    public WorkloadLearnedWeightOptions? LearnedWeight { get; set; }
+
+    /// <summary>
     /// Gets or sets concurrency caps that hold across every replica of the service; <see langword="null"/> for none.
     /// They need a fleet store, such as the Bulkhead.Redis package, registered.
     /// </summary>

@@ -53,6 +53,9 @@ public sealed class WorkloadClassSnapshot
     /// </summary>
     public WorkloadIsolationMode Mode { get; init; }
 
+    /// <summary>Gets what the class learned of its kinds of work, by cost key (<see cref="WorkloadClassOptions.LearnedWeight"/>); empty when it does not learn weights.</summary>
+    public IReadOnlyList<WorkloadLearnedWeight> LearnedWeights { get; init; } = [];
+
     /// <summary>
     /// Gets where the class's fleet-wide limits are decided now (<see cref="WorkloadFleetState.LocalShare"/> or
     /// <see cref="WorkloadFleetState.Closed"/> while the fleet store is unreachable), or <see langword="null"/> for a

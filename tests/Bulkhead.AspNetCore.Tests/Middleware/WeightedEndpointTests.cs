@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.AspNetCore.Tests.Middleware;
 
@@ -81,6 +82,41 @@ public sealed class WeightedEndpointTests
         Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A class that learns weights (bound from configuration) learns each endpoint's by its route, on the host's TimeProvider.</summary>
+    [Fact]
+    public async Task EndpointOfALearningClass_TakesTheWeightItsSeatTimeStandsFor()
+    {
+        const string learning = """
+            { "WorkloadIsolation": {
+                "TotalConcurrency": 8, "DefaultClass": "reporting",
+                "Classes": { "reporting": { "QueueLimit": 0, "LearnedWeight": { "SeatTime": "00:00:00.010", "MaxWeight": 6, "Smoothing": 1 } } } } }
+            """;
+        var time = new FakeTimeProvider();
+        await using WebApplication app = await StartAsync(learning, time);
+        using HttpClient client = app.GetTestClient();
+        IWorkloadScheduler scheduler = app.Services.GetRequiredService<IWorkloadScheduler>();
+        List<int> held = [];
+
+        for (int i = 0; i < 2; i++)
+        {
+            TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            _gates.Enqueue(release);
+            Task<HttpResponseMessage> request = client.GetAsync(new Uri("/learned", UriKind.Relative));
+            await Eventually.TrueAsync(() => scheduler.GetSnapshot()["reporting"].InFlight > 0, "the request holds its seats");
+            held.Add(scheduler.GetSnapshot()["reporting"].InFlight);
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            release.SetResult();
+            (await request.WithTimeout()).Dispose();
+            await Eventually.TrueAsync(() => scheduler.GetSnapshot()["reporting"].InFlight == 0, "the seats are free");
+        }
+
+        Assert.Equal([1, 5], held);
+        WorkloadLearnedWeight learned = Assert.Single(scheduler.GetSnapshot()["reporting"].LearnedWeights);
+        Assert.Equal(("HTTP: GET /learned", 5, TimeSpan.FromMilliseconds(50)), (learned.CostKey, learned.Weight, learned.SeatTime));
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<TaskCompletionSource> _gates = new();
+
     [Fact]
     public void WeightBelowOne_IsABadArgument()
     {
@@ -89,10 +125,15 @@ public sealed class WeightedEndpointTests
         Assert.Throws<ArgumentOutOfRangeException>(() => app.MapGet("/x", () => "x").WithWorkloadClass("reporting", weight: 0));
     }
 
-    private async Task<WebApplication> StartAsync(string json)
+    private async Task<WebApplication> StartAsync(string json, TimeProvider? time = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
         builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)));
         builder.Services.AddWorkloadIsolation(builder.Configuration.GetSection("WorkloadIsolation"));
         WebApplication app = builder.Build();
@@ -103,6 +144,12 @@ public sealed class WeightedEndpointTests
         app.MapGet("/by-rule", Slow);
         app.MapGet("/narrow", () => "narrow");
         app.MapGet("/narrow-held", Slow);
+        app.MapGet("/learned", async () =>
+        {
+            _gates.TryDequeue(out TaskCompletionSource? gate);
+            await gate!.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            return "learned";
+        });
         await app.StartAsync().WithTimeout();
         return app;
     }

@@ -54,16 +54,21 @@ internal sealed partial class RequestClassifier
     /// <summary>
     /// Gets the request's class, or <see langword="null"/> when its endpoint is exempt from isolation.
     /// </summary>
-    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint) => Classify(context, endpoint, out _);
+    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint) => Classify(context, endpoint, out _, out _);
 
-    /// <summary>The request's class and the seats it takes there (its endpoint's or its rule's weight; 1 otherwise).</summary>
-    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint, out int weight)
+    /// <summary>
+    /// The request's class and the seats it takes there: its endpoint's or its rule's weight, else (1) its endpoint as
+    /// the cost key a class that learns weights learns by.
+    /// </summary>
+    public WorkloadClass? Classify(HttpContext context, Endpoint? endpoint, out int weight, out string? costKey)
     {
         weight = 1;
+        costKey = null;
         if (endpoint is not null)
         {
             EndpointRoute route = _byEndpoint.TryGetValue(endpoint, out EndpointRoute? cached) ? cached : Route(endpoint);
             weight = route.Weight;
+            costKey = route.CostKey;
             if (route.Class is { } routed)
             {
                 return routed;
@@ -86,6 +91,7 @@ internal sealed partial class RequestClassifier
             if (rule.Matches(context))
             {
                 weight = rule.Weight;
+                costKey = weight == 1 ? costKey : null;
                 return rule.Class;
             }
         }
@@ -135,12 +141,12 @@ internal sealed partial class RequestClassifier
             // A name that is not configured is resolved on every request, so that each fallback is counted and a class
             // added later under that name is found.
             route = _scheduler.TryGetClass(metadata.WorkloadClass, out WorkloadClass? found)
-                ? new EndpointRoute(found, Exempt: false, UnknownName: null, metadata.Weight)
-                : new EndpointRoute(null, Exempt: false, metadata.WorkloadClass, metadata.Weight);
+                ? new EndpointRoute(found, Exempt: false, UnknownName: null, metadata.Weight, CostKeyOf(endpoint, metadata.Weight))
+                : new EndpointRoute(null, Exempt: false, metadata.WorkloadClass, metadata.Weight, CostKeyOf(endpoint, metadata.Weight));
         }
         else
         {
-            route = EndpointRoute.ByRequest;
+            route = new EndpointRoute(null, Exempt: false, UnknownName: null, Weight: 1, CostKeyOf(endpoint, 1));
         }
 
         if (_byEndpoint.Count >= MaxRoutedEndpoints)
@@ -201,10 +207,12 @@ internal sealed partial class RequestClassifier
     /// What an endpoint's metadata decides: a class, exemption, a class name that is not configured, or nothing (the
     /// request's rules, classifiers and the default class decide).
     /// </summary>
-    private sealed record EndpointRoute(WorkloadClass? Class, bool Exempt, string? UnknownName, int Weight = 1)
+    /// <summary>What a class that learns weights learns an endpoint's cost by: its display name (method and route), unless the endpoint sets its weight.</summary>
+    private static string? CostKeyOf(Endpoint endpoint, int weight) => weight == 1 ? endpoint.DisplayName : null;
+
+    private sealed record EndpointRoute(WorkloadClass? Class, bool Exempt, string? UnknownName, int Weight = 1, string? CostKey = null)
     {
         public static readonly EndpointRoute Exempted = new(null, Exempt: true, UnknownName: null);
 
-        public static readonly EndpointRoute ByRequest = new(null, Exempt: false, UnknownName: null);
     }
 }

@@ -41,7 +41,7 @@ internal sealed class WorkloadIsolationMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint(), out int weight);
+        WorkloadClass? workloadClass = _classifier.Classify(context, context.GetEndpoint(), out int weight, out string? costKey);
 
         // The request's span, when someone records it, says what Bulkhead decided: nothing is paid otherwise.
         Activity? activity = Activity.Current is { IsAllDataRequested: true } current ? current : null;
@@ -68,7 +68,12 @@ internal sealed class WorkloadIsolationMiddleware
         }
 
         CancellationToken aborted = context.RequestAborted;
-        ValueTask<WorkloadLease> acquiring = weight == 1 ? workloadClass.AcquireAsync(partition, aborted) : workloadClass.AcquireAsync(partition, weight, aborted);
+        ValueTask<WorkloadLease> acquiring = (weight, costKey) switch
+        {
+            (1, null) => workloadClass.AcquireAsync(partition, aborted),
+            (1, { } key) => workloadClass.AcquireAsync(partition, key, aborted),
+            _ => workloadClass.AcquireAsync(partition, weight, aborted),
+        };
         if (!acquiring.IsCompletedSuccessfully)
         {
             return WaitForSeatAsync(context, acquiring, workloadClass, activity, partition);

@@ -304,6 +304,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                         Jobs = jobs?.Read(c.Name) ?? WorkloadJobCounts.None,
                         FleetState = (limits.RateLimiter as IWorkloadFleetLimiter)?.State,
                         Mode = limits.Mode,
+                        LearnedWeights = limits.LearnedWeight is { } learned && c.LearnedWeights is { } weights ? weights.Snapshot(learned) : [],
                     };
                 })];
         }

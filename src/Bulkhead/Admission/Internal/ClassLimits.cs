@@ -51,6 +51,7 @@ internal sealed class ClassLimits
         // reservation and the whole shared pool.
         int everAvailable = Math.Min(Reserved + pool, PartitionLimit > 0 ? PartitionLimit : int.MaxValue);
         ConfiguredWidest = Math.Min(ConfiguredMax, everAvailable);
+        LearnedWeight = removed ? null : options.LearnedWeight;
         Widest = Math.Max(1, Math.Min(Max, everAvailable));
     }
 
@@ -65,6 +66,9 @@ internal sealed class ClassLimits
     /// force (the adaptive controller's limit, a reload's), so that no waiter waits for seats that cannot free.
     /// </summary>
     public int Widest { get; }
+
+    /// <summary>Gets the class's learned-cost settings, or <see langword="null"/> when it does not learn weights.</summary>
+    public WorkloadLearnedWeightOptions? LearnedWeight { get; }
 
     /// <summary>Gets the seats a unit of work of <paramref name="weight"/> takes under these limits.</summary>
     public int SeatsFor(int weight) => Math.Min(weight, Widest);

@@ -3,6 +3,7 @@ using Bulkhead.Adaptive.Internal;
 using Bulkhead.Execution.Internal;
 using Bulkhead.Queuing.Internal;
 using Bulkhead.Telemetry.Internal;
+using Bulkhead.Weights.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -109,6 +110,11 @@ internal sealed partial class ClassState : WorkloadClass
                 QueueWaits ??= new LatencyHistogram();
             }
 
+            if (value.LearnedWeight is not null)
+            {
+                LearnedWeights ??= new LearnedWeights();
+            }
+
             Volatile.Write(ref _limits, value);
             _runsInline = Threads is null && !value.HasExecutionTimeout && !value.Removed;
             _timesSeats = value.TimesSeats;
@@ -121,6 +127,9 @@ internal sealed partial class ClassState : WorkloadClass
 
     /// <summary>Gets the seat-holding times measured for the class's objective, or <see langword="null"/> before it has one.</summary>
     public LatencyHistogram? SeatTimes { get; private set; }
+
+    /// <summary>Gets what the class learned of its kinds of work, or <see langword="null"/> before it learns weights; kept across reloads.</summary>
+    public LearnedWeights? LearnedWeights { get; private set; }
 
     /// <summary>Gets the queue waits of admitted work measured for the class's objective, or <see langword="null"/> before it has one.</summary>
     public LatencyHistogram? QueueWaits { get; private set; }
@@ -189,6 +198,48 @@ internal sealed partial class ClassState : WorkloadClass
         CheckWeight(weight);
         return _observes ? ObserveAsync(partition, WaitMode.Background, weight) : Engine.AcquireAsync(this, partition, WaitMode.Background, weight, cancellationToken);
     }
+
+    /// <inheritdoc />
+    public override WorkloadLease TryAcquire(string? partition, string costKey)
+    {
+        ArgumentNullException.ThrowIfNull(costKey);
+        return LearnedWeightFor(costKey) is { } weight ? Teach(TryAcquire(partition, weight), costKey) : TryAcquire(partition);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<WorkloadLease> AcquireAsync(string? partition, string costKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(costKey);
+        return LearnedWeightFor(costKey) is { } weight ? Teach(AcquireAsync(partition, weight, cancellationToken), costKey) : AcquireAsync(partition, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition, string costKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(costKey);
+        return LearnedWeightFor(costKey) is { } weight ? Teach(WaitForSeatAsync(partition, weight, cancellationToken), costKey) : WaitForSeatAsync(partition, cancellationToken);
+    }
+
+    /// <summary>The weight learned for a kind of work, within what the class can seat; <see langword="null"/> when the class does not learn weights.</summary>
+    private int? LearnedWeightFor(string costKey)
+    {
+        ClassLimits limits = Limits;
+        return limits.LearnedWeight is { } learned && LearnedWeights is { } weights
+            ? Math.Max(1, Math.Min(weights.WeightFor(costKey, learned), limits.ConfiguredWidest))
+            : null;
+    }
+
+    private static WorkloadLease Teach(WorkloadLease lease, string costKey)
+    {
+        lease.TeachOnRelease(costKey);
+        return lease;
+    }
+
+    private static ValueTask<WorkloadLease> Teach(ValueTask<WorkloadLease> acquiring, string costKey) =>
+        acquiring.IsCompletedSuccessfully ? new ValueTask<WorkloadLease>(Teach(acquiring.Result, costKey)) : TeachAsync(acquiring, costKey);
+
+    private static async ValueTask<WorkloadLease> TeachAsync(ValueTask<WorkloadLease> acquiring, string costKey) =>
+        Teach(await acquiring.ConfigureAwait(false), costKey);
 
     /// <summary>Counts a rejection, in all and by its reason.</summary>
     public void CountRejection(WorkloadRejectionReason reason)

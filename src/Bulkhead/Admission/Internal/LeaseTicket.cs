@@ -20,6 +20,10 @@ internal sealed class LeaseTicket
     private object? _held;
     private const int ForMetrics = 1;
     private const int ForObjective = 2;
+    private const int ForLearnedCost = 4;
+
+    // The kind of work whose learned cost this lease's seat-holding time teaches, or null.
+    private string? _costKey;
 
     private long _heldSince;
     private int _timing;
@@ -75,9 +79,11 @@ internal sealed class LeaseTicket
         object? held = _held;
         int timing = _timing;
         long heldSince = _heldSince;
+        string? costKey = _costKey;
         _class = null;
         _held = null;
         _timing = 0;
+        _costKey = null;
         LeaseTicketPool.Return(this);
         if (held is null)
         {
@@ -90,14 +96,36 @@ internal sealed class LeaseTicket
 
         if (timing != 0)
         {
-            RecordSeatTime(owner, timing, heldSince);
+            RecordSeatTime(owner, timing, heldSince, costKey);
         }
     }
 
+    /// <summary>Makes a lease of this version measure its seat-holding time for <paramref name="costKey"/>, if it does not already.</summary>
+    public void TeachOnRelease(int version, string costKey)
+    {
+        if (ClassOf(version) is not { } owner)
+        {
+            return;
+        }
+
+        _costKey = costKey;
+        if (_timing == 0)
+        {
+            _heldSince = owner.Engine.TimeProvider.GetTimestamp();
+        }
+
+        _timing |= ForLearnedCost;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RecordSeatTime(ClassState owner, int timing, long heldSince)
+    private static void RecordSeatTime(ClassState owner, int timing, long heldSince, string? costKey)
     {
         TimeSpan held = owner.Engine.TimeProvider.GetElapsedTime(heldSince);
+        if ((timing & ForLearnedCost) != 0 && costKey is not null && owner.Limits.LearnedWeight is { } learned)
+        {
+            owner.LearnedWeights?.Record(costKey, held, learned);
+        }
+
         if ((timing & ForObjective) != 0)
         {
             owner.SeatTimes?.Record(held);

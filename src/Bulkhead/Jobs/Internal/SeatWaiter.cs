@@ -15,13 +15,14 @@ internal static class SeatWaiter
         int weight,
         TimeProvider timeProvider,
         Action<WorkloadRejectionReason, TimeSpan>? onRetry,
-        CancellationToken stoppingToken)
+        CancellationToken stoppingToken,
+        string? costKey = null)
     {
         try
         {
             while (true)
             {
-                WorkloadLease lease = await workloadClass.WaitForSeatAsync(partition, weight, stoppingToken).ConfigureAwait(false);
+                WorkloadLease lease = await Wait(workloadClass, partition, weight, costKey, stoppingToken).ConfigureAwait(false);
                 if (lease.IsAcquired || lease.RejectionReason is WorkloadRejectionReason.ShuttingDown or WorkloadRejectionReason.WeightTooLarge)
                 {
                     return lease;
@@ -37,4 +38,8 @@ internal static class SeatWaiter
             return default;
         }
     }
+
+    /// <summary>One wait: by the item's weight, or by its job type where its class learns weights.</summary>
+    private static ValueTask<WorkloadLease> Wait(WorkloadClass workloadClass, string? partition, int weight, string? costKey, CancellationToken stoppingToken) =>
+        costKey is null ? workloadClass.WaitForSeatAsync(partition, weight, stoppingToken) : workloadClass.WaitForSeatAsync(partition, costKey, stoppingToken);
 }

@@ -58,7 +58,17 @@ internal sealed partial class WorkloadJobQueue(
     public ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default) =>
         EnqueueAsync(workloadClass, work, weight: 1, partition, cancellationToken);
 
-    public async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition = null, CancellationToken cancellationToken = default)
+    public ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return EnqueueAsync(workloadClass, work, weight, partition, work, cancellationToken);
+    }
+
+    /// <summary>A job's type, what a class that learns weights learns its cost by: the method the item runs.</summary>
+    private static string JobType(Delegate work) => $"{work.Method.DeclaringType?.FullName}.{work.Method.Name}";
+
+    /// <summary>Queues an item; <paramref name="jobType"/> is the delegate whose method is its job type (the caller's, not a wrapper's).</summary>
+    internal async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition, Delegate jobType, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
         ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
@@ -92,18 +102,22 @@ internal sealed partial class WorkloadJobQueue(
             }
 
             // Accepted under the gate that shutdown closes: an item is either refused here or seen by shutdown.
-            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition, weight);
+            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition, weight) { CostKey = weight == 1 && c is ClassState { Limits.LearnedWeight: not null } ? JobType(jobType) : null };
             _items.TryAdd(item.Sequence, item);
             lane.Counts.Accepted();
             item.Run = Start(item);
         }
     }
 
-    public ValueTask EnqueueAsync(string workloadClass, Func<IServiceProvider, CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default)
+    public ValueTask EnqueueAsync(string workloadClass, Func<IServiceProvider, CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default) =>
+        EnqueueScopedAsync(workloadClass, work, partition, work, cancellationToken);
+
+    /// <summary>Queues an item that uses scoped services, learning its cost by <paramref name="jobType"/>'s method.</summary>
+    internal ValueTask EnqueueScopedAsync(string workloadClass, Func<IServiceProvider, CancellationToken, ValueTask> work, string? partition, Delegate jobType, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
         IServiceScopeFactory factory = scopes ?? throw new InvalidOperationException("This job queue was made without services, so it has no scopes to give its items.");
-        return EnqueueAsync(workloadClass, ct => RunInScopeAsync(factory, work, ct), partition, cancellationToken);
+        return EnqueueAsync(workloadClass, ct => RunInScopeAsync(factory, work, ct), weight: 1, partition, jobType, cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -210,7 +224,7 @@ internal sealed partial class WorkloadJobQueue(
     /// </summary>
     private Task Start(JobItem item)
     {
-        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Partition, item.Weight, timeProvider, onRetry: null, _stopping.Token);
+        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Partition, item.Weight, timeProvider, onRetry: null, _stopping.Token, item.CostKey);
         return seat.IsCompleted ? Task.Run(() => RunAsync(item, seat)) : RunAsync(item, seat);
     }
 
@@ -330,6 +344,9 @@ internal sealed partial class WorkloadJobQueue(
 
         /// <summary>Gets the seats the item takes when it runs.</summary>
         public int Weight { get; } = weight;
+
+        /// <summary>Gets the item's job type, for a class that learns weights; <see langword="null"/> when the item has a weight of its own.</summary>
+        public string? CostKey { get; init; }
 
         public Task Run { get; set; } = Task.CompletedTask;
 

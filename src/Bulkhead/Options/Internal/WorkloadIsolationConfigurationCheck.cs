@@ -52,6 +52,13 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("QueueWaitP99", Duration),
         ("SeatTimeP99", Duration)) with { AnyOf = ["QueueWaitP99", "SeatTimeP99"] };
 
+    private static readonly Setting LearnedWeight = Setting.Object(
+        required: [],
+        ("SeatTime", Duration),
+        ("MinWeight", Int),
+        ("MaxWeight", Int),
+        ("Smoothing", Number));
+
     private static readonly Setting Adaptive = Setting.Object(
         required: [],
         ("Enabled", Bool),
@@ -77,6 +84,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Execution", Execution),
         ("Jobs", Jobs),
         ("Objective", Objective),
+        ("LearnedWeight", LearnedWeight),
         ("Fleet", Fleet),
         ("Mode", Setting.Enum<WorkloadIsolationMode>()));
 

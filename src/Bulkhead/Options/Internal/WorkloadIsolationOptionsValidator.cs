@@ -113,8 +113,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             }
             else if (knownClass && rule.Weight > 1 && options.Classes.TryGetValue(rule.Class!, out WorkloadClassOptions? target))
             {
-                int pool = options.TotalConcurrency - options.Classes.Values.Sum(c => c?.ReservedConcurrency ?? 0);
-                int widest = Math.Min(Math.Min(target.MaxConcurrency ?? options.TotalConcurrency, target.ReservedConcurrency + pool), target.MaxConcurrencyPerPartition ?? int.MaxValue);
+                int widest = WidestUnit(options, target);
                 if (rule.Weight > widest)
                 {
                     failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight {rule.Weight} is more seats than class '{rule.Class}' can ever give ({widest}: its MaxConcurrency, its reservation and the shared pool, and its MaxConcurrencyPerPartition); its requests would all be rejected."));
@@ -175,6 +174,36 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (adaptive.Enabled && adaptive.ThreadPoolDelayP99 is null && !options.Classes.Values.Any(c => c?.Objective is { QueueWaitP99: not null } or { SeatTimeP99: not null }))
         {
             failures.Add("WorkloadIsolation: Adaptive is enabled but has nothing to keep: set Adaptive:ThreadPoolDelayP99 or a class's Objective (QueueWaitP99 or SeatTimeP99).");
+        }
+    }
+
+    /// <summary>The most seats one unit of work of a class can ever hold: its maximum, its partition limit, its reservation and the whole pool.</summary>
+    private static int WidestUnit(WorkloadIsolationOptions options, WorkloadClassOptions c)
+    {
+        int pool = options.TotalConcurrency - options.Classes.Values.Sum(other => other?.ReservedConcurrency ?? 0);
+        return Math.Min(Math.Min(c.MaxConcurrency ?? options.TotalConcurrency, c.ReservedConcurrency + pool), c.MaxConcurrencyPerPartition ?? int.MaxValue);
+    }
+
+    private static void ValidateLearnedWeight(string prefix, WorkloadIsolationOptions options, WorkloadClassOptions c, WorkloadLearnedWeightOptions learned, List<string> failures)
+    {
+        if (learned.SeatTime <= TimeSpan.Zero || learned.SeatTime > TimeSpan.FromHours(1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: LearnedWeight: SeatTime ({learned.SeatTime}) must be positive and at most an hour."));
+        }
+
+        if (!(learned.Smoothing > 0 && learned.Smoothing <= 1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: LearnedWeight: Smoothing ({learned.Smoothing}) must be more than 0 and at most 1."));
+        }
+
+        int widest = WidestUnit(options, c);
+        if (learned.MinWeight < 1 || learned.MaxWeight < learned.MinWeight)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: LearnedWeight: MinWeight ({learned.MinWeight}) must be 1 or more and MaxWeight ({learned.MaxWeight}) at least MinWeight."));
+        }
+        else if (learned.MaxWeight > widest && widest >= 1)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: LearnedWeight: MaxWeight ({learned.MaxWeight}) is more seats than the class can ever give ({widest}: its MaxConcurrency, its reservation and the shared pool, and its MaxConcurrencyPerPartition)."));
         }
     }
 
@@ -270,6 +299,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.Objective is { } objective)
         {
             ValidateObjective(prefix, objective, failures);
+        }
+
+        if (classOptions.LearnedWeight is { } learned)
+        {
+            ValidateLearnedWeight(prefix, options, classOptions, learned, failures);
         }
 
         if (classOptions.Mode is { } mode && !Enum.IsDefined(mode))
