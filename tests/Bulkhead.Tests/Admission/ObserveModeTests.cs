@@ -37,24 +37,27 @@ public sealed class ObserveModeTests
                 string? partition = partitions[random.Next(partitions.Length)];
                 bool wait = random.Next(4) != 0;
                 bool background = wait && random.Next(8) == 0;
+
+                // A third of the units are wide (2 to 4 seats; some wider than their class can seat).
+                int weight = random.Next(3) == 0 ? random.Next(2, 5) : 1;
                 WorkloadClass enforced = enforce.GetClass(name);
                 WorkloadClass observed = observe.GetClass(name);
                 if (!wait)
                 {
-                    WorkloadLease lease = enforced.TryAcquire(partition);
+                    WorkloadLease lease = enforced.TryAcquire(partition, weight);
                     if (lease.IsAcquired)
                     {
                         enforceHeld.Add(step, lease);
                     }
 
-                    observeLeases.Add(step, AdmittedAtOnce(observed.TryAcquire(partition)));
+                    observeLeases.Add(step, AdmittedAtOnce(observed.TryAcquire(partition, weight)));
                 }
                 else
                 {
                     var cts = new CancellationTokenSource();
-                    Task<WorkloadLease> task = background ? enforced.WaitForSeatAsync(partition, cts.Token).AsTask() : enforced.AcquireAsync(partition, cts.Token).AsTask();
+                    Task<WorkloadLease> task = background ? enforced.WaitForSeatAsync(partition, weight, cts.Token).AsTask() : enforced.AcquireAsync(partition, weight, cts.Token).AsTask();
                     enforcePending.Add(step, (task, cts));
-                    observeLeases.Add(step, background ? AdmittedAtOnce(observed.WaitForSeatAsync(partition)) : AdmittedAtOnce(observed.AcquireAsync(partition)));
+                    observeLeases.Add(step, background ? AdmittedAtOnce(observed.WaitForSeatAsync(partition, weight)) : AdmittedAtOnce(observed.AcquireAsync(partition, weight)));
                 }
             }
             else if (dice < 75 && enforceHeld.Count > 0)
@@ -94,7 +97,8 @@ public sealed class ObserveModeTests
         }
 
         long rejected = enforce.GetSnapshot().Classes.Sum(c => c.Rejected);
-        Assert.True(rejected > 100 && enforce.GetSnapshot().Classes.Sum(c => c.Canceled) > 10, $"The trace must exercise rejections ({rejected}) and cancellations.");
+        long tooWide = enforce.GetSnapshot().Classes.Sum(c => c.RejectedByReason[WorkloadRejectionReason.WeightTooLarge]);
+        Assert.True(rejected > 100 && tooWide > 10 && enforce.GetSnapshot().Classes.Sum(c => c.Canceled) > 10, $"The trace must exercise rejections ({rejected}, {tooWide} too wide) and cancellations.");
         Assert.All(observe.GetSnapshot().Classes, c => Assert.Equal(WorkloadIsolationMode.Observe, c.Mode));
     }
 
