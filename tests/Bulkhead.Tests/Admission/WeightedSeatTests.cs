@@ -256,6 +256,66 @@ public sealed class WeightedSeatTests
         await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"] is { InFlight: 0, Jobs.Completed: 1 }, "the item ran and freed its seats");
     }
 
+    /// <summary>
+    /// Wide units decided under the lock race single seats taken and freed without it, on eight threads: no class ever
+    /// holds more seats than its maximum, the host never more than its total, and every seat comes back.
+    /// </summary>
+    [Fact]
+    public async Task WideAndSingleSeats_UnderConcurrentLoad_NeverExceedTheLimitsAndAllComeBack()
+    {
+        using WorkloadScheduler scheduler = new(
+            new WorkloadIsolationOptions { TotalConcurrency = 8, DefaultClass = "interactive" }
+                .AddClass("interactive", c => (c.ReservedConcurrency, c.MaxConcurrency, c.QueueLimit, c.QueueTimeout) = (2, 8, 1_000, Timeout.InfiniteTimeSpan))
+                .AddClass("reports", c => (c.Priority, c.MaxConcurrency, c.QueueLimit, c.QueueTimeout, c.MaxConcurrencyPerPartition) = (1, 6, 1_000, Timeout.InfiniteTimeSpan, 4))
+                .AddClass("batch", c => (c.Priority, c.ReservedConcurrency, c.MaxConcurrency, c.QueueLimit, c.QueueTimeout) = (2, 1, 5, 1_000, Timeout.InfiniteTimeSpan)),
+            TimeProvider.System);
+        string[] names = ["interactive", "reports", "batch"];
+        int[] maxima = [8, 6, 5];
+        int[] seats = new int[3];
+        int total = 0;
+        int violations = 0;
+        long admitted = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+
+        async Task Worker(int seed)
+        {
+            var random = new Random(seed);
+            while (!stop.IsCancellationRequested)
+            {
+                int k = random.Next(3);
+                int weight = random.Next(3) == 0 ? random.Next(2, 5) : 1;
+                string partition = random.Next(2) == 0 ? "a" : "b";
+                WorkloadClass c = scheduler.GetClass(names[k]);
+                using WorkloadLease lease = random.Next(4) == 0 ? c.TryAcquire(partition, weight) : await c.AcquireAsync(partition, weight);
+                if (!lease.IsAcquired)
+                {
+                    continue;
+                }
+
+                Interlocked.Increment(ref admitted);
+                if (Interlocked.Add(ref seats[k], weight) > maxima[k] | Interlocked.Add(ref total, weight) > 8)
+                {
+                    Interlocked.Increment(ref violations);
+                }
+
+                if (random.Next(3) == 0)
+                {
+                    await Task.Yield();
+                }
+
+                Interlocked.Add(ref total, -weight);
+                Interlocked.Add(ref seats[k], -weight);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => Worker(i)))).WithTimeout();
+
+        Assert.Equal(0, violations);
+        Assert.True(admitted > 1_000, $"Only {admitted} admissions: the test did not load the engine.");
+        Assert.All(scheduler.GetSnapshot().Classes, c => Assert.Equal((c.Name, 0, 0), (c.Name, c.InFlight, c.Queued)));
+        Assert.Equal(0, scheduler.Engine.SharedInUse);
+    }
+
     private static void Cleanup(WorkloadScheduler scheduler, IEnumerable<Task<WorkloadLease>> waiting)
     {
         scheduler.Dispose();
