@@ -26,13 +26,20 @@ public static class LoadTestCommand
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
+        var headroom = new Option<double?>("--headroom") { Description = "CostStep: the adaptive controller's Headroom (default 0.8)." };
+        var downstream = new Option<bool>("--downstream") { Description = "CostStep: the reports' cost is in a shared downstream interactive calls use too (20 then 40 of 64 units), not the CPU; static limits 3 and 1, an interactive seat-time objective of 10 ms, 4 s to settle." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
         {
-            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs, cold,
+            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs, cold, downstream, headroom,
         };
         root.SetAction(async (parse, ct) =>
         {
             LoadTestOptions defaults = parse.GetValue(quick) ? LoadTestOptions.Quick : new LoadTestOptions();
+            if (parse.GetValue(downstream))
+            {
+                defaults = defaults.WithCostStepDownstream();
+            }
+
             Mode[]? chosen = parse.GetValue(modes);
 
             // --modes applies to the scenario it names modes of; the others keep theirs.
@@ -50,6 +57,7 @@ public static class LoadTestCommand
                 Scenario = parse.GetResult(scenario) is null && parse.GetValue(quick) ? Scenario.All : parse.GetValue(scenario),
                 SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
                 PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
+                Headroom = parse.GetValue(headroom) ?? defaults.Headroom,
                 CostStepModes = ChosenFor(Scenario.CostStep, defaults.CostStepModes),
                 AdminStormModes = ChosenFor(Scenario.AdminStorm, defaults.AdminStormModes),
                 HotTenantModes = ChosenFor(Scenario.HotTenant, defaults.HotTenantModes),
@@ -72,8 +80,10 @@ public static class LoadTestCommand
         var reportLimit = new Option<int>("--report-limit") { Description = "Cost step: the static reporting limit.", DefaultValueFactory = _ => 4 };
         var seatObjective = new Option<double>("--seat-objective-ms") { Description = "Cost step: the interactive seat-time objective (p99); 0 for none." };
         var poolObjective = new Option<double>("--pool-objective-ms") { Description = "Cost step: the ThreadPool delay objective (p99); 0 for none." };
-        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective };
-        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), parse.GetValue(reportLimit), parse.GetValue(seatObjective), parse.GetValue(poolObjective), ct));
+        var serverDownstream = new Option<bool>("--downstream") { Description = "Cost step: the reports' cost is in a shared downstream." };
+        var serverHeadroom = new Option<double>("--headroom") { Description = "Cost step: the adaptive controller's Headroom.", DefaultValueFactory = _ => 0.8 };
+        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective, serverDownstream, serverHeadroom };
+        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), parse.GetValue(reportLimit), parse.GetValue(seatObjective), parse.GetValue(poolObjective), ct, parse.GetValue(serverDownstream), parse.GetValue(serverHeadroom)));
         root.Subcommands.Add(server);
         return await root.Parse(args).InvokeAsync();
     }

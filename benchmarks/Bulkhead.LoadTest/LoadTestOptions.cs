@@ -38,6 +38,15 @@ public sealed record LoadTestOptions
     /// <summary>Gets how long each half of the cost step runs before it is measured, for every mode alike.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Gets a value indicating whether the cost step's cost is in a shared downstream (a pool of 64 units that
+    /// interactive calls use too) instead of the CPU: the harm then grows with the reports admitted.
+    /// </summary>
+    public bool CostStepDownstream { get; init; }
+
+    /// <summary>Gets the adaptive controller's headroom in the cost step (the library's default, 0.8, unless set).</summary>
+    public double Headroom { get; init; } = 0.8;
+
     /// <summary>Gets the admin storm's modes.</summary>
     public IReadOnlyList<Mode> AdminStormModes { get; init; } = [Mode.AdminNoIsolation, Mode.AdminAspNetLimiter, Mode.AdminBulkhead];
 
@@ -58,6 +67,20 @@ public sealed record LoadTestOptions
 
     /// <summary>Gets the weighted-seats scenario's modes.</summary>
     public IReadOnlyList<Mode> WeightedModes { get; init; } = [Mode.WeightedNoIsolation, Mode.WeightedOneSeatEach, Mode.WeightedHandTuned, Mode.WeightedSeats];
+
+    /// <summary>
+    /// The cost step's downstream variant: the reports' cost in a shared downstream; static limits 3 (light) and 1
+    /// (heavy), an interactive seat-time objective of 10 ms and no ThreadPool objective; 4 s to settle each half.
+    /// </summary>
+    public LoadTestOptions WithCostStepDownstream() => this with
+    {
+        CostStepDownstream = true,
+        LightLimit = 3,
+        HeavyLimit = 1,
+        SeatObjectiveMs = 10,
+        PoolObjectiveMs = 0,
+        Settle = Settle > TimeSpan.FromSeconds(2) || Duration < TimeSpan.FromSeconds(3) ? Settle : TimeSpan.FromSeconds(4),
+    };
 
     /// <summary>The quick form: one repetition of 4-second phases, under a minute for every mode.</summary>
     public static LoadTestOptions Quick => new() { Duration = TimeSpan.FromSeconds(3), Repetitions = 1 };

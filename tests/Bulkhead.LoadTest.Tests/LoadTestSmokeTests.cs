@@ -36,18 +36,22 @@ public sealed class LoadTestSmokeTests
         });
     }
 
-    [Fact]
-    public async Task TinyCostStep_RunsEveryModeAndReportsBothHalves()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TinyCostStep_RunsEveryModeAndReportsBothHalves(bool downstream)
     {
-        await RunAsync(Tiny with { Scenario = Scenario.CostStep }, async (options, output) =>
+        LoadTestOptions tiny = Tiny with { Scenario = Scenario.CostStep };
+        await RunAsync(downstream ? tiny.WithCostStepDownstream() : tiny, async (options, output) =>
         {
-            string table = await File.ReadAllTextAsync(Path.Combine(output, "cost-step.md"));
+            string name = CostStep.CostStepRunner.FileName(options);
+            string table = await File.ReadAllTextAsync(Path.Combine(output, $"{name}.md"));
             foreach (Mode mode in options.CostStepModes)
             {
                 Assert.Contains($"| {CostStep.CostStepRunner.Describe(mode, options)} |", table, StringComparison.Ordinal);
             }
 
-            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "cost-step.csv"));
+            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, $"{name}.csv"));
             Assert.Equal(1 + options.CostStepModes.Count, runs.Length);
             Assert.All(runs.Skip(1), run =>
             {
@@ -55,7 +59,7 @@ public sealed class LoadTestSmokeTests
                 Assert.All(fields[2..8], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run));
                 Assert.True(int.Parse(fields[8], System.Globalization.CultureInfo.InvariantCulture) >= 1, run);
             });
-            Assert.True(new FileInfo(Path.Combine(output, "cost-step.svg")).Length > 0);
+            Assert.True(new FileInfo(Path.Combine(output, $"{name}.svg")).Length > 0);
         });
     }
 

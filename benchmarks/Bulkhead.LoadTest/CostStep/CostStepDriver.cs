@@ -18,17 +18,22 @@ internal static class CostStepDriver
 {
     public static async Task<CostStepResult> RunAsync(Mode mode, int repetition, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken,
+        string[] settings =
+        [
             "--report-limit", (mode == Mode.StaticTunedHeavy ? options.HeavyLimit : options.LightLimit).ToString(CultureInfo.InvariantCulture),
             "--seat-objective-ms", options.SeatObjectiveMs.ToString("R", CultureInfo.InvariantCulture),
-            "--pool-objective-ms", options.PoolObjectiveMs.ToString("R", CultureInfo.InvariantCulture));
+            "--pool-objective-ms", options.PoolObjectiveMs.ToString("R", CultureInfo.InvariantCulture),
+            "--headroom", options.Headroom.ToString("R", CultureInfo.InvariantCulture),
+            .. (options.CostStepDownstream ? (string[])["--downstream"] : []),
+        ];
+        await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken, settings);
         using HttpClient http = LoadDriver.CreateClient(server.Address);
         await LoadDriver.WarmUpAsync(http, "/cost-report", cancellationToken);
         LoadDriver.Interactive baseline = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
 
         await SetCostAsync(http, 1, cancellationToken);
         await using Flood flood = await Flood.StartAsync(http, "/cost-report", options, cancellationToken);
-        await Task.Delay(options.Settle, cancellationToken);
+        await SettleAsync(http, options, cancellationToken);
         (LoadDriver.Interactive light, double lightReports) = await MeasureAsync(http, flood, options, cancellationToken);
         (int lightLimit, double? lightSeat) = await ReadSnapshotAsync(http, cancellationToken);
 
@@ -45,6 +50,22 @@ internal static class CostStepDriver
         long before = flood.Reports;
         LoadDriver.Interactive measured = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
         return (measured, (flood.Reports - before) / measured.Seconds);
+    }
+
+    /// <summary>
+    /// The light half's settling time. With the cost in a downstream, interactive traffic goes on meanwhile (unmeasured),
+    /// as it does in a real service: the interactive seat-time objective has nothing to measure without it.
+    /// </summary>
+    private static async Task SettleAsync(HttpClient http, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        if (options.CostStepDownstream)
+        {
+            await LoadDriver.MeasureInteractiveAsync(http, options with { Duration = options.Settle }, cancellationToken);
+        }
+        else
+        {
+            await Task.Delay(options.Settle, cancellationToken);
+        }
     }
 
     private static async Task SetCostAsync(HttpClient http, double factor, CancellationToken cancellationToken)

@@ -25,17 +25,24 @@ public static class CostStepRunner
         if (options.Chart)
         {
             Directory.CreateDirectory(options.OutputDirectory);
-            SaveChart(results, options, Path.Combine(options.OutputDirectory, "cost-step.svg"));
+            SaveChart(results, options, Path.Combine(options.OutputDirectory, $"{FileName(options)}.svg"));
         }
 
         await ScenarioRuns.WriteAsync(
-            "cost-step",
+            FileName(options),
             ToMarkdown(results, options),
             ["mode,repetition,baseline_p99_ms,light_p99_ms,heavy_p99_ms,transition_p99_ms,light_reports_per_s,heavy_reports_per_s,light_limit,heavy_limit,light_seat_time_p99_ms,heavy_seat_time_p99_ms",
              .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.LightP99:F2},{r.HeavyP99:F2},{r.TransitionP99:F2},{r.LightReportsPerSecond:F2},{r.HeavyReportsPerSecond:F2},{r.LightLimit},{r.HeavyLimit},{r.LightSeatTimeP99:F2},{r.HeavySeatTimeP99:F2}"))],
             options,
             console,
             cancellationToken);
+    }
+
+    /// <summary>Where the results go: <c>cost-step</c>, or <c>cost-step-downstream</c> for the downstream variant.</summary>
+    public static string FileName(LoadTestOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.CostStepDownstream ? "cost-step-downstream" : "cost-step";
     }
 
     public static string Describe(Mode mode, LoadTestOptions options) => mode switch
@@ -54,10 +61,13 @@ public static class CostStepRunner
 
         CultureInfo c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
+        string cost = options.CostStepDownstream
+            ? $"{CostStepServer.LightUnits} units of a shared downstream of 64 (first in, first out; interactive calls take 1) for {CostStepServer.HoldTime.TotalMilliseconds:F0} ms, then {2 * CostStepServer.LightUnits} units from halfway; interactive traffic goes on (unmeasured) while each half settles"
+            : $"{2 * CostStepServer.LightCpuMs:F0} ms of CPU around a 20 ms await, then {4 * CostStepServer.LightCpuMs:F0} ms from halfway";
         text.AppendLine(c, $"Interactive: {options.InteractiveRate} requests/s open loop. Reports: {options.ReportClients} closed-loop clients; "
-            + $"{2 * CostStepServer.LightCpuMs:F0} ms of CPU around a 20 ms await, then {4 * CostStepServer.LightCpuMs:F0} ms from halfway. Admission only (no dedicated threads). "
+            + $"{cost}. Admission only (no dedicated threads). "
             + $"Each half runs {options.Settle.TotalSeconds:F0} s, then is measured for {options.Duration.TotalSeconds:F0} s; {options.Repetitions} repetition(s), medians with min–max. "
-            + $"Adaptive: {Objectives(options)}, reporting configured at 16, window 250 ms, at least 20 measures a window.");
+            + $"Adaptive: {Objectives(options)}, reporting configured at 16, window 250 ms, at least 20 measures a window, headroom {options.Headroom:0.##}.");
         text.AppendLine();
         text.AppendLine("| mode | p99 ÷ baseline, light | p99 ÷ baseline, heavy | p99 while the cost changes | reports/s, light | reports/s, heavy | reports, both halves ÷ static heavy | reporting limit, light / heavy |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");

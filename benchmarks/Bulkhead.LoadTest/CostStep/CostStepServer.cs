@@ -12,13 +12,24 @@ internal static class CostStepServer
     /// <summary>The light report's CPU, in milliseconds, on either side of a 20 ms await; doubled by the step.</summary>
     public const double LightCpuMs = 5;
 
+    /// <summary>The downstream variant: the light report takes this many of the downstream's 64 units for <see cref="HoldTime"/>; doubled by the step.</summary>
+    public const int LightUnits = 20;
+
+    public static readonly TimeSpan HoldTime = TimeSpan.FromMilliseconds(5);
+
     private static double s_factor = 1;
+
+    /// <summary>Gets or sets a value indicating whether the reports' cost is in the shared downstream rather than the CPU.</summary>
+    public static bool Downstream { get; set; }
+
+    /// <summary>Gets the shared downstream (64 units, first in, first out) of the downstream variant.</summary>
+    public static Downstream SharedDownstream { get; } = new(64);
 
 
 
     public static bool IsCostStep(Mode mode) => mode is Mode.StaticTunedLight or Mode.StaticTunedHeavy or Mode.AdaptiveAimd or Mode.AdaptiveGradient;
 
-    public static void Configure(WebApplicationBuilder builder, Mode mode, int reportLimit, double seatObjectiveMs, double poolObjectiveMs)
+    public static void Configure(WebApplicationBuilder builder, Mode mode, int reportLimit, double seatObjectiveMs, double poolObjectiveMs, double headroom)
     {
         builder.Services.AddWorkloadIsolation(o =>
         {
@@ -36,6 +47,7 @@ internal static class CostStepServer
             o.Adaptive.Algorithm = mode == Mode.AdaptiveGradient ? WorkloadAdaptiveAlgorithm.Gradient : WorkloadAdaptiveAlgorithm.Aimd;
             o.Adaptive.Window = TimeSpan.FromMilliseconds(250);
             o.Adaptive.MinSamples = 20;
+            o.Adaptive.Headroom = headroom;
             o.Adaptive.ThreadPoolDelayP99 = adaptive && poolObjectiveMs > 0 ? TimeSpan.FromMilliseconds(poolObjectiveMs) : null;
         });
     }
@@ -44,7 +56,15 @@ internal static class CostStepServer
     {
         app.MapGet("/cost-report", async () =>
         {
-            double cpu = LightCpuMs * Volatile.Read(ref s_factor);
+            double factor = Volatile.Read(ref s_factor);
+            if (Downstream)
+            {
+                CpuWork.Run(0.2);
+                await SharedDownstream.UseAsync((int)(LightUnits * factor), HoldTime);
+                return "report";
+            }
+
+            double cpu = LightCpuMs * factor;
             CpuWork.Run(cpu);
             await Task.Delay(20);
             CpuWork.Run(cpu);

@@ -14,7 +14,7 @@ namespace Bulkhead.LoadTest.Server;
 /// </summary>
 internal static class LoadTestServer
 {
-    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, int reportLimit, double seatObjectiveMs, double poolObjectiveMs, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, int reportLimit, double seatObjectiveMs, double poolObjectiveMs, CancellationToken cancellationToken, bool downstream = false, double headroom = 0.8)
     {
         // Every server does the same amount of work per request: the driver's calibration, not its own.
         CpuWork.IterationsPerMillisecond = iterationsPerMillisecond;
@@ -48,7 +48,8 @@ internal static class LoadTestServer
 
         if (CostStepServer.IsCostStep(mode))
         {
-            CostStepServer.Configure(builder, mode, reportLimit, seatObjectiveMs, poolObjectiveMs);
+            CostStepServer.Configure(builder, mode, reportLimit, seatObjectiveMs, poolObjectiveMs, headroom);
+            CostStepServer.Downstream = downstream;
         }
 
         if (AdminStormServer.IsAdminStorm(mode))
@@ -118,6 +119,16 @@ internal static class LoadTestServer
         {
             // Its own interactive endpoint: interactive calls use the shared downstream too.
             WeightedServer.Map(app, mode);
+        }
+        else if (CostStepServer.IsCostStep(mode) && downstream)
+        {
+            // So do the cost step's with a downstream.
+            app.MapGet("/interactive", async () =>
+            {
+                CpuWork.Run(0.2);
+                await CostStepServer.SharedDownstream.UseAsync(1, CostStepServer.HoldTime);
+                return "ok";
+            });
         }
         else
         {

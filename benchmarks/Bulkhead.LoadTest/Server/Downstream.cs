@@ -1,4 +1,4 @@
-namespace Bulkhead.LoadTest.Weighted;
+namespace Bulkhead.LoadTest.Server;
 
 /// <summary>
 /// A shared downstream of fixed capacity, as a database with a fixed number of workers is: a call takes some units of
