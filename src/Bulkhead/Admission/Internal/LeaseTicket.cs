@@ -85,6 +85,14 @@ internal sealed class LeaseTicket
         _timing = 0;
         _costKey = null;
         LeaseTicketPool.Return(this);
+
+        // Recorded before the seat frees: whoever the freed seat admits next sees what this unit taught (its learned
+        // cost, the objective's measure).
+        if (timing != 0)
+        {
+            RecordSeatTime(owner, timing, heldSince, costKey);
+        }
+
         if (held is null)
         {
             owner.Engine.ReleaseSeat(owner);
@@ -92,11 +100,6 @@ internal sealed class LeaseTicket
         else
         {
             ReleaseHeld(owner, held);
-        }
-
-        if (timing != 0)
-        {
-            RecordSeatTime(owner, timing, heldSince, costKey);
         }
     }
 
