@@ -119,6 +119,12 @@ internal sealed partial class AdmissionEngine
     {
         var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background, Weight = weight, Timeout = background ? Timeout.InfiniteTimeSpan : limits.QueueTimeout };
         c.Queue.Add(waiter, lifo: limits.Lifo);
+        if (waiter.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            waiter.DueAt = DueAt(waiter.EnqueuedTimestamp, waiter.Timeout);
+            c.Due.Add(waiter);
+        }
+
         _totalQueued++;
         PublishUnsynchronized();
 
@@ -150,7 +156,17 @@ internal sealed partial class AdmissionEngine
                 return;
             }
 
-            RemoveUnsynchronized(waiter, outcome, ref completions);
+            if (outcome == WaitOutcome.TimedOut)
+            {
+                // Every waiter of the class due by now leaves, in the order they fell due: timers due together may run
+                // in any order, and the order of leaving decides ties in whom a full queue turns away later.
+                ExpireDueUnsynchronized(waiter.Class, Math.Max(TimeProvider.GetTimestamp(), waiter.DueAt), ref completions);
+            }
+            else
+            {
+                RemoveUnsynchronized(waiter, outcome, ref completions);
+            }
+
             PublishUnsynchronized();
 
             // A wide waiter leaving may let the narrower one behind it start, or free the shared seats it was gathering.
@@ -173,6 +189,7 @@ internal sealed partial class AdmissionEngine
         }
 
         waiter.Class.Queue.Remove(waiter, served: granted);
+        waiter.Class.Due.Remove(waiter);
         waiter.Outcome = outcome;
         _totalQueued--;
 
@@ -295,7 +312,7 @@ internal sealed partial class AdmissionEngine
     {
         while (c.Queue.PeekEligible() is { } waiter)
         {
-            if (waiter.Timeout == Timeout.InfiniteTimeSpan)
+            if (!waiter.InDueOrder)
             {
                 return waiter;
             }
@@ -305,15 +322,32 @@ internal sealed partial class AdmissionEngine
                 now = TimeProvider.GetTimestamp();
             }
 
-            if (TimeProvider.GetElapsedTime(waiter.EnqueuedTimestamp, now) < waiter.Timeout)
+            if (waiter.DueAt > now)
             {
                 return waiter;
             }
 
-            RemoveUnsynchronized(waiter, WaitOutcome.TimedOut, ref completions);
+            ExpireDueUnsynchronized(c, now, ref completions);
         }
 
         return null;
+    }
+
+    /// <summary>Times out the class's waiters due by <paramref name="now"/>, in the order they fell due.</summary>
+    private void ExpireDueUnsynchronized(ClassState c, long now, ref Waiter? completions)
+    {
+        while (c.Due.First is { } due && due.DueAt <= now)
+        {
+            RemoveUnsynchronized(due, WaitOutcome.TimedOut, ref completions);
+        }
+    }
+
+    /// <summary>When a wait that began at <paramref name="enqueued"/> reaches <paramref name="timeout"/>, as a timestamp.</summary>
+    private long DueAt(long enqueued, TimeSpan timeout)
+    {
+        long frequency = TimeProvider.TimestampFrequency;
+        long span = frequency == TimeSpan.TicksPerSecond ? timeout.Ticks : (long)Math.Ceiling(timeout.TotalSeconds * frequency);
+        return span > long.MaxValue - enqueued ? long.MaxValue : enqueued + span;
     }
 
     /// <summary>

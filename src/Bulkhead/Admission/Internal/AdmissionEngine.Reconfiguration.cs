@@ -177,6 +177,7 @@ internal sealed partial class AdmissionEngine
             while (c.Limits.Removed && c.Queue.Any is { } waiter)
             {
                 c.Queue.Remove(waiter, served: false);
+                c.Due.Remove(waiter);
                 waiters.Add(waiter);
             }
         }
@@ -186,6 +187,10 @@ internal sealed partial class AdmissionEngine
         {
             waiter.Class = target;
             target.Queue.Add(waiter, lifo: false);
+            if (waiter.Timeout != Timeout.InfiniteTimeSpan)
+            {
+                target.Due.Add(waiter);
+            }
         }
     }
 

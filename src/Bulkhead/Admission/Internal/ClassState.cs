@@ -149,6 +149,9 @@ internal sealed partial class ClassState : WorkloadClass
     /// <summary>Gets the waiters by partition; guarded by the engine's lock.</summary>
     public PartitionedWaitQueue Queue { get; }
 
+    /// <summary>Gets the waiters with a QueueTimeout in the order they fall due; guarded by the engine's lock.</summary>
+    public DueOrder Due { get; } = new();
+
     public int InFlight => SeatsOf(Volatile.Read(ref SeatWord));
 
     /// <summary>Gets the admissions since start; exact under the engine's lock.</summary>

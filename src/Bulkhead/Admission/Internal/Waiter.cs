@@ -60,6 +60,16 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     /// <summary>Gets how long the waiter may wait (its class's QueueTimeout), or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
     public TimeSpan Timeout { get; init; } = System.Threading.Timeout.InfiniteTimeSpan;
 
+    /// <summary>Gets or sets when the waiter's QueueTimeout passes (a TimeProvider timestamp); set with its <see cref="DueOrder"/>.</summary>
+    public long DueAt { get; set; } = long.MaxValue;
+
+    /// <summary>Gets or sets a value indicating whether the waiter is in its class's <see cref="DueOrder"/>.</summary>
+    public bool InDueOrder { get; set; }
+
+    public Waiter? DueNext { get; set; }
+
+    public Waiter? DuePrevious { get; set; }
+
     /// <summary>Gets a value indicating whether the waiter is background work: no queue timeout, never evicted.</summary>
     public bool Background { get; init; }
 
