@@ -121,36 +121,30 @@ public sealed class LoadTestSmokeTests
     [Fact]
     public async Task TinyStarvation_RunsEveryModeAfterItsBaseline()
     {
-        await RunAsync(Tiny with { Scenario = Scenario.Starvation }, async (options, output) =>
-        {
-            string table = await File.ReadAllTextAsync(Path.Combine(output, "starvation.md"));
-            foreach (Mode mode in options.StarvationModes)
-            {
-                Assert.Contains($"| {Starvation.StarvationRunner.Describe(mode)} |", table, StringComparison.Ordinal);
-            }
-
-            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "starvation.csv"));
-            Assert.Equal(1 + options.StarvationModes.Count, runs.Length);
-            Assert.All(runs.Skip(1), run => Assert.All(run.Split(',')[2..6], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run)));
-        });
+        await RunAsync(Tiny with { Scenario = Scenario.Starvation }, (options, output) =>
+            AssertEveryModeMeasuredAsync(output, "starvation", options.StarvationModes, Starvation.StarvationRunner.Describe, 2..6));
     }
 
     [Fact]
     public async Task TinyWeighted_RunsEveryModeAfterItsBaseline()
     {
-        await RunAsync(Tiny with { Scenario = Scenario.Weighted }, async (options, output) =>
-        {
-            string table = await File.ReadAllTextAsync(Path.Combine(output, "weighted.md"));
-            foreach (Mode mode in options.WeightedModes)
-            {
-                Assert.Contains($"| {Weighted.WeightedRunner.Describe(mode)} |", table, StringComparison.Ordinal);
-            }
+        // Every mode measured its baseline, the flooded p99 and the reports served.
+        await RunAsync(Tiny with { Scenario = Scenario.Weighted }, (options, output) =>
+            AssertEveryModeMeasuredAsync(output, "weighted", options.WeightedModes, Weighted.WeightedRunner.Describe, 2..5));
+    }
 
-            // Every mode measured its baseline, the flooded p99 and the reports served.
-            string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, "weighted.csv"));
-            Assert.Equal(1 + options.WeightedModes.Count, runs.Length);
-            Assert.All(runs.Skip(1), run => Assert.All(run.Split(',')[2..5], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run)));
-        });
+    /// <summary>A scenario's table has a row per mode, and its CSV a run per mode whose figures in <paramref name="figures"/> are all positive.</summary>
+    private static async Task AssertEveryModeMeasuredAsync(string output, string name, IReadOnlyList<Mode> modes, Func<Mode, string> describe, Range figures)
+    {
+        string table = await File.ReadAllTextAsync(Path.Combine(output, $"{name}.md"));
+        foreach (Mode mode in modes)
+        {
+            Assert.Contains($"| {describe(mode)} |", table, StringComparison.Ordinal);
+        }
+
+        string[] runs = await File.ReadAllLinesAsync(Path.Combine(output, $"{name}.csv"));
+        Assert.Equal(1 + modes.Count, runs.Length);
+        Assert.All(runs.Skip(1), run => Assert.All(run.Split(',')[figures], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run)));
     }
 
     [RedisFact]

@@ -54,6 +54,15 @@ internal static class LoadDriver
         (await http.GetAsync(reportPath, cancellationToken)).Dispose();
     }
 
+    /// <summary>Interactive requests measured while a flood runs, and the reports per second the flood got meanwhile.</summary>
+    public static async Task<(Interactive Interactive, double ReportsPerSecond)> MeasureUnderFloodAsync(HttpClient http, Flood flood, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(flood);
+        long before = flood.Reports;
+        Interactive measured = await MeasureInteractiveAsync(http, options, cancellationToken);
+        return (measured, (flood.Reports - before) / measured.Seconds);
+    }
+
     /// <summary>Interactive requests at the options' rate for their duration, open loop.</summary>
     public static async Task<Interactive> MeasureInteractiveAsync(HttpClient http, LoadTestOptions options, CancellationToken cancellationToken)
     {

@@ -34,22 +34,15 @@ internal static class CostStepDriver
         await SetCostAsync(http, 1, cancellationToken);
         await using Flood flood = await Flood.StartAsync(http, "/cost-report", options, cancellationToken);
         await SettleAsync(http, options, cancellationToken);
-        (LoadDriver.Interactive light, double lightReports) = await MeasureAsync(http, flood, options, cancellationToken);
+        (LoadDriver.Interactive light, double lightReports) = await LoadDriver.MeasureUnderFloodAsync(http, flood, options, cancellationToken);
         (int lightLimit, double? lightSeat) = await ReadSnapshotAsync(http, cancellationToken);
 
         await SetCostAsync(http, 2, cancellationToken);
         LoadDriver.Interactive transition = await LoadDriver.MeasureInteractiveAsync(http, options with { Duration = options.Settle }, cancellationToken);
-        (LoadDriver.Interactive heavy, double heavyReports) = await MeasureAsync(http, flood, options, cancellationToken);
+        (LoadDriver.Interactive heavy, double heavyReports) = await LoadDriver.MeasureUnderFloodAsync(http, flood, options, cancellationToken);
         (int heavyLimit, double? heavySeat) = await ReadSnapshotAsync(http, cancellationToken);
 
         return new CostStepResult(mode, repetition, baseline.Ms(99), light.Ms(99), heavy.Ms(99), lightReports, heavyReports, lightLimit, heavyLimit, transition.Ms(99), lightSeat, heavySeat);
-    }
-
-    private static async Task<(LoadDriver.Interactive Interactive, double ReportsPerSecond)> MeasureAsync(HttpClient http, Flood flood, LoadTestOptions options, CancellationToken cancellationToken)
-    {
-        long before = flood.Reports;
-        LoadDriver.Interactive measured = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
-        return (measured, (flood.Reports - before) / measured.Seconds);
     }
 
     /// <summary>

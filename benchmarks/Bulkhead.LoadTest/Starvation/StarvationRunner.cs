@@ -43,9 +43,8 @@ public static class StarvationRunner
         using HttpClient client = LoadDriver.CreateClient(server.Address);
         await LoadDriver.WarmUpAsync(client, "/blocking-report", cancellationToken);
         await using Flood flood = await Flood.StartAsync(client, "/blocking-report", options, cancellationToken);
-        long before = flood.Reports;
-        LoadDriver.Interactive measured = await LoadDriver.MeasureInteractiveAsync(client, options, cancellationToken);
-        return new StarvationResult(mode, repetition, baselineP99, measured.Ms(50), measured.Ms(99), (flood.Reports - before) / measured.Seconds, measured.Errors);
+        (LoadDriver.Interactive measured, double reportsPerSecond) = await LoadDriver.MeasureUnderFloodAsync(client, flood, options, cancellationToken);
+        return new StarvationResult(mode, repetition, baselineP99, measured.Ms(50), measured.Ms(99), reportsPerSecond, measured.Errors);
     }
 
     public static string Describe(Mode mode) => mode switch

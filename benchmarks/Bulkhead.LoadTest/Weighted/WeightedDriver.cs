@@ -18,8 +18,7 @@ internal static class WeightedDriver
 
         await using Flood flood = await Flood.StartAsync(http, ReportPath, options, cancellationToken);
         await Task.Delay(options.Settle, cancellationToken);
-        long before = flood.Reports;
-        LoadDriver.Interactive flooded = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
-        return new WeightedResult(mode, repetition, baseline.Ms(99), flooded.Ms(99), (flood.Reports - before) / flooded.Seconds);
+        (LoadDriver.Interactive flooded, double reportsPerSecond) = await LoadDriver.MeasureUnderFloodAsync(http, flood, options, cancellationToken);
+        return new WeightedResult(mode, repetition, baseline.Ms(99), flooded.Ms(99), reportsPerSecond);
     }
 }

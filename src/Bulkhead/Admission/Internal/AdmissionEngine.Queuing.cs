@@ -268,7 +268,7 @@ internal sealed partial class AdmissionEngine
 
             foreach (ClassState c in group)
             {
-                sharedBlocked |= c.Queue.PeekEligible() is { } waiter && HasRoomFor(c, c.Limits, c.Limits.SeatsFor(waiter.Weight));
+                sharedBlocked |= c.Queue.PeekEligible() is { } waiter && FitsUnderMax(c, waiter);
             }
         }
 
@@ -289,14 +289,9 @@ internal sealed partial class AdmissionEngine
         {
             int index = (cursor + k) % group.Length;
             ClassState c = group[index];
-            if (PeekLiveUnsynchronized(c, ref now, ref completions) is { Weight: > 1 } waiter)
+            if (PeekLiveUnsynchronized(c, ref now, ref completions) is { Weight: > 1 } waiter && c.Limits.SeatsFor(waiter.Weight) > 1 && FitsUnderMax(c, waiter))
             {
-                ClassLimits limits = c.Limits;
-                int seats = limits.SeatsFor(waiter.Weight);
-                if (seats > 1 && HasRoomFor(c, limits, seats))
-                {
-                    return index;
-                }
+                return index;
             }
         }
 
@@ -369,7 +364,7 @@ internal sealed partial class AdmissionEngine
                 break;
             }
 
-            if (c.Queue.PeekEligible() is { } waiter && HasRoomFor(c, limits, limits.SeatsFor(waiter.Weight)))
+            if (c.Queue.PeekEligible() is { } waiter && FitsUnderMax(c, waiter))
             {
                 return true;
             }

@@ -615,8 +615,12 @@ internal sealed partial class AdmissionEngine : IDisposable
         }
     }
 
-    /// <summary>Whether a class's next waiter could start under its maximum: only the shared pool may hold it back.</summary>
-    private static bool HasRoomFor(ClassState c, ClassLimits limits, int seats) => c.InFlight + seats <= limits.Max;
+    /// <summary>Whether a class's head waiter fits under the class's maximum: then only the shared pool may hold it back.</summary>
+    private static bool FitsUnderMax(ClassState c, Waiter head)
+    {
+        ClassLimits limits = c.Limits;
+        return c.InFlight + limits.SeatsFor(head.Weight) <= limits.Max;
+    }
 
     private bool TryClaimSharedSeats(int pool, int seats)
     {
