@@ -22,6 +22,33 @@ public sealed class DecoratedSchedulerTests
         Assert.Equal(1, provider.GetRequiredService<CountingScheduler>().Acquired);
     }
 
+    /// <summary>
+    /// A decorator written before weights (it overrides only the one-seat overloads): weight 1 and cost keys go through
+    /// its own overloads, and a wider unit is refused with a clear exception rather than taken as one seat.
+    /// </summary>
+    [Fact]
+    public async Task DecoratorWithoutWeights_TakesOneSeatThroughItsOwnOverloads_AndRefusesWiderUnits()
+    {
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("default").AddClass("batch"));
+        CountingScheduler.Decorate(services);
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        CountingScheduler counting = provider.GetRequiredService<CountingScheduler>();
+        WorkloadClass batch = counting.GetClass("batch");
+
+        using (WorkloadLease one = batch.TryAcquire(null, weight: 1))
+        using (WorkloadLease keyed = await batch.AcquireAsync(null, "export"))
+        using (WorkloadLease background = await batch.WaitForSeatAsync(null, weight: 1))
+        {
+            Assert.True(one.IsAcquired && keyed.IsAcquired && background.IsAcquired);
+        }
+
+        Assert.Equal(3, counting.Acquired);
+        NotSupportedException refused = Assert.Throws<NotSupportedException>(() => batch.TryAcquire(null, weight: 2));
+        Assert.Contains("batch", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.TryAcquire(null, weight: 0));
+    }
+
     [Fact]
     public async Task HostedService_DecoratedScheduler_TakesItsSeatThroughTheDecorator()
     {
