@@ -45,7 +45,13 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     [ThreadStatic]
     private static DedicatedThreadScheduler? t_current;
 
-    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null)
+    /// <param name="workloadClass">The class the threads run work of, for their names and logs.</param>
+    /// <param name="threadCount">How many threads to start.</param>
+    /// <param name="priority">The CPU priority the threads lower themselves to.</param>
+    /// <param name="timeProvider">The watchdog's clock; <see langword="null"/> for no watchdog.</param>
+    /// <param name="logger">Where starvation and advice are logged.</param>
+    /// <param name="threadPoolSpins">Whether the process's ThreadPool workers spin before they sleep; <see langword="null"/> reads it (<see cref="ThreadPoolSpinning.IsOn()"/>).</param>
+    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null, bool? threadPoolSpins = null)
     {
         Priority = priority;
         _workloadClass = workloadClass;
@@ -54,6 +60,11 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
         for (int i = 0; i < threadCount; i++)
         {
             AddThread();
+        }
+
+        if (priority != WorkloadCpuPriority.Normal && (threadPoolSpins ?? ThreadPoolSpinning.IsOn()))
+        {
+            LogThreadPoolSpins(_logger, workloadClass, threadCount, priority, ThreadPoolSpinning.ConfigName);
         }
 
         _watchdog = timeProvider?.CreateTimer(static state => ((DedicatedThreadScheduler)state!).Watch(), this, WatchInterval, WatchInterval);
@@ -171,6 +182,9 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
             Interlocked.Increment(ref _executed);
         }
     }
+
+    [LoggerMessage(42, LogLevel.Information, "Workload class '{WorkloadClass}' runs on {Threads} dedicated thread(s) at CpuPriority {CpuPriority}, while idle ThreadPool workers spin at normal priority before they sleep and take CPU from them. Set the runtime property {Property} to 0 (or DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0) to give it back.")]
+    private static partial void LogThreadPoolSpins(ILogger logger, string workloadClass, int threads, WorkloadCpuPriority cpuPriority, string property);
 
     [LoggerMessage(40, LogLevel.Warning, "All {Busy} dedicated threads of workload class '{WorkloadClass}' have been blocked for a second while {Waiting} work item(s) wait for one: work on them probably waits synchronously (.Result, .Wait()) for work queued behind it. Added a thread ({Threads} of at most {Most}); await instead of blocking.")]
     private static partial void LogStarvedThreadAdded(ILogger logger, string workloadClass, int busy, int waiting, int threads, int most);
