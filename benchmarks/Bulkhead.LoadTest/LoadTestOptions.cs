@@ -57,7 +57,7 @@ public sealed record LoadTestOptions
     public bool Cold { get; init; }
 
     /// <summary>Gets the hot tenant's modes.</summary>
-    public IReadOnlyList<Mode> HotTenantModes { get; init; } = [Mode.TenantNoIsolation, Mode.TenantAspNetPartitioned, Mode.TenantBulkhead];
+    public IReadOnlyList<Mode> HotTenantModes { get; init; } = [Mode.TenantNoIsolation, Mode.TenantAspNetPartitioned, Mode.TenantBulkhead, Mode.TenantBulkheadBacklogIdle];
 
     /// <summary>Gets each quiet tenant's rate in the hot tenant scenario, requests/s; the hot tenant sends ten times this.</summary>
     public double TenantRate { get; init; } = 4;

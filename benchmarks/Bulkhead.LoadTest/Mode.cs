@@ -54,6 +54,9 @@ public enum Mode
     /// <summary>Hot tenant: Bulkhead, a reporting class of two seats, one per tenant, served round robin across tenants.</summary>
     TenantBulkhead,
 
+    /// <summary>Hot tenant: as <see cref="TenantBulkhead"/>, and a backlogged tenant's reports run on idle-priority threads.</summary>
+    TenantBulkheadBacklogIdle,
+
     /// <summary>ThreadPool starvation: no protection of the blocking report endpoint.</summary>
     BlockingNoIsolation,
 

@@ -35,6 +35,7 @@ public static class HotTenantRunner
         Mode.TenantNoIsolation => "no isolation",
         Mode.TenantAspNetPartitioned => "ASP.NET Core partitioned concurrency limiter (1 per tenant)",
         Mode.TenantBulkhead => "Bulkhead (2 seats per core, 1 per tenant, round robin across tenants)",
+        Mode.TenantBulkheadBacklogIdle => "Bulkhead, as above, and a backlogged tenant's reports at Idle priority",
         _ => mode.ToString(),
     };
 

@@ -8,7 +8,8 @@ namespace Bulkhead.LoadTest.HotTenant;
 /// The hot tenant's side of the server: a tenant report endpoint (30 ms of CPU around a 5 ms await) whose tenant is the
 /// <c>X-Tenant</c> header, and the protections the scenario compares: none; ASP.NET Core's partitioned concurrency
 /// limiter (one report per tenant at once, a queue of 1,000 per tenant); Bulkhead (a reporting class of two seats per
-/// core, one per tenant, its queue served round robin across tenants).
+/// core, one per tenant, its queue served round robin across tenants), with or without a backlogged tenant's reports at
+/// idle priority.
 /// </summary>
 internal static class HotTenantServer
 {
@@ -16,11 +17,13 @@ internal static class HotTenantServer
 
     public const string TenantHeader = "X-Tenant";
 
-    public static bool IsHotTenant(Mode mode) => mode is Mode.TenantNoIsolation or Mode.TenantAspNetPartitioned or Mode.TenantBulkhead;
+    public static bool IsHotTenant(Mode mode) => mode is Mode.TenantNoIsolation or Mode.TenantAspNetPartitioned or Mode.TenantBulkhead or Mode.TenantBulkheadBacklogIdle;
+
+    private static bool IsBulkhead(Mode mode) => mode is Mode.TenantBulkhead or Mode.TenantBulkheadBacklogIdle;
 
     public static void Configure(WebApplicationBuilder builder, Mode mode)
     {
-        if (mode == Mode.TenantBulkhead)
+        if (IsBulkhead(mode))
         {
             builder.Services.AddWorkloadIsolation(o =>
             {
@@ -33,6 +36,12 @@ internal static class HotTenantServer
                     c.MaxConcurrencyPerPartition = 1;
                     c.QueueLimit = 10_000;
                     c.QueueTimeout = TimeSpan.FromMinutes(1);
+                    if (mode == Mode.TenantBulkheadBacklogIdle)
+                    {
+                        // A tenant with more reports waiting behind the one it starts is sending more than its share:
+                        // that report takes only the CPU the other tenants leave.
+                        c.Execution = new WorkloadExecutionOptions { BackloggedPartitionCpuPriority = WorkloadCpuPriority.Idle };
+                    }
                 });
             });
             builder.Services.Configure<WorkloadIsolationHttpOptions>(h => h.PartitionHeader = TenantHeader);
@@ -51,7 +60,7 @@ internal static class HotTenantServer
 
     public static void Map(WebApplication app, Mode mode)
     {
-        if (mode == Mode.TenantBulkhead)
+        if (IsBulkhead(mode))
         {
             app.UseWorkloadIsolation();
         }
@@ -67,7 +76,7 @@ internal static class HotTenantServer
             CpuWork.Run(ReportCpuMs / 2);
             return "report";
         });
-        if (mode == Mode.TenantBulkhead)
+        if (IsBulkhead(mode))
         {
             report.WithWorkloadClass("reporting");
         }

@@ -21,4 +21,22 @@ public sealed class WorkloadExecutionOptions
     /// </summary>
     /// <value>The default value is <see cref="WorkloadCpuPriority.Normal"/>.</value>
     public WorkloadCpuPriority CpuPriority { get; set; } = WorkloadCpuPriority.Normal;
+
+    /// <summary>
+    /// Gets or sets the CPU priority of work from a backlogged partition: a unit of work that leaves the class's queue
+    /// while more of its partition's work waits behind it runs on threads of their own at this priority, lower than
+    /// <see cref="CpuPriority"/>. A tenant that keeps a backlog is the one sending more than its share; its work then
+    /// takes only the CPU that the others leave, while its seats and its turns in the queue stay what fair queuing gives.
+    /// A class without partitions counts as one partition. <see langword="null"/> runs every unit alike.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadCpuPriority? BackloggedPartitionCpuPriority { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many threads run backlogged partitions' work when <see cref="BackloggedPartitionCpuPriority"/>
+    /// is set; 0 starts one per processor.
+    /// </summary>
+    /// <value>The default value is 0.</value>
+    [Range(0, 1024)]
+    public int BackloggedPartitionThreads { get; set; }
 }

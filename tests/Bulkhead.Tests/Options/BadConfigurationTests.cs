@@ -97,6 +97,9 @@ public sealed class BadConfigurationTests
         { "unknown scope", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Scope\": \"Cluster\" }"), ["Workload class 'reporting': RateLimit: Scope ('Cluster') is not one of Process, Fleet."] },
         { "fleet cap of zero", Reporting("\"Fleet\": { \"MaxConcurrency\": 0 }"), ["Workload class 'reporting': Fleet: MaxConcurrency (0) is out of range."] },
         { "fleet section with no cap", Reporting("\"Fleet\": { }"), ["Workload class 'reporting': Fleet sets no"] },
+        { "backlogged work at the class's own priority", Reporting("\"Execution\": { \"CpuPriority\": \"Lowest\", \"BackloggedPartitionCpuPriority\": \"BelowNormal\" }"), ["Workload class 'reporting': Execution: BackloggedPartitionCpuPriority (BelowNormal) must be lower than CpuPriority (Lowest): BelowNormal, Lowest or Idle."] },
+        { "unknown backlogged priority", Reporting("\"Execution\": { \"BackloggedPartitionCpuPriority\": \"Never\" }"), ["Workload class 'reporting': Execution: BackloggedPartitionCpuPriority ('Never') is not one of Normal, BelowNormal, Lowest, Idle."] },
+        { "too many backlog threads", Reporting("\"Execution\": { \"BackloggedPartitionCpuPriority\": \"Idle\", \"BackloggedPartitionThreads\": 5000 }"), ["Workload class 'reporting': Execution: BackloggedPartitionThreads"] },
         { "fleet caps beside a local rate", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5 }, \"Fleet\": { \"MaxConcurrencyPerPartition\": 2 }"), ["Workload class 'reporting': Fleet caps and a RateLimit of Scope Process cannot be combined; give the RateLimit Scope Fleet."] },
 
         // Rules.

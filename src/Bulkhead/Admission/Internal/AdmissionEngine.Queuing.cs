@@ -190,6 +190,7 @@ internal sealed partial class AdmissionEngine
 
         waiter.Class.Queue.Remove(waiter, served: granted);
         waiter.Class.Due.Remove(waiter);
+        waiter.Backlogged = granted && waiter.Class.BacklogThreads is not null && waiter.Partition is { Waiters.Count: > 0 };
         waiter.Outcome = outcome;
         _totalQueued--;
 
@@ -428,7 +429,7 @@ internal sealed partial class AdmissionEngine
 
             bool completed = waiter.Outcome switch
             {
-                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease, waiter.Seats)),
+                WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease, waiter.Seats, waiter.Backlogged)),
                 WaitOutcome.Canceled => waiter.TrySetCanceled(waiter.CancellationToken),
                 WaitOutcome.TimedOut => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueTimeout, retryAfter: null)),
                 WaitOutcome.Evicted => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null)),

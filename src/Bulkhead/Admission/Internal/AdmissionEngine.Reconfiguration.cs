@@ -109,7 +109,10 @@ internal sealed partial class AdmissionEngine
                 DedicatedThreadScheduler? threads = classOptions.Execution is { DedicatedThreads: > 0 } execution
                     ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority, TimeProvider, Logger)
                     : null;
-                classes.Add(new ClassState(this, name, limits, options.MaxTrackedPartitions, threads));
+                DedicatedThreadScheduler? backlogThreads = classOptions.Execution is { BackloggedPartitionCpuPriority: { } backlogged } withBacklog
+                    ? new DedicatedThreadScheduler(name, BacklogThreadCount(withBacklog), backlogged, TimeProvider, Logger, threadName: $"{name} backlogged")
+                    : null;
+                classes.Add(new ClassState(this, name, limits, options.MaxTrackedPartitions, threads, backlogThreads));
             }
         }
 
@@ -219,8 +222,20 @@ internal sealed partial class AdmissionEngine
             : new PartitionedTokenBucketLimiter(rate, maxTrackedPartitions, TimeProvider);
     }
 
+    private static int BacklogThreadCount(WorkloadExecutionOptions execution) =>
+        execution.BackloggedPartitionThreads > 0 ? execution.BackloggedPartitionThreads : Environment.ProcessorCount;
+
     private static void NoteUnchangeable(ClassState c, WorkloadClassOptions options, List<string> notes)
     {
+        WorkloadCpuPriority? backlogged = options.Execution?.BackloggedPartitionCpuPriority;
+        int backlogThreads = options.Execution is { BackloggedPartitionCpuPriority: not null } execution ? BacklogThreadCount(execution) : 0;
+        if (backlogged != c.BacklogThreads?.Priority || backlogThreads != (c.BacklogThreads is null ? 0 : c.BacklogThreads.ConfiguredThreads))
+        {
+            notes.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"Workload class '{c.Name}': Execution (BackloggedPartitionCpuPriority {backlogged?.ToString() ?? "none"}, BackloggedPartitionThreads {backlogThreads}) takes effect on restart; it keeps BackloggedPartitionCpuPriority {c.BacklogThreads?.Priority.ToString() ?? "none"} until then."));
+        }
+
         int threads = options.Execution?.DedicatedThreads ?? 0;
         WorkloadCpuPriority priority = options.Execution?.CpuPriority ?? WorkloadCpuPriority.Normal;
         int running = c.Threads?.ThreadCount ?? 0;

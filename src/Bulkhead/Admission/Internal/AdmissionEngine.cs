@@ -261,6 +261,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         foreach (ClassState c in configuration.Classes)
         {
             c.Threads?.Dispose();
+            c.BacklogThreads?.Dispose();
             c.Rejections.Dispose();
         }
     }

@@ -100,7 +100,7 @@ internal sealed partial class ClassState
             CancellationToken token = watch?.Token ?? cancellationToken;
             try
             {
-                Task<TResult> task = Threads is { } threads
+                Task<TResult> task = (lease.IsBacklogged ? BacklogThreads ?? Threads : Threads) is { } threads
                     ? Task.Factory.StartNew(() => work(state, token), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
                     : work(state, token);
                 return await task.ConfigureAwait(false);

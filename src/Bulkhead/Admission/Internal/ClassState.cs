@@ -74,11 +74,12 @@ internal sealed partial class ClassState : WorkloadClass
     private volatile bool _timesSeats;
     private volatile bool _observes;
 
-    public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads)
+    public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads, DedicatedThreadScheduler? backlogThreads = null)
     {
         Engine = engine;
         Name = name;
         Threads = threads;
+        BacklogThreads = backlogThreads;
         _limits = limits;
         Limits = limits;
         SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
@@ -116,7 +117,7 @@ internal sealed partial class ClassState : WorkloadClass
             }
 
             Volatile.Write(ref _limits, value);
-            _runsInline = Threads is null && !value.HasExecutionTimeout && !value.Removed;
+            _runsInline = Threads is null && BacklogThreads is null && !value.HasExecutionTimeout && !value.Removed;
             _timesSeats = value.TimesSeats;
             _observes = value.Observes;
         }
@@ -142,6 +143,9 @@ internal sealed partial class ClassState : WorkloadClass
 
     /// <summary>Gets the class's dedicated threads, or <see langword="null"/> when its work runs on the ThreadPool.</summary>
     public DedicatedThreadScheduler? Threads { get; }
+
+    /// <summary>Gets the threads that run backlogged partitions' work (Execution.BackloggedPartitionCpuPriority), or <see langword="null"/>.</summary>
+    public DedicatedThreadScheduler? BacklogThreads { get; }
 
     /// <inheritdoc />
     public override TaskScheduler? TaskScheduler => Threads;

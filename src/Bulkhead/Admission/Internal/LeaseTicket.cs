@@ -28,15 +28,19 @@ internal sealed class LeaseTicket
     private long _heldSince;
     private int _timing;
 
+    // Granted while more of its partition's work waited: its work runs on the class's backlog threads.
+    private bool _backlogged;
+
     /// <summary>
     /// Issues a lease for a seat taken (or <paramref name="seats"/> of them, for a unit of work of some weight);
     /// <paramref name="partition"/> where the class counts seats per partition, and the class limiter's lease where it
     /// holds one (a concurrency limit), freed with the seat.
     /// </summary>
-    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null, RateLimitLease? limiterLease = null, int seats = 1)
+    public static WorkloadLease Issue(ClassState workloadClass, PartitionState? partition = null, RateLimitLease? limiterLease = null, int seats = 1, bool backlogged = false)
     {
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
+        ticket._backlogged = backlogged;
         ticket._held = seats > 1 || (partition is not null && limiterLease is not null)
             ? new Held(partition, limiterLease, seats)
             : partition is null ? limiterLease : partition;
@@ -56,6 +60,7 @@ internal sealed class LeaseTicket
     {
         LeaseTicket ticket = LeaseTicketPool.Rent();
         ticket._class = workloadClass;
+        ticket._backlogged = false;
         ticket._held = wait ?? ObservedWait.Nothing;
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
     }
@@ -66,6 +71,9 @@ internal sealed class LeaseTicket
         ClassState? owner = Volatile.Read(ref _class);
         return Volatile.Read(ref _version) == version ? owner : null;
     }
+
+    /// <summary>Whether a lease of this version was granted while more of its partition's work waited.</summary>
+    public bool IsBacklogged(int version) => _backlogged && Volatile.Read(ref _version) == version;
 
     public void Release(int version)
     {

@@ -29,6 +29,7 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     private readonly BlockingCollection<Task> _tasks = [];
     private readonly TaskCompletionSource _allStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _workloadClass;
+    private readonly string _threadName;
     private readonly int _configuredThreads;
     private readonly ILogger _logger;
     private readonly ITimer? _watchdog;
@@ -51,10 +52,12 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     /// <param name="timeProvider">The watchdog's clock; <see langword="null"/> for no watchdog.</param>
     /// <param name="logger">Where starvation and advice are logged.</param>
     /// <param name="threadPoolSpins">Whether the process's ThreadPool workers spin before they sleep; <see langword="null"/> reads it (<see cref="ThreadPoolSpinning.IsOn()"/>).</param>
-    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null, bool? threadPoolSpins = null)
+    /// <param name="threadName">What the threads are named after (<c>Bulkhead {threadName} #1</c>); the class's name when <see langword="null"/>.</param>
+    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null, bool? threadPoolSpins = null, string? threadName = null)
     {
         Priority = priority;
         _workloadClass = workloadClass;
+        _threadName = threadName ?? workloadClass;
         _configuredThreads = threadCount;
         _logger = logger ?? NullLogger.Instance;
         for (int i = 0; i < threadCount; i++)
@@ -71,6 +74,9 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     }
 
     public WorkloadCpuPriority Priority { get; }
+
+    /// <summary>Gets how many threads were configured (the watchdog may add more).</summary>
+    public int ConfiguredThreads => _configuredThreads;
 
     /// <summary>Gets the threads now: those configured, and any added to recover from starvation.</summary>
     public int ThreadCount => Volatile.Read(ref _threadCount);
@@ -127,7 +133,7 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
         new Thread(Run)
         {
             IsBackground = true,
-            Name = $"Bulkhead {_workloadClass} #{number}",
+            Name = $"Bulkhead {_threadName} #{number}",
         }.Start();
     }
 

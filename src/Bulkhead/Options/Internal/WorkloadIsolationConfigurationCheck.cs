@@ -40,7 +40,9 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
     private static readonly Setting Execution = Setting.Object(
         required: [],
         ("DedicatedThreads", Int),
-        ("CpuPriority", Setting.Enum<WorkloadCpuPriority>()));
+        ("CpuPriority", Setting.Enum<WorkloadCpuPriority>()),
+        ("BackloggedPartitionCpuPriority", Setting.Enum<WorkloadCpuPriority>()),
+        ("BackloggedPartitionThreads", Int));
 
     private static readonly Setting Jobs = Setting.Object(
         required: [],

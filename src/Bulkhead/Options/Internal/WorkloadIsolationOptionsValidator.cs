@@ -289,6 +289,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             {
                 failures.Add($"{prefix}: Execution: CpuPriority ({execution.CpuPriority}) must be Normal, BelowNormal, Lowest or Idle.");
             }
+
+            if (execution.BackloggedPartitionCpuPriority is { } backlogged && (!Enum.IsDefined(backlogged) || backlogged <= execution.CpuPriority))
+            {
+                failures.Add($"{prefix}: Execution: BackloggedPartitionCpuPriority ({backlogged}) must be lower than CpuPriority ({execution.CpuPriority}): BelowNormal, Lowest or Idle.");
+            }
         }
 
         if (classOptions.Jobs is { } jobs)
