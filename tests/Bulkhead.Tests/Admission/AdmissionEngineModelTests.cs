@@ -88,6 +88,9 @@ public sealed class AdmissionEngineModelTests
             }
 
             run.Drain();
+
+            // The backlog rule was exercised both ways: units granted with their partition's work behind them, and not.
+            Assert.True(run.BackloggedGrants > 10, $"Only {run.BackloggedGrants} units were granted backlogged.");
         }
         catch (Exception exception) when (exception is XunitException or InvalidOperationException)
         {
@@ -145,6 +148,11 @@ public sealed class AdmissionEngineModelTests
                     c.QueueTimeout = _random.Next(4) == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(_random.Next(0, 5_000));
                     c.QueueOrder = _random.Next(2) == 0 ? WorkloadQueueOrder.Fifo : WorkloadQueueOrder.Lifo;
                     c.MaxConcurrencyPerPartition = _random.Next(3) == 0 ? _random.Next(1, 3) : null;
+
+                    // Chosen by name, drawing nothing from the random sequence: every seed keeps the steps it had.
+                    c.Execution = name is "c1" or "c4" or "c6"
+                        ? new WorkloadExecutionOptions { BackloggedPartitionCpuPriority = WorkloadCpuPriority.Lowest, BackloggedPartitionThreads = 1 }
+                        : null;
                     c.RateLimit = _random.Next(3) == 0
                         ? new WorkloadRateLimitOptions { PermitsPerSecond = 1 << _random.Next(0, 3), Burst = _random.Next(1, 5), PerPartition = _random.Next(2) == 0 }
                         : null;
@@ -275,7 +283,7 @@ public sealed class AdmissionEngineModelTests
                 effective.AddClass(name, e =>
                 {
                     (e.Priority, e.ReservedConcurrency, e.QueueLimit, e.QueueTimeout, e.QueueOrder) = (c.Priority, c.ReservedConcurrency, c.QueueLimit, c.QueueTimeout, c.QueueOrder);
-                    (e.MaxConcurrencyPerPartition, e.RateLimit) = (c.MaxConcurrencyPerPartition, c.RateLimit);
+                    (e.MaxConcurrencyPerPartition, e.RateLimit, e.Execution) = (c.MaxConcurrencyPerPartition, c.RateLimit, c.Execution);
                     e.MaxConcurrency = _effectiveMaxima.TryGetValue(name, out int max)
                         ? Math.Clamp(max, Math.Min(Math.Max(c.ReservedConcurrency, 1), configured), configured)
                         : c.MaxConcurrency;
@@ -378,6 +386,7 @@ public sealed class AdmissionEngineModelTests
             (int Id, AdmissionModel.Outcome Outcome)? modelOutcome = null;
             if (lease.IsAcquired)
             {
+                AssertBacklogged(id, lease);
                 _held.Add((id, name, lease));
                 modelOutcome = (id, AdmissionModel.Outcome.Granted);
             }
@@ -394,6 +403,13 @@ public sealed class AdmissionEngineModelTests
         }
 
         private readonly List<(int Id, AdmissionModel.Outcome Outcome)> _observed = [];
+
+        public int BackloggedGrants => _model.BackloggedGrants.Count;
+
+        private void AssertBacklogged(int id, WorkloadLease lease) =>
+            Assert.True(
+                lease.IsBacklogged == _model.BackloggedGrants.Contains(id),
+                $"Unit {id} of '{lease.WorkloadClass}': the engine says backlogged {lease.IsBacklogged}, the model {!lease.IsBacklogged}.");
 
         private List<(int, AdmissionModel.Outcome)> Release()
         {
@@ -465,6 +481,7 @@ public sealed class AdmissionEngineModelTests
                 _observed.Add((id, lease.IsAcquired ? AdmissionModel.Outcome.Granted : ToOutcome(lease.RejectionReason)));
                 if (lease.IsAcquired)
                 {
+                    AssertBacklogged(id, lease);
                     _held.Add((id, lease.WorkloadClass, lease));
                 }
             }

@@ -29,6 +29,9 @@ internal sealed class AdmissionModel
 
     public AdmissionModel(WorkloadIsolationOptions options, long nowTicks) => Reconfigure(options, nowTicks);
 
+    /// <summary>Gets the units granted while more of their partition's work waited (Execution.BackloggedPartitionCpuPriority).</summary>
+    public HashSet<int> BackloggedGrants { get; } = [];
+
     public enum Outcome
     {
         Granted,
@@ -334,8 +337,16 @@ internal sealed class AdmissionModel
                     }
 
                     granted.Add((waiter.Id, Outcome.Granted));
-                    Take(c, waiter.Id, seats, c.PartitionLimit > 0 ? c.PartitionOf(waiter.Id) : null);
+                    ModelPartition partition = c.PartitionOf(waiter.Id);
+                    Take(c, waiter.Id, seats, c.PartitionLimit > 0 ? partition : null);
                     c.Remove(waiter.Id, served: true, seats);
+
+                    // Backlogged: more of its partition's work still waits behind it as it leaves the queue.
+                    if (c.Backlogs && partition.Queue.Count > 0)
+                    {
+                        BackloggedGrants.Add(waiter.Id);
+                    }
+
                     _cursors[g] = holder >= 0 && holder != index ? holder : (index + 1) % group.Length;
                     progress = true;
                     break;
@@ -417,6 +428,7 @@ internal sealed class AdmissionModel
             Timeout = options.QueueTimeout;
             Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
             PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
+            Backlogs |= options.Execution?.BackloggedPartitionCpuPriority is not null;
             Rebalance();
         }
 
@@ -458,6 +470,9 @@ internal sealed class AdmissionModel
         public bool Lifo { get; private set; }
 
         public int PartitionLimit { get; private set; }
+
+        /// <summary>Gets a value indicating whether the class runs backlogged partitions' work apart (kept until restart, as its threads are).</summary>
+        public bool Backlogs { get; private set; }
 
         public WorkloadRateLimitOptions? RateLimit { get; private set; }
 
