@@ -43,6 +43,18 @@ public sealed class WorkloadSnapshot
     public int SharedInUse { get; init; }
 
     /// <summary>
+    /// Gets the process's ThreadPool delay objective (<see cref="WorkloadAdaptiveOptions.ThreadPoolDelayP99"/>) while
+    /// adaptive protection runs, or <see langword="null"/>.
+    /// </summary>
+    public TimeSpan? ThreadPoolDelayObjective { get; init; }
+
+    /// <summary>
+    /// Gets the 99th percentile of ThreadPool queueing delay the adaptive controller measured in the last window that had
+    /// enough probes, while the process has a ThreadPool delay objective; <see langword="null"/> otherwise.
+    /// </summary>
+    public TimeSpan? ObservedThreadPoolDelayP99 { get; init; }
+
+    /// <summary>
     /// Gets the state of a class by name, compared without regard to case.
     /// </summary>
     /// <param name="workloadClass">The class name.</param>

@@ -24,6 +24,10 @@ public sealed partial class DashboardBrowserTests
                 o.AddClass("interactive", c => c.ReservedConcurrency = 2);
                 o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 3; });
                 o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 1; });
+
+                // An objective no ThreadPool misses: shown on the page, never cutting a limit.
+                o.Adaptive.Enabled = true;
+                o.Adaptive.ThreadPoolDelayP99 = TimeSpan.FromSeconds(5);
             },
             a =>
             {
@@ -59,6 +63,8 @@ public sealed partial class DashboardBrowserTests
             Assert.Contains("<polyline", reporting, StringComparison.Ordinal);    // the history chart was drawn
             Assert.Equal("default", Field(Row(dom, "interactive"), "badges"));
             Assert.Equal("2", Field(Row(dom, "interactive"), "reservedConcurrency"));
+            Assert.Matches("<div id=\"threadPool\">", dom);                        // shown, not hidden
+            Assert.Equal("5.0 s", Field(dom, "threadPoolDelayObjective"));
 
             // A picture of the same page for the docs (docs/dashboard.png is one taken so).
             string screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");

@@ -72,6 +72,24 @@ public sealed class AdaptiveProtectionTests
     }
 
     [Fact]
+    public void ThreadPoolObjective_TheSnapshotShowsItAndItsLastMeasure_UntilItIsSwitchedOff()
+    {
+        using var simulation = new Simulation(WorkloadAdaptiveAlgorithm.Aimd, threadPoolObjective: TimeSpan.FromMilliseconds(2));
+        Assert.Equal(TimeSpan.FromMilliseconds(2), simulation.Snapshot.ThreadPoolDelayObjective);
+        Assert.Null(simulation.Snapshot.ObservedThreadPoolDelayP99);                     // no window has closed yet
+
+        simulation.PoolDelay = _ => TimeSpan.FromMilliseconds(1.5);
+        simulation.RunWindows(2);
+        TimeSpan observed = simulation.Snapshot.ObservedThreadPoolDelayP99 ?? throw new Xunit.Sdk.XunitException("nothing observed");
+        Assert.InRange(observed.TotalMilliseconds, 1.45, 1.55);                            // buckets sixteen per doubling
+
+        // Reloaded with a class objective instead: the process has no ThreadPool objective, and shows no measure of it.
+        simulation.Scheduler.Apply(Simulation.Options(WorkloadAdaptiveAlgorithm.Aimd, enabled: true, reportingReserved: 0));
+        Assert.Null(simulation.Snapshot.ThreadPoolDelayObjective);
+        Assert.Null(simulation.Snapshot.ObservedThreadPoolDelayP99);
+    }
+
+    [Fact]
     public void HeavyLoad_NeverTakesTheReservedSeats()
     {
         using var simulation = new Simulation(WorkloadAdaptiveAlgorithm.Aimd, reportingReserved: 3);

@@ -207,6 +207,43 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
     }
 
     [Fact]
+    public void Objectives_TheProcessThreadPoolDelay_HasNoClassTag()
+    {
+        var time = new FakeTimeProvider();
+        using ServiceProvider services = new ServiceCollection()
+            .AddSingleton<TimeProvider>(time)
+            .AddWorkloadIsolation(o =>
+            {
+                o.Adaptive.Enabled = true;
+                o.Adaptive.Window = TimeSpan.FromMilliseconds(250);
+                o.Adaptive.ThreadPoolDelayP99 = TimeSpan.FromMilliseconds(2);
+                o.AddClass("interactive").AddClass("batch", c => c.Priority = 3);
+                o.DefaultClass = "interactive";
+            })
+            .Services.BuildServiceProvider();
+        var scheduler = (Bulkhead.Admission.Internal.WorkloadScheduler)services.GetRequiredService<IWorkloadScheduler>();
+        IMeterFactory meters = services.GetRequiredService<IMeterFactory>();
+        using var target = new MetricCollector<double>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.objective.target");
+        using var observed = new MetricCollector<double>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.objective.observed");
+
+        for (int i = 0; i < 60; i++)
+        {
+            scheduler.Adaptive.RecordPoolDelay(TimeSpan.FromMilliseconds(1));
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(250));
+        target.RecordObservableInstruments();
+        observed.RecordObservableInstruments();
+
+        CollectedMeasurement<double> objective = Assert.Single(target.GetMeasurementSnapshot());
+        Assert.Equal(0.002, objective.Value, 6);
+        Assert.Equal([new("bulkhead.objective", "threadpool_delay_p99")], objective.Tags);
+        CollectedMeasurement<double> measured = Assert.Single(observed.GetMeasurementSnapshot());
+        Assert.InRange(measured.Value, 0.00097, 0.00103);
+        Assert.Equal([new("bulkhead.objective", "threadpool_delay_p99")], measured.Tags);
+    }
+
+    [Fact]
     public void Limits_AreThoseInForce()
     {
         using var limits = Collector<long>("bulkhead.limit");

@@ -88,6 +88,12 @@ internal sealed partial class AdaptiveController : IDisposable
 
             _options = options.Adaptive;
             release = !_options.Enabled && _limits.Count > 0;
+            if (!_options.Enabled || _options.ThreadPoolDelayP99 is null)
+            {
+                // No objective, nothing measured against it: the last measure is not shown any more.
+                Volatile.Write(ref _lastPoolDelayP99, -1);
+            }
+
             if (!_options.Enabled || _options.ThreadPoolDelayP99 is null || !ProbesThreadPool)
             {
                 _probe?.Dispose();

@@ -180,6 +180,8 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         Exempt = _frontEnd.Exempt,
         SharedPool = Engine.SharedPool,
         SharedInUse = Engine.SharedInUse,
+        ThreadPoolDelayObjective = CurrentValue.Adaptive is { Enabled: true, ThreadPoolDelayP99: { } objective } ? objective : null,
+        ObservedThreadPoolDelayP99 = Adaptive.ThreadPoolDelayP99,
     };
 
     public void Dispose()

@@ -186,15 +186,24 @@ internal sealed class WorkloadIsolationMetrics
         return measurements;
     }
 
-    private List<Measurement<double>> ObserveObjectiveTargets() => ObserveObjectives(static c => (c.QueueWaitObjective, c.SeatTimeObjective));
+    private List<Measurement<double>> ObserveObjectiveTargets() => ObserveObjectives(static s => s.ThreadPoolDelayObjective, static c => (c.QueueWaitObjective, c.SeatTimeObjective));
 
-    private List<Measurement<double>> ObserveObjectives() => ObserveObjectives(static c => (c.ObservedQueueWaitP99, c.ObservedSeatTimeP99));
+    private List<Measurement<double>> ObserveObjectives() => ObserveObjectives(static s => s.ObservedThreadPoolDelayP99, static c => (c.ObservedQueueWaitP99, c.ObservedSeatTimeP99));
 
-    /// <summary>One measurement per objective a class has: its queue wait and its seat time, as <paramref name="select"/> reads them.</summary>
-    private List<Measurement<double>> ObserveObjectives(Func<WorkloadClassSnapshot, (TimeSpan? QueueWait, TimeSpan? SeatTime)> select)
+    /// <summary>
+    /// One measurement per objective: the process's ThreadPool delay (no class tag), then each class's queue wait and
+    /// seat time, as <paramref name="process"/> and <paramref name="select"/> read them.
+    /// </summary>
+    private List<Measurement<double>> ObserveObjectives(Func<WorkloadSnapshot, TimeSpan?> process, Func<WorkloadClassSnapshot, (TimeSpan? QueueWait, TimeSpan? SeatTime)> select)
     {
         List<Measurement<double>> measurements = [];
-        foreach (WorkloadClassSnapshot c in _snapshot().Classes)
+        WorkloadSnapshot snapshot = _snapshot();
+        if (process(snapshot) is { } delay)
+        {
+            measurements.Add(new(delay.TotalSeconds, new KeyValuePair<string, object?>(ObjectiveTag, "threadpool_delay_p99")));
+        }
+
+        foreach (WorkloadClassSnapshot c in snapshot.Classes)
         {
             (TimeSpan? queueWait, TimeSpan? seatTime) = select(c);
             foreach ((string objective, TimeSpan? value) in new[] { ("queue_wait_p99", queueWait), ("seat_time_p99", seatTime) })
