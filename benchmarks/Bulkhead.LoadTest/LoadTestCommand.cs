@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Bulkhead.LoadTest.Client;
+using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.Reporting;
 using Bulkhead.LoadTest.Server;
 using Spectre.Console;
@@ -28,9 +29,14 @@ public static class LoadTestCommand
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
         var headroom = new Option<double?>("--headroom") { Description = "CostStep: the adaptive controller's Headroom (default 0.8)." };
         var downstream = new Option<bool>("--downstream") { Description = "CostStep: the reports' cost is in a shared downstream interactive calls use too (20 then 40 of 64 units), not the CPU; static limits 3 and 1, an interactive seat-time objective of 10 ms, 4 s to settle." };
+        var threads = new Option<int?>("--threads") { Description = "CostStep: reports run on this many idle-priority threads of the reporting class's own (Execution), not the ThreadPool; 0 (default) for the ThreadPool." };
+        var reportAwait = new Option<int?>("--report-await-ms") { Description = "CostStep: the await between a report's two halves of CPU (default 20)." };
+        var reportCpu = new Option<double?>("--report-cpu-ms") { Description = "CostStep: a light report's CPU in ms, half on either side of the await (default 10); the step doubles it." };
+        var lightLimit = new Option<int?>("--light-limit") { Description = "CostStep: the static limit tuned for light reports." };
+        var heavyLimit = new Option<int?>("--heavy-limit") { Description = "CostStep: the static limit tuned for heavy reports." };
         var root = new RootCommand("Measures an interactive endpoint's latency under a report flood, with and without isolation.")
         {
-            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs, cold, downstream, headroom,
+            quick, duration, rate, clients, repetitions, modes, output, noChart, scenario, objectiveMs, poolObjectiveMs, cold, downstream, headroom, threads, reportAwait, reportCpu, lightLimit, heavyLimit,
         };
         root.SetAction(async (parse, ct) =>
         {
@@ -58,6 +64,11 @@ public static class LoadTestCommand
                 SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
                 PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
                 Headroom = parse.GetValue(headroom) ?? defaults.Headroom,
+                CostStepThreads = parse.GetValue(threads) ?? defaults.CostStepThreads,
+                ReportAwaitMs = parse.GetValue(reportAwait) ?? defaults.ReportAwaitMs,
+                ReportCpuMs = parse.GetValue(reportCpu) ?? defaults.ReportCpuMs,
+                LightLimit = parse.GetValue(lightLimit) ?? defaults.LightLimit,
+                HeavyLimit = parse.GetValue(heavyLimit) ?? defaults.HeavyLimit,
                 CostStepModes = ChosenFor(Scenario.CostStep, defaults.CostStepModes),
                 AdminStormModes = ChosenFor(Scenario.AdminStorm, defaults.AdminStormModes),
                 HotTenantModes = ChosenFor(Scenario.HotTenant, defaults.HotTenantModes),
@@ -82,8 +93,15 @@ public static class LoadTestCommand
         var poolObjective = new Option<double>("--pool-objective-ms") { Description = "Cost step: the ThreadPool delay objective (p99); 0 for none." };
         var serverDownstream = new Option<bool>("--downstream") { Description = "Cost step: the reports' cost is in a shared downstream." };
         var serverHeadroom = new Option<double>("--headroom") { Description = "Cost step: the adaptive controller's Headroom.", DefaultValueFactory = _ => 0.8 };
-        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective, serverDownstream, serverHeadroom };
-        server.SetAction((parse, ct) => LoadTestServer.RunAsync(parse.GetValue(mode), parse.GetValue(iterations), parse.GetValue(reportLimit), parse.GetValue(seatObjective), parse.GetValue(poolObjective), ct, parse.GetValue(serverDownstream), parse.GetValue(serverHeadroom)));
+        var serverThreads = new Option<int>("--threads") { Description = "Cost step: how many idle-priority threads of its own the reporting class runs on; 0 for the ThreadPool." };
+        var serverAwait = new Option<int>("--report-await-ms") { Description = "Cost step: the await between a report's two halves of CPU.", DefaultValueFactory = _ => 20 };
+        var serverCpu = new Option<double>("--report-cpu-ms") { Description = "Cost step: a light report's CPU, half on either side of the await.", DefaultValueFactory = _ => 10 };
+        var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective, serverDownstream, serverHeadroom, serverThreads, serverAwait, serverCpu };
+        server.SetAction((parse, ct) => LoadTestServer.RunAsync(
+            parse.GetValue(mode),
+            parse.GetValue(iterations),
+            new CostStepSettings(parse.GetValue(reportLimit), parse.GetValue(seatObjective), parse.GetValue(poolObjective), parse.GetValue(serverHeadroom), parse.GetValue(serverDownstream), parse.GetValue(serverThreads), parse.GetValue(serverAwait), parse.GetValue(serverCpu)),
+            ct));
         root.Subcommands.Add(server);
         return await root.Parse(args).InvokeAsync();
     }

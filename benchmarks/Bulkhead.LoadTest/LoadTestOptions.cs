@@ -44,6 +44,18 @@ public sealed record LoadTestOptions
     /// </summary>
     public bool CostStepDownstream { get; init; }
 
+    /// <summary>
+    /// Gets how many idle-priority threads of its own (<c>Execution</c>) the cost step's reporting class runs reports on,
+    /// as docs/jobs.md recommends for CPU-heavy classes; 0 for the ThreadPool.
+    /// </summary>
+    public int CostStepThreads { get; init; }
+
+    /// <summary>Gets the await between a cost-step report's two halves of CPU, in milliseconds.</summary>
+    public int ReportAwaitMs { get; init; } = 20;
+
+    /// <summary>Gets a light cost-step report's CPU, in milliseconds, half on either side of its await; the step doubles it.</summary>
+    public double ReportCpuMs { get; init; } = 10;
+
     /// <summary>Gets the adaptive controller's headroom in the cost step (the library's default, 0.8, unless set).</summary>
     public double Headroom { get; init; } = 0.8;
 

@@ -37,11 +37,12 @@ public sealed class LoadTestSmokeTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task TinyCostStep_RunsEveryModeAndReportsBothHalves(bool downstream)
+    [InlineData(false, 0)]
+    [InlineData(true, 0)]
+    [InlineData(false, 2)]
+    public async Task TinyCostStep_RunsEveryModeAndReportsBothHalves(bool downstream, int threads)
     {
-        LoadTestOptions tiny = Tiny with { Scenario = Scenario.CostStep };
+        LoadTestOptions tiny = Tiny with { Scenario = Scenario.CostStep, CostStepThreads = threads };
         await RunAsync(downstream ? tiny.WithCostStepDownstream() : tiny, async (options, output) =>
         {
             string name = CostStep.CostStepRunner.FileName(options);
@@ -58,6 +59,9 @@ public sealed class LoadTestSmokeTests
                 string[] fields = run.Split(',');
                 Assert.All(fields[2..8], value => Assert.True(double.Parse(value, System.Globalization.CultureInfo.InvariantCulture) > 0, run));
                 Assert.True(int.Parse(fields[8], System.Globalization.CultureInfo.InvariantCulture) >= 1, run);
+
+                // The threads the server's reporting class ran on, read from its snapshot: the variant asked for.
+                Assert.Equal(threads, int.Parse(fields[^1], System.Globalization.CultureInfo.InvariantCulture));
             });
             Assert.True(new FileInfo(Path.Combine(output, $"{name}.svg")).Length > 0);
         });

@@ -31,18 +31,23 @@ public static class CostStepRunner
         await ScenarioRuns.WriteAsync(
             FileName(options),
             ToMarkdown(results, options),
-            ["mode,repetition,baseline_p99_ms,light_p99_ms,heavy_p99_ms,transition_p99_ms,light_reports_per_s,heavy_reports_per_s,light_limit,heavy_limit,light_seat_time_p99_ms,heavy_seat_time_p99_ms",
-             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.LightP99:F2},{r.HeavyP99:F2},{r.TransitionP99:F2},{r.LightReportsPerSecond:F2},{r.HeavyReportsPerSecond:F2},{r.LightLimit},{r.HeavyLimit},{r.LightSeatTimeP99:F2},{r.HeavySeatTimeP99:F2}"))],
+            ["mode,repetition,baseline_p99_ms,light_p99_ms,heavy_p99_ms,transition_p99_ms,light_reports_per_s,heavy_reports_per_s,light_limit,heavy_limit,light_seat_time_p99_ms,heavy_seat_time_p99_ms,light_threadpool_delay_p99_ms,heavy_threadpool_delay_p99_ms,report_threads",
+             .. results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Mode},{r.Repetition},{r.BaselineP99:F2},{r.LightP99:F2},{r.HeavyP99:F2},{r.TransitionP99:F2},{r.LightReportsPerSecond:F2},{r.HeavyReportsPerSecond:F2},{r.LightLimit},{r.HeavyLimit},{r.LightSeatTimeP99:F2},{r.HeavySeatTimeP99:F2},{r.LightPoolDelayP99:F2},{r.HeavyPoolDelayP99:F2},{r.ReportThreads}"))],
             options,
             console,
             cancellationToken);
     }
 
-    /// <summary>Where the results go: <c>cost-step</c>, or <c>cost-step-downstream</c> for the downstream variant.</summary>
+    /// <summary>
+    /// Where the results go: <c>cost-step</c>, <c>cost-step-downstream</c> for the downstream variant, or
+    /// <c>cost-step-threads-N</c> with reports on N threads of their own.
+    /// </summary>
     public static string FileName(LoadTestOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options.CostStepDownstream ? "cost-step-downstream" : "cost-step";
+        return options.CostStepDownstream ? "cost-step-downstream"
+            : options.CostStepThreads > 0 ? string.Create(CultureInfo.InvariantCulture, $"cost-step-threads-{options.CostStepThreads}")
+            : "cost-step";
     }
 
     public static string Describe(Mode mode, LoadTestOptions options) => mode switch
@@ -63,9 +68,12 @@ public static class CostStepRunner
         var text = new StringBuilder();
         string cost = options.CostStepDownstream
             ? $"{CostStepServer.LightUnits} units of a shared downstream of 64 (first in, first out; interactive calls take 1) for {CostStepServer.HoldTime.TotalMilliseconds:F0} ms, then {2 * CostStepServer.LightUnits} units from halfway; interactive traffic goes on (unmeasured) while each half settles"
-            : $"{2 * CostStepServer.LightCpuMs:F0} ms of CPU around a 20 ms await, then {4 * CostStepServer.LightCpuMs:F0} ms from halfway";
+            : $"{options.ReportCpuMs:0.#} ms of CPU around a {options.ReportAwaitMs} ms await, then {2 * options.ReportCpuMs:0.#} ms from halfway";
+        string execution = options.CostStepThreads > 0
+            ? $"Reports run on the reporting class's own {options.CostStepThreads} idle-priority threads (Execution); interactive traffic goes on (unmeasured) while each half settles"
+            : "Admission only (no dedicated threads)";
         text.AppendLine(c, $"Interactive: {options.InteractiveRate} requests/s open loop. Reports: {options.ReportClients} closed-loop clients; "
-            + $"{cost}. Admission only (no dedicated threads). "
+            + $"{cost}. {execution}. "
             + $"Each half runs {options.Settle.TotalSeconds:F0} s, then is measured for {options.Duration.TotalSeconds:F0} s; {options.Repetitions} repetition(s), medians with min–max. "
             + $"Adaptive: {Objectives(options)}, reporting configured at 16, window 250 ms, at least 20 measures a window, headroom {options.Headroom:0.##}.");
         text.AppendLine();

@@ -4,13 +4,12 @@ namespace Bulkhead.LoadTest.CostStep;
 
 /// <summary>
 /// The cost-step scenario's side of the server: a report endpoint whose CPU cost the driver doubles halfway through a
-/// run (<c>POST /cost/2</c>), and the Bulkhead configurations the scenario compares, all admission only (reports run on
-/// the ThreadPool, as most apps' do): the reporting limit alone decides how much CPU reports take.
+/// run (<c>POST /cost/2</c>), and the Bulkhead configurations the scenario compares: admission only (reports run on
+/// the ThreadPool, as most apps' do, and the reporting limit alone decides how much CPU reports take), or, in the
+/// threads variant, reports on the reporting class's own idle-priority threads.
 /// </summary>
 internal static class CostStepServer
 {
-    /// <summary>The light report's CPU, in milliseconds, on either side of a 20 ms await; doubled by the step.</summary>
-    public const double LightCpuMs = 5;
 
     /// <summary>The downstream variant: the light report takes this many of the downstream's 64 units for <see cref="HoldTime"/>; doubled by the step.</summary>
     public const int LightUnits = 20;
@@ -19,18 +18,29 @@ internal static class CostStepServer
 
     private static double s_factor = 1;
 
-    /// <summary>Gets or sets a value indicating whether the reports' cost is in the shared downstream rather than the CPU.</summary>
-    public static bool Downstream { get; set; }
+    /// <summary>Gets a value indicating whether the reports' cost is in the shared downstream rather than the CPU.</summary>
+    public static bool Downstream { get; private set; }
 
     /// <summary>Gets the shared downstream (64 units, first in, first out) of the downstream variant.</summary>
     public static Downstream SharedDownstream { get; } = new(64);
 
+    /// <summary>Gets the await between a report's two halves of CPU, in milliseconds.</summary>
+    public static int AwaitMs { get; private set; } = 20;
 
+    /// <summary>Gets the light report's CPU, in milliseconds, half on either side of the await; doubled by the step.</summary>
+    public static double CpuMs { get; private set; } = 10;
 
     public static bool IsCostStep(Mode mode) => mode is Mode.StaticTunedLight or Mode.StaticTunedHeavy or Mode.AdaptiveAimd or Mode.AdaptiveGradient;
 
-    public static void Configure(WebApplicationBuilder builder, Mode mode, int reportLimit, double seatObjectiveMs, double poolObjectiveMs, double headroom)
+    public static void Configure(WebApplicationBuilder builder, Mode mode, CostStepSettings settings)
     {
+        Downstream = settings.Downstream;
+        AwaitMs = settings.AwaitMs;
+        CpuMs = settings.CpuMs;
+        int reportLimit = settings.ReportLimit;
+        double seatObjectiveMs = settings.SeatObjectiveMs;
+        double poolObjectiveMs = settings.PoolObjectiveMs;
+        int threads = settings.Threads;
         builder.Services.AddWorkloadIsolation(o =>
         {
             bool adaptive = mode is Mode.AdaptiveAimd or Mode.AdaptiveGradient;
@@ -42,12 +52,13 @@ internal static class CostStepServer
                 c.MaxConcurrency = adaptive ? 16 : reportLimit;
                 c.QueueLimit = 1_000;
                 c.QueueTimeout = TimeSpan.FromMinutes(1);
+                c.Execution = threads > 0 ? new WorkloadExecutionOptions { DedicatedThreads = threads, CpuPriority = WorkloadCpuPriority.Idle } : null;
             });
             o.Adaptive.Enabled = adaptive;
             o.Adaptive.Algorithm = mode == Mode.AdaptiveGradient ? WorkloadAdaptiveAlgorithm.Gradient : WorkloadAdaptiveAlgorithm.Aimd;
             o.Adaptive.Window = TimeSpan.FromMilliseconds(250);
             o.Adaptive.MinSamples = 20;
-            o.Adaptive.Headroom = headroom;
+            o.Adaptive.Headroom = settings.Headroom;
             o.Adaptive.ThreadPoolDelayP99 = adaptive && poolObjectiveMs > 0 ? TimeSpan.FromMilliseconds(poolObjectiveMs) : null;
         });
     }
@@ -64,9 +75,9 @@ internal static class CostStepServer
                 return "report";
             }
 
-            double cpu = LightCpuMs * factor;
+            double cpu = CpuMs / 2 * factor;
             CpuWork.Run(cpu);
-            await Task.Delay(20);
+            await Task.Delay(AwaitMs);
             CpuWork.Run(cpu);
             return "report";
         }).WithWorkloadClass("reporting");
@@ -74,3 +85,14 @@ internal static class CostStepServer
         app.MapWorkloadIsolationDiagnostics();
     }
 }
+
+/// <summary>How the driver sets up a cost-step server: the mode's limits and objectives, and the variant.</summary>
+/// <param name="ReportLimit">The static reporting limit (static modes).</param>
+/// <param name="SeatObjectiveMs">The interactive seat-time objective, p99, in ms; 0 for none.</param>
+/// <param name="PoolObjectiveMs">The ThreadPool delay objective, p99, in ms; 0 for none.</param>
+/// <param name="Headroom">The adaptive controller's headroom.</param>
+/// <param name="Downstream">Whether the reports' cost is in a shared downstream rather than the CPU.</param>
+/// <param name="Threads">How many idle-priority threads of its own the reporting class runs reports on; 0 for the ThreadPool.</param>
+/// <param name="AwaitMs">The await between a report's two halves of CPU, in ms.</param>
+/// <param name="CpuMs">The light report's CPU, in ms, half on either side of the await.</param>
+internal sealed record CostStepSettings(int ReportLimit, double SeatObjectiveMs, double PoolObjectiveMs, double Headroom, bool Downstream, int Threads, int AwaitMs, double CpuMs);

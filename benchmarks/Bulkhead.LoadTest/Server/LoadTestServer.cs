@@ -14,7 +14,7 @@ namespace Bulkhead.LoadTest.Server;
 /// </summary>
 internal static class LoadTestServer
 {
-    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, int reportLimit, double seatObjectiveMs, double poolObjectiveMs, CancellationToken cancellationToken, bool downstream = false, double headroom = 0.8)
+    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, CostStepSettings costStep, CancellationToken cancellationToken)
     {
         // Every server does the same amount of work per request: the driver's calibration, not its own.
         CpuWork.IterationsPerMillisecond = iterationsPerMillisecond;
@@ -48,8 +48,7 @@ internal static class LoadTestServer
 
         if (CostStepServer.IsCostStep(mode))
         {
-            CostStepServer.Configure(builder, mode, reportLimit, seatObjectiveMs, poolObjectiveMs, headroom);
-            CostStepServer.Downstream = downstream;
+            CostStepServer.Configure(builder, mode, costStep);
         }
 
         if (AdminStormServer.IsAdminStorm(mode))
@@ -120,7 +119,7 @@ internal static class LoadTestServer
             // Its own interactive endpoint: interactive calls use the shared downstream too.
             WeightedServer.Map(app, mode);
         }
-        else if (CostStepServer.IsCostStep(mode) && downstream)
+        else if (CostStepServer.IsCostStep(mode) && costStep.Downstream)
         {
             // So do the cost step's with a downstream.
             app.MapGet("/interactive", async () =>
