@@ -65,6 +65,27 @@ public sealed class ThreadPoolSpinningTests
         }
     }
 
+    [Theory]
+    [InlineData(WorkloadCpuPriority.Idle, 3, 2, true)]
+    [InlineData(WorkloadCpuPriority.Lowest, 16, 2, true)]
+    [InlineData(WorkloadCpuPriority.Idle, 2, 2, false)]
+    [InlineData(WorkloadCpuPriority.Idle, 4, 8, false)]
+    [InlineData(WorkloadCpuPriority.Normal, 8, 2, false)]
+    public async Task MoreThreadsBelowNormalThanProcessors_SayOnePerProcessor(WorkloadCpuPriority priority, int threads, int processors, bool said)
+    {
+        var logs = new ListLoggerProvider();
+        using var scheduler = new DedicatedThreadScheduler("reports", threads, priority, logger: logs.CreateLogger("test"), threadPoolSpins: false, processorCount: processors);
+        await scheduler.AllStarted.WaitAsync(TimeSpan.FromSeconds(30));
+
+        string[] advice = [.. logs.Messages.Where(m => m.Message.Contains("one thread per processor", StringComparison.Ordinal)).Select(m => m.Message)];
+        Assert.Equal(said ? 1 : 0, advice.Length);
+        if (said)
+        {
+            Assert.Contains($"'reports' runs on {threads} dedicated threads at CpuPriority {priority}, more than the {processors} processors", advice[0], StringComparison.Ordinal);
+            Assert.Equal(LogLevel.Information, logs.Messages.Single(m => m.Message == advice[0]).Level);
+        }
+    }
+
     [Fact]
     public void AScheduler_BuildingAClassBelowNormal_ReadsThisProcessSetting()
     {

@@ -53,7 +53,8 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     /// <param name="logger">Where starvation and advice are logged.</param>
     /// <param name="threadPoolSpins">Whether the process's ThreadPool workers spin before they sleep; <see langword="null"/> reads it (<see cref="ThreadPoolSpinning.IsOn()"/>).</param>
     /// <param name="threadName">What the threads are named after (<c>Bulkhead {threadName} #1</c>); the class's name when <see langword="null"/>.</param>
-    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null, bool? threadPoolSpins = null, string? threadName = null)
+    /// <param name="processorCount">The processors the threads share; <see langword="null"/> for <see cref="Environment.ProcessorCount"/>.</param>
+    public DedicatedThreadScheduler(string workloadClass, int threadCount, WorkloadCpuPriority priority, TimeProvider? timeProvider = null, ILogger? logger = null, bool? threadPoolSpins = null, string? threadName = null, int? processorCount = null)
     {
         Priority = priority;
         _workloadClass = workloadClass;
@@ -68,6 +69,12 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
         if (priority != WorkloadCpuPriority.Normal && (threadPoolSpins ?? ThreadPoolSpinning.IsOn()))
         {
             LogThreadPoolSpins(_logger, workloadClass, threadCount, priority, ThreadPoolSpinning.ConfigName);
+        }
+
+        int processors = processorCount ?? Environment.ProcessorCount;
+        if (priority != WorkloadCpuPriority.Normal && threadCount > processors)
+        {
+            LogMoreThreadsThanProcessors(_logger, workloadClass, threadCount, priority, processors);
         }
 
         _watchdog = timeProvider?.CreateTimer(static state => ((DedicatedThreadScheduler)state!).Watch(), this, WatchInterval, WatchInterval);
@@ -191,6 +198,9 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
 
     [LoggerMessage(42, LogLevel.Information, "Workload class '{WorkloadClass}' runs on {Threads} dedicated thread(s) at CpuPriority {CpuPriority}, while idle ThreadPool workers spin at normal priority before they sleep and take CPU from them. Set the runtime property {Property} to 0 (or DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0) to give it back.")]
     private static partial void LogThreadPoolSpins(ILogger logger, string workloadClass, int threads, WorkloadCpuPriority cpuPriority, string property);
+
+    [LoggerMessage(43, LogLevel.Information, "Workload class '{WorkloadClass}' runs on {Threads} dedicated threads at CpuPriority {CpuPriority}, more than the {Processors} processors. CPU-heavy work gains nothing from more threads than processors, and each one running makes the normal-priority threads that wake beside it wait longer for a processor. Give the class one thread per processor unless its work blocks its threads.")]
+    private static partial void LogMoreThreadsThanProcessors(ILogger logger, string workloadClass, int threads, WorkloadCpuPriority cpuPriority, int processors);
 
     [LoggerMessage(40, LogLevel.Warning, "All {Busy} dedicated threads of workload class '{WorkloadClass}' have been blocked for a second while {Waiting} work item(s) wait for one: work on them probably waits synchronously (.Result, .Wait()) for work queued behind it. Added a thread ({Threads} of at most {Most}); await instead of blocking.")]
     private static partial void LogStarvedThreadAdded(ILogger logger, string workloadClass, int busy, int waiting, int threads, int most);
