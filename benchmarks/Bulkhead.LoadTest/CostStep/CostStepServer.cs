@@ -37,29 +37,25 @@ internal static class CostStepServer
         Downstream = settings.Downstream;
         AwaitMs = settings.AwaitMs;
         CpuMs = settings.CpuMs;
-        int reportLimit = settings.ReportLimit;
-        double seatObjectiveMs = settings.SeatObjectiveMs;
-        double poolObjectiveMs = settings.PoolObjectiveMs;
-        int threads = settings.Threads;
         builder.Services.AddWorkloadIsolation(o =>
         {
             bool adaptive = mode is Mode.AdaptiveAimd or Mode.AdaptiveGradient;
             o.AddInteractiveClass(c =>
-                c.Objective = adaptive && seatObjectiveMs > 0 ? new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(seatObjectiveMs) } : null);
+                c.Objective = adaptive && settings.SeatObjectiveMs > 0 ? new WorkloadObjectiveOptions { SeatTimeP99 = TimeSpan.FromMilliseconds(settings.SeatObjectiveMs) } : null);
             o.AddClass("reporting", c =>
             {
                 c.Priority = 2;
-                c.MaxConcurrency = adaptive ? 16 : reportLimit;
+                c.MaxConcurrency = adaptive ? 16 : settings.ReportLimit;
                 c.QueueLimit = 1_000;
                 c.QueueTimeout = TimeSpan.FromMinutes(1);
-                c.Execution = threads > 0 ? new WorkloadExecutionOptions { DedicatedThreads = threads, CpuPriority = WorkloadCpuPriority.Idle } : null;
+                c.Execution = settings.Threads > 0 ? new WorkloadExecutionOptions { DedicatedThreads = settings.Threads, CpuPriority = WorkloadCpuPriority.Idle } : null;
             });
             o.Adaptive.Enabled = adaptive;
             o.Adaptive.Algorithm = mode == Mode.AdaptiveGradient ? WorkloadAdaptiveAlgorithm.Gradient : WorkloadAdaptiveAlgorithm.Aimd;
             o.Adaptive.Window = TimeSpan.FromMilliseconds(250);
             o.Adaptive.MinSamples = 20;
             o.Adaptive.Headroom = settings.Headroom;
-            o.Adaptive.ThreadPoolDelayP99 = adaptive && poolObjectiveMs > 0 ? TimeSpan.FromMilliseconds(poolObjectiveMs) : null;
+            o.Adaptive.ThreadPoolDelayP99 = adaptive && settings.PoolObjectiveMs > 0 ? TimeSpan.FromMilliseconds(settings.PoolObjectiveMs) : null;
         });
     }
 
