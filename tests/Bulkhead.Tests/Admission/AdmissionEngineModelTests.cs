@@ -13,6 +13,8 @@ namespace Bulkhead.Tests.Admission;
 /// configurations: limits raised and lowered below what is in flight, classes added, removed (draining) and added back.
 /// Adaptive steps set a class's effective limit as the adaptive controller does (kept between its reservation, or one
 /// seat, and its configured limit, and lasting across reconfigurations); the model sees them as that limit configured.
+/// One reconfiguration in five switches adaptive protection off: the engine forgets every effective limit and ignores
+/// those set while it stays off (a controller's tick that lands after the switch-off), until one switches it on again.
 /// </summary>
 /// <remarks>
 /// Set BULKHEAD_MODEL_SEED to replay one seed. Sequentially, a released seat is handed to a waiter before anyone else
@@ -120,6 +122,7 @@ public sealed class AdmissionEngineModelTests
             _weighted = weighted;
             _start = Now;
             WorkloadIsolationOptions options = RandomOptions();
+            options.Adaptive.Enabled = true;
             _options = options;
             _configuration = Describe(options);
             _scheduler = new WorkloadScheduler(options, _time);
@@ -164,7 +167,7 @@ public sealed class AdmissionEngineModelTests
         }
 
         private static string Describe(WorkloadIsolationOptions options) =>
-            $"Total {options.TotalConcurrency}, tracked {options.MaxTrackedPartitions}, default {options.DefaultClass}; " + string.Join("; ", options.Classes.Select(c =>
+            $"Total {options.TotalConcurrency}, tracked {options.MaxTrackedPartitions}, default {options.DefaultClass}, adaptive {(options.Adaptive.Enabled ? "on" : "off")}; " + string.Join("; ", options.Classes.Select(c =>
                 $"{c.Key}: p{c.Value.Priority} r{c.Value.ReservedConcurrency} m{c.Value.MaxConcurrency} q{c.Value.QueueLimit} t{c.Value.QueueTimeout.TotalMilliseconds} {c.Value.QueueOrder}"
                 + $" pp{c.Value.MaxConcurrencyPerPartition} rl{c.Value.RateLimit?.PermitsPerSecond}/{c.Value.RateLimit?.Burst}{(c.Value.RateLimit?.PerPartition == true ? "/partition" : "")}"));
 
@@ -244,6 +247,14 @@ public sealed class AdmissionEngineModelTests
         private List<(int, AdmissionModel.Outcome)> Reconfigure()
         {
             WorkloadIsolationOptions options = RandomOptions();
+
+            // No class states an objective: the controller itself never moves a limit; the steps below do.
+            options.Adaptive.Enabled = _random.Next(5) != 0;
+            if (!options.Adaptive.Enabled)
+            {
+                _effectiveMaxima.Clear();
+            }
+
             _options = options;
             _configuration = Describe(options);
             List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now, ConfiguredMaxima(options));
@@ -255,6 +266,13 @@ public sealed class AdmissionEngineModelTests
         private List<(int, AdmissionModel.Outcome)> SetEffectiveMax()
         {
             string name = _options.Classes.Keys.ElementAt(_random.Next(_options.Classes.Count));
+            if (!_options.Adaptive.Enabled)
+            {
+                // A tick that decided before the switch-off: nothing changes.
+                _scheduler.Engine.SetEffectiveMaxima(new Dictionary<string, int> { [name] = _random.Next(0, _options.TotalConcurrency + 2) });
+                return [];
+            }
+
             if (_random.Next(4) == 0)
             {
                 _effectiveMaxima.Remove(name);

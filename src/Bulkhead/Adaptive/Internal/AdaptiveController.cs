@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bulkhead.Admission.Internal;
+using Bulkhead.Timing.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Bulkhead.Adaptive.Internal;
@@ -20,6 +21,9 @@ internal sealed partial class AdaptiveController : IDisposable
 
     private const double Percentile = 0.99;
 
+    /// <summary>The value of <c>_probeQueuedAt</c> while no probe is in the ThreadPool's queue (no clock reads zero).</summary>
+    private const long NoProbe = 0;
+
     private readonly AdmissionEngine _engine;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -28,7 +32,7 @@ internal sealed partial class AdaptiveController : IDisposable
     private readonly LatencyHistogram _poolDelays = new();
     private readonly Watch _poolWatch = new();
     private ITimer? _probe;
-    private int _probing;
+    private long _probeQueuedAt = NoProbe;
     private long _lastPoolDelayP99 = -1;
     private WorkloadAdaptiveOptions _options = new();
     private ITimer? _timer;
@@ -76,9 +80,12 @@ internal sealed partial class AdaptiveController : IDisposable
     }
 
     /// <summary>Takes the adaptive settings in force (at start and after each reload), starting or stopping the controller.</summary>
+    /// <remarks>
+    /// Switched off, the controller forgets its limits; the engine gives every class its configured limit back as it
+    /// takes the same options (it holds no controller limit while adaptive protection is off, whatever a tick sends).
+    /// </remarks>
     public void Configure(WorkloadIsolationOptions options)
     {
-        bool release;
         lock (_lock)
         {
             if (_disposed)
@@ -87,7 +94,6 @@ internal sealed partial class AdaptiveController : IDisposable
             }
 
             _options = options.Adaptive;
-            release = !_options.Enabled && _limits.Count > 0;
             if (!_options.Enabled || _options.ThreadPoolDelayP99 is null)
             {
                 // No objective, nothing measured against it: the last measure is not shown any more.
@@ -101,7 +107,8 @@ internal sealed partial class AdaptiveController : IDisposable
             }
             else
             {
-                _probe ??= _engine.TimeProvider.CreateTimer(static state => ((AdaptiveController)state!).Probe(), this, ProbeInterval, ProbeInterval);
+                // The probe and the tick run on a thread of their own: a starved ThreadPool must not silence them.
+                _probe ??= TimerThread.Create(_engine.TimeProvider, static state => ((AdaptiveController)state!).ProbeGuarded(), this, ProbeInterval, ProbeInterval, "Bulkhead ThreadPool probe");
             }
 
             if (!_options.Enabled)
@@ -114,15 +121,9 @@ internal sealed partial class AdaptiveController : IDisposable
             else if (_timer is null || _window != _options.Window)
             {
                 _window = _options.Window;
-                _timer ??= _engine.TimeProvider.CreateTimer(static state => ((AdaptiveController)state!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _timer ??= TimerThread.Create(_engine.TimeProvider, static state => ((AdaptiveController)state!).TickGuarded(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan, "Bulkhead adaptive protection");
                 _timer.Change(_window, _window);
             }
-        }
-
-        if (release)
-        {
-            // Switched off: every class gets its configured limit back.
-            _engine.SetEffectiveMaxima(new Dictionary<string, int>());
         }
     }
 
@@ -137,9 +138,13 @@ internal sealed partial class AdaptiveController : IDisposable
     }
 
     /// <summary>One window: measure, decide, and put changed limits in force.</summary>
+    /// <remarks>
+    /// Everything is read from one configuration and one snapshot, and the limits go to the engine under the
+    /// controller's lock: a reload that adds or removes classes meanwhile, or switches the controller off, finds the
+    /// tick either done or not yet begun.
+    /// </remarks>
     public void Tick()
     {
-        Dictionary<string, int>? changed = null;
         lock (_lock)
         {
             if (_disposed || !_options.Enabled)
@@ -147,6 +152,7 @@ internal sealed partial class AdaptiveController : IDisposable
                 return;
             }
 
+            ClassState[] active = _engine.Configuration.Active;
             Dictionary<string, WorkloadClassSnapshot> snapshot = _engine.GetSnapshot().ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
             if (_settling)
             {
@@ -154,7 +160,7 @@ internal sealed partial class AdaptiveController : IDisposable
                 // it is not measured, or one change would be judged twice and limits would fall too far.
                 _settling = false;
                 _poolDelays.CopyTo(_poolWatch.SeatBefore);
-                foreach (ClassState c in _engine.Configuration.Active)
+                foreach (ClassState c in active)
                 {
                     if (_watches.TryGetValue(c.Name, out Watch? watch) && snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state))
                     {
@@ -164,8 +170,9 @@ internal sealed partial class AdaptiveController : IDisposable
 
                 return;
             }
+
             List<(int Priority, Verdict Verdict, double Ratio, string Reason)> protectors = [];
-            foreach (ClassState c in _engine.Configuration.Active)
+            foreach (ClassState c in active)
             {
                 if (c.Limits.Objective is { } objective && snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state))
                 {
@@ -174,36 +181,42 @@ internal sealed partial class AdaptiveController : IDisposable
                 }
             }
 
-            if (_options.ThreadPoolDelayP99 is { } poolTarget && _engine.Configuration.Active.Length > 0)
+            if (_options.ThreadPoolDelayP99 is { } poolTarget && active.Length > 0)
             {
                 // The process's objective protects the most important classes: everything below them follows it.
                 (Verdict verdict, double ratio, string reason) = MeasurePool(poolTarget);
-                protectors.Add((_engine.Configuration.Active.Min(c => c.Limits.Priority), verdict, ratio, reason));
+                protectors.Add((active.Min(c => c.Limits.Priority), verdict, ratio, reason));
             }
 
-            foreach (string name in _watches.Keys.Where(n => !_engine.Configuration.Active.Any(c => c.Limits.Objective is not null && string.Equals(c.Name, n, StringComparison.OrdinalIgnoreCase))).ToList())
+            foreach (string name in _watches.Keys.Where(n => !active.Any(c => c.Limits.Objective is not null && string.Equals(c.Name, n, StringComparison.OrdinalIgnoreCase))).ToList())
             {
                 _watches.Remove(name);
             }
 
-            bool any = false;
-            foreach (ClassState c in _engine.Configuration.Active)
+            List<Adjustment> adjustments = [];
+            foreach (ClassState c in active)
             {
-                any |= Adjust(c, snapshot[c.Name], protectors);
+                if (snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state) && Adjust(c, state, protectors) is { } adjustment)
+                {
+                    adjustments.Add(adjustment);
+                }
             }
 
-            if (any)
+            if (adjustments.Count > 0)
             {
-                changed = new Dictionary<string, int>(_limits, StringComparer.OrdinalIgnoreCase);
                 _settling = true;
-            }
-        }
+                _engine.SetEffectiveMaxima(new Dictionary<string, int>(_limits, StringComparer.OrdinalIgnoreCase));
 
-        if (changed is not null)
-        {
-            _engine.SetEffectiveMaxima(changed);
+                // Logged once in force: a logger that fails cannot leave the controller's limits and the engine's apart.
+                foreach (Adjustment a in adjustments.Where(a => a.Reason is not null))
+                {
+                    LogAdjusted(_logger, a.Class, a.Max, a.Configured, a.Previous, a.Reason!);
+                }
+            }
         }
     }
+
+    private void TickGuarded() => _engine.TimerFaults.Run("adaptive protection", static state => ((AdaptiveController)state!).Tick(), this);
 
     private (Verdict Verdict, double Ratio, string Reason) Measure(ClassState c, WorkloadObjectiveOptions objective, WorkloadClassSnapshot state)
     {
@@ -288,46 +301,70 @@ internal sealed partial class AdaptiveController : IDisposable
     /// <summary>Counts one ThreadPool queueing delay (the probe's measure; tests feed it directly).</summary>
     public void RecordPoolDelay(TimeSpan delay) => _poolDelays.Record(delay);
 
+    /// <summary>
+    /// Gets or sets how a probe is handed to the ThreadPool: it must call <see cref="ProbeRan"/> once it runs (tests hold
+    /// it back to starve the pool).
+    /// </summary>
+    public Action<AdaptiveController> QueueProbe { get; set; } = static controller =>
+        ThreadPool.UnsafeQueueUserWorkItem(static controller => controller.ProbeRan(), controller, preferLocal: false);
+
     /// <summary>Queues a work item and measures how long the ThreadPool takes to run it; one probe at a time.</summary>
     private void Probe()
     {
-        if (Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+        if (Interlocked.CompareExchange(ref _probeQueuedAt, _engine.TimeProvider.GetTimestamp(), NoProbe) != NoProbe)
         {
+            // The last probe has not run yet: its age is measured at the end of the window (OutstandingProbeAge).
             return;
         }
 
-        long queued = _engine.TimeProvider.GetTimestamp();
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state =>
-            {
-                state.Controller.RecordPoolDelay(state.Controller._engine.TimeProvider.GetElapsedTime(state.Queued));
-                Volatile.Write(ref state.Controller._probing, 0);
-            },
-            (Controller: this, Queued: queued),
-            preferLocal: false);
+        QueueProbe(this);
     }
+
+    private void ProbeGuarded() => _engine.TimerFaults.Run("ThreadPool probe", static state => ((AdaptiveController)state!).Probe(), this);
+
+    /// <summary>The ThreadPool ran the probe: its queueing delay is one measure.</summary>
+    public void ProbeRan()
+    {
+        long queuedAt = Volatile.Read(ref _probeQueuedAt);
+        if (queuedAt != NoProbe)
+        {
+            RecordPoolDelay(_engine.TimeProvider.GetElapsedTime(queuedAt));
+            Volatile.Write(ref _probeQueuedAt, NoProbe);
+        }
+    }
+
+    /// <summary>Gets how long the probe in the ThreadPool's queue has waited so far: a lower bound on the pool's delay.</summary>
+    private TimeSpan OutstandingProbeAge() =>
+        Volatile.Read(ref _probeQueuedAt) is var queuedAt && queuedAt != NoProbe ? _engine.TimeProvider.GetElapsedTime(queuedAt) : TimeSpan.Zero;
 
     private (Verdict Verdict, double Ratio, string Reason) MeasurePool(TimeSpan target)
     {
         _poolDelays.CopyTo(_poolWatch.SeatNow);
         long samples = LatencyHistogram.Count(_poolWatch.SeatNow, _poolWatch.SeatBefore);
-        if (samples < _options.MinSamples)
+
+        // A probe still waiting has waited at least this long: a pool too starved to run probes gives no measures, and
+        // its starvation must count all the same.
+        TimeSpan outstanding = OutstandingProbeAge();
+        if (samples < _options.MinSamples && outstanding <= target)
         {
             return (Verdict.Pending, 0, "too few ThreadPool probes");
         }
 
-        TimeSpan p99 = LatencyHistogram.Quantile(_poolWatch.SeatNow, _poolWatch.SeatBefore, 0, Percentile)!.Value;
+        TimeSpan measured = samples > 0 ? LatencyHistogram.Quantile(_poolWatch.SeatNow, _poolWatch.SeatBefore, 0, Percentile)!.Value : TimeSpan.Zero;
+        TimeSpan p99 = outstanding > measured ? outstanding : measured;
         Volatile.Write(ref _lastPoolDelayP99, p99.Ticks);
         _poolWatch.Advance(0);
         double ratio = p99.Ticks / (double)target.Ticks;
         Verdict verdict = ratio > 1 ? Verdict.Missed : ratio <= _options.Headroom ? Verdict.Good : Verdict.Hold;
         _poolWatch.GoodWindows = verdict == Verdict.Good ? _poolWatch.GoodWindows + 1 : 0;
-        string reason = string.Create(CultureInfo.InvariantCulture, $"ThreadPool delay p99 {p99.TotalMilliseconds:0.###} ms against {target.TotalMilliseconds:0.###} ms over {samples} probes");
+        string reason = outstanding > measured
+            ? string.Create(CultureInfo.InvariantCulture, $"a ThreadPool probe has waited {outstanding.TotalMilliseconds:0.###} ms against {target.TotalMilliseconds:0.###} ms and has not run yet")
+            : string.Create(CultureInfo.InvariantCulture, $"ThreadPool delay p99 {p99.TotalMilliseconds:0.###} ms against {target.TotalMilliseconds:0.###} ms over {samples} probes");
         return (verdict == Verdict.Good && _poolWatch.GoodWindows < GoodWindowsBeforeIncrease ? Verdict.Hold : verdict, ratio, reason);
     }
 
-    /// <summary>Moves one class's limit by the verdicts of the classes more important than it; true when it changed.</summary>
-    private bool Adjust(ClassState c, WorkloadClassSnapshot state, List<(int Priority, Verdict Verdict, double Ratio, string Reason)> protectors)
+    /// <summary>Moves one class's limit by the verdicts of the classes more important than it; what changed, if it did.</summary>
+    private Adjustment? Adjust(ClassState c, WorkloadClassSnapshot state, List<(int Priority, Verdict Verdict, double Ratio, string Reason)> protectors)
     {
         int priority = c.Limits.Priority;
         var above = protectors.Where(p => p.Priority < priority).ToList();
@@ -336,7 +373,7 @@ internal sealed partial class AdaptiveController : IDisposable
         if (above.Count == 0)
         {
             // Nothing protects itself from this class (any more): its configured limit.
-            return _limits.Remove(c.Name);
+            return _limits.Remove(c.Name) ? new Adjustment(c.Name, configured, configured, current, Reason: null) : null;
         }
 
         int floor = Math.Min(Math.Max(c.Limits.Reserved, 1), configured);
@@ -358,16 +395,15 @@ internal sealed partial class AdaptiveController : IDisposable
         }
         else
         {
-            return false;
+            return null;
         }
 
         next = Math.Clamp(next, floor, configured);
         if (next == current)
         {
-            return false;
+            return null;
         }
 
-        LogAdjusted(_logger, c.Name, next, configured, current, reason);
         if (next == configured)
         {
             _limits.Remove(c.Name);
@@ -377,11 +413,14 @@ internal sealed partial class AdaptiveController : IDisposable
             _limits[c.Name] = next;
         }
 
-        return true;
+        return new Adjustment(c.Name, next, configured, current, reason);
     }
 
     [LoggerMessage(60, LogLevel.Debug, "Adaptive protection: workload class '{WorkloadClass}' may run {Max} of its configured {Configured} (was {Previous}): {Reason}.")]
     private static partial void LogAdjusted(ILogger logger, string workloadClass, int max, int configured, int previous, string reason);
+
+    /// <summary>One class's limit moved by a tick, to be logged (unless it went back to its configured limit for want of a protector).</summary>
+    private sealed record Adjustment(string Class, int Max, int Configured, int Previous, string? Reason);
 
     /// <summary>A protected class's measures at the start of its window.</summary>
     private sealed class Watch

@@ -10,8 +10,19 @@ internal sealed partial class AdmissionEngine
     private static readonly Action<object?, CancellationToken> s_onCanceled =
         static (state, _) => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.Canceled);
 
-    private static readonly TimerCallback s_onTimeout =
-        static state => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.TimedOut);
+    private static readonly TimerCallback s_onTimeout = static state =>
+    {
+        var waiter = (Waiter)state!;
+        AdmissionEngine engine = waiter.Class.Engine;
+        try
+        {
+            engine.EndWait(waiter, WaitOutcome.TimedOut);
+        }
+        catch (Exception exception)
+        {
+            engine.TimerFaults.Report("queue timeout", exception);
+        }
+    };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, WaitMode mode, RateLimitLease? limiterLease, CancellationToken cancellationToken, int weight = 1)

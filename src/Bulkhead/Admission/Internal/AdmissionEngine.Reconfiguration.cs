@@ -32,6 +32,12 @@ internal sealed partial class AdmissionEngine
             }
 
             _options = options;
+            if (!options.Adaptive.Enabled)
+            {
+                // Switched off: the controller's limits go with it, and no tick computed before can bring them back.
+                _effectiveMaxima.Clear();
+            }
+
             ApplyUnsynchronized(options, notes, ref completions);
         }
 
@@ -42,7 +48,9 @@ internal sealed partial class AdmissionEngine
     /// <summary>
     /// Puts the adaptive controller's limits in force: by class name, the most units of work in flight at once, kept
     /// between each class's reservation and its configured limit. A class not named gets its configured limit back. The
-    /// limits last across reloads (clamped to the new configuration) until the controller sets others.
+    /// limits last across reloads (clamped to the new configuration) until the controller sets others. While adaptive
+    /// protection is off in the options in force, limits sent are ignored: a tick that lands after the switch-off (it
+    /// decided before) cannot throttle a class for good.
     /// </summary>
     public void SetEffectiveMaxima(IReadOnlyDictionary<string, int> maxima)
     {
@@ -50,7 +58,7 @@ internal sealed partial class AdmissionEngine
         Waiter? completions = null;
         lock (_lock)
         {
-            if (_closed)
+            if (_closed || !_options.Adaptive.Enabled)
             {
                 return;
             }

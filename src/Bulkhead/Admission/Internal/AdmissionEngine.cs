@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
 using Bulkhead.Telemetry.Internal;
+using Bulkhead.Timing.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -66,6 +67,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
         TimeProvider = timeProvider;
         Logger = logger ?? NullLogger.Instance;
+        TimerFaults = new TimerFaults(Logger, timeProvider);
         _customLimiters = customLimiters ?? new Dictionary<string, PartitionedRateLimiter<string>>();
         _fleet = fleet;
         _options = options;
@@ -79,6 +81,9 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     /// <summary>Gets where the engine's own parts (a class's dedicated threads) report.</summary>
     public ILogger Logger { get; }
+
+    /// <summary>Gets where the timers of the engine and its parts report what their callbacks threw.</summary>
+    public TimerFaults TimerFaults { get; }
 
     /// <summary>Gets the configuration in force.</summary>
     public EngineConfiguration Configuration => Volatile.Read(ref _configuration);

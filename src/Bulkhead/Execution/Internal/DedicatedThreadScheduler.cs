@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Bulkhead.Timing.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -33,6 +34,7 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     private readonly int _configuredThreads;
     private readonly ILogger _logger;
     private readonly ITimer? _watchdog;
+    private readonly TimerFaults? _faults;
     private int _threadCount;
     private int _disposed;
     private int _lowered;
@@ -77,7 +79,11 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
             LogMoreThreadsThanProcessors(_logger, workloadClass, threadCount, priority, processors);
         }
 
-        _watchdog = timeProvider?.CreateTimer(static state => ((DedicatedThreadScheduler)state!).Watch(), this, WatchInterval, WatchInterval);
+        if (timeProvider is not null)
+        {
+            _faults = new TimerFaults(_logger, timeProvider);
+            _watchdog = timeProvider.CreateTimer(static state => ((DedicatedThreadScheduler)state!).WatchGuarded(), this, WatchInterval, WatchInterval);
+        }
     }
 
     public WorkloadCpuPriority Priority { get; }
@@ -145,6 +151,8 @@ internal sealed partial class DedicatedThreadScheduler : TaskScheduler, IDisposa
     }
 
     /// <summary>Runs every <see cref="WatchInterval"/>: starved when all threads stayed busy, work waited and none completed.</summary>
+    private void WatchGuarded() => _faults!.Run("dedicated threads' watchdog", static state => ((DedicatedThreadScheduler)state!).Watch(), this);
+
     private void Watch()
     {
         long executed = Volatile.Read(ref _executed);

@@ -65,7 +65,7 @@ internal sealed partial class RejectionLog : IDisposable
             }
 
             AdjustForFirst();
-            _timer ??= time.CreateTimer(static state => ((RejectionLog)state!).Report(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer ??= time.CreateTimer(static state => ((RejectionLog)state!).ReportGuarded(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _timer.Change(FirstReportAfter, Timeout.InfiniteTimeSpan);
         }
     }
@@ -83,6 +83,8 @@ internal sealed partial class RejectionLog : IDisposable
             }
         }
     }
+
+    private void ReportGuarded() => _class.Engine.TimerFaults.Run("rejection log", static state => ((RejectionLog)state!).Report(), this);
 
     private void Report()
     {
