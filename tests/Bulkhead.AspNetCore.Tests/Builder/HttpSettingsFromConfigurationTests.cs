@@ -63,6 +63,21 @@ public sealed class HttpSettingsFromConfigurationTests
         Assert.Contains("PartitionHeader 'X-Tenant'", failure.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Content-Length", "is a header that HTTP, the server or Bulkhead itself writes")]
+    [InlineData("retry-after", "is a header that HTTP, the server or Bulkhead itself writes")]
+    [InlineData("X Workload Class", "is not a header name")]
+    [InlineData("X-Klasse-é", "is not a header name")]
+    public async Task WorkloadClassResponseHeader_NotAHeaderOfItsOwn_FailsWhenThePipelineIsBuilt(string header, string expected)
+    {
+        // Accepted before, such a name made every response a 500 (Kestrel refuses it) or broke the framing.
+        string section = Section.Replace("\"IncludeRejectionDetails\": true", $"\"IncludeRejectionDetails\": true, \"WorkloadClassResponseHeader\": \"{header}\"", StringComparison.Ordinal);
+
+        var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(section, code: null));
+
+        Assert.Contains($"WorkloadClassResponseHeader '{header}' {expected}", failure.Message, StringComparison.Ordinal);
+    }
+
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private async Task<WebApplication> StartAsync(string json, Action<WorkloadIsolationHttpOptions>? code)

@@ -68,6 +68,15 @@ public sealed class BadConfigurationTests
         { "default class not configured", """{ "DefaultClass": "nope", "Classes": { "a": { } } }""", ["WorkloadIsolation: DefaultClass 'nope' is not a configured class (configured: 'a')."] },
         { "negative priority", Reporting("\"Priority\": -1"), ["Workload class 'reporting': Priority (-1) is out of range."] },
         { "negative queue limit", Reporting("\"QueueLimit\": -5"), ["Workload class 'reporting': QueueLimit (-5) is out of range."] },
+        { "negative execution timeout", Reporting("\"ExecutionTimeout\": \"-00:00:05\""), ["Workload class 'reporting': ExecutionTimeout (-00:00:05) must be positive and under 49 days"] },
+        { "execution timeout of sixty days", Reporting("\"ExecutionTimeout\": \"60.00:00:00\""), ["Workload class 'reporting': ExecutionTimeout (60.00:00:00) must be positive and under 49 days"] },
+        { "execution timeout of zero", Reporting("\"ExecutionTimeout\": \"00:00:00\""), ["Workload class 'reporting': ExecutionTimeout (00:00:00) must be positive"] },
+
+        // Class names go into response headers, metric tags and logs: they are tokens.
+        { "class name with a space", Named("my reports"), ["WorkloadIsolation: workload class name 'my reports' must be a token"] },
+        { "class name not in ASCII", Named("rapports-é"), ["WorkloadIsolation: workload class name 'rapports-é' must be a token"] },
+        { "class name with control characters", Named("rep\\u001b[31morts"), ["WorkloadIsolation: workload class name 'rep\\u001B[31morts' must be a token"] },
+        { "default class name alone, with a space", """{ "DefaultClass": "my reports" }""", ["WorkloadIsolation: workload class name 'my reports' must be a token"] },
         { "negative queue timeout", Reporting("\"QueueTimeout\": \"-00:00:05\""), ["Workload class 'reporting': QueueTimeout (-00:00:05) must be zero or positive"] },
         { "per-partition limit of zero", Reporting("\"MaxConcurrencyPerPartition\": 0"), ["Workload class 'reporting': MaxConcurrencyPerPartition (0) is out of range."] },
         { "rate of zero", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 0 }"), ["Workload class 'reporting': RateLimit: PermitsPerSecond (0) is out of range."] },
@@ -201,6 +210,11 @@ public sealed class BadConfigurationTests
     private static string Reporting(string setting) => $$"""
         { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
           "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { {{setting}} } } }
+        """;
+
+    private static string Named(string name) => $$"""
+        { "TotalConcurrency": 16, "DefaultClass": "interactive",
+          "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { "Priority": 2, "MaxConcurrency": 4 }, "{{name}}": { "Priority": 3 } } }
         """;
 
     private static string Rule(string rule) => $$"""

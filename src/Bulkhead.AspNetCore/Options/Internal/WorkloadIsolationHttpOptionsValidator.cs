@@ -1,4 +1,6 @@
+using Bulkhead.AspNetCore.Middleware.Internal;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Bulkhead.AspNetCore.Options.Internal;
 
@@ -17,6 +19,18 @@ internal sealed class WorkloadIsolationHttpOptionsValidator(IOptions<WorkloadIso
             failures.Add($"WorkloadIsolationHttpOptions: PartitionHeader '{header}' is not in WorkloadIsolation:TrustedHeaders; only a header a gateway sets (and strips from clients) may choose a partition.");
         }
 
+        if (httpOptions.WorkloadClassResponseHeader is { } classHeader)
+        {
+            if (!IsToken(classHeader))
+            {
+                failures.Add($"WorkloadIsolationHttpOptions: WorkloadClassResponseHeader '{classHeader}' is not a header name: use letters, digits and !#$%&'*+-.^_`|~ only (no spaces), for example X-Workload-Class.");
+            }
+            else if (ReservedHeaders.Contains(classHeader))
+            {
+                failures.Add($"WorkloadIsolationHttpOptions: WorkloadClassResponseHeader '{classHeader}' is a header that HTTP, the server or Bulkhead itself writes; choose one of your own, for example X-Workload-Class.");
+            }
+        }
+
         if (httpOptions.DefaultRetryAfter < TimeSpan.Zero)
         {
             failures.Add($"WorkloadIsolationHttpOptions: DefaultRetryAfter ({httpOptions.DefaultRetryAfter}) must be zero or positive.");
@@ -24,4 +38,19 @@ internal sealed class WorkloadIsolationHttpOptionsValidator(IOptions<WorkloadIso
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    // Headers that frame the message or the connection, that the server sets, or that Bulkhead writes itself: a class
+    // name written over one of them breaks or falsifies every response.
+    private static readonly HashSet<string> ReservedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        HeaderNames.Connection, HeaderNames.ContentEncoding, HeaderNames.ContentLength, HeaderNames.ContentRange,
+        HeaderNames.ContentType, HeaderNames.Date, HeaderNames.Host, HeaderNames.KeepAlive, HeaderNames.Location,
+        HeaderNames.ProxyConnection, HeaderNames.RetryAfter, HeaderNames.Server, HeaderNames.SetCookie, HeaderNames.TE,
+        HeaderNames.Trailer, HeaderNames.TransferEncoding, HeaderNames.Upgrade, HeaderNames.WWWAuthenticate,
+        HeaderNames.ContentSecurityPolicy, HeaderNames.XContentTypeOptions, RateLimitHeaders.Current, RateLimitHeaders.Policy,
+    };
+
+    // RFC 9110, section 5.6.2: what a header name may be.
+    private static bool IsToken(string name) =>
+        name.Length > 0 && name.All(ch => char.IsAsciiLetterOrDigit(ch) || "!#$%&'*+-.^_`|~".Contains(ch, StringComparison.Ordinal));
 }

@@ -47,6 +47,12 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"WorkloadIsolation: DefaultClass '{options.DefaultClass}' is not a configured class (configured: {string.Join(", ", options.Classes.Keys.Select(k => $"'{k}'"))})."));
         }
 
+        if (options.Classes.Count == 0 && !string.IsNullOrEmpty(options.DefaultClass) && !IsToken(options.DefaultClass))
+        {
+            // The one class made from DefaultClass alone.
+            failures.Add($"WorkloadIsolation: workload class name '{Escape(options.DefaultClass)}' must be a token: letters, digits and !#$%&'*+-.^_`|~ (no spaces, no other characters).");
+        }
+
         bool totalInRange = options.TotalConcurrency is >= 1 and <= WorkloadIsolationOptions.MaxSeats;
         long reservedTotal = 0;
         foreach ((string className, WorkloadClassOptions? classOptions) in options.Classes)
@@ -58,6 +64,12 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             }
 
             string prefix = $"Workload class '{className}'";
+            if (!IsToken(className))
+            {
+                // Names travel in response headers (WorkloadClassResponseHeader, RateLimitHeaders), metric tags and logs.
+                failures.Add($"WorkloadIsolation: workload class name '{Escape(className)}' must be a token: letters, digits and !#$%&'*+-.^_`|~ (no spaces, no other characters).");
+            }
+
             if (classOptions is null)
             {
                 failures.Add($"{prefix}: has no settings.");
@@ -248,6 +260,13 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"{prefix}: QueueTimeout ({timeout}) must be zero or positive and under 49 days, or Timeout.InfiniteTimeSpan."));
         }
 
+        if (classOptions.ExecutionTimeout is { } executionTimeout && (executionTimeout <= TimeSpan.Zero || executionTimeout.TotalMilliseconds > uint.MaxValue - 1))
+        {
+            failures.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{prefix}: ExecutionTimeout ({executionTimeout}) must be positive and under 49 days; leave it out for no timeout."));
+        }
+
         if (classOptions.RateLimit is { } rateLimit)
         {
             AddAttributeFailures(rateLimit, $"{prefix}: RateLimit", failures);
@@ -321,6 +340,28 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             failures.Add($"{prefix}: QueueOrder ({classOptions.QueueOrder}) must be Fifo or Lifo.");
         }
     }
+
+    /// <summary>Whether <paramref name="name"/> is an HTTP token (RFC 9110, section 5.6.2): it can go in a header as it is.</summary>
+    public static bool IsToken(string name)
+    {
+        if (name.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (char ch in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(ch) || "!#$%&'*+-.^_`|~".Contains(ch, StringComparison.Ordinal)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A name as it can be shown in a message: control characters and non-ASCII written as escapes.</summary>
+    private static string Escape(string name) => Telemetry.Internal.LogText.Escape(name);
 
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "T's public properties, and so their validation attributes, are kept by the annotation.")]
     private static void AddAttributeFailures<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(T instance, string prefix, List<string> failures)

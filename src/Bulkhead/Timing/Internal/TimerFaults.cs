@@ -56,6 +56,6 @@ internal sealed partial class TimerFaults(ILogger logger, TimeProvider timeProvi
         }
     }
 
-    [LoggerMessage(70, LogLevel.Error, "A Bulkhead timer ({Timer}) failed; it goes on at its next turn. {Unlogged} other timer failure(s) since the last one logged were not logged.")]
+    [LoggerMessage(34, LogLevel.Error, "A Bulkhead timer ({Timer}) failed; it goes on at its next turn. {Unlogged} other timer failure(s) since the last one logged were not logged.")]
     private static partial void LogFault(ILogger logger, string timer, long unlogged, Exception exception);
 }
