@@ -26,15 +26,26 @@ public static class WorkloadIsolationHealthChecksBuilderExtensions
 
         var options = new WorkloadIsolationHealthCheckOptions();
         configure?.Invoke(options);
+        Validate(options);
 
-        // Health checks are made anew for every run; this one remembers rejections across runs, so it is a singleton
-        // of the service provider, one per registered name.
-        builder.Services.AddKeyedSingleton(name, (sp, _) => new WorkloadIsolationHealthCheck(
-            sp.GetRequiredService<IWorkloadScheduler>(), options, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        // The check keeps nothing between runs: the engine keeps the record of rejections it judges by.
         return builder.Add(new HealthCheckRegistration(
             name,
-            sp => sp.GetRequiredKeyedService<WorkloadIsolationHealthCheck>(name),
+            sp => new WorkloadIsolationHealthCheck(sp.GetRequiredService<IWorkloadScheduler>(), options),
             failureStatus: null,
             tags: ["workload-isolation"]));
+    }
+
+    private static void Validate(WorkloadIsolationHealthCheckOptions options)
+    {
+        // The engine keeps an hour of rejections: a longer span could never be judged.
+        TimeSpan hour = TimeSpan.FromHours(1);
+        foreach ((string field, TimeSpan value) in new[] { ("Window", options.Window), ("UnhealthyAfter", options.UnhealthyAfter), ("MaxWaiterAge", options.MaxWaiterAge) })
+        {
+            if (value <= TimeSpan.Zero || value > hour)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), value, $"WorkloadIsolationHealthCheckOptions: {field} ({value}) must be positive and at most an hour.");
+            }
+        }
     }
 }

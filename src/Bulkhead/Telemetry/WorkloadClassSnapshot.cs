@@ -53,6 +53,12 @@ public sealed class WorkloadClassSnapshot
     /// </summary>
     public WorkloadIsolationMode Mode { get; init; }
 
+    /// <summary>
+    /// Gets when the class rejected work in the last hour: periods without a pause of a second or more, newest first,
+    /// stamped by the engine as the rejections happened (whenever the snapshot is taken, it tells the same story).
+    /// </summary>
+    public IReadOnlyList<WorkloadRejectionPeriod> RecentRejections { get; init; } = [];
+
     /// <summary>Gets what the class learned of its kinds of work, by cost key (<see cref="WorkloadClassOptions.LearnedWeight"/>); empty when it does not learn weights.</summary>
     public IReadOnlyList<WorkloadLearnedWeight> LearnedWeights { get; init; } = [];
 

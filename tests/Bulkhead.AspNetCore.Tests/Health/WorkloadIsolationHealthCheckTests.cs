@@ -64,6 +64,77 @@ public sealed class WorkloadIsolationHealthCheckTests : IAsyncDisposable
         Assert.Equal("interactive", recovered.Entries["workload-isolation"].Data["workloadClass"]);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(120)]
+    public async Task Verdict_SixSecondsOfRejectionsLongAgo_IsTheSameWhateverTheProbeInterval(int probeEverySeconds)
+    {
+        // Rejections for six seconds, then none: probed every second, every four, or once after two minutes, the check
+        // answers by when the rejections were (it once answered Unhealthy to the first probe in two minutes).
+        await using ServiceProvider services = Build(out FakeTimeProvider time);
+        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
+        using WorkloadLease held = scheduler.TryAcquire("interactive");
+        List<(int Second, HealthStatus Status)> verdicts = [];
+
+        for (int tenth = 1; tenth <= 1800; tenth++)
+        {
+            if (tenth <= 60)
+            {
+                Assert.False(scheduler.TryAcquire("interactive").IsAcquired);
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            if (tenth % (probeEverySeconds * 10) == 0)
+            {
+                verdicts.Add((tenth / 10, (await CheckAsync(services)).Status));
+            }
+        }
+
+        // The last rejection was at 5.9 s: Degraded while it lies within the 30-second window, Healthy after; never Unhealthy.
+        Assert.NotEmpty(verdicts);
+        Assert.All(verdicts, v => Assert.Equal(v.Second < 36 ? HealthStatus.Degraded : HealthStatus.Healthy, v.Status));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(120)]
+    public async Task Verdict_RejectionsThatGoOn_AreUnhealthyAfterTwoMinutesWhateverTheProbeInterval(int probeEverySeconds)
+    {
+        // Two rejections a second for three minutes: the first probe on a fresh process after 56,464 rejections once
+        // answered Healthy.
+        await using ServiceProvider services = Build(out FakeTimeProvider time);
+        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
+        using WorkloadLease held = scheduler.TryAcquire("interactive");
+        List<(int Second, HealthStatus Status, string? Description)> verdicts = [];
+
+        for (int half = 1; half <= 360; half++)
+        {
+            Assert.False(scheduler.TryAcquire("interactive").IsAcquired);
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            if (half % (probeEverySeconds * 2) == 0)
+            {
+                HealthReportEntry entry = (await CheckAsync(services)).Entries["workload-isolation"];
+                verdicts.Add((half / 2, entry.Status, entry.Description));
+            }
+        }
+
+        Assert.NotEmpty(verdicts);
+        Assert.All(verdicts, v => Assert.Equal(v.Second >= 120 ? HealthStatus.Unhealthy : HealthStatus.Degraded, v.Status));
+        Assert.Contains("has kept rejecting work for 00:02:", verdicts.First(v => v.Second >= 120).Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddWorkloadIsolation_AWindowLongerThanTheEngineKeeps_Throws()
+    {
+        var services = new ServiceCollection();
+
+        var failure = Assert.Throws<ArgumentOutOfRangeException>(() => services.AddHealthChecks().AddWorkloadIsolation(o => o.UnhealthyAfter = TimeSpan.FromHours(2)));
+
+        Assert.Contains("UnhealthyAfter (02:00:00) must be positive and at most an hour", failure.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ProtectedClassNotConfigured_IsUnhealthyNamingIt()
     {
@@ -79,6 +150,25 @@ public sealed class WorkloadIsolationHealthCheckTests : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _services.DisposeAsync();
+
+    private static Task<HealthReport> CheckAsync(ServiceProvider services) => services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+
+    /// <summary>One seat, no queue, the check's defaults (a 30-second window, Unhealthy after 2 minutes).</summary>
+    private static ServiceProvider Build(out FakeTimeProvider time)
+    {
+        time = new FakeTimeProvider();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddWorkloadIsolation(o =>
+        {
+            o.TotalConcurrency = 2;
+            o.DefaultClass = "interactive";
+            o.AddClass("interactive", c => { c.MaxConcurrency = 1; c.QueueLimit = 0; });
+            o.AddClass("batch", c => c.Priority = 3);
+        });
+        services.AddHealthChecks().AddWorkloadIsolation();
+        return services.BuildServiceProvider();
+    }
 
     private Task<HealthReport> CheckAsync() => _services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
 }

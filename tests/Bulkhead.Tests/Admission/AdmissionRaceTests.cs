@@ -2,7 +2,7 @@ using Bulkhead.Admission.Internal;
 
 namespace Bulkhead.Tests.Admission;
 
-/// <summary>Races of the lock-free path, played out one step at a time through the engine's debug-build seam.</summary>
+/// <summary>Races of the lock-free path, played out one step at a time through the engine's test seam (in Debug and Release builds alike).</summary>
 public sealed class AdmissionRaceTests
 {
     [Fact]

@@ -48,10 +48,12 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     private int _sharedInUse;
 
-#if DEBUG
-    /// <summary>A test seam (debug builds only): runs after the lock-free path claims a shared seat, before it takes it.</summary>
+    /// <summary>
+    /// A test seam: runs after the lock-free path claims a shared seat, before it takes it. In every build, so that the
+    /// race tests run against the code that ships (one null check, on the shared-seat path only).
+    /// </summary>
     internal Action? AfterSharedClaimForTest;
-#endif
+
     private int _minWaitingPriority = NoWaiters;
     private int _totalQueued;
     private long _waiterSequence;
@@ -298,6 +300,7 @@ internal sealed partial class AdmissionEngine : IDisposable
                         QueueLimit = limits.QueueLimit,
                         Admitted = c.Admitted,
                         Rejected = Volatile.Read(ref c.Rejected),
+                        RecentRejections = c.RejectionHistory.Read(),
                         Canceled = Volatile.Read(ref c.Canceled),
                         ExecutionTimeout = limits.ExecutionTimeout,
                         ExecutionTimeouts = Volatile.Read(ref c.ExecutionTimeouts),
@@ -541,12 +544,10 @@ internal sealed partial class AdmissionEngine : IDisposable
                 return SeatKind.None;
             }
 
-#if DEBUG
             if (!underLock)
             {
                 AfterSharedClaimForTest?.Invoke();
             }
-#endif
 
             // The shared seat is claimed; now move the class's count, or hand the claim back.
             while (true)

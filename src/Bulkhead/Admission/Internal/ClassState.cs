@@ -85,10 +85,14 @@ internal sealed partial class ClassState : WorkloadClass
         SeatWord = Pack(0, limits.Reserved, limits.Generation, 0);
         Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit, limits.Widest);
         Rejections = new RejectionLog(this);
+        RejectionHistory = new RejectionHistory(engine.TimeProvider);
     }
 
     /// <summary>Gets the log that summarizes this class's rejections.</summary>
     public RejectionLog Rejections { get; }
+
+    /// <summary>Gets when the class rejected work (the health check's record).</summary>
+    public RejectionHistory RejectionHistory { get; }
 
     public AdmissionEngine Engine { get; }
 
@@ -253,6 +257,7 @@ internal sealed partial class ClassState : WorkloadClass
     {
         Interlocked.Increment(ref RejectedByReason[(int)reason]);
         Interlocked.Increment(ref Rejected);
+        RejectionHistory.Record();
         Rejections.OnRejection();
     }
 
