@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using Bulkhead.Admission.Internal;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.Tests.Reliability;
+
+/// <summary>
+/// Acquisitions racing reloads, as an attacker would drive them: 24 workers try, queue, wait in the background, cancel
+/// and release across four classes (partitions and weights) while the configuration changes every 1–8 ms (limits, a
+/// class removed and added back, Enforce and Observe, adaptive protection on and off). Once the workers stop and a last
+/// reload restores every class, the engine must be quiet: nothing in flight or queued, no shared seat in use, and (in
+/// Enforce) every admission the engine counted is a lease a caller received.
+/// </summary>
+/// <remarks>Runs for <c>BULKHEAD_STRESS_SECONDS</c> (default 3) of real time per case; queue timeouts run on a fake clock advanced by a thread of its own.</remarks>
+public sealed class ReloadRaceStressTests
+{
+    private static readonly string[] Classes = ["interactive", "reporting", "batch", "extra"];
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task AcquisitionsRacingReloads_LeaveNoSeatBehind(bool observe, bool systemClock)
+    {
+        // On the system clock queue timeouts and adaptive protection's ticks run on timer threads of their own, racing
+        // grants and reloads (the landed code's test host died there: a tick met a class a reload had just added).
+        TimeSpan duration = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("BULKHEAD_STRESS_SECONDS"), out int seconds) ? seconds : 3);
+        var time = new FakeTimeProvider();
+        using var scheduler = new WorkloadScheduler(Options(new Random(1), observe, full: true), systemClock ? TimeProvider.System : time);
+        var outcomes = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        long acquired = 0;
+        long reloads = 0;
+        using var stop = new CancellationTokenSource(duration);
+
+        void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
+
+        async Task Worker(int seed)
+        {
+            var random = new Random(seed);
+            while (!stop.IsCancellationRequested)
+            {
+                string name = Classes[random.Next(Classes.Length)];
+                string? partition = random.Next(3) == 0 ? null : $"tenant-{random.Next(6)}";
+                int weight = random.Next(5) == 0 ? random.Next(2, 4) : 1;
+                using var cancel = new CancellationTokenSource();
+                WorkloadLease lease;
+                try
+                {
+                    WorkloadClass handle = scheduler.TryGetClass(name, out WorkloadClass? found) ? found : scheduler.DefaultClass;
+                    ValueTask<WorkloadLease> asking = random.Next(4) switch
+                    {
+                        0 => new ValueTask<WorkloadLease>(handle.TryAcquire(partition, weight)),
+                        1 => handle.WaitForSeatAsync(partition, weight, cancel.Token),
+                        _ => handle.AcquireAsync(partition, weight, cancel.Token),
+                    };
+                    if (random.Next(3) == 0)
+                    {
+                        // The caller gives up while (perhaps) queued, racing its grant.
+                        _ = Task.Run(cancel.Cancel);
+                    }
+
+                    lease = await asking;
+                }
+                catch (OperationCanceledException)
+                {
+                    Count("canceled");
+                    continue;
+                }
+
+                if (!lease.IsAcquired)
+                {
+                    Count("rejected");
+                    continue;
+                }
+
+                Interlocked.Increment(ref acquired);
+                if (random.Next(2) == 0)
+                {
+                    await Task.Yield();
+                }
+
+                lease.Dispose();
+            }
+        }
+
+        async Task Clock()
+        {
+            while (!stop.IsCancellationRequested && !systemClock)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(2));
+                await Task.Delay(1);
+            }
+        }
+
+        async Task Reloader()
+        {
+            var random = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                scheduler.Apply(Options(random, observe, full: false));
+                Interlocked.Increment(ref reloads);
+                await Task.Delay(random.Next(1, 9));
+            }
+        }
+
+        Task[] running = [Clock(), Reloader(), .. Enumerable.Range(0, 24).Select(i => Task.Run(() => Worker(i)))];
+        await Task.WhenAll(running).WaitAsync(duration + TimeSpan.FromMinutes(2));
+
+        // Background waits of classes whose limits fell may still wait: the last reload gives every class room again,
+        // and they are served; the clock ends whatever still waits on a timeout.
+        scheduler.Apply(Options(new Random(1), observe, full: true));
+        time.Advance(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot().Classes.All(c => c.Queued == 0), "every wait has ended");
+
+        WorkloadSnapshot snapshot = scheduler.GetSnapshot();
+        string seen = $"{Interlocked.Read(ref reloads)} reloads; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {snapshot.Classes.Sum(c => c.Admitted)}, "
+            + string.Join(", ", snapshot.Classes.Select(c => $"{c.Name} inFlight {c.InFlight} queued {c.Queued}")) + $", sharedInUse {scheduler.Engine.SharedInUse}";
+        Assert.True(snapshot.Classes.All(c => c.InFlight == 0 && c.Queued == 0), seen);
+        Assert.True(scheduler.Engine.SharedInUse == 0, seen);
+        if (!observe)
+        {
+            Assert.True(acquired == scheduler.Engine.Classes.Sum(c => c.Admitted), seen);
+        }
+
+        Assert.True(acquired > 1_000 && outcomes.ContainsKey("canceled") && outcomes.ContainsKey("rejected"), seen);
+        Assert.True(Interlocked.Read(ref reloads) > 100, seen);
+    }
+
+    /// <summary>A random configuration; <paramref name="full"/> gives every class (and the host) its widest limits.</summary>
+    private static WorkloadIsolationOptions Options(Random random, bool observe, bool full)
+    {
+        int total = full ? 16 : random.Next(6, 17);
+        var options = new WorkloadIsolationOptions { TotalConcurrency = total, DefaultClass = "interactive", MaxTrackedPartitions = 4 };
+        options.Adaptive.Enabled = !full && random.Next(2) == 0;
+        options.Adaptive.Window = TimeSpan.FromMilliseconds(20);
+        options.Adaptive.MinSamples = 5;
+        options.AddClass("interactive", c =>
+        {
+            c.ReservedConcurrency = full ? 2 : random.Next(0, 3);
+            c.QueueLimit = 20;
+            c.QueueTimeout = TimeSpan.FromMilliseconds(40);
+            c.Objective = new WorkloadObjectiveOptions { QueueWaitP99 = TimeSpan.FromMilliseconds(5) };
+        });
+        options.AddClass("reporting", c =>
+        {
+            c.Priority = 2;
+            c.MaxConcurrency = full ? total : random.Next(1, total + 1);
+            c.MaxConcurrencyPerPartition = full ? null : random.Next(2) == 0 ? null : random.Next(1, 4);
+            c.QueueLimit = 10;
+            c.QueueTimeout = TimeSpan.FromMilliseconds(random.Next(10, 60));
+        });
+        options.AddClass("batch", c =>
+        {
+            c.Priority = 3;
+            c.ReservedConcurrency = full ? 1 : random.Next(0, 2);
+            c.MaxConcurrency = full ? total : random.Next(1, total + 1);
+            c.QueueLimit = 5;
+            c.QueueOrder = WorkloadQueueOrder.Lifo;
+            c.QueueTimeout = TimeSpan.FromMilliseconds(30);
+        });
+        if (full || random.Next(3) != 0)
+        {
+            options.AddClass("extra", c => { c.Priority = 1; c.MaxConcurrency = full ? total : random.Next(1, 4); c.QueueLimit = 3; c.QueueTimeout = TimeSpan.FromMilliseconds(20); });
+        }
+
+        if (observe)
+        {
+            options.Mode = !full && random.Next(2) == 0 ? WorkloadIsolationMode.Observe : WorkloadIsolationMode.Enforce;
+            foreach (WorkloadClassOptions c in options.Classes.Values)
+            {
+                c.Mode = full ? null : random.Next(4) switch { 0 => WorkloadIsolationMode.Observe, 1 => WorkloadIsolationMode.Enforce, _ => null };
+            }
+        }
+
+        return options;
+    }
+}
