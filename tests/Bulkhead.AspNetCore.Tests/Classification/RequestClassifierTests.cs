@@ -139,6 +139,22 @@ public sealed class RequestClassifierTests : IDisposable
     }
 
     [Fact]
+    public void Classify_UnknownNameWithControlCharacters_IsLoggedWithThemEscaped()
+    {
+        // A classifier that reads a header hands the client's text to the log: ESC, backspace, DEL and line breaks
+        // must not reach it as they are.
+        var logs = new ListLoggerProvider();
+        _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
+        var classifier = new RequestClassifier(_scheduler, _scheduler, new(), [new FixedClassifier("evil\u001b[2J\b\u007f\r\nforged line")], _counters, logs.CreateLogger("test"));
+
+        classifier.Classify(Request("/"), endpoint: null);
+
+        (_, string message) = Assert.Single(logs.Messages);
+        Assert.DoesNotContain(message, ch => char.IsControl(ch));
+        Assert.Contains("evil\\u001B[2J\\b\\u007F\\r\\nforged line", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Classify_MetadataNameInOtherCase_FindsTheClass()
     {
         RequestClassifier classifier = Create();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -168,7 +169,9 @@ internal sealed partial class RequestClassifier
         _counters.CountUnknownClassFallback();
         if (_loggedUnknownNames.Count < MaxLoggedUnknownNames && _loggedUnknownNames.TryAdd(name, true))
         {
-            LogUnknownClass(_logger, name, source, defaultClass.Name);
+            // The name may come from the request (a classifier reading a header): control characters are escaped, so
+            // that a client cannot forge log lines or drive a console.
+            LogUnknownClass(_logger, JavaScriptEncoder.UnsafeRelaxedJsonEscaping.Encode(name), source, defaultClass.Name);
         }
 
         return defaultClass;

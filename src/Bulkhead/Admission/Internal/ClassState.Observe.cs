@@ -34,7 +34,7 @@ internal sealed partial class ClassState
             return decided;
         }
 
-        LogWouldReject(Engine.Logger, Name, decided.RejectionReason!.Value, partition);
+        LogWouldReject(Engine.Logger, Name, decided.RejectionReason!.Value, Telemetry.Internal.LogText.Escape(partition));
         return LeaseTicket.IssueObserved(this, wait: null);
     }
 
