@@ -102,7 +102,9 @@ public sealed class WeightedEndpointTests
             TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
             _gates.Enqueue(release);
             Task<HttpResponseMessage> request = client.GetAsync(new Uri("/learned", UriKind.Relative));
-            await Eventually.TrueAsync(() => scheduler.GetSnapshot()["reporting"].InFlight > 0, "the request holds its seats");
+            // The handler has taken its gate: the lease is issued and its seat time started (a seat counted in flight
+            // an instant before its lease stamped its start saw the clock move first, once in a full CI run).
+            await Eventually.TrueAsync(() => _gates.IsEmpty, "the request runs its handler");
             held.Add(scheduler.GetSnapshot()["reporting"].InFlight);
             time.Advance(TimeSpan.FromMilliseconds(50));
             release.SetResult();
