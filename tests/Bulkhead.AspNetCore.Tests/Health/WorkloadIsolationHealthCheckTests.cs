@@ -72,28 +72,10 @@ public sealed class WorkloadIsolationHealthCheckTests : IAsyncDisposable
     {
         // Rejections for six seconds, then none: probed every second, every four, or once after two minutes, the check
         // answers by when the rejections were (it once answered Unhealthy to the first probe in two minutes).
-        await using ServiceProvider services = Build(out FakeTimeProvider time);
-        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
-        using WorkloadLease held = scheduler.TryAcquire("interactive");
-        List<(int Second, HealthStatus Status)> verdicts = [];
-
-        for (int tenth = 1; tenth <= 1800; tenth++)
-        {
-            if (tenth <= 60)
-            {
-                Assert.False(scheduler.TryAcquire("interactive").IsAcquired);
-            }
-
-            time.Advance(TimeSpan.FromMilliseconds(100));
-            if (tenth % (probeEverySeconds * 10) == 0)
-            {
-                verdicts.Add((tenth / 10, (await CheckAsync(services)).Status));
-            }
-        }
+        List<(double Second, HealthReportEntry Entry)> verdicts = await ProbeAsync(probeEverySeconds, seconds: 180, rejectingUntil: 6);
 
         // The last rejection was at 5.9 s: Degraded while it lies within the 30-second window, Healthy after; never Unhealthy.
-        Assert.NotEmpty(verdicts);
-        Assert.All(verdicts, v => Assert.Equal(v.Second < 36 ? HealthStatus.Degraded : HealthStatus.Healthy, v.Status));
+        Assert.All(verdicts, v => Assert.Equal(v.Second < 36 ? HealthStatus.Degraded : HealthStatus.Healthy, v.Entry.Status));
     }
 
     [Theory]
@@ -102,27 +84,52 @@ public sealed class WorkloadIsolationHealthCheckTests : IAsyncDisposable
     [InlineData(120)]
     public async Task Verdict_RejectionsThatGoOn_AreUnhealthyAfterTwoMinutesWhateverTheProbeInterval(int probeEverySeconds)
     {
-        // Two rejections a second for three minutes: the first probe on a fresh process after 56,464 rejections once
-        // answered Healthy.
-        await using ServiceProvider services = Build(out FakeTimeProvider time);
-        IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
-        using WorkloadLease held = scheduler.TryAcquire("interactive");
-        List<(int Second, HealthStatus Status, string? Description)> verdicts = [];
+        // Rejections all along: the first probe on a fresh process after 56,464 rejections once answered Healthy.
+        List<(double Second, HealthReportEntry Entry)> verdicts = await ProbeAsync(probeEverySeconds, seconds: 180, rejectingUntil: 180);
 
-        for (int half = 1; half <= 360; half++)
+        Assert.All(verdicts, v => Assert.Equal(v.Second >= 120 ? HealthStatus.Unhealthy : HealthStatus.Degraded, v.Entry.Status));
+        Assert.Contains("has kept rejecting work for 00:02:", verdicts.First(v => v.Second >= 120).Entry.Description, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Ten tries a second at a class whose one seat is held, until <paramref name="rejectingUntil"/>, on fake time; the
+    /// check (its defaults: a 30-second window, Unhealthy after 2 minutes) probed every <paramref name="probeEverySeconds"/>.
+    /// </summary>
+    private static async Task<List<(double Second, HealthReportEntry Entry)>> ProbeAsync(int probeEverySeconds, int seconds, int rejectingUntil)
+    {
+        var time = new FakeTimeProvider();
+        var services = new ServiceCollection().AddLogging();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddWorkloadIsolation(o =>
         {
-            Assert.False(scheduler.TryAcquire("interactive").IsAcquired);
-            time.Advance(TimeSpan.FromMilliseconds(500));
-            if (half % (probeEverySeconds * 2) == 0)
+            o.TotalConcurrency = 2;
+            o.DefaultClass = "interactive";
+            o.AddClass("interactive", c => { c.MaxConcurrency = 1; c.QueueLimit = 0; });
+            o.AddClass("batch", c => c.Priority = 3);
+        });
+        services.AddHealthChecks().AddWorkloadIsolation();
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        IWorkloadScheduler scheduler = provider.GetRequiredService<IWorkloadScheduler>();
+        using WorkloadLease held = scheduler.TryAcquire("interactive");
+        List<(double Second, HealthReportEntry Entry)> verdicts = [];
+
+        for (int tenth = 1; tenth <= seconds * 10; tenth++)
+        {
+            if (tenth <= rejectingUntil * 10)
             {
-                HealthReportEntry entry = (await CheckAsync(services)).Entries["workload-isolation"];
-                verdicts.Add((half / 2, entry.Status, entry.Description));
+                Assert.False(scheduler.TryAcquire("interactive").IsAcquired);
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            if (tenth % (probeEverySeconds * 10) == 0)
+            {
+                HealthReport report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+                verdicts.Add((tenth / 10.0, report.Entries["workload-isolation"]));
             }
         }
 
         Assert.NotEmpty(verdicts);
-        Assert.All(verdicts, v => Assert.Equal(v.Second >= 120 ? HealthStatus.Unhealthy : HealthStatus.Degraded, v.Status));
-        Assert.Contains("has kept rejecting work for 00:02:", verdicts.First(v => v.Second >= 120).Description, StringComparison.Ordinal);
+        return verdicts;
     }
 
     [Fact]
@@ -150,25 +157,6 @@ public sealed class WorkloadIsolationHealthCheckTests : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _services.DisposeAsync();
-
-    private static Task<HealthReport> CheckAsync(ServiceProvider services) => services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-
-    /// <summary>One seat, no queue, the check's defaults (a 30-second window, Unhealthy after 2 minutes).</summary>
-    private static ServiceProvider Build(out FakeTimeProvider time)
-    {
-        time = new FakeTimeProvider();
-        var services = new ServiceCollection().AddLogging();
-        services.AddSingleton<TimeProvider>(time);
-        services.AddWorkloadIsolation(o =>
-        {
-            o.TotalConcurrency = 2;
-            o.DefaultClass = "interactive";
-            o.AddClass("interactive", c => { c.MaxConcurrency = 1; c.QueueLimit = 0; });
-            o.AddClass("batch", c => c.Priority = 3);
-        });
-        services.AddHealthChecks().AddWorkloadIsolation();
-        return services.BuildServiceProvider();
-    }
 
     private Task<HealthReport> CheckAsync() => _services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
 }

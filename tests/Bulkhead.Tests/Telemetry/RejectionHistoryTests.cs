@@ -45,6 +45,25 @@ public sealed class RejectionHistoryTests
     }
 
     [Fact]
+    public async Task Record_ManyThreadsWithinOnePeriod_CountEveryRejectionWithoutTheLock()
+    {
+        var time = new FakeTimeProvider();
+        var history = new RejectionHistory(time);
+        history.Record();
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            for (int i = 0; i < 50_000; i++)
+            {
+                history.Record();
+            }
+        }))).WithTimeout();
+
+        WorkloadRejectionPeriod period = Assert.Single(history.Read());
+        Assert.Equal(200_001, period.Rejected);
+    }
+
+    [Fact]
     public void Read_PeriodsThatEndedOverAnHourAgo_AreForgotten()
     {
         var time = new FakeTimeProvider();
