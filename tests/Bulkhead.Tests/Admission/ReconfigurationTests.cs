@@ -130,6 +130,46 @@ public sealed class ReconfigurationTests
     }
 
     [Fact]
+    public void Apply_ThousandsOfReloadsRenamingAClass_KeepOnlyTheConfiguredClassesAndThoseStillDraining()
+    {
+        // Removed classes were never forgotten: 3,000 renames left 3,002 classes for the slow path to walk.
+        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("r0")), new FakeTimeProvider());
+        WorkloadLease draining = scheduler.TryAcquire("r0");
+
+        for (int i = 1; i <= 3_000; i++)
+        {
+            scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass($"r{i}")));
+        }
+
+        Assert.Equal(["interactive", "r0", "r3000"], scheduler.Engine.Classes.Select(c => c.Name).Order(StringComparer.Ordinal));
+        draining.Dispose();
+        scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass("r3001")));
+        Assert.Equal(["interactive", "r3001"], scheduler.Engine.Classes.Select(c => c.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(0, scheduler.Engine.SharedInUse);
+    }
+
+    [Fact]
+    public async Task Apply_DrainedClassForgottenThenAddedBack_AHandleHeldAcrossServesTheClassOfItsName()
+    {
+        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("reporting")), new FakeTimeProvider());
+        WorkloadClass reporting = scheduler.GetClass("reporting");
+
+        scheduler.Apply(Options(4, o => o.AddClass("interactive")));
+        using (WorkloadLease meanwhile = reporting.TryAcquire())
+        {
+            Assert.Equal("interactive", meanwhile.WorkloadClass);
+        }
+
+        scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass("reporting", c => c.MaxConcurrency = 2)));
+
+        using WorkloadLease again = reporting.TryAcquire();
+        using WorkloadLease queued = await reporting.AcquireAsync().WithTimeout();
+        Assert.Equal(("reporting", "reporting"), (again.WorkloadClass, queued.WorkloadClass));
+        Assert.Equal(2, scheduler.GetSnapshot()["reporting"].InFlight);
+        Assert.Equal(3, scheduler.Engine.RemovedClassFallbacks);
+    }
+
+    [Fact]
     public void Apply_DefaultClassChanged_UnknownAndRemovedWorkGoesToTheNewDefault()
     {
         using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("batch")), new FakeTimeProvider());

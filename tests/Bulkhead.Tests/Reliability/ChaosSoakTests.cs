@@ -28,6 +28,19 @@ public sealed class ChaosSoakTests
 
         void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
+        // Every class state the engine ever had: a drained class removed by a reload is forgotten (and made anew if
+        // added back), with its counts.
+        var everyState = new HashSet<ClassState>(ReferenceEqualityComparer.Instance);
+        void Remember()
+        {
+            lock (everyState)
+            {
+                everyState.UnionWith(scheduler.Engine.Classes);
+            }
+        }
+
+        Remember();
+
         async Task Producer(int seed)
         {
             var random = new Random(seed);
@@ -133,6 +146,7 @@ public sealed class ChaosSoakTests
             while (!stop.IsCancellationRequested)
             {
                 scheduler.Apply(Options(wide: random.Next(2) == 0, withExtra: random.Next(3) != 0));
+                Remember();
                 await Task.Delay(random.Next(5, 30));
             }
         }
@@ -142,7 +156,8 @@ public sealed class ChaosSoakTests
 
         // Everything still waiting (background waits, waiters of a lowered class) must end: shutdown rejects them.
         scheduler.Apply(Options(wide: true, withExtra: true));
-        ClassState[] states = [.. scheduler.Engine.Classes];
+        Remember();
+        ClassState[] states = [.. everyState];
         WorkloadClassSnapshot[] snapshot = [.. scheduler.GetSnapshot().Classes];
 
         Assert.All(snapshot, c => Assert.Equal((c.Name, 0, 0, 0), (c.Name, c.InFlight, c.Queued, c.Overrunning)));

@@ -33,7 +33,7 @@ internal sealed partial class AdmissionEngine
         PartitionState? heldPartition = null;
         int seats = 1;
         bool removed = false;
-        string key = partition ?? string.Empty;
+        string key = BoundedKey.For(partition);
 
         lock (_lock)
         {
@@ -108,8 +108,7 @@ internal sealed partial class AdmissionEngine
 
         if (removed)
         {
-            Interlocked.Increment(ref RemovedClassFallbacks);
-            return AcquireSlow(Configuration.DefaultClass, partition, mode, limiterLease, cancellationToken, weight);
+            return AcquireSlow(FallBack(c), partition, mode, limiterLease, cancellationToken, weight);
         }
 
         if (waiter is not null)

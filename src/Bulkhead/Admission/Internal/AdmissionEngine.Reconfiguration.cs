@@ -126,11 +126,23 @@ internal sealed partial class AdmissionEngine
 
         foreach (ClassState removed in remaining.Values)
         {
-            // Kept (no seat, no queue of its own) so that its work in flight frees its seats and its handles stay valid.
+            // Its handles fall back from now on (to a class of its name added back, else the default class). It is kept
+            // (no seat, no queue of its own) while work in flight must free its seats or its waiters must move, and
+            // forgotten once drained: reloads that rename classes would otherwise leave every old name for the slow
+            // path to walk. Its seat count can only fall once these limits are in force, so drained stays drained.
             ClassLimits old = removed.Limits;
             var drained = new WorkloadClassOptions { Priority = old.Priority, QueueLimit = old.QueueLimit, QueueTimeout = old.QueueTimeout };
             Apply(removed, new ClassLimits(generation, drained, options.TotalConcurrency, pool, rateLimiter: null, removed: true), options.MaxTrackedPartitions);
-            classes.Add(removed);
+            if (removed.InFlight > 0 || removed.Queue.Count > 0)
+            {
+                classes.Add(removed);
+            }
+            else
+            {
+                removed.Threads?.Dispose();
+                removed.BacklogThreads?.Dispose();
+                removed.Rejections.Dispose();
+            }
         }
 
         ClassState[] ordered = [.. classes.OrderBy(c => c.Limits.Priority).ThenBy(c => c.Name, StringComparer.OrdinalIgnoreCase)];

@@ -326,7 +326,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         limits = c.Limits;
         if (limits.Removed)
         {
-            c = FallBack();
+            c = FallBack(c);
             limits = c.Limits;
         }
 
@@ -342,10 +342,11 @@ internal sealed partial class AdmissionEngine : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ClassState FallBack()
+    private ClassState FallBack(ClassState removed)
     {
         Interlocked.Increment(ref RemovedClassFallbacks);
-        return Configuration.DefaultClass;
+        EngineConfiguration configuration = Configuration;
+        return configuration.ActiveByName.TryGetValue(removed.Name, out ClassState? addedBack) ? addedBack : configuration.DefaultClass;
     }
 
     /// <summary>A try of a class with an admission check: the check first, then a seat.</summary>

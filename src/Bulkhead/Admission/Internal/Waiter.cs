@@ -13,7 +13,7 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
         : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         Class = workloadClass;
-        PartitionKey = partition ?? string.Empty;
+        PartitionKey = BoundedKey.For(partition);
         CancellationToken = cancellationToken;
         EnqueuedTimestamp = enqueuedTimestamp;
     }
@@ -21,7 +21,7 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     /// <summary>Gets or sets the class the waiter waits for; the default class once its own was removed.</summary>
     public ClassState Class { get; set; }
 
-    /// <summary>Gets the partition key; work without one shares the partition <see cref="string.Empty"/>.</summary>
+    /// <summary>Gets the partition key as stored (<see cref="BoundedKey"/>); work without one shares the partition <see cref="string.Empty"/>.</summary>
     public string PartitionKey { get; }
 
     /// <summary>Gets or sets the partition the waiter queues in (and, once granted, holds a seat of).</summary>

@@ -1,3 +1,4 @@
+using Bulkhead.Admission.Internal;
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -73,14 +74,14 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryAcquire(string? partition, out TimeSpan retryAfter) =>
-        BucketFor(partition ?? string.Empty).TryTake(1, out retryAfter);
+        BucketFor(partition).TryTake(1, out retryAfter);
 
     public override RateLimiterStatistics? GetStatistics(string resource) => null;
 
     /// <summary>Where a partition's bucket stands, without tracking a partition not seen (its bucket would be full).</summary>
     public WorkloadRateLimitState GetState(string? partition)
     {
-        TokenBucket? bucket = _partitions is null ? _classBucket : _partitions.GetValueOrDefault(partition ?? string.Empty);
+        TokenBucket? bucket = _partitions is null ? _classBucket : _partitions.GetValueOrDefault(BoundedKey.For(partition));
         double available = bucket?.Available() ?? _capacity;
         int remaining = Math.Clamp((int)Math.Floor(available), 0, _capacity);
         return new WorkloadRateLimitState(
@@ -93,7 +94,7 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
     protected override RateLimitLease AttemptAcquireCore(string resource, int permitCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(permitCount);
-        return BucketFor(resource ?? string.Empty).TryTake(permitCount, out TimeSpan retryAfter)
+        return BucketFor(resource).TryTake(permitCount, out TimeSpan retryAfter)
             ? BucketLease.Acquired
             : new BucketLease(retryAfter);
     }
@@ -104,14 +105,16 @@ internal sealed class PartitionedTokenBucketLimiter : PartitionedRateLimiter<str
             : new ValueTask<RateLimitLease>(AttemptAcquireCore(resource, permitCount));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private TokenBucket BucketFor(string partition)
+    private TokenBucket BucketFor(string? partition)
     {
         if (_partitions is null)
         {
             return _classBucket!;
         }
 
-        return _partitions.TryGetValue(partition, out TokenBucket? bucket) ? bucket : Track(partition);
+        // Buckets are kept by the key's bounded form: long keys cost no more memory than short ones.
+        string key = BoundedKey.For(partition);
+        return _partitions.TryGetValue(key, out TokenBucket? bucket) ? bucket : Track(key);
     }
 
     /// <summary>

@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
+using Bulkhead.Admission.Internal;
 
 namespace Bulkhead.Weights.Internal;
 
 /// <summary>
 /// One class's learned cost: per cost key, a smoothed seat-holding time and the weight it stands for. Bounded: past
-/// <see cref="MaxKeys"/> kinds of work, new keys are not learned (they take <see cref="WorkloadLearnedWeightOptions.MinWeight"/>).
+/// <see cref="MaxKeys"/> kinds of work, new keys are not learned (they take <see cref="WorkloadLearnedWeightOptions.MinWeight"/>),
+/// and keys are kept in their bounded form (<see cref="BoundedKey"/>).
 /// </summary>
 internal sealed class LearnedWeights
 {
@@ -13,21 +15,32 @@ internal sealed class LearnedWeights
 
     private readonly ConcurrentDictionary<string, Estimate> _byKey = new(StringComparer.Ordinal);
 
+    // Places taken by keys, counted before a key is added: the cap holds exactly, however many keys race to be added.
+    private int _keys;
+
     /// <summary>The weight a unit of <paramref name="costKey"/> takes under <paramref name="options"/>.</summary>
     public int WeightFor(string costKey, WorkloadLearnedWeightOptions options) =>
-        _byKey.TryGetValue(costKey, out Estimate? estimate) ? estimate.Weight(options) : options.MinWeight;
+        _byKey.TryGetValue(BoundedKey.For(costKey), out Estimate? estimate) ? estimate.Weight(options) : options.MinWeight;
 
     /// <summary>A unit of <paramref name="costKey"/> held its seats for <paramref name="held"/>.</summary>
     public void Record(string costKey, TimeSpan held, WorkloadLearnedWeightOptions options)
     {
-        if (!_byKey.TryGetValue(costKey, out Estimate? estimate))
+        string key = BoundedKey.For(costKey);
+        if (!_byKey.TryGetValue(key, out Estimate? estimate))
         {
-            if (_byKey.Count >= MaxKeys)
+            if (Interlocked.Increment(ref _keys) > MaxKeys)
             {
+                Interlocked.Decrement(ref _keys);
                 return;
             }
 
-            estimate = _byKey.GetOrAdd(costKey, static _ => new Estimate());
+            estimate = new Estimate();
+            if (!_byKey.TryAdd(key, estimate))
+            {
+                // Another unit added the key first: its place is the one counted.
+                Interlocked.Decrement(ref _keys);
+                estimate = _byKey[key];
+            }
         }
 
         estimate.Add(held.Ticks, options.Smoothing);
