@@ -35,6 +35,19 @@ public sealed class ReloadRaceStressTests
 
         void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
+        // Every class state the engine ever had: a drained class removed by a reload is forgotten (and made anew if
+        // added back), and its admissions with it.
+        var states = new HashSet<ClassState>(ReferenceEqualityComparer.Instance);
+        void Remember()
+        {
+            lock (states)
+            {
+                states.UnionWith(scheduler.Engine.Classes);
+            }
+        }
+
+        Remember();
+
         async Task Worker(int seed)
         {
             var random = new Random(seed);
@@ -48,10 +61,13 @@ public sealed class ReloadRaceStressTests
                 try
                 {
                     WorkloadClass handle = scheduler.TryGetClass(name, out WorkloadClass? found) ? found : scheduler.DefaultClass;
-                    ValueTask<WorkloadLease> asking = random.Next(4) switch
+                    string costKey = $"kind-{random.Next(3)}";
+                    ValueTask<WorkloadLease> asking = random.Next(6) switch
                     {
                         0 => new ValueTask<WorkloadLease>(handle.TryAcquire(partition, weight)),
                         1 => handle.WaitForSeatAsync(partition, weight, cancel.Token),
+                        2 => handle.AcquireAsync(partition, costKey, cancel.Token),
+                        3 => handle.WaitForSeatAsync(partition, costKey, cancel.Token),
                         _ => handle.AcquireAsync(partition, weight, cancel.Token),
                     };
                     if (random.Next(3) == 0)
@@ -75,12 +91,22 @@ public sealed class ReloadRaceStressTests
                 }
 
                 Interlocked.Increment(ref acquired);
-                if (random.Next(2) == 0)
+                WorkloadClass holder = scheduler.TryGetClass(lease.WorkloadClass, out WorkloadClass? h) ? h : scheduler.DefaultClass;
+                try
                 {
-                    await Task.Yield();
+                    // The work runs under its class (its execution timeout, its threads), and ends its lease.
+                    await holder.ExecuteAsync(lease, static async (yields, _) => { if ((bool)yields!) { await Task.Yield(); } }, random.Next(2) == 0, CancellationToken.None);
+                }
+                catch (ArgumentException)
+                {
+                    // The lease's class was removed and added back meanwhile: another handle.
+                    lease.Dispose();
                 }
 
-                lease.Dispose();
+                if (random.Next(8) == 0)
+                {
+                    lease.Dispose();                                                            // twice: frees nothing
+                }
             }
         }
 
@@ -100,6 +126,7 @@ public sealed class ReloadRaceStressTests
             {
                 scheduler.Apply(Options(random, observe, full: false));
                 Interlocked.Increment(ref reloads);
+                Remember();
                 await Task.Delay(random.Next(1, 9));
             }
         }
@@ -110,17 +137,18 @@ public sealed class ReloadRaceStressTests
         // Background waits of classes whose limits fell may still wait: the last reload gives every class room again,
         // and they are served; the clock ends whatever still waits on a timeout.
         scheduler.Apply(Options(new Random(1), observe, full: true));
+        Remember();
         time.Advance(TimeSpan.FromSeconds(10));
         await Eventually.TrueAsync(() => scheduler.GetSnapshot().Classes.All(c => c.Queued == 0), "every wait has ended");
 
         WorkloadSnapshot snapshot = scheduler.GetSnapshot();
-        string seen = $"{Interlocked.Read(ref reloads)} reloads; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {snapshot.Classes.Sum(c => c.Admitted)}, "
+        string seen = $"{Interlocked.Read(ref reloads)} reloads; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {states.Sum(c => c.Admitted)} in {states.Count} class states, "
             + string.Join(", ", snapshot.Classes.Select(c => $"{c.Name} inFlight {c.InFlight} queued {c.Queued}")) + $", sharedInUse {scheduler.Engine.SharedInUse}";
         Assert.True(snapshot.Classes.All(c => c.InFlight == 0 && c.Queued == 0), seen);
         Assert.True(scheduler.Engine.SharedInUse == 0, seen);
         if (!observe)
         {
-            Assert.True(acquired == scheduler.Engine.Classes.Sum(c => c.Admitted), seen);
+            Assert.True(acquired == states.Sum(c => c.Admitted), seen);
         }
 
         Assert.True(acquired > 1_000 && outcomes.ContainsKey("canceled") && outcomes.ContainsKey("rejected"), seen);
@@ -149,6 +177,9 @@ public sealed class ReloadRaceStressTests
             c.MaxConcurrencyPerPartition = full ? null : random.Next(2) == 0 ? null : random.Next(1, 4);
             c.QueueLimit = 10;
             c.QueueTimeout = TimeSpan.FromMilliseconds(random.Next(10, 60));
+            c.RateLimit = full || random.Next(2) == 0 ? null : new WorkloadRateLimitOptions { PermitsPerSecond = 2_000, Burst = random.Next(5, 50), PerPartition = random.Next(2) == 0 };
+            c.LearnedWeight = full || random.Next(2) == 0 ? null : new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(1), MaxWeight = 2 };
+            c.ExecutionTimeout = full || random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(5);
         });
         options.AddClass("batch", c =>
         {
