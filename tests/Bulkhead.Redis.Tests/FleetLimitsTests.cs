@@ -357,6 +357,101 @@ public sealed class FleetLimitsTests
         Array.ForEach(local, l => l.Dispose());
     }
 
+    [RedisFact]
+    public async Task RedisDownAtLowTraffic_TheSnapshotSaysLocalShareWithinFourRequests()
+    {
+        // One request every 1.5 s: the state the snapshot shows must be the one work is decided under, even when the
+        // breaker's two-second window never holds enough operations (three failed operations in a row open it too).
+        // Here the landed code passed as well (the seat stock's own operations filled its window); the field report of
+        // Coordinated after eight failures was not reproduced.
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(redis.Configuration, o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }), f => f.ExpectedReplicas = 2);
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+        (await reports.AcquireAsync().WithTimeout()).Dispose();
+        await redis.StopAsync();
+
+        for (int i = 0; i < Bulkhead.Redis.Internal.RedisFleetStore.FailuresInARowToBreak + 1 && replica.FleetState("reports") == WorkloadFleetState.Coordinated; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(1500));
+            (await reports.AcquireAsync().WithTimeout()).Dispose();
+        }
+
+        Assert.Equal(WorkloadFleetState.LocalShare, replica.FleetState("reports"));
+        Assert.Contains(replica.Logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("Redis is unreachable", StringComparison.Ordinal));
+    }
+
+    [RedisFact]
+    public async Task RedisAnswersAgain_CoordinationResumesWithinATickNotABreakDurationLater()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }),
+            f =>
+            {
+                f.ExpectedReplicas = 2;
+                f.BreakDuration = TimeSpan.FromMinutes(2);
+            });
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+        (await reports.AcquireAsync().WithTimeout()).Dispose();
+        await redis.StopAsync();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                reports.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
+                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+
+        await redis.StartAgainAsync();
+
+        // A two-minute break would keep the replica on its local share; the maintenance timer asks Redis every
+        // quarter second and closes the breaker at the first answer (the connection's own reconnect takes a few).
+        await Eventually.TrueAsync(() => replica.FleetState("reports") == WorkloadFleetState.Coordinated, "the replica uses Redis again", TimeSpan.FromSeconds(20));
+        List<WorkloadLease> held = [];
+        for (int i = 0; i < 4; i++)
+        {
+            held.Add(await reports.AcquireAsync().WithTimeout());
+        }
+
+        Assert.All(held, l => Assert.True(l.IsAcquired));
+        held.ForEach(l => l.Dispose());
+    }
+
+    [Theory]
+    [InlineData(1, RedisFleetFallback.LocalShare, true)]
+    [InlineData(3, RedisFleetFallback.LocalShare, false)]
+    [InlineData(1, RedisFleetFallback.FailClosed, false)]
+    public async Task StartUp_FleetLimitsWithOneExpectedReplica_WarnsOnce(int expectedReplicas, RedisFleetFallback fallback, bool warns)
+    {
+        await using var replica = new FleetReplica(
+            "127.0.0.1:1",
+            o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }).AddClass("exports", c => c.Fleet = new() { MaxConcurrency = 2 }),
+            f =>
+            {
+                f.ExpectedReplicas = expectedReplicas;
+                f.Fallback = fallback;
+            });
+
+        Assert.Equal(warns ? 1 : 0, replica.Logs.Messages.Count(m => m.Message.Contains("ExpectedReplicas 1", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void RedisFleetSection_AsFleetMdWritesIt_Binds()
+    {
+        string json = Repository.ReadAllText("docs", "fleet.md").Split("```json").Select(b => b.Split("```")[0]).Single(b => b.Contains("\"RedisFleet\"", StringComparison.Ordinal));
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{" + json + "}"))).Build();
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("default")).AddRedisFleetLimits(configuration.GetSection("RedisFleet"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        RedisFleetOptions options = provider.GetRequiredService<IOptions<RedisFleetOptions>>().Value;
+
+        Assert.Equal(("redis:6379", "orders-api", 4, RedisFleetFallback.LocalShare), (options.Configuration, options.KeyPrefix, options.ExpectedReplicas, options.Fallback));
+        Assert.Equal((TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5)), (options.BatchInterval, options.SeatLeaseTime, options.OperationTimeout, options.BreakDuration));
+    }
+
     [Fact]
     public void StartUp_WithBadFleetOptions_FailsNamingEachProblem()
     {

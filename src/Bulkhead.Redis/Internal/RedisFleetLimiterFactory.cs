@@ -14,6 +14,7 @@ internal sealed class RedisFleetLimiterFactory(RedisFleetStore store) : IWorkloa
         }
 
         (current as FleetLimiter)?.Retire();
+        store.NoteFleetLimits();
         return new FleetLimiter(store, workloadClass, options);
     }
 }

@@ -23,7 +23,10 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     private readonly Lock _limitersLock = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _maintenance;
+    private readonly CircuitBreakerManualControl _breaker = new();
     private int _state;
+    private int _failuresInARow;
+    private int _notedSingleReplica;
     private readonly Counter<long>? _operations;
     private int _registered;
 
@@ -46,6 +49,7 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 MinimumThroughput = 3,
                 SamplingDuration = TimeSpan.FromSeconds(2),
                 BreakDuration = options.BreakDuration,
+                ManualControl = _breaker,
                 ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException),
                 OnOpened = args =>
                 {
@@ -62,6 +66,9 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
         _maintenance = MaintainAsync(_stopping.Token);
     }
 
+    /// <summary>Failed operations in a row that open the breaker whatever the traffic.</summary>
+    public const int FailuresInARowToBreak = 3;
+
     public RedisFleetOptions Options { get; }
 
     public TimeProvider Time { get; }
@@ -74,6 +81,19 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     /// <summary>Gets where the fleet's limits are decided now.</summary>
     public WorkloadFleetState State => (WorkloadFleetState)Volatile.Read(ref _state);
 
+
+    /// <summary>
+    /// Says once, at the first class with fleet-wide limits, when the local share would be the whole limit: with
+    /// <see cref="RedisFleetOptions.ExpectedReplicas"/> left at 1, every replica enforces the whole fleet limit on its
+    /// own while Redis is unreachable, and the fleet may run at replicas × the limit.
+    /// </summary>
+    public void NoteFleetLimits()
+    {
+        if (Options is { ExpectedReplicas: 1, Fallback: RedisFleetFallback.LocalShare } && Interlocked.Exchange(ref _notedSingleReplica, 1) == 0)
+        {
+            LogSingleReplica(_logger);
+        }
+    }
 
     /// <summary>Keeps a new limiter's stocks; returns the name its seats carry in Redis (this replica's, and the limiter's number).</summary>
     public string Register(FleetLimiter limiter)
@@ -138,14 +158,46 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 (Store: this, Script: script, Keys: keys, Values: values),
                 CancellationToken.None).ConfigureAwait(false);
             _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", "ok"));
+            Volatile.Write(ref _failuresInARow, 0);
             return answer;
         }
         catch (Exception exception)
         {
-            _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", exception is BrokenCircuitException ? "skipped" : "failed"));
+            bool skipped = exception is BrokenCircuitException;
+            _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", skipped ? "skipped" : "failed"));
+
             // Counted by the breaker (unless it is open already); the caller falls back for this unit of work.
             LogOperationFailed(_logger, exception);
+            if (!skipped && Interlocked.Increment(ref _failuresInARow) >= FailuresInARowToBreak && State == WorkloadFleetState.Coordinated)
+            {
+                // At low traffic the breaker's window never holds enough operations to open: failures in a row
+                // open it too, so that the state the snapshot shows is the one work is decided under.
+                await _breaker.IsolateAsync().ConfigureAwait(false);
+            }
+
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Asks Redis directly, outside the breaker, whether it answers: while the breaker is open, the maintenance timer
+    /// does so every tick and closes the breaker at the first answer, so that coordination resumes within one tick of
+    /// Redis answering rather than at the end of a break (a half-open probe that failed just before the reconnect
+    /// would otherwise keep the replica on its local share for a whole BreakDuration).
+    /// </summary>
+    private async Task<bool> AnswersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            long started = Time.GetTimestamp();
+            IConnectionMultiplexer connection = await _connection.WaitAsync(Options.OperationTimeout, Time, cancellationToken).ConfigureAwait(false);
+            TimeSpan left = Options.OperationTimeout - Time.GetElapsedTime(started);
+            await connection.GetDatabase().PingAsync().WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, Time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
@@ -177,10 +229,10 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (State != WorkloadFleetState.Coordinated)
+                if (State != WorkloadFleetState.Coordinated && await AnswersAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    // The breaker lets one call through once its break is over: a success closes it.
-                    await EvaluateAsync("return 1", [], []).ConfigureAwait(false);
+                    Volatile.Write(ref _failuresInARow, 0);
+                    await _breaker.CloseAsync(CancellationToken.None).ConfigureAwait(false);
                 }
 
                 FleetLimiter[] limiters;
@@ -266,6 +318,9 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
 
     [LoggerMessage(EventId = 72, Level = LogLevel.Warning, Message = "This replica's lease on fleet seats '{Key}' ended before it was renewed (a pause longer than SeatLeaseTime?): it held {Held} seats and now holds {Kept}.")]
     private static partial void LogLostSeats(ILogger logger, string key, int held, int kept);
+
+    [LoggerMessage(EventId = 74, Level = LogLevel.Warning, Message = "Fleet-wide limits with RedisFleet:ExpectedReplicas 1 and the LocalShare fallback: while Redis is unreachable every replica enforces each whole limit on its own, so a fleet of N replicas may run at N times it. Set ExpectedReplicas to the replicas the service usually runs (or Fallback to FailClosed).")]
+    private static partial void LogSingleReplica(ILogger logger);
 
     [LoggerMessage(EventId = 73, Level = LogLevel.Debug, Message = "A Redis operation failed; this unit of work falls back.")]
     private static partial void LogOperationFailed(ILogger logger, Exception exception);
