@@ -12,7 +12,8 @@ namespace Bulkhead.LoadTest.Fleet;
 
 /// <summary>
 /// Fleet-wide limits on a real redis-server: three replicas (own service providers, own connections) admit work of ten
-/// tenants under a per-tenant rate and a class cap that are not reached, so that what is measured is the steady state:
+/// tenants under a per-tenant rate and a class cap that are not reached, so that what is measured is the steady state
+/// (and, in <see cref="FleetMode.FleetAtTheLimit"/>, under a class rate far below the demand: what refusals cost):
 /// Redis round trips per admission (counted by Redis itself, <c>INFO commandstats</c>) and the time an admission takes,
 /// against the same limits held locally, in the same run.
 /// </summary>
@@ -21,6 +22,9 @@ public static class FleetRunner
     private const int Replicas = 3;
     private const int ClientsPerReplica = 4;
     private const int Tenants = 10;
+
+    /// <summary>The class's fleet rate in the at-the-limit mode: far below what the clients ask, so most asks are refused.</summary>
+    private const int SaturatedRate = 200;
 
     public static async Task<IReadOnlyList<FleetResult>> RunAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {
@@ -48,6 +52,7 @@ public static class FleetRunner
         FleetMode.Local => "local limits (each replica alone)",
         FleetMode.FleetBatched => "fleet limits on Redis, batched (MaxBatchSize 64)",
         FleetMode.FleetPerAdmission => "fleet limits on Redis, a permit per call (MaxBatchSize 1)",
+        FleetMode.FleetAtTheLimit => $"fleet rate on Redis at its limit ({SaturatedRate}/s for the class, batched)",
         _ => mode.ToString(),
     };
 
@@ -64,8 +69,10 @@ public static class FleetRunner
                 o.DefaultClass = "api";
                 o.AddClass("api", c =>
                 {
-                    c.RateLimit = new() { PermitsPerSecond = 20_000, Burst = 2_000, PerPartition = true, Scope = scope };
-                    c.Fleet = scope == WorkloadLimitScope.Fleet ? new() { MaxConcurrency = 64 } : null;
+                    c.RateLimit = mode == FleetMode.FleetAtTheLimit
+                        ? new() { PermitsPerSecond = SaturatedRate, PerPartition = false, Scope = scope }
+                        : new() { PermitsPerSecond = 20_000, Burst = 2_000, PerPartition = true, Scope = scope };
+                    c.Fleet = scope == WorkloadLimitScope.Fleet && mode != FleetMode.FleetAtTheLimit ? new() { MaxConcurrency = 64 } : null;
                 });
             });
             builder.AddRedisFleetLimits(f =>
@@ -228,6 +235,9 @@ public enum FleetMode
     Local,
     FleetBatched,
     FleetPerAdmission,
+
+    /// <summary>A class-wide fleet rate far below the demand: what refusals at the limit cost Redis.</summary>
+    FleetAtTheLimit,
 }
 
 /// <summary>One measured window of one mode.</summary>

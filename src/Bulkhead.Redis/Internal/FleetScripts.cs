@@ -8,7 +8,9 @@ internal static class FleetScripts
 {
     /// <summary>
     /// A token bucket (KEYS[1], a hash of tokens and last update): ARGV rate per second, burst, and how many permits to
-    /// take (a negative number gives unused ones back, never above the burst). Returns { granted, ms until one permit }.
+    /// take (a negative number gives unused ones back, never above the burst). Returns { granted, ms until the rest of
+    /// what was asked (at most a burst) could be granted }: at the limit, a replica asks again when a whole batch can
+    /// come, not for every permit as it drips in.
     /// </summary>
     public const string Permits = """
         local t = redis.call('TIME')
@@ -38,7 +40,8 @@ internal static class FleetScripts
         redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
         local retry = 0
         if granted < want then
-          retry = math.max(1, math.ceil((1 - tokens) / rate * 1000))
+          local missing = math.min(want - granted, burst)
+          retry = math.max(1, math.ceil((missing - tokens) / rate * 1000))
         end
         return { granted, retry }
         """;

@@ -10,7 +10,7 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
     private readonly Lock _lock = new();
     private int _available;
     private int _lastBatch;
-    private int _takenSinceRefill;
+    private int _takenSinceRefill; // asked since the last refill: served from the stock or refused here
     private long _refilledAt = store.Time.GetTimestamp();
     private long _lastTake = store.Time.GetTimestamp();
     private TimeSpan _retryAfter;
@@ -36,6 +36,8 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         {
             if (_available == 0)
             {
+                // Demand is what is asked, served or not: at the limit the next batch is asked for whole.
+                _takenSinceRefill++;
                 if (store.Time.GetTimestamp() >= _refusedUntil)
                 {
                     _refill ??= RefillAsync();
@@ -47,7 +49,7 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
             _available--;
             _takenSinceRefill++;
             _lastTake = store.Time.GetTimestamp();
-            if (_available <= _lastBatch / 4)
+            if (_available <= _lastBatch / 4 && _lastTake >= _refusedUntil)
             {
                 _refill ??= RefillAsync();
             }
@@ -64,6 +66,7 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         {
             if (_available == 0 && store.Time.GetTimestamp() is var now && now < _refusedUntil)
             {
+                _takenSinceRefill++;
                 // Redis said when the next permit comes: until then, refused here without asking again.
                 return (FleetAnswer.Refused, store.Time.GetElapsedTime(now, _refusedUntil));
             }
@@ -149,7 +152,9 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
             _available += taken.Granted;
             _lastBatch = taken.Granted;
             _retryAfter = taken.RetryAfter;
-            _refusedUntil = taken.Granted == 0 ? store.Time.GetTimestamp() + (long)(taken.RetryAfter.TotalSeconds * store.Time.TimestampFrequency) : 0;
+            // Short of what it asked (the bucket is at its limit): refusals are answered here, and the next batch asked
+            // for, once Redis said the rest could come. Asking as permits drip in would cost a round trip for each.
+            _refusedUntil = taken.RetryAfter > TimeSpan.Zero ? store.Time.GetTimestamp() + (long)(taken.RetryAfter.TotalSeconds * store.Time.TimestampFrequency) : 0;
             _takenSinceRefill = 0;
             _refilledAt = store.Time.GetTimestamp();
             return true;
