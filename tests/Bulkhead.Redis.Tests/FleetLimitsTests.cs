@@ -211,6 +211,43 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task RedisGoesDown_SeatsStillLeasedCountAgainstTheLocalShare()
+    {
+        // A replica running two seats leased from Redis once added its whole local share on top when Redis went down
+        // (peak 9 against a fleet cap of 8 with three replicas).
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }),
+            f => f.ExpectedReplicas = 2);
+        WorkloadClass reports = replica.Scheduler.GetClass("reports");
+        WorkloadLease[] leased = [await reports.AcquireAsync().WithTimeout(), await reports.AcquireAsync().WithTimeout()];
+        Assert.All(leased, l => Assert.True(l.IsAcquired));
+
+        await redis.StopAsync();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                WorkloadLease probe = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                probe.Dispose();
+                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+
+        // The share is 2 (4 over 2 replicas), and both are in use under the old leases: nothing more.
+        WorkloadLease refused = AcquireSynchronously(reports);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, refused.RejectionReason);
+
+        // As the leased work ends, the share's seats become usable, and no more than the share.
+        leased[0].Dispose();
+        leased[1].Dispose();
+        WorkloadLease[] local = [.. Enumerable.Range(0, 3).Select(_ => AcquireSynchronously(reports))];
+        Assert.Equal([true, true, false], local.Select(l => l.IsAcquired));
+        Array.ForEach(local, l => l.Dispose());
+    }
+
+    [RedisFact]
     public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

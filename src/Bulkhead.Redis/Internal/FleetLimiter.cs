@@ -158,13 +158,13 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
             return FleetLease.Refused(retryAfter);
         }
 
-        if (_classCap is not null && !_localClass.TryTakeSeat())
+        if (_classCap is not null && !_localClass.TryTakeSeat(heldElsewhere: _classSeats?.InUse ?? 0))
         {
             rateShare.ReturnPermit();
             return FleetLease.Refused(_store.Options.BatchInterval);
         }
 
-        if (_partitionCap is not null && !partition!.TryTakeSeat())
+        if (_partitionCap is not null && !partition!.TryTakeSeat(heldElsewhere: _partitionSeats.TryGetValue(resource, out SeatStock? leased) ? leased.InUse : 0))
         {
             if (_classCap is not null)
             {

@@ -50,11 +50,16 @@ internal sealed class LocalShare(TimeProvider time, double permitsPerSecond, int
         }
     }
 
-    public bool TryTakeSeat()
+    /// <summary>
+    /// Takes a seat of the share. <paramref name="heldElsewhere"/> are this replica's seats of the same limit still in
+    /// use under leases taken from Redis before it became unreachable: they count against the share, or the replica
+    /// would run its leased seats and a whole share besides.
+    /// </summary>
+    public bool TryTakeSeat(int heldElsewhere = 0)
     {
         lock (_lock)
         {
-            if (_inUse < seats)
+            if (_inUse + heldElsewhere < seats)
             {
                 _inUse++;
                 return true;

@@ -31,6 +31,18 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
         }
     }
 
+    /// <summary>Gets the seats held here that work is using now.</summary>
+    public int InUse
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _inUse;
+            }
+        }
+    }
+
     public bool TryTake()
     {
         lock (_lock)
