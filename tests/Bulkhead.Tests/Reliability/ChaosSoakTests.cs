@@ -28,18 +28,7 @@ public sealed class ChaosSoakTests
 
         void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
-        // Every class state the engine ever had: a drained class removed by a reload is forgotten (and made anew if
-        // added back), with its counts.
-        var everyState = new HashSet<ClassState>(ReferenceEqualityComparer.Instance);
-        void Remember()
-        {
-            lock (everyState)
-            {
-                everyState.UnionWith(scheduler.Engine.Classes);
-            }
-        }
-
-        Remember();
+        var every = new EveryClassState(scheduler);
 
         async Task Producer(int seed)
         {
@@ -146,7 +135,7 @@ public sealed class ChaosSoakTests
             while (!stop.IsCancellationRequested)
             {
                 scheduler.Apply(Options(wide: random.Next(2) == 0, withExtra: random.Next(3) != 0));
-                Remember();
+                every.Remember();
                 await Task.Delay(random.Next(5, 30));
             }
         }
@@ -156,8 +145,8 @@ public sealed class ChaosSoakTests
 
         // Everything still waiting (background waits, waiters of a lowered class) must end: shutdown rejects them.
         scheduler.Apply(Options(wide: true, withExtra: true));
-        Remember();
-        ClassState[] states = [.. everyState];
+        every.Remember();
+        ClassState[] states = every.All;
         WorkloadClassSnapshot[] snapshot = [.. scheduler.GetSnapshot().Classes];
 
         Assert.All(snapshot, c => Assert.Equal((c.Name, 0, 0, 0), (c.Name, c.InFlight, c.Queued, c.Overrunning)));

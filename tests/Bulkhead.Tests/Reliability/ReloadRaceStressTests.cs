@@ -35,18 +35,7 @@ public sealed class ReloadRaceStressTests
 
         void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
-        // Every class state the engine ever had: a drained class removed by a reload is forgotten (and made anew if
-        // added back), and its admissions with it.
-        var states = new HashSet<ClassState>(ReferenceEqualityComparer.Instance);
-        void Remember()
-        {
-            lock (states)
-            {
-                states.UnionWith(scheduler.Engine.Classes);
-            }
-        }
-
-        Remember();
+        var every = new EveryClassState(scheduler);
 
         async Task Worker(int seed)
         {
@@ -126,7 +115,7 @@ public sealed class ReloadRaceStressTests
             {
                 scheduler.Apply(Options(random, observe, full: false));
                 Interlocked.Increment(ref reloads);
-                Remember();
+                every.Remember();
                 await Task.Delay(random.Next(1, 9));
             }
         }
@@ -137,18 +126,18 @@ public sealed class ReloadRaceStressTests
         // Background waits of classes whose limits fell may still wait: the last reload gives every class room again,
         // and they are served; the clock ends whatever still waits on a timeout.
         scheduler.Apply(Options(new Random(1), observe, full: true));
-        Remember();
+        every.Remember();
         time.Advance(TimeSpan.FromSeconds(10));
         await Eventually.TrueAsync(() => scheduler.GetSnapshot().Classes.All(c => c.Queued == 0), "every wait has ended");
 
         WorkloadSnapshot snapshot = scheduler.GetSnapshot();
-        string seen = $"{Interlocked.Read(ref reloads)} reloads; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {states.Sum(c => c.Admitted)} in {states.Count} class states, "
+        string seen = $"{Interlocked.Read(ref reloads)} reloads; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {every.All.Sum(c => c.Admitted)} in {every.All.Length} class states, "
             + string.Join(", ", snapshot.Classes.Select(c => $"{c.Name} inFlight {c.InFlight} queued {c.Queued}")) + $", sharedInUse {scheduler.Engine.SharedInUse}";
         Assert.True(snapshot.Classes.All(c => c.InFlight == 0 && c.Queued == 0), seen);
         Assert.True(scheduler.Engine.SharedInUse == 0, seen);
         if (!observe)
         {
-            Assert.True(acquired == states.Sum(c => c.Admitted), seen);
+            Assert.True(acquired == every.All.Sum(c => c.Admitted), seen);
         }
 
         Assert.True(acquired > 1_000 && outcomes.ContainsKey("canceled") && outcomes.ContainsKey("rejected"), seen);
