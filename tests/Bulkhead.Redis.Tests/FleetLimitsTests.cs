@@ -248,6 +248,49 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task RedisCutOffThenBack_SeatsTakenUnderTheLocalShareAreClaimedInRedisBeforeAnyMore()
+    {
+        // The other direction: a replica ran two seats leased from Redis and two more under the local share while it was
+        // cut off; when Redis answered again it counted only the two leased ones, grew by one and ran 5 of a cap of 4,
+        // and a second replica got the two seats Redis thought free (CI: CrashedReplica_… saw the fifth after a breaker
+        // trip on a busy machine).
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var proxy = TcpProxy.Start(redis.Port);
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 });
+        await using var cutOff = new FleetReplica(proxy.Configuration, isolation, f => f.BreakDuration = TimeSpan.FromMinutes(2));
+        await using var other = new FleetReplica(redis.Configuration, isolation);
+        WorkloadClass reports = cutOff.Scheduler.GetClass("reports");
+        List<WorkloadLease> held = [await reports.AcquireAsync().WithTimeout(), await reports.AcquireAsync().WithTimeout()];
+        Assert.All(held, l => Assert.True(l.IsAcquired));
+
+        proxy.Cut();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                reports.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
+                return cutOff.FleetState("reports") == WorkloadFleetState.LocalShare;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+
+        // The local share with one expected replica is the whole cap: two more beside the two leased.
+        held.Add(AcquireSynchronously(reports));
+        held.Add(AcquireSynchronously(reports));
+        Assert.All(held, l => Assert.True(l.IsAcquired));
+        Assert.False(AcquireSynchronously(reports).IsAcquired);
+
+        proxy.Restore();
+        await Eventually.TrueAsync(() => cutOff.FleetState("reports") == WorkloadFleetState.Coordinated, "the replica uses Redis again", TimeSpan.FromSeconds(20));
+
+        // Four run here: Redis must count all four for this replica before it admits a fifth or gives one elsewhere.
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await other.Scheduler.GetClass("reports").AcquireAsync().WithTimeout()).RejectionReason);
+
+        held.ForEach(l => l.Dispose());
+        await AcquireEventuallyAsync(other.Scheduler.GetClass("reports"), 4, "the seats move once the work ends");
+    }
+
+    [RedisFact]
     public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

@@ -21,6 +21,11 @@ internal sealed class FleetReplica : IAsyncDisposable
         }).AddRedisFleetLimits(options =>
         {
             options.Configuration = redis;
+
+            // Loopback answers in microseconds, but a test host on a busy machine can stall for longer than the default
+            // 250 ms: an operation taking that long here is a slow machine, not the outage a test makes on purpose
+            // (a killed server, a cut proxy), which fails at once. Tests of slowness set their own.
+            options.OperationTimeout = TimeSpan.FromSeconds(2);
             fleet?.Invoke(options);
         });
         _services = services.BuildServiceProvider();

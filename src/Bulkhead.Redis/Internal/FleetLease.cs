@@ -9,10 +9,10 @@ internal sealed class FleetLease : RateLimitLease
     private static readonly FleetLease GrantedWithoutSeats = new(null, null);
 
     private readonly TimeSpan _retryAfter;
-    private ISeatHolder? _classSeat;
-    private ISeatHolder? _partitionSeat;
+    private SeatStock? _classSeat;
+    private SeatStock? _partitionSeat;
 
-    private FleetLease(ISeatHolder? classSeat, ISeatHolder? partitionSeat)
+    private FleetLease(SeatStock? classSeat, SeatStock? partitionSeat)
     {
         IsAcquired = true;
         _classSeat = classSeat;
@@ -28,7 +28,7 @@ internal sealed class FleetLease : RateLimitLease
 
     public override IEnumerable<string> MetadataNames => IsAcquired ? [] : RetryAfterOnly;
 
-    public static FleetLease Granted(ISeatHolder? classSeat, ISeatHolder? partitionSeat) =>
+    public static FleetLease Granted(SeatStock? classSeat, SeatStock? partitionSeat) =>
         classSeat is null && partitionSeat is null ? GrantedWithoutSeats : new FleetLease(classSeat, partitionSeat);
 
     public static FleetLease Refused(TimeSpan retryAfter) => new(retryAfter);

@@ -19,8 +19,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     private readonly ConcurrentDictionary<string, PermitStock> _permits = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SeatStock> _partitionSeats = new(StringComparer.Ordinal);
     private readonly SeatStock? _classSeats;
-    private readonly ConcurrentDictionary<string, LocalShare> _localPartitions = new(StringComparer.Ordinal);
-    private readonly LocalShare _localClass;
+    private readonly ConcurrentDictionary<string, LocalBucket> _localPartitions = new(StringComparer.Ordinal);
+    private readonly LocalBucket? _localClass;
     private readonly string _holder;
     private volatile bool _retired;
 
@@ -33,8 +33,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         _classCap = options.Fleet?.MaxConcurrency;
         _partitionCap = options.Fleet?.MaxConcurrencyPerPartition;
         _holder = store.Register(this);
-        _classSeats = _classCap is { } cap ? new SeatStock(store, SeatKey(partition: null), _holder, cap) : null;
-        _localClass = NewLocalShare(rateHere: _rate is { PerPartition: false }, _classCap);
+        _classSeats = _classCap is { } cap ? new SeatStock(store, SeatKey(partition: null), _holder, cap, LocalShareOf(cap)) : null;
+        _localClass = _rate is { PerPartition: false } ? NewLocalBucket() : null;
     }
 
     public WorkloadFleetState State => _store.State;
@@ -148,34 +148,31 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
             return FleetLease.Refused(_store.Options.BreakDuration);
         }
 
-        LocalShare? partition = _rate is { PerPartition: true } || _partitionCap is not null
-            ? _localPartitions.GetOrAdd(resource, static (_, self) => self.NewLocalShare(rateHere: self._rate is { PerPartition: true }, self._partitionCap), this)
-            : null;
-        LocalShare rateShare = _rate is { PerPartition: true } ? partition! : _localClass;
+        LocalBucket? bucket = _rate is null ? null
+            : _rate.PerPartition ? _localPartitions.GetOrAdd(resource, static (_, self) => self.NewLocalBucket(), this)
+            : _localClass;
         TimeSpan retryAfter = TimeSpan.Zero;
-        if (_rate is not null && !rateShare.TryTakePermit(out retryAfter))
+        if (bucket is not null && !bucket.TryTakePermit(out retryAfter))
         {
             return FleetLease.Refused(retryAfter);
         }
 
-        if (_classCap is not null && !_localClass.TryTakeSeat(heldElsewhere: _classSeats?.InUse ?? 0))
+        // The same stocks as when coordinated: the seats in use here count once, however they were granted.
+        SeatStock? partitionSeats = PartitionSeats(resource);
+        if (_classSeats is not null && !_classSeats.TryTakeLocal())
         {
-            rateShare.ReturnPermit();
+            bucket?.ReturnPermit();
             return FleetLease.Refused(_store.Options.BatchInterval);
         }
 
-        if (_partitionCap is not null && !partition!.TryTakeSeat(heldElsewhere: _partitionSeats.TryGetValue(resource, out SeatStock? leased) ? leased.InUse : 0))
+        if (partitionSeats is not null && !partitionSeats.TryTakeLocal())
         {
-            if (_classCap is not null)
-            {
-                _localClass.Release();
-            }
-
-            rateShare.ReturnPermit();
+            _classSeats?.Release();
+            bucket?.ReturnPermit();
             return FleetLease.Refused(_store.Options.BatchInterval);
         }
 
-        return FleetLease.Granted(_classCap is null ? null : _localClass, _partitionCap is null ? null : partition);
+        return FleetLease.Granted(_classSeats, partitionSeats);
     }
 
     /// <summary>A reload replaced this limiter: its work in flight ends under it, and then it gives everything back.</summary>
@@ -218,13 +215,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
 
         if (State == WorkloadFleetState.Coordinated)
         {
-            foreach ((string key, LocalShare share) in _localPartitions)
-            {
-                if (share.IsIdle)
-                {
-                    _localPartitions.TryRemove(new KeyValuePair<string, LocalShare>(key, share));
-                }
-            }
+            // The next outage starts each partition's local bucket full, as the class's.
+            _localPartitions.Clear();
         }
 
         return false;
@@ -268,18 +260,18 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     }
 
     private SeatStock? PartitionSeats(string partition) =>
-        _partitionCap is { } cap ? _partitionSeats.GetOrAdd(partition, static (p, state) => new SeatStock(state.Self._store, state.Self.SeatKey(p), state.Self._holder, state.Cap), (Self: this, Cap: cap)) : null;
+        _partitionCap is { } cap ? _partitionSeats.GetOrAdd(partition, static (p, state) => new SeatStock(state.Self._store, state.Self.SeatKey(p), state.Self._holder, state.Cap, state.Self.LocalShareOf(state.Cap)), (Self: this, Cap: cap)) : null;
 
     /// <summary>The semaphore's key, in braces so that its two Redis keys live in one cluster slot.</summary>
     private string SeatKey(string? partition) => partition is null ? $"{{{_keyBase}:seats}}" : $"{{{_keyBase}:seats:p:{partition}}}";
 
-    private LocalShare NewLocalShare(bool rateHere, int? cap)
+    /// <summary>A key's share of the fleet rate while Redis is unreachable: the rate and burst over the expected replicas.</summary>
+    private LocalBucket NewLocalBucket()
     {
         int replicas = _store.Options.ExpectedReplicas;
-        return new LocalShare(
-            _store.Time,
-            rateHere ? _rate!.PermitsPerSecond / replicas : 0,
-            rateHere ? Math.Max(1, (int)Math.Ceiling((double)_burst / replicas)) : 0,
-            cap is { } c ? Math.Max(1, (int)Math.Ceiling((double)c / replicas)) : int.MaxValue);
+        return new LocalBucket(_store.Time, _rate!.PermitsPerSecond / replicas, Math.Max(1, (int)Math.Ceiling((double)_burst / replicas)));
     }
+
+    /// <summary>A cap's share while Redis is unreachable: the cap over the expected replicas, rounded up, at least one.</summary>
+    private int LocalShareOf(int cap) => Math.Max(1, (int)Math.Ceiling((double)cap / _store.Options.ExpectedReplicas));
 }

@@ -4,10 +4,12 @@ namespace Bulkhead.Redis.Internal;
 /// This replica's seats of one fleet-wide semaphore. Seats are leases in Redis: a replica keeps the seats it uses (work
 /// that follows work needs no round trip), asks for more only when all are busy, and every batch interval gives back
 /// the ones it no longer uses and renews the rest. When other replicas were refused seats lately, it keeps no more than
-/// its fair share (the cap over the replicas that want seats), so that seats move to where the demand is. Locally it
-/// never uses more seats than Redis counts for it.
+/// its fair share (the cap over the replicas that want seats), so that seats move to where the demand is. Coordinated,
+/// it never admits beyond the seats Redis counts for it. While Redis is unreachable it admits up to its local share of
+/// the cap; the seats in use count the same however they were granted, so that leased seats count against the local
+/// share, and seats taken under the local share are claimed in Redis before anything more is admitted once it answers.
 /// </summary>
-internal sealed class SeatStock(RedisFleetStore store, string redisKey, string holder, int cap) : ISeatHolder
+internal sealed class SeatStock(RedisFleetStore store, string redisKey, string holder, int cap, int localShare)
 {
     private readonly Lock _lock = new();
     private readonly int _cap = cap;
@@ -48,6 +50,22 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
         lock (_lock)
         {
             if (_inUse < _owned && _inUse < _share)
+            {
+                _inUse++;
+                _peakInUse = Math.Max(_peakInUse, _inUse);
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>While Redis is unreachable: takes a seat of the local share, counting every seat in use here.</summary>
+    public bool TryTakeLocal()
+    {
+        lock (_lock)
+        {
+            if (_inUse < localShare)
             {
                 _inUse++;
                 _peakInUse = Math.Max(_peakInUse, _inUse);
@@ -128,22 +146,23 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
 
     /// <summary>
     /// Every batch interval while it holds seats: gives back those it did not use in that interval (and those beyond its
-    /// fair share), and renews the lease of the rest. With <paramref name="releaseAll"/>, gives back every seat not in use.
+    /// fair share), renews the lease of the rest, and claims the seats in use beyond those Redis counts (taken under the
+    /// local share). With <paramref name="releaseAll"/>, gives back every seat not in use.
     /// </summary>
     public Task MaintainAsync(bool releaseAll = false)
     {
         lock (_lock)
         {
-            if (_sync is not null || _owned == 0 || (releaseAll && _owned == _inUse)
+            if (_sync is not null || (_owned == 0 && _inUse == 0) || (releaseAll && _owned <= _inUse)
                 || (!releaseAll && store.Time.GetElapsedTime(_lastSync) < store.Options.BatchInterval))
             {
                 return Task.CompletedTask;
             }
 
-            // Given back here before Redis hears of it: locally, never more than Redis counts; seats in use are kept
-            // until their work ends, even by a limiter that lets everything go.
+            // Seats in use are kept until their work ends, even by a limiter that lets everything go; those given back
+            // are given back here before Redis hears of it: locally, never more than Redis counts.
             int target = releaseAll ? _inUse : Math.Max(_inUse, Math.Min(_owned, Math.Min(_share, _peakInUse)));
-            _owned = target;
+            _owned = Math.Min(_owned, target);
             _peakInUse = _inUse;
             return _sync = SyncAsync(target);
         }
