@@ -198,14 +198,9 @@ public sealed class FleetLimitsTests
         await Eventually.TrueAsync(() => replica.FleetState("reports") == WorkloadFleetState.Coordinated, "the replica uses Redis again", TimeSpan.FromSeconds(15));
         Assert.Contains(replica.Logs.Messages, m => m.Level == LogLevel.Information && m.Message.Contains("Redis answers again", StringComparison.Ordinal));
 
-        // The fleet cap (4) holds again, not the local share (2).
-        List<WorkloadLease> held = [];
-        for (int i = 0; i < 4; i++)
-        {
-            held.Add(await reports.AcquireAsync().WithTimeout());
-        }
-
-        Assert.All(held, l => Assert.True(l.IsAcquired));
+        // The fleet cap (4) holds again, not the local share (2), once the recovery window of the server that came
+        // back empty has passed.
+        List<WorkloadLease> held = await AcquireEventuallyAsync(reports, 4, "the fleet cap is there again");
         Assert.Equal(WorkloadRejectionReason.RateLimited, (await reports.AcquireAsync().WithTimeout()).RejectionReason);
         held.ForEach(l => l.Dispose());
     }
@@ -288,6 +283,57 @@ public sealed class FleetLimitsTests
 
         held.ForEach(l => l.Dispose());
         await AcquireEventuallyAsync(other.Scheduler.GetClass("reports"), 4, "the seats move once the work ends");
+    }
+
+    [RedisFact]
+    public async Task RedisLosesItsState_HoldersReRegisterTheSeatsTheyRunBeforeAnyoneTakesNewOnes()
+    {
+        // Redis flushed (as a restart without persistence or a failover would) while one replica ran all 4 seats of the
+        // cap: the next replica to ask was given 4 more (8 in use), and the first was told only "a pause longer than
+        // SeatLeaseTime?". The holder here is also slow to renew (held behind a proxy the test owns), the worst case.
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var proxy = TcpProxy.Start(redis.Port);
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 });
+        Action<RedisFleetOptions> fleet = f =>
+        {
+            f.ExpectedReplicas = 2;
+            f.BatchInterval = TimeSpan.FromSeconds(3);
+            f.SeatLeaseTime = TimeSpan.FromSeconds(30);
+        };
+        await using var holder = new FleetReplica(proxy.Configuration, isolation, fleet);
+        await using var other = new FleetReplica(redis.Configuration, isolation, fleet);
+        WorkloadClass holderReports = holder.Scheduler.GetClass("reports");
+        WorkloadClass otherReports = other.Scheduler.GetClass("reports");
+        List<WorkloadLease> held = [];
+        for (int i = 0; i < 4; i++)
+        {
+            held.Add(await holderReports.AcquireAsync().WithTimeout());
+        }
+
+        Assert.All(held, l => Assert.True(l.IsAcquired));
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await otherReports.AcquireAsync().WithTimeout()).RejectionReason);
+
+        proxy.Hold();
+        using (ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true"))
+        {
+            await admin.GetServer(redis.Configuration).FlushAllDatabasesAsync();
+        }
+
+        // Past the other replica's refusal (it asks Redis again only a batch interval after one).
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await otherReports.AcquireAsync().WithTimeout()).RejectionReason);
+
+        proxy.Restore();
+        await Eventually.TrueAsync(
+            () => holder.Logs.Messages.Any(m => m.Message.Contains("Redis lost the state of fleet seats", StringComparison.Ordinal)),
+            "the holder re-registers the seats it runs and says Redis lost its state",
+            TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(holder.Logs.Messages, m => m.Message.Contains("SeatLeaseTime", StringComparison.Ordinal));
+        await Task.Delay(TimeSpan.FromSeconds(3.5));
+        Assert.Equal(WorkloadRejectionReason.RateLimited, (await otherReports.AcquireAsync().WithTimeout()).RejectionReason);
+
+        held.ForEach(l => l.Dispose());
+        (await AcquireEventuallyAsync(otherReports, 4, "the seats move once the work ends")).ForEach(l => l.Dispose());
     }
 
     [RedisFact]
@@ -489,14 +535,10 @@ public sealed class FleetLimitsTests
         // A two-minute break would keep the replica on its local share; the maintenance timer asks Redis every
         // quarter second and closes the breaker at the first answer (the connection's own reconnect takes a few).
         await Eventually.TrueAsync(() => replica.FleetState("reports") == WorkloadFleetState.Coordinated, "the replica uses Redis again", TimeSpan.FromSeconds(20));
-        List<WorkloadLease> held = [];
-        for (int i = 0; i < 4; i++)
-        {
-            held.Add(await reports.AcquireAsync().WithTimeout());
-        }
 
-        Assert.All(held, l => Assert.True(l.IsAcquired));
-        held.ForEach(l => l.Dispose());
+        // The server came back empty: after its recovery window (two batch intervals, for holders to re-register the
+        // seats they run), the whole cap is there to take.
+        (await AcquireEventuallyAsync(reports, 4, "the fleet cap is there again")).ForEach(l => l.Dispose());
     }
 
     [Theory]

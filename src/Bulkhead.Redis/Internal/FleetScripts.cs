@@ -48,10 +48,17 @@ internal static class FleetScripts
 
     /// <summary>
     /// A semaphore whose seats are leases (KEYS: a hash of seats by replica, a sorted set of each replica's lease end, a
-    /// sorted set of the replicas refused lately): first forgets the replicas whose lease ended, then moves this
-    /// replica's seats toward ARGV target (down always, up only as far as the cap allows) and renews its lease; a replica
-    /// refused seats is remembered for ARGV window ms. Returns { seats this replica holds, replicas holding seats, other
-    /// replicas refused lately }, from which each holder works out its fair share.
+    /// sorted set of the replicas refused lately, the semaphore's epoch): first forgets the replicas whose lease ended,
+    /// then moves this replica's seats toward ARGV target (down always, up only as far as the cap allows) and renews its
+    /// lease; a replica refused seats is remembered for ARGV window ms.
+    /// <para>
+    /// The epoch tells lost state (a restart without persistence, FLUSHALL, a failover, an eviction) from a fresh
+    /// semaphore: a replica passes the epoch it last saw (ARGV 6, empty when none). When that epoch is gone, the state
+    /// was lost while replicas held seats: for ARGV recovery ms, seats are granted only as claims of seats already in use
+    /// at their replica (ARGV 7), so that every live holder re-registers what it runs before anyone takes new ones.
+    /// </para>
+    /// Returns { seats this replica holds, replicas holding seats, other replicas refused lately, the epoch }, from which
+    /// each holder works out its fair share.
     /// </summary>
     public const string Seats = """
         local t = redis.call('TIME')
@@ -68,7 +75,23 @@ internal static class FleetScripts
         local cap = tonumber(ARGV[3])
         local ttl = tonumber(ARGV[4])
         local window = tonumber(ARGV[5])
+        local known = ARGV[6]
+        local claim = tonumber(ARGV[7])
+        local epoch = redis.call('HGET', KEYS[4], 'id')
+        if not epoch then
+          epoch = t[1] .. '.' .. t[2]
+          redis.call('HSET', KEYS[4], 'id', epoch)
+          if known ~= '' then
+            redis.call('HSET', KEYS[4], 'until', now + tonumber(ARGV[8]))
+          end
+        elseif known ~= '' and known ~= epoch and not redis.call('HGET', KEYS[4], 'until') then
+          redis.call('HSET', KEYS[4], 'until', now + tonumber(ARGV[8]))
+        end
+        redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[9]))
         local mine = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+        if target > mine and now < tonumber(redis.call('HGET', KEYS[4], 'until') or '0') then
+          target = math.max(mine, math.min(target, claim))
+        end
         if target > mine then
           local total = 0
           for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
@@ -98,6 +121,6 @@ internal static class FleetScripts
         if redis.call('ZSCORE', KEYS[3], ARGV[1]) then
           wanting = wanting - 1
         end
-        return { mine, redis.call('HLEN', KEYS[1]), wanting }
+        return { mine, redis.call('HLEN', KEYS[1]), wanting, epoch }
         """;
 }

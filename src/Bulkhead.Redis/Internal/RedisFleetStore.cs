@@ -119,27 +119,39 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Moves this replica's seats of a fleet semaphore toward a target and renews its lease: the seats it holds, how many
-    /// replicas hold seats, and how many others were refused lately; <see langword="null"/> when Redis did not answer.
+    /// Moves this replica's seats of a fleet semaphore toward a target and renews its lease; <see langword="null"/> when
+    /// Redis did not answer.
     /// </summary>
     /// <param name="key">The semaphore.</param>
     /// <param name="holder">Who holds the seats in Redis: this replica's limiter (a limiter replaced by a reload holds its own until its work ends).</param>
     /// <param name="target">The seats the holder wants to hold.</param>
     /// <param name="cap">The semaphore's cap.</param>
-    public async Task<(int Held, int Holders, int Wanting)?> SetSeatsAsync(string key, string holder, int target, int cap)
+    /// <param name="epoch">The semaphore's epoch the holder last saw; empty when it saw none.</param>
+    /// <param name="inUse">The seats in use at the holder: what it may claim while Redis recovers from lost state.</param>
+    public async Task<SeatAnswer?> SetSeatsAsync(string key, string holder, int target, int cap, string epoch, int inUse)
     {
         RedisResult? result = await EvaluateAsync(
             FleetScripts.Seats,
-            [key, key + ":expiry", key + ":wanting"],
-            [holder, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds, (long)(Options.BatchInterval.TotalMilliseconds * 3)]).ConfigureAwait(false);
+            [key, key + ":expiry", key + ":wanting", key + ":epoch"],
+            [holder, target, cap, (long)Options.SeatLeaseTime.TotalMilliseconds, (long)(Options.BatchInterval.TotalMilliseconds * 3), epoch, inUse,
+                (long)RecoveryWindow.TotalMilliseconds, (long)EpochLifetime.TotalMilliseconds]).ConfigureAwait(false);
         if (result is null)
         {
             return null;
         }
 
         var values = (RedisResult[])result!;
-        return ((int)values[0], (int)values[1], (int)values[2]);
+        return new SeatAnswer((int)values[0], (int)values[1], (int)values[2], (string)values[3]!);
     }
+
+    /// <summary>
+    /// How long, after Redis lost a semaphore's state, seats go only to holders claiming seats they run: long enough for
+    /// every live holder to renew (it does every batch interval, on a tick of half that), never longer than a lease.
+    /// </summary>
+    public TimeSpan RecoveryWindow => Options.SeatLeaseTime < Options.BatchInterval * 2 ? Options.SeatLeaseTime : Options.BatchInterval * 2;
+
+    /// <summary>How long a semaphore's epoch outlives its last use: a replica that held nothing for longer sees a new one as lost state, once.</summary>
+    private static TimeSpan EpochLifetime => TimeSpan.FromDays(1);
 
     private async Task<RedisResult?> EvaluateAsync(string script, RedisKey[] keys, RedisValue[] values)
     {
@@ -310,6 +322,8 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
 
     internal void LogSeatsLost(string key, int held, int kept) => LogLostSeats(_logger, key, held, kept);
 
+    internal void LogStateLost(string key, int inUse, int kept) => LogLostState(_logger, key, inUse, kept, RecoveryWindow);
+
     [LoggerMessage(EventId = 70, Level = LogLevel.Warning, Message = "Redis is unreachable: fleet-wide limits are now {State} (local share: each limit divided by {ExpectedReplicas} replicas) until it answers again. {Reason}")]
     private static partial void LogUnavailable(ILogger logger, WorkloadFleetState state, int expectedReplicas, string reason);
 
@@ -318,6 +332,9 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
 
     [LoggerMessage(EventId = 72, Level = LogLevel.Warning, Message = "This replica's lease on fleet seats '{Key}' ended before it was renewed (a pause longer than SeatLeaseTime?): it held {Held} seats and now holds {Kept}.")]
     private static partial void LogLostSeats(ILogger logger, string key, int held, int kept);
+
+    [LoggerMessage(EventId = 75, Level = LogLevel.Warning, Message = "Redis lost the state of fleet seats '{Key}' (a restart without persistence, FLUSHALL, a failover or an eviction): this replica runs {InUse} seats and re-registered {Kept}; for {Window} new seats go only to replicas re-registering the seats they run.")]
+    private static partial void LogLostState(ILogger logger, string key, int inUse, int kept, TimeSpan window);
 
     [LoggerMessage(EventId = 74, Level = LogLevel.Warning, Message = "Fleet-wide limits with RedisFleet:ExpectedReplicas 1 and the LocalShare fallback: while Redis is unreachable every replica enforces each whole limit on its own, so a fleet of N replicas may run at N times it. Set ExpectedReplicas to the replicas the service usually runs (or Fallback to FailClosed).")]
     private static partial void LogSingleReplica(ILogger logger);

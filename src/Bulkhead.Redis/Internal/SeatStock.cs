@@ -20,6 +20,7 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
     private int _peakInUse;
     private long _lastSync = store.Time.GetTimestamp();
     private long _refusedUntil;
+    private string _epoch = string.Empty;
     private Task<bool>? _sync;
 
     public bool IsIdle
@@ -184,7 +185,15 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
     private async Task<bool> SyncAsync(int target, bool growing = false)
     {
         await Task.Yield();
-        (int Held, int Holders, int Wanting)? answer = await store.SetSeatsAsync(redisKey, holder, target, _cap).ConfigureAwait(false);
+        string epoch;
+        int inUse;
+        lock (_lock)
+        {
+            epoch = _epoch;
+            inUse = _inUse;
+        }
+
+        SeatAnswer? answer = await store.SetSeatsAsync(redisKey, holder, target, _cap, epoch, inUse).ConfigureAwait(false);
         lock (_lock)
         {
             _sync = null;
@@ -194,11 +203,16 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
             }
 
             _lastSync = store.Time.GetTimestamp();
-            if (seats.Held < _owned)
+            if (epoch.Length > 0 && seats.Epoch != epoch)
+            {
+                store.LogStateLost(redisKey, _inUse, seats.Held);
+            }
+            else if (seats.Held < _owned)
             {
                 store.LogSeatsLost(redisKey, _owned, seats.Held);
             }
 
+            _epoch = seats.Epoch;
             _owned = seats.Held;
 
             // Others refused lately: keep no more than a fair share, so that seats move to them as work here ends.
