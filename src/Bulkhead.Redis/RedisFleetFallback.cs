@@ -11,4 +11,11 @@ public enum RedisFleetFallback
 
     /// <summary>Work under a fleet-wide limit is rejected until Redis answers again.</summary>
     FailClosed = 1,
+
+    /// <summary>
+    /// The fleet caps and rates are never exceeded: each replica admits work only on the seats and permits it took from
+    /// Redis while Redis answered, until its lease on those seats ends (<see cref="RedisFleetOptions.SeatLeaseTime"/>,
+    /// counted from before Redis started it), and refuses the rest.
+    /// </summary>
+    Strict = 2,
 }

@@ -337,6 +337,62 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task Strict_CutOff_RunsOnlyOnTheSeatsItHolds_UntilTheirLeaseEnds_ThenTheOthersHaveThem()
+    {
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var proxy = TcpProxy.Start(redis.Port);
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 });
+        Action<RedisFleetOptions> fleet = f =>
+        {
+            f.Fallback = RedisFleetFallback.Strict;
+            f.BatchInterval = TimeSpan.FromSeconds(1);
+            f.SeatLeaseTime = TimeSpan.FromSeconds(4);
+            f.BreakDuration = TimeSpan.FromMinutes(2);
+        };
+        await using var cutOff = new FleetReplica(proxy.Configuration, isolation, fleet);
+        await using var other = new FleetReplica(redis.Configuration, isolation, fleet);
+        WorkloadClass reports = cutOff.Scheduler.GetClass("reports");
+        WorkloadClass otherReports = other.Scheduler.GetClass("reports");
+
+        // Two seats held here (one of them free again, still held until the next renewal), two by the other replica.
+        WorkloadLease running = await reports.AcquireAsync().WithTimeout();
+        WorkloadLease second = await reports.AcquireAsync().WithTimeout();
+        Assert.True(running.IsAcquired && second.IsAcquired);
+        second.Dispose();
+        List<WorkloadLease> elsewhere = await AcquireEventuallyAsync(otherReports, 2, "the other replica takes the two seats left");
+
+        proxy.Cut();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                using WorkloadLease probe = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
+                return cutOff.FleetState("reports") == WorkloadFleetState.Strict;
+            },
+            "the breaker opens",
+            TimeSpan.FromSeconds(15));
+        await Eventually.TrueAsync(
+            () => cutOff.Logs.Messages.Any(m => m.Level == LogLevel.Warning && m.Message.Contains("now Strict", StringComparison.Ordinal)),
+            "the replica says it runs strict",
+            TimeSpan.FromSeconds(5));
+
+        // Cut off, it runs on the seats it holds (two), never more: no local share.
+        WorkloadLease held = AcquireSynchronously(reports);
+        Assert.True(held.IsAcquired);
+        WorkloadLease refused = AcquireSynchronously(reports);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, refused.RejectionReason);
+        held.Dispose();
+
+        // Once its lease has ended (by its own clock, from before Redis started it), not even on those: Redis may have
+        // given them to the other replica, which takes them as soon as they are free in Redis.
+        running.Dispose();
+        await Task.Delay(TimeSpan.FromSeconds(4.5));
+        Assert.Equal(WorkloadRejectionReason.RateLimited, AcquireSynchronously(reports).RejectionReason);
+        elsewhere.AddRange(await AcquireEventuallyAsync(otherReports, 2, "the cut-off replica's seats come back to the fleet"));
+        Assert.Equal(4, elsewhere.Count);
+        elsewhere.ForEach(l => l.Dispose());
+    }
+
+    [RedisFact]
     public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

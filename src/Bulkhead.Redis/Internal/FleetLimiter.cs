@@ -53,12 +53,14 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     protected override RateLimitLease AttemptAcquireCore(string resource, int permitCount)
     {
         CheckCount(permitCount);
-        if (State != WorkloadFleetState.Coordinated)
-        {
-            return AcquireLocally(resource);
-        }
 
         // Without waiting: only what this replica holds (more is asked for in the background when the stock runs out).
+        return State == WorkloadFleetState.Coordinated ? TakeHeld(resource, requestMore: true) : AcquireLocally(resource);
+    }
+
+    /// <summary>A permit and seats this replica holds from Redis, or a refusal; optionally asks for more in the background.</summary>
+    private FleetLease TakeHeld(string resource, bool requestMore)
+    {
         PermitStock? permits = Permits(resource);
         if (permits is not null && !permits.TryTake())
         {
@@ -66,13 +68,13 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         }
 
         SeatStock? partitionSeats = PartitionSeats(resource);
-        if (_classSeats is not null && !_classSeats.TryTakeOrRequest())
+        if (_classSeats is not null && !(requestMore ? _classSeats.TryTakeOrRequest() : _classSeats.TryTake()))
         {
             permits?.Return();
             return FleetLease.Refused(_store.Options.BatchInterval);
         }
 
-        if (partitionSeats is not null && !partitionSeats.TryTakeOrRequest())
+        if (partitionSeats is not null && !(requestMore ? partitionSeats.TryTakeOrRequest() : partitionSeats.TryTake()))
         {
             _classSeats?.Release();
             permits?.Return();
@@ -90,25 +92,10 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
             return new ValueTask<RateLimitLease>(AcquireLocally(resource));
         }
 
-        PermitStock? permits = Permits(resource);
-        SeatStock? partitionSeats = PartitionSeats(resource);
-        bool permitTaken = permits is null || permits.TryTake();
-        if (permitTaken && (_classSeats is null || _classSeats.TryTake()))
-        {
-            if (partitionSeats is null || partitionSeats.TryTake())
-            {
-                return new ValueTask<RateLimitLease>(FleetLease.Granted(_classSeats, partitionSeats));
-            }
-
-            _classSeats?.Release();
-        }
-
-        if (permitTaken)
-        {
-            permits?.Return();
-        }
-
-        return AcquireFromRedisAsync(resource, permits, partitionSeats, cancellationToken);
+        FleetLease held = TakeHeld(resource, requestMore: false);
+        return held.IsAcquired
+            ? new ValueTask<RateLimitLease>(held)
+            : AcquireFromRedisAsync(resource, Permits(resource), PartitionSeats(resource), cancellationToken);
     }
 
     private async ValueTask<RateLimitLease> AcquireFromRedisAsync(string resource, PermitStock? permits, SeatStock? partitionSeats, CancellationToken cancellationToken)
@@ -140,12 +127,18 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         return partitionSeat == FleetAnswer.Refused ? FleetLease.Refused(_store.Options.BatchInterval) : AcquireLocally(resource);
     }
 
-    /// <summary>While Redis is unreachable: this replica's share of each limit, or a refusal when the class fails closed.</summary>
+    /// <summary>
+    /// While Redis is unreachable: this replica's share of each limit, only what it holds from Redis (strict), or a
+    /// refusal (fail closed).
+    /// </summary>
     private FleetLease AcquireLocally(string resource)
     {
-        if (_store.Options.Fallback == RedisFleetFallback.FailClosed)
+        switch (_store.Options.Fallback)
         {
-            return FleetLease.Refused(_store.Options.BreakDuration);
+            case RedisFleetFallback.FailClosed:
+                return FleetLease.Refused(_store.Options.BreakDuration);
+            case RedisFleetFallback.Strict:
+                return TakeHeld(resource, requestMore: false);
         }
 
         LocalBucket? bucket = _rate is null ? null

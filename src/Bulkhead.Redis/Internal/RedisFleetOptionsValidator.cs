@@ -26,7 +26,7 @@ internal sealed class RedisFleetOptionsValidator : IValidateOptions<RedisFleetOp
 
         if (!Enum.IsDefined(options.Fallback))
         {
-            failures.Add($"RedisFleet: Fallback ({options.Fallback}) must be LocalShare or FailClosed.");
+            failures.Add($"RedisFleet: Fallback ({options.Fallback}) must be LocalShare, FailClosed or Strict.");
         }
 
         foreach ((string setting, TimeSpan value, TimeSpan least) in (ReadOnlySpan<(string, TimeSpan, TimeSpan)>)[

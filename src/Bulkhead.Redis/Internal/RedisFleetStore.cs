@@ -24,6 +24,7 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _maintenance;
     private readonly CircuitBreakerManualControl _breaker = new();
+    private readonly Lock _stateLock = new();
     private int _state;
     private int _failuresInARow;
     private int _notedSingleReplica;
@@ -53,7 +54,14 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException),
                 OnOpened = args =>
                 {
-                    Enter(Options.Fallback == RedisFleetFallback.FailClosed ? WorkloadFleetState.Closed : WorkloadFleetState.LocalShare, args.Outcome.Exception);
+                    Enter(
+                        Options.Fallback switch
+                        {
+                            RedisFleetFallback.FailClosed => WorkloadFleetState.Closed,
+                            RedisFleetFallback.Strict => WorkloadFleetState.Strict,
+                            _ => WorkloadFleetState.LocalShare,
+                        },
+                        args.Outcome.Exception);
                     return ValueTask.CompletedTask;
                 },
                 OnClosed = _ =>
@@ -213,21 +221,32 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Moves to a state, said in the log before it shows anywhere: whoever sees the state can find why.</summary>
     private void Enter(WorkloadFleetState state, Exception? exception)
     {
-        int previous = Interlocked.Exchange(ref _state, (int)state);
-        if (previous == (int)state)
+        lock (_stateLock)
         {
-            return;
-        }
+            if (State == state)
+            {
+                return;
+            }
 
-        if (state == WorkloadFleetState.Coordinated)
-        {
-            LogRestored(_logger);
-        }
-        else
-        {
-            LogUnavailable(_logger, state, Options.ExpectedReplicas, exception?.Message ?? "too many failures");
+            if (state == WorkloadFleetState.Coordinated)
+            {
+                LogRestored(_logger);
+            }
+            else
+            {
+                string meaning = state switch
+                {
+                    WorkloadFleetState.LocalShare => string.Create(CultureInfo.InvariantCulture, $"each limit divided by {Options.ExpectedReplicas} replicas"),
+                    WorkloadFleetState.Strict => "only the seats and permits this replica holds, until their lease ends",
+                    _ => "work under fleet-wide limits is rejected",
+                };
+                LogUnavailable(_logger, state, meaning, exception?.Message ?? "too many failures");
+            }
+
+            Volatile.Write(ref _state, (int)state);
         }
     }
 
@@ -324,8 +343,8 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
 
     internal void LogStateLost(string key, int inUse, int kept) => LogLostState(_logger, key, inUse, kept, RecoveryWindow);
 
-    [LoggerMessage(EventId = 70, Level = LogLevel.Warning, Message = "Redis is unreachable: fleet-wide limits are now {State} (local share: each limit divided by {ExpectedReplicas} replicas) until it answers again. {Reason}")]
-    private static partial void LogUnavailable(ILogger logger, WorkloadFleetState state, int expectedReplicas, string reason);
+    [LoggerMessage(EventId = 70, Level = LogLevel.Warning, Message = "Redis is unreachable: fleet-wide limits are now {State} until it answers again ({Meaning}). {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, WorkloadFleetState state, string meaning, string reason);
 
     [LoggerMessage(EventId = 71, Level = LogLevel.Information, Message = "Redis answers again: fleet-wide limits hold across the fleet.")]
     private static partial void LogRestored(ILogger logger);

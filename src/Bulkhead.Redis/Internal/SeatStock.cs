@@ -21,6 +21,7 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
     private long _lastSync = store.Time.GetTimestamp();
     private long _refusedUntil;
     private string _epoch = string.Empty;
+    private long _leaseEnd;
     private Task<bool>? _sync;
 
     public bool IsIdle
@@ -46,11 +47,15 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
         }
     }
 
+    /// <summary>
+    /// Takes a seat held here whose lease has not ended: by this replica's clock, counted from when it sent the renewal,
+    /// before Redis started the lease, so that a seat is never used here after Redis may have given it to another.
+    /// </summary>
     public bool TryTake()
     {
         lock (_lock)
         {
-            if (_inUse < _owned && _inUse < _share)
+            if (_inUse < _owned && _inUse < _share && store.Time.GetTimestamp() < _leaseEnd)
             {
                 _inUse++;
                 _peakInUse = Math.Max(_peakInUse, _inUse);
@@ -193,6 +198,8 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
             inUse = _inUse;
         }
 
+        long sent = store.Time.GetTimestamp();
+
         SeatAnswer? answer = await store.SetSeatsAsync(redisKey, holder, target, _cap, epoch, inUse).ConfigureAwait(false);
         lock (_lock)
         {
@@ -214,6 +221,7 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
 
             _epoch = seats.Epoch;
             _owned = seats.Held;
+            _leaseEnd = sent + (long)(store.Options.SeatLeaseTime.TotalSeconds * store.Time.TimestampFrequency);
 
             // Others refused lately: keep no more than a fair share, so that seats move to them as work here ends.
             _share = seats.Wanting > 0 ? Math.Max(1, (int)Math.Ceiling((double)_cap / (seats.Holders + seats.Wanting))) : int.MaxValue;

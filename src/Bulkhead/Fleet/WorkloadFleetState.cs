@@ -11,4 +11,10 @@ public enum WorkloadFleetState
 
     /// <summary>The store is slow or down and the class fails closed: work under a fleet-wide limit is rejected.</summary>
     Closed = 2,
+
+    /// <summary>
+    /// The store is slow or down and the class keeps its fleet limits strict: work runs only on the seats and permits
+    /// this replica took from the store while it answered, until the lease on those seats ends.
+    /// </summary>
+    Strict = 3,
 }

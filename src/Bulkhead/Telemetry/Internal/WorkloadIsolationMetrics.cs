@@ -24,7 +24,7 @@ internal sealed class WorkloadIsolationMetrics
     public const string FleetStateTag = "bulkhead.fleet.state";
 
     private static readonly (WorkloadFleetState State, string Name)[] FleetStateNames =
-        [(WorkloadFleetState.Coordinated, "coordinated"), (WorkloadFleetState.LocalShare, "local_share"), (WorkloadFleetState.Closed, "closed")];
+        [(WorkloadFleetState.Coordinated, "coordinated"), (WorkloadFleetState.LocalShare, "local_share"), (WorkloadFleetState.Closed, "closed"), (WorkloadFleetState.Strict, "strict")];
 
     /// <summary>One lease in this many has its seat-holding time measured (two clock reads cost more than the rest of an admission).</summary>
     public const int SeatDurationSampling = 16;
