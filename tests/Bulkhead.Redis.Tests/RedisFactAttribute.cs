@@ -5,3 +5,9 @@ internal sealed class RedisFactAttribute : FactAttribute
 {
     public RedisFactAttribute() => Skip = RedisServer.SkipReason;
 }
+
+/// <summary>A theory that needs a real redis-server: skipped, with the reason, when none is installed and none is required.</summary>
+internal sealed class RedisTheoryAttribute : TheoryAttribute
+{
+    public RedisTheoryAttribute() => Skip = RedisServer.SkipReason;
+}

@@ -153,10 +153,12 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// How long, after Redis lost a semaphore's state, seats go only to holders claiming seats they run: long enough for
-    /// every live holder to renew (it does every batch interval, on a tick of half that), never longer than a lease.
+    /// How long, after Redis lost a semaphore's state, seats go only to holders claiming seats they run. Strict: a
+    /// lease, after which no replica uses a seat granted before the loss, however late its renewal. Otherwise long
+    /// enough for every live holder to renew (it does every batch interval, on a tick of half that), at most a lease.
     /// </summary>
-    public TimeSpan RecoveryWindow => Options.SeatLeaseTime < Options.BatchInterval * 2 ? Options.SeatLeaseTime : Options.BatchInterval * 2;
+    public TimeSpan RecoveryWindow =>
+        Options.Fallback == RedisFleetFallback.Strict || Options.SeatLeaseTime < Options.BatchInterval * 2 ? Options.SeatLeaseTime : Options.BatchInterval * 2;
 
     /// <summary>How long a semaphore's epoch outlives its last use: a replica that held nothing for longer sees a new one as lost state, once.</summary>
     private static TimeSpan EpochLifetime => TimeSpan.FromDays(1);
