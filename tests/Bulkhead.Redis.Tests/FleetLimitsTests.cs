@@ -393,6 +393,51 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task FleetRateAtItsLimit_AReplicaAsksRedisWhenABatchCanCome_NotEveryMaintenanceTick()
+    {
+        // At the limit the replica's permit stock is empty, and maintenance forgot empty stocks, with the time Redis
+        // had said to ask again: the next admission asked at once, every tick (4 round trips a second per replica at
+        // BatchInterval 500 ms; here 20 at 100 ms, about two per admission).
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var replica = new FleetReplica(
+            redis.Configuration,
+            o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 10, Burst = 10, Scope = WorkloadLimitScope.Fleet }),
+            f => f.BatchInterval = TimeSpan.FromMilliseconds(100));
+        WorkloadClass api = replica.Scheduler.GetClass("api");
+        using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        IServer server = admin.GetServer(redis.Configuration);
+
+        // The burst goes first; then the bucket gives 10 a second, and the client asks for many times that.
+        long admitted = 0;
+        var clock = Stopwatch.StartNew();
+        bool counting = false;
+        while (clock.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            if (!counting && clock.Elapsed > TimeSpan.FromSeconds(1))
+            {
+                await server.ExecuteAsync("CONFIG", "RESETSTAT");
+                admitted = 0;
+                counting = true;
+            }
+
+            using WorkloadLease lease = await api.AcquireAsync().WithTimeout();
+            if (lease.IsAcquired)
+            {
+                admitted++;
+            }
+            else
+            {
+                await Task.Delay(1);
+            }
+        }
+
+        string stats = string.Join('\n', (await server.InfoAsync("commandstats")).SelectMany(g => g).Select(p => $"{p.Key}:{p.Value}"));
+        long scripts = System.Text.RegularExpressions.Regex.Matches(stats, @"cmdstat_eval(?:sha)?:calls=(\d+)").Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(admitted > 0, "The bucket gives permits at its rate.");
+        Assert.True(scripts * 2 <= admitted, $"{scripts} round trips for {admitted} admissions at the limit: a replica asks again only when Redis said a batch can come.");
+    }
+
+    [RedisFact]
     public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

@@ -8,9 +8,11 @@ internal static class FleetScripts
 {
     /// <summary>
     /// A token bucket (KEYS[1], a hash of tokens and last update): ARGV rate per second, burst, and how many permits to
-    /// take (a negative number gives unused ones back, never above the burst). Returns { granted, ms until the rest of
-    /// what was asked (at most a burst) could be granted }: at the limit, a replica asks again when a whole batch can
-    /// come, not for every permit as it drips in.
+    /// take (a negative number gives unused ones back, never above the burst), who asks and for how many ms an ask that
+    /// came up short counts. Returns { granted, ms until the next ask }: at the limit, a replica asks again when a whole
+    /// batch (at most a burst) can come at its share of the rate, the rate over the replicas that came up short lately,
+    /// and never later than the bucket fills up: not for every permit as it drips in, and not all at once. A replica
+    /// granted a whole batch that left less than another in the bucket asks again once another batch is there.
     /// </summary>
     public const string Permits = """
         local t = redis.call('TIME')
@@ -18,6 +20,7 @@ internal static class FleetScripts
         local rate = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
         local want = tonumber(ARGV[3])
+        local window = tonumber(ARGV[5])
         local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
         local tokens = tonumber(b[1])
         local ts = tonumber(b[2])
@@ -37,12 +40,27 @@ internal static class FleetScripts
           tokens = tokens - granted
         end
         redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-        redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
         local retry = 0
         if granted < want then
+          redis.call('HSET', KEYS[1], 'short:' .. ARGV[4], tostring(now))
+          local short = 0
+          local fields = redis.call('HGETALL', KEYS[1])
+          for i = 1, #fields, 2 do
+            if string.sub(fields[i], 1, 6) == 'short:' then
+              if (now - tonumber(fields[i + 1])) * 1000 < window then
+                short = short + 1
+              else
+                redis.call('HDEL', KEYS[1], fields[i])
+              end
+            end
+          end
+          local batch = math.min(want, burst)
           local missing = math.min(want - granted, burst)
-          retry = math.max(1, math.ceil((missing - tokens) / rate * 1000))
+          retry = math.max(1, math.ceil((missing - tokens) / rate * 1000), math.ceil(math.min(short * batch, burst) / rate * 1000))
+        elseif want > 0 and tokens < want then
+          retry = math.ceil((want - tokens) / rate * 1000)
         end
+        redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 60000)
         return { granted, retry }
         """;
 

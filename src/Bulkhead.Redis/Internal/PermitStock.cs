@@ -17,14 +17,17 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
     private long _refusedUntil;
     private Task<bool>? _refill;
 
-    /// <summary>Gets a value indicating whether the stock holds nothing and asks nothing (it may be forgotten).</summary>
+    /// <summary>
+    /// Gets a value indicating whether the stock holds nothing, asks nothing and knows nothing worth keeping (it may be
+    /// forgotten): a stock forgotten while Redis said when to ask again would ask at once, every maintenance tick.
+    /// </summary>
     public bool IsIdle
     {
         get
         {
             lock (_lock)
             {
-                return _available == 0 && _refill is null;
+                return _available == 0 && _refill is null && store.Time.GetTimestamp() >= _refusedUntil;
             }
         }
     }

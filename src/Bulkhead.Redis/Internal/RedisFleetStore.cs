@@ -116,7 +116,10 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
     /// <summary>Takes permits from a fleet bucket (or gives unused ones back, with a negative count); <see langword="null"/> when Redis did not answer.</summary>
     public async Task<(int Granted, TimeSpan RetryAfter)?> TakePermitsAsync(string key, double permitsPerSecond, int burst, int count)
     {
-        RedisResult? result = await EvaluateAsync(FleetScripts.Permits, [key], [permitsPerSecond, burst, count]).ConfigureAwait(false);
+        RedisResult? result = await EvaluateAsync(
+            FleetScripts.Permits,
+            [key],
+            [permitsPerSecond, burst, count, ReplicaId, (long)(Options.BatchInterval.TotalMilliseconds * 3)]).ConfigureAwait(false);
         if (result is null)
         {
             return null;
