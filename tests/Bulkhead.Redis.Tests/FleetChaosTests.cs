@@ -119,7 +119,7 @@ public sealed class FleetChaosTests(ITestOutputHelper output)
         output.WriteLine($"{fallback}: fleet cap {Cap}, {Replicas} replicas × {WorkersPerReplica} workers, bound {bound}");
         foreach (SeatMeter.Phase phase in meter.Phases)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {phase.Name,-45} max {phase.Max,2} in use, {phase.SecondsAboveCap,5:F2} s above the cap, {phase.Admitted,6} admitted, {phase.Refused,6} refused"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {phase.Name,-45} max {phase.Max,2} in use, {phase.SecondsAboveCap,5:F2} s above the cap, {phase.MeanUse(Cap),4:P0} of the cap in use on average, {phase.Admitted,6} admitted, {phase.Refused,6} refused"));
         }
 
         Assert.All(meter.Phases, phase => Assert.True(phase.Max <= bound, $"{fallback}, {phase.Name}: {phase.Max} in use, above the bound {bound}."));
@@ -142,6 +142,7 @@ public sealed class FleetChaosTests(ITestOutputHelper output)
         private Phase _current = new("(start)");
         private int _inUse;
         private TimeSpan _aboveSince;
+        private TimeSpan _changed;
 
         public List<Phase> Phases => _phases;
 
@@ -149,6 +150,7 @@ public sealed class FleetChaosTests(ITestOutputHelper output)
         {
             lock (_lock)
             {
+                Integrate();
                 _inUse++;
                 _current.Admitted++;
                 _current.Max = Math.Max(_current.Max, _inUse);
@@ -168,6 +170,7 @@ public sealed class FleetChaosTests(ITestOutputHelper output)
                     _current.SecondsAboveCap += (_clock.Elapsed - _aboveSince).TotalSeconds;
                 }
 
+                Integrate();
                 _inUse--;
             }
         }
@@ -191,6 +194,7 @@ public sealed class FleetChaosTests(ITestOutputHelper output)
                     _aboveSince = _clock.Elapsed;
                 }
 
+                Integrate();
                 _current = new Phase(name) { Max = _inUse };
                 _phases.Add(_current);
             }
@@ -198,8 +202,23 @@ public sealed class FleetChaosTests(ITestOutputHelper output)
             await run();
         }
 
+        /// <summary>Adds the seat-seconds since the last change to the phase: its mean use of the cap.</summary>
+        private void Integrate()
+        {
+            TimeSpan now = _clock.Elapsed;
+            _current.SeatSeconds += _inUse * (now - _changed).TotalSeconds;
+            _current.Seconds += (now - _changed).TotalSeconds;
+            _changed = now;
+        }
+
         public sealed class Phase(string name)
         {
+            public double SeatSeconds { get; set; }
+
+            public double Seconds { get; set; }
+
+            public double MeanUse(int cap) => Seconds > 0 ? SeatSeconds / Seconds / cap : 0;
+
             public string Name { get; } = name;
 
             public int Max { get; set; }
