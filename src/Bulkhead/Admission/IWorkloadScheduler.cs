@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 
 namespace Bulkhead;
 
-#pragma warning disable RS0026 // The overloads with optional parameters are the documented contract (DESIGN.md); RunAsync overloads differ by the work's type.
+#pragma warning disable RS0026 // The overloads with optional parameters are the documented contract (docs/design.md); RunAsync overloads differ by the work's type.
 
 /// <summary>
 /// Admits units of work to workload classes: each runs while it holds a seat of its class, waits in its class's queue,

@@ -9,7 +9,7 @@ namespace Bulkhead.Tests.Admission;
 /// Drives the engine with random acquire, try-acquire, release, double-release, cancel, time and reconfiguration steps,
 /// over classes with priorities, reservations, partitions (per-partition limits, fair turns) and rate limits, and after
 /// every step compares it with <see cref="AdmissionModel"/> (a plain sequential statement of the admission rules) and
-/// checks the invariants of DESIGN.md directly on the engine's state. Reconfiguration steps apply random valid
+/// checks the invariants of docs/design.md directly on the engine's state. Reconfiguration steps apply random valid
 /// configurations: limits raised and lowered below what is in flight, classes added, removed (draining) and added back.
 /// Adaptive steps set a class's effective limit as the adaptive controller does (kept between its reservation, or one
 /// seat, and its configured limit, and lasting across reconfigurations); the model sees them as that limit configured.

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Bulkhead.Tests.Admission;
 
 /// <summary>
-/// The admission rules of DESIGN.md stated sequentially, with no concurrency and no optimisation: the reference the
+/// The admission rules of docs/design.md stated sequentially, with no concurrency and no optimisation: the reference the
 /// model test holds the engine to. Rate limits are token buckets on exact binary fractions of a second, so that the
 /// model's arithmetic and the engine's agree to the tick.
 /// </summary>
