@@ -438,6 +438,40 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task FleetRateBelowItsLimit_NoReplicaHoldsSoMuchOfTheBurstThatAnotherIsRefused()
+    {
+        // Three replicas at 15 a second each against a fleet rate of 60 (burst 20): below the limit, nothing may be
+        // refused. Each replica sized its batch to half a second of its demand (8) and held it, 24 between them, more
+        // than the burst, so one found the bucket empty and returned 429s (17-20 % of requests, 3 runs of 3).
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await FleetReplica.WithReplicasAsync(
+            Replicas,
+            redis.Configuration,
+            o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 60, Burst = 20, Scope = WorkloadLimitScope.Fleet }),
+            f => f.ExpectedReplicas = Replicas,
+            async replicas =>
+            {
+                long admitted = 0;
+                long refused = 0;
+                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                Task[] clients = [.. replicas.Select(replica => Task.Run(async () =>
+                {
+                    WorkloadClass api = replica.Scheduler.GetClass("api");
+                    using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(1000.0 / 15));
+                    while (await pace.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+                    {
+                        using WorkloadLease lease = await api.AcquireAsync();
+                        Interlocked.Increment(ref lease.IsAcquired ? ref admitted : ref refused);
+                    }
+                }))];
+                await Task.WhenAll(clients).WithTimeout();
+
+                Assert.True(admitted > 0, "Work was admitted.");
+                Assert.True(refused == 0, $"{refused} of {admitted + refused} refused below the fleet rate.");
+            });
+    }
+
+    [RedisFact]
     public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

@@ -2,8 +2,8 @@ namespace Bulkhead.Redis.Internal;
 
 /// <summary>
 /// This replica's permits from one fleet-wide token bucket: taken from Redis in batches sized to the demand seen here
-/// (at most <see cref="RedisFleetOptions.MaxBatchSize"/> held at once, the next batch asked for before the stock runs
-/// out), served locally, and given back when unused.
+/// (at most <see cref="RedisFleetOptions.MaxBatchSize"/>, and at most this replica's share of the burst, held at once;
+/// the next batch asked for before the stock runs out), served locally, and given back when unused.
 /// </summary>
 internal sealed class PermitStock(RedisFleetStore store, string redisKey, double permitsPerSecond, int burst)
 {
@@ -138,7 +138,10 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         {
             double seconds = Math.Max(store.Time.GetElapsedTime(_refilledAt).TotalSeconds, 0.001);
             double demand = _takenSinceRefill / seconds * store.Options.BatchInterval.TotalSeconds;
-            want = (int)Math.Clamp(Math.Ceiling(demand), 1, Math.Max(1, store.Options.MaxBatchSize - _available));
+            // Never more held here than this replica's share of the burst: a replica that took the whole bucket
+            // would leave the others refused while the fleet is below its rate.
+            int most = Math.Min(store.Options.MaxBatchSize, Math.Max(1, burst / store.Options.ExpectedReplicas));
+            want = (int)Math.Clamp(Math.Ceiling(demand), 1, Math.Max(1, most - _available));
         }
 
         // Never runs on under the caller's lock: the answer may come back synchronously (a breaker that is open).

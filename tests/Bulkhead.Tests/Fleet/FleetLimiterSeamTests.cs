@@ -97,6 +97,8 @@ public sealed class FleetLimiterSeamTests
         Assert.Equal(("local_share", 1), Current(collector));
         factory.Created[^1].State = WorkloadFleetState.Closed;
         Assert.Equal(("closed", 1), Current(collector));
+        factory.Created[^1].State = WorkloadFleetState.Strict;
+        Assert.Equal(("strict", 1), Current(collector));
     }
 
     /// <summary>The one state measured at 1 for the reports class (the others at 0); nothing for a class without fleet limits.</summary>
@@ -106,7 +108,7 @@ public sealed class FleetLimiterSeamTests
         collector.RecordObservableInstruments();
         IReadOnlyList<CollectedMeasurement<int>> measured = collector.GetMeasurementSnapshot();
         Assert.All(measured, m => Assert.Equal("reports", m.Tags["bulkhead.workload_class"]));
-        Assert.Equal(3, measured.Count);
+        Assert.Equal(Enum.GetValues<WorkloadFleetState>().Length, measured.Count);
         CollectedMeasurement<int> on = Assert.Single(measured, m => m.Value == 1);
         return ((string)on.Tags["bulkhead.fleet.state"]!, on.Value);
     }
