@@ -472,6 +472,34 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
+    public async Task FleetCapRefusal_RetryAfterIsWhenThisReplicaAsksRedisAgain()
+    {
+        // A seat refusal said "a batch interval" whatever the state: the same 500 ms (an HTTP Retry-After of 1) right
+        // after Redis refused and just before the replica would ask again.
+        await using RedisServer redis = await RedisServer.StartAsync();
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 2 });
+        Action<RedisFleetOptions> fleet = f =>
+        {
+            f.BatchInterval = TimeSpan.FromSeconds(3);
+            f.SeatLeaseTime = TimeSpan.FromSeconds(30);
+        };
+        await using var holder = new FleetReplica(redis.Configuration, isolation, fleet);
+        await using var other = new FleetReplica(redis.Configuration, isolation, fleet);
+        List<WorkloadLease> held = await AcquireEventuallyAsync(holder.Scheduler.GetClass("reports"), 2, "the holder takes the cap");
+        WorkloadClass reports = other.Scheduler.GetClass("reports");
+
+        WorkloadLease first = await reports.AcquireAsync().WithTimeout();
+        Assert.Equal(WorkloadRejectionReason.RateLimited, first.RejectionReason);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        WorkloadLease later = await reports.AcquireAsync().WithTimeout();
+        Assert.Equal(WorkloadRejectionReason.RateLimited, later.RejectionReason);
+
+        Assert.InRange(first.RetryAfter!.Value, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(3));
+        Assert.InRange(later.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), first.RetryAfter.Value - TimeSpan.FromSeconds(0.5));
+        held.ForEach(l => l.Dispose());
+    }
+
+    [RedisFact]
     public async Task FailClosed_RedisDown_RejectsWorkUnderFleetLimitsWithARetryAfter()
     {
         await using RedisServer redis = await RedisServer.StartAsync();

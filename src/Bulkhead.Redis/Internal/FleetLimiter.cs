@@ -64,21 +64,21 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         PermitStock? permits = Permits(resource);
         if (permits is not null && !permits.TryTake())
         {
-            return FleetLease.Refused(_store.Options.BatchInterval);
+            return FleetLease.Refused(permits.RetryAfter);
         }
 
         SeatStock? partitionSeats = PartitionSeats(resource);
         if (_classSeats is not null && !(requestMore ? _classSeats.TryTakeOrRequest() : _classSeats.TryTake()))
         {
             permits?.Return();
-            return FleetLease.Refused(_store.Options.BatchInterval);
+            return FleetLease.Refused(_classSeats.RetryAfter);
         }
 
         if (partitionSeats is not null && !(requestMore ? partitionSeats.TryTakeOrRequest() : partitionSeats.TryTake()))
         {
             _classSeats?.Release();
             permits?.Return();
-            return FleetLease.Refused(_store.Options.BatchInterval);
+            return FleetLease.Refused(partitionSeats.RetryAfter);
         }
 
         return FleetLease.Granted(_classSeats, partitionSeats);
@@ -124,7 +124,8 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
         }
 
         permits?.Return();
-        return partitionSeat == FleetAnswer.Refused ? FleetLease.Refused(_store.Options.BatchInterval) : AcquireLocally(resource);
+        SeatStock refusing = classSeat == FleetAnswer.Granted ? partitionSeats! : _classSeats!;
+        return partitionSeat == FleetAnswer.Refused ? FleetLease.Refused(refusing.RetryAfter) : AcquireLocally(resource);
     }
 
     /// <summary>

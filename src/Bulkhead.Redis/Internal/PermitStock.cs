@@ -32,6 +32,22 @@ internal sealed class PermitStock(RedisFleetStore store, string redisKey, double
         }
     }
 
+    /// <summary>
+    /// Gets when a caller refused a permit here may try again: once this replica asks Redis again after coming up short,
+    /// else when the next permit drips in at the fleet rate.
+    /// </summary>
+    public TimeSpan RetryAfter
+    {
+        get
+        {
+            lock (_lock)
+            {
+                long now = store.Time.GetTimestamp();
+                return now < _refusedUntil ? store.Time.GetElapsedTime(now, _refusedUntil) : TimeSpan.FromSeconds(1 / permitsPerSecond);
+            }
+        }
+    }
+
     /// <summary>Takes a permit held here, without waiting; asks for the next batch when the stock runs low.</summary>
     public bool TryTake()
     {

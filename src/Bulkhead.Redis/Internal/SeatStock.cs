@@ -35,6 +35,22 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
         }
     }
 
+    /// <summary>
+    /// Gets when a caller refused a seat here may try again: once this replica asks Redis again after a refusal, else a
+    /// batch interval (seats come back as work ends, and as replicas give back what they do not use).
+    /// </summary>
+    public TimeSpan RetryAfter
+    {
+        get
+        {
+            lock (_lock)
+            {
+                long now = store.Time.GetTimestamp();
+                return now < _refusedUntil ? store.Time.GetElapsedTime(now, _refusedUntil) : store.Options.BatchInterval;
+            }
+        }
+    }
+
     /// <summary>Gets the seats held here that work is using now.</summary>
     public int InUse
     {
