@@ -165,7 +165,9 @@ public sealed class WorkloadIsolationEndToEndTests
         string export = await client.GetStringAsync("/export").WithTimeout();
         string hello = await client.GetStringAsync("/hello").WithTimeout();
 
-        Assert.Equal("Bulkhead batch #1|Bulkhead batch #1", export);
+        // Before and after the await, on the class's threads: one, or a second its watchdog added when a busy machine
+        // kept the first from taking work for a while (CI saw "#1|#2" with both cores busy).
+        Assert.Matches(@"^Bulkhead batch #\d+\|Bulkhead batch #\d+$", export);
         Assert.Equal("pool", hello);
     }
 

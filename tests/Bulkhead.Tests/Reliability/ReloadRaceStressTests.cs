@@ -31,7 +31,7 @@ public sealed class ReloadRaceStressTests
         var outcomes = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         long acquired = 0;
         long reloads = 0;
-        using var stop = new CancellationTokenSource(duration);
+        using var stop = new CancellationTokenSource();
 
         void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
@@ -120,8 +120,26 @@ public sealed class ReloadRaceStressTests
             }
         }
 
-        Task[] running = [Clock(), Reloader(), .. Enumerable.Range(0, 24).Select(i => Task.Run(() => Worker(i)))];
-        await Task.WhenAll(running).WaitAsync(duration + TimeSpan.FromMinutes(2));
+        // Stops after the duration once the race has been run enough (a busy machine reloads and acquires more slowly:
+        // the amount of racing, not its speed, is what the test needs).
+        async Task Stopper()
+        {
+            try
+            {
+                await Task.Delay(duration);
+                await Eventually.TrueAsync(
+                    () => Interlocked.Read(ref reloads) > 100 && Interlocked.Read(ref acquired) > 1_000 && outcomes.ContainsKey("canceled") && outcomes.ContainsKey("rejected"),
+                    "enough reloads, admissions, cancellations and rejections",
+                    TimeSpan.FromMinutes(2));
+            }
+            finally
+            {
+                await stop.CancelAsync();
+            }
+        }
+
+        Task[] running = [Stopper(), Clock(), Reloader(), .. Enumerable.Range(0, 24).Select(i => Task.Run(() => Worker(i)))];
+        await Task.WhenAll(running).WaitAsync(duration + TimeSpan.FromMinutes(3));
 
         // Background waits of classes whose limits fell may still wait: the last reload gives every class room again,
         // and they are served; the clock ends whatever still waits on a timeout.
