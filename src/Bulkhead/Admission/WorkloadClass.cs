@@ -29,7 +29,8 @@ public abstract class WorkloadClass
     public abstract string Name { get; }
 
     /// <summary>
-    /// Gets where the class runs its work: its dedicated threads, or <see langword="null"/> for the ThreadPool.
+    /// Gets where the class runs its work: its dedicated threads, or <see langword="null"/> for the ThreadPool (and in
+    /// Observe mode, where work runs as it would without Bulkhead).
     /// </summary>
     public abstract TaskScheduler? TaskScheduler { get; }
 

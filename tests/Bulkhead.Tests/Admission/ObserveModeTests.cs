@@ -12,6 +12,46 @@ namespace Bulkhead.Tests.Admission;
 public sealed class ObserveModeTests
 {
     [Theory]
+    [InlineData(WorkloadIsolationMode.Observe, false)]
+    [InlineData(WorkloadIsolationMode.Enforce, true)]
+    public async Task ObserveMode_RunsWorkWhereItWouldRunWithoutBulkhead_NotOnDedicatedThreadsAndNeverTimedOut(WorkloadIsolationMode mode, bool placed)
+    {
+        // Observe moved work to the class's low-priority threads and canceled it at its execution timeout, so the
+        // latency an operator measured while observing was not the unprotected one rollout.md promised.
+        var time = new FakeTimeProvider();
+        var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "reports", Mode = mode }
+            .AddClass("reports", c =>
+            {
+                c.MaxConcurrency = 1;
+                c.ExecutionTimeout = TimeSpan.FromSeconds(1);
+                c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1, CpuPriority = WorkloadCpuPriority.Lowest };
+            });
+        using var scheduler = new WorkloadScheduler(options, time);
+        WorkloadClass reports = scheduler.GetClass("reports");
+        var finish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        WorkloadLease lease = await reports.AcquireAsync();
+        Task<bool> running = reports.ExecuteAsync(
+            lease,
+            async (_, token) =>
+            {
+                started.SetResult(Thread.CurrentThread.Name);
+                await finish.Task;
+                return token.IsCancellationRequested;
+            },
+            state: null);
+        string? thread = await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(2));
+        finish.SetResult();
+        bool canceled = await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(placed, (thread ?? string.Empty).StartsWith("Bulkhead reports", StringComparison.Ordinal));
+        Assert.Equal(placed, canceled);
+        Assert.Equal(0, scheduler.GetSnapshot()["reports"].InFlight);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]

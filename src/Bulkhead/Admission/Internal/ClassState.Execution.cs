@@ -5,7 +5,8 @@ namespace Bulkhead.Admission.Internal;
 
 /// <summary>
 /// The one place where work holding a seat starts: on the class's dedicated threads or the calling thread, under the
-/// class's execution timeout, freeing the seat when the work ends.
+/// class's execution timeout, freeing the seat when the work ends. In Observe mode, always on the calling thread and
+/// never timed out.
 /// </summary>
 internal sealed partial class ClassState
 {
@@ -96,11 +97,13 @@ internal sealed partial class ClassState
     {
         using (lease)
         {
-            ExecutionWatch? watch = Limits.ExecutionTimeout is { } timeout ? new ExecutionWatch(this, timeout, cancellationToken) : null;
+            // Observe places nothing and times nothing out: the work runs as it would without Bulkhead.
+            ClassLimits limits = Limits;
+            ExecutionWatch? watch = limits.ExecutionTimeout is { } timeout && !limits.Observes ? new ExecutionWatch(this, timeout, cancellationToken) : null;
             CancellationToken token = watch?.Token ?? cancellationToken;
             try
             {
-                Task<TResult> task = (lease.IsBacklogged ? BacklogThreads ?? Threads : Threads) is { } threads
+                Task<TResult> task = !limits.Observes && (lease.IsBacklogged ? BacklogThreads ?? Threads : Threads) is { } threads
                     ? Task.Factory.StartNew(() => work(state, token), CancellationToken.None, TaskCreationOptions.DenyChildAttach, threads).Unwrap()
                     : work(state, token);
                 return await task.ConfigureAwait(false);

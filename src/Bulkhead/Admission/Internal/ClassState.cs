@@ -121,7 +121,9 @@ internal sealed partial class ClassState : WorkloadClass
             }
 
             Volatile.Write(ref _limits, value);
-            _runsInline = Threads is null && BacklogThreads is null && !value.HasExecutionTimeout && !value.Removed;
+            // Observe changes nothing a user feels: its work runs where it would without Bulkhead, on the caller's
+            // thread and never timed out; only the decisions are computed.
+            _runsInline = !value.Removed && (value.Observes || (Threads is null && BacklogThreads is null && !value.HasExecutionTimeout));
             _timesSeats = value.TimesSeats;
             _observes = value.Observes;
         }
@@ -152,7 +154,7 @@ internal sealed partial class ClassState : WorkloadClass
     public DedicatedThreadScheduler? BacklogThreads { get; }
 
     /// <inheritdoc />
-    public override TaskScheduler? TaskScheduler => Threads;
+    public override TaskScheduler? TaskScheduler => _observes ? null : Threads;
 
     /// <summary>Gets the waiters by partition; guarded by the engine's lock.</summary>
     public PartitionedWaitQueue Queue { get; }
