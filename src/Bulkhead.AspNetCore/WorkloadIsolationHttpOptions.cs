@@ -73,4 +73,13 @@ public sealed class WorkloadIsolationHttpOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool RateLimitHeaders { get; set; }
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the endpoints that must answer during an overload are exempt from
+    /// isolation without being marked: those mapped by <c>MapHealthChecks</c>, and metrics scrapes (the route
+    /// <c>/metrics</c>, where OpenTelemetry's and prometheus-net's Prometheus endpoints are mapped). An endpoint with a
+    /// workload class of its own (<c>WithWorkloadClass</c>, <c>[WorkloadClass]</c>) is isolated in that class.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool ExemptWellKnownEndpoints { get; set; } = true;
 }

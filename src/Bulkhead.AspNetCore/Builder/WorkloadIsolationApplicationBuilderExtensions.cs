@@ -107,5 +107,10 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         {
             options.RateLimitHeaders = bool.Parse(rateLimitHeaders);
         }
+
+        if (section["ExemptWellKnownEndpoints"] is { Length: > 0 } exemptWellKnown)
+        {
+            options.ExemptWellKnownEndpoints = bool.Parse(exemptWellKnown);
+        }
     }
 }

@@ -190,6 +190,43 @@ public sealed class WorkloadIsolationEndToEndTests
         Assert.Equal(1, app.Counters.Exempt);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task HealthChecksAndMetricsScrapes_AreExemptWithoutBeingMarked_UnlessTurnedOff(bool exemptWellKnown)
+    {
+        // Probes and scrapes were isolated in the default class and answered 503 during an overload until each app
+        // exempted them by hand: a load balancer pulled the instance, and the metrics of the incident went missing.
+        await using TestApp app = await TestApp.StartAsync(
+            o => { o.TotalConcurrency = 1; o.AddClass("default", c => c.QueueLimit = 0).AddClass("ops", c => c.QueueLimit = 0); },
+            a =>
+            {
+                a.MapHealthChecks("/healthz");
+                a.MapGet("/metrics", () => "# metrics");
+                a.MapHealthChecks("/ready").WithWorkloadClass("ops");
+                a.MapGet("/work", () => "work");
+            },
+            s =>
+            {
+                s.AddHealthChecks();
+                s.Configure<WorkloadIsolationHttpOptions>(h => h.ExemptWellKnownEndpoints = exemptWellKnown);
+            });
+        using HttpClient client = app.CreateClient();
+        using WorkloadLease held = app.Scheduler.TryAcquire("default");
+
+        using HttpResponseMessage work = await client.GetAsync("/work").WithTimeout();
+        using HttpResponseMessage health = await client.GetAsync("/healthz").WithTimeout();
+        using HttpResponseMessage metrics = await client.GetAsync("/metrics").WithTimeout();
+        using HttpResponseMessage marked = await client.GetAsync("/ready").WithTimeout();
+
+        HttpStatusCode expected = exemptWellKnown ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, work.StatusCode);
+        Assert.Equal(expected, health.StatusCode);
+        Assert.Equal(expected, metrics.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, marked.StatusCode);
+        Assert.Equal(exemptWellKnown ? 2 : 0, app.Counters.Exempt);
+    }
+
     [Fact]
     public async Task RouteGroupConventionAndControllerAttribute_BothClassify()
     {

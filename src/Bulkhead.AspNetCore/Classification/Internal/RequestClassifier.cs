@@ -20,6 +20,7 @@ internal sealed partial class RequestClassifier
     private readonly Func<HttpContext, string?>? _partitionKey;
     private readonly string? _partitionClaim;
     private readonly string? _partitionHeader;
+    private readonly bool _exemptWellKnown;
     private readonly WorkloadFrontEndCounters _counters;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, bool> _loggedUnknownNames = new(StringComparer.Ordinal);
@@ -44,6 +45,7 @@ internal sealed partial class RequestClassifier
         _partitionKey = httpOptions.PartitionKey;
         _partitionClaim = httpOptions.PartitionClaim;
         _partitionHeader = httpOptions.PartitionHeader;
+        _exemptWellKnown = httpOptions.ExemptWellKnownEndpoints;
         _rules = Compile(monitor.CurrentValue);
         monitor.OnChange(options =>
         {
@@ -129,6 +131,17 @@ internal sealed partial class RequestClassifier
         return null;
     }
 
+    /// <summary>
+    /// Whether the endpoint must answer during an overload though nobody marked it: a health check endpoint
+    /// (<c>MapHealthChecks</c> names its endpoints so) or a metrics scrape (the route <c>/metrics</c>).
+    /// </summary>
+    private static bool IsWellKnown(Endpoint endpoint) =>
+        endpoint.DisplayName == HealthChecksDisplayName
+        || (endpoint is Microsoft.AspNetCore.Routing.RouteEndpoint { RoutePattern.RawText: { } pattern } && pattern.Trim('/').Equals("metrics", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The display name ASP.NET Core's <c>MapHealthChecks</c> gives its endpoints (unless the app renames them).</summary>
+    private const string HealthChecksDisplayName = "Health checks";
+
     /// <summary>What an endpoint's metadata decides, looked at once per endpoint and configuration.</summary>
     private EndpointRoute Route(Endpoint endpoint)
     {
@@ -144,6 +157,10 @@ internal sealed partial class RequestClassifier
             route = _scheduler.TryGetClass(metadata.WorkloadClass, out WorkloadClass? found)
                 ? new EndpointRoute(found, Exempt: false, UnknownName: null, metadata.Weight, CostKeyOf(endpoint, metadata.Weight))
                 : new EndpointRoute(null, Exempt: false, metadata.WorkloadClass, metadata.Weight, CostKeyOf(endpoint, metadata.Weight));
+        }
+        else if (_exemptWellKnown && IsWellKnown(endpoint))
+        {
+            route = EndpointRoute.Exempted;
         }
         else
         {

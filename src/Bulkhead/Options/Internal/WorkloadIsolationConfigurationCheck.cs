@@ -110,7 +110,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("IncludeRejectionDetails", Bool),
         ("WorkloadClassResponseHeader", Text),
         ("IncludePartitionInActivity", Bool),
-        ("RateLimitHeaders", Bool));
+        ("RateLimitHeaders", Bool),
+        ("ExemptWellKnownEndpoints", Bool));
 
     /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it.</summary>
     internal static readonly Setting Root = Setting.Object(
