@@ -92,6 +92,7 @@ public static class WorkloadIsolationServiceCollectionExtensions
             scheduler.Watch(
                 sp.GetRequiredService<IOptionsFactory<WorkloadIsolationOptions>>(),
                 sp.GetServices<IOptionsChangeTokenSource<WorkloadIsolationOptions>>());
+            scheduler.WarnIfNoClasses();
             return scheduler;
         });
         services.TryAddSingleton<IWorkloadScheduler>(static sp => sp.GetRequiredService<WorkloadScheduler>());

@@ -3,6 +3,7 @@ using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -41,6 +42,39 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
         Assert.True(lease.IsAcquired);
         WorkloadClassSnapshot only = Assert.Single(scheduler.GetSnapshot().Classes);
         Assert.Equal(("default", 64, 0, 100), (only.Name, only.MaxConcurrency, only.ReservedConcurrency, only.QueueLimit));
+    }
+
+    [Fact]
+    public void AddWorkloadIsolation_ASectionThatDoesNotExist_FailsStartUpNamingIt()
+    {
+        // "WorkloadIsolaton" (misspelt) started with one class and no isolation, and said nothing.
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(AppSettings)))
+            .Build();
+        using ServiceProvider provider = new ServiceCollection()
+            .AddWorkloadIsolation(configuration.GetSection("WorkloadIsolaton")).Services
+            .BuildServiceProvider();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains(failure.Failures, f => f.Contains("'WorkloadIsolaton'", StringComparison.Ordinal) && f.Contains("does not exist", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(false, "No workload class is configured in the options")]
+    [InlineData(true, "No workload class is configured in the configuration section 'WorkloadIsolation'")]
+    public void AddWorkloadIsolation_NoClasses_WarnsAtStartUpThatNothingIsIsolated(bool fromSection, string said)
+    {
+        var logs = new ListLoggerProvider();
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes("""{ "WorkloadIsolation": { "TotalConcurrency": 8 } }""")))
+            .Build();
+        var services = new ServiceCollection().AddLogging(l => l.AddProvider(logs));
+        _ = fromSection ? services.AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation")) : services.AddWorkloadIsolation();
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IWorkloadScheduler>();
+
+        Assert.Single(logs.Messages, m => m.Level == LogLevel.Warning && m.Message.StartsWith(said, StringComparison.Ordinal));
     }
 
     [Fact]

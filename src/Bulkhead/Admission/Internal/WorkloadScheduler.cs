@@ -264,6 +264,20 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     [LoggerMessage(33, LogLevel.Error, "Workload isolation kept its configuration: building the new one failed.")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception);
 
+    /// <summary>Says, at start-up, when no class is configured: every unit of work then runs in one class, with no isolation.</summary>
+    internal void WarnIfNoClasses()
+    {
+        WorkloadIsolationOptions options = CurrentValue;
+        if (options.Classes.Count == 0)
+        {
+            string source = Configuration is IConfigurationSection section ? $"the configuration section '{section.Path}'" : "the options";
+            LogNoClasses(_logger, source, options.DefaultClass);
+        }
+    }
+
+    [LoggerMessage(35, LogLevel.Warning, "No workload class is configured in {Source}: every unit of work runs in the one class '{DefaultClass}', with no isolation between kinds of work. Add classes under Classes (docs/getting-started.md).")]
+    private static partial void LogNoClasses(ILogger logger, string source, string defaultClass);
+
     [LoggerMessage(31, LogLevel.Information, "Workload isolation configuration applied: TotalConcurrency {TotalConcurrency}, classes {Classes}.")]
     private static partial void LogApplied(ILogger logger, int totalConcurrency, string classes);
 

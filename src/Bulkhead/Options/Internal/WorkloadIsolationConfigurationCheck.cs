@@ -146,6 +146,13 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
     public static List<string> Check(IConfiguration section)
     {
         List<string> failures = [];
+        if (section is IConfigurationSection { } given && !given.Exists())
+        {
+            // A misspelt or missing section would start with one class and no isolation, and say nothing.
+            failures.Add($"The configuration section '{given.Path}' given to AddWorkloadIsolation does not exist or is empty (misspelt, or missing from appsettings.json?): without it every request would run in one class, with no isolation.");
+            return failures;
+        }
+
         CheckObject(section, Root, "WorkloadIsolation", failures);
         return failures;
     }
