@@ -1,6 +1,7 @@
 using Bulkhead;
 using Bulkhead.Admission.Internal;
 using Bulkhead.DependencyInjection.Internal;
+using Bulkhead.Execution.Internal;
 using Bulkhead.Jobs.Internal;
 using Bulkhead.Options.Internal;
 using Bulkhead.Telemetry.Internal;
@@ -75,6 +76,7 @@ public static class WorkloadIsolationServiceCollectionExtensions
         services.TryAddSingleton<WorkloadFrontEndCounters>();
         services.TryAddSingleton<JobCounters>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<WorkloadIsolationOptions>, WorkloadKindDefaults>());
         services.TryAddSingleton(static sp =>
         {
             var scheduler = new WorkloadScheduler(

@@ -116,6 +116,13 @@ public sealed class WorkloadClassOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public WorkloadIsolationMode? Mode { get; set; }
 
+    /// <summary>
+    /// Gets or sets what kind of work the class holds: <see cref="WorkloadKind.CpuBound"/> gives it, unless it sets them
+    /// itself, the execution settings measured best for CPU-heavy work on this machine (see <see cref="WorkloadKind"/>).
+    /// </summary>
+    /// <value>The default value is <see cref="WorkloadKind.General"/>.</value>
+    public WorkloadKind Kind { get; set; }
+
     /// <summary>Gets a value indicating whether any limit of the class holds across the fleet.</summary>
     internal bool HasFleetLimits => RateLimit is { Scope: WorkloadLimitScope.Fleet } || Fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null };
 }

@@ -78,6 +78,39 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public void Kind_CpuBound_GetsOneLowestThreadPerProcessorAndThatManySeats_UnlessTheClassSetsThem()
+    {
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes("""
+                {
+                  "WorkloadIsolation": {
+                    "DefaultClass": "interactive",
+                    "Classes": {
+                      "interactive": { "ReservedConcurrency": 8 },
+                      "reporting": { "Priority": 2, "Kind": "CpuBound" },
+                      "exports":   { "Priority": 3, "Kind": "CpuBound", "MaxConcurrency": 1 },
+                      "renders":   { "Priority": 3, "Kind": "CpuBound", "Execution": { "DedicatedThreads": 1, "CpuPriority": "Idle" } }
+                    }
+                  }
+                }
+                """)))
+            .Build();
+        using ServiceProvider provider = new ServiceCollection()
+            .AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation")).Services
+            .BuildServiceProvider();
+
+        WorkloadIsolationOptions options = provider.GetRequiredService<IOptions<WorkloadIsolationOptions>>().Value;
+        int processors = Environment.ProcessorCount;
+        Assert.Equal((processors, WorkloadCpuPriority.Lowest, (int?)processors), Of(options.Classes["reporting"]));
+        Assert.Equal((processors, WorkloadCpuPriority.Lowest, (int?)1), Of(options.Classes["exports"]));
+        Assert.Equal((1, WorkloadCpuPriority.Idle, (int?)1), Of(options.Classes["renders"]));
+        Assert.Null(options.Classes["interactive"].Execution);
+        Assert.Equal(processors, provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reporting"].MaxConcurrency);
+
+        static (int, WorkloadCpuPriority, int?) Of(WorkloadClassOptions c) => (c.Execution!.DedicatedThreads, c.Execution.CpuPriority, c.MaxConcurrency);
+    }
+
+    [Fact]
     public void AddWorkloadIsolation_FromConfiguration_BindsTheAppSettingsShape()
     {
         IConfiguration configuration = new ConfigurationBuilder()

@@ -88,7 +88,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("Objective", Objective),
         ("LearnedWeight", LearnedWeight),
         ("Fleet", Fleet),
-        ("Mode", Setting.Enum<WorkloadIsolationMode>()));
+        ("Mode", Setting.Enum<WorkloadIsolationMode>()),
+        ("Kind", Setting.Enum<WorkloadKind>()));
 
     private static readonly Setting Rule = Setting.Object(
         required: [],

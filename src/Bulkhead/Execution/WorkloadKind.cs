@@ -1,0 +1,17 @@
+namespace Bulkhead;
+
+/// <summary>What kind of work a class holds, for the settings measured best for it.</summary>
+public enum WorkloadKind
+{
+    /// <summary>No particular kind: the class's settings are only what is configured.</summary>
+    General = 0,
+
+    /// <summary>
+    /// Work that keeps a processor busy (reports, exports, rendering). Unless the class configures them itself, its
+    /// <see cref="WorkloadClassOptions.Execution"/> is one dedicated thread per processor at
+    /// <see cref="WorkloadCpuPriority.Lowest"/>, and its <see cref="WorkloadClassOptions.MaxConcurrency"/> that many
+    /// threads: the configuration that kept the interactive p99 at its solo value with the reports at their whole
+    /// throughput in the isolation benchmark (docs/benchmarks.md).
+    /// </summary>
+    CpuBound = 1,
+}
