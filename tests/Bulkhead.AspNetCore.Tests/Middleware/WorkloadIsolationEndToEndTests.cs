@@ -228,6 +228,26 @@ public sealed class WorkloadIsolationEndToEndTests
     }
 
     [Fact]
+    public async Task TheSnapshotFromAnEndpoint_IsServedWithBulkheadsJsonContractAlone_AsUnderNativeAot()
+    {
+        // No reflection-based resolver in the chain (as under Native AOT): the snapshot's own contract must suffice.
+        await using TestApp app = await TestApp.StartAsync(
+            Classes,
+            a => a.MapGet("/workload", (IWorkloadScheduler scheduler) => scheduler.GetSnapshot()).DisableWorkloadIsolation(),
+            s => s.ConfigureHttpJsonOptions(o =>
+            {
+                o.SerializerOptions.TypeInfoResolverChain.Clear();
+                o.SerializerOptions.TypeInfoResolverChain.Add(WorkloadIsolationJson.TypeInfoResolver);
+            }));
+        using HttpClient client = app.CreateClient();
+
+        string json = await client.GetStringAsync("/workload").WithTimeout();
+
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Contains(document.RootElement.GetProperty("classes").EnumerateArray(), c => c.GetProperty("name").GetString() == "reporting");
+    }
+
+    [Fact]
     public async Task RouteGroupConventionAndControllerAttribute_BothClassify()
     {
         var seen = new List<string>();

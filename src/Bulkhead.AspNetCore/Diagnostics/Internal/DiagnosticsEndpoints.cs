@@ -20,7 +20,7 @@ internal static class DiagnosticsEndpoints
     {
         WorkloadSnapshot snapshot = context.RequestServices.GetRequiredService<IWorkloadScheduler>().GetSnapshot();
         context.Response.Headers.CacheControl = "no-store";
-        return context.Response.WriteAsJsonAsync(snapshot, DiagnosticsJsonContext.Default.WorkloadSnapshot, cancellationToken: context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(snapshot, WorkloadIsolationJson.Snapshot, cancellationToken: context.RequestAborted);
     }
 
     public static Task WriteDashboardAsync(HttpContext context)

@@ -1,11 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Bulkhead.AspNetCore.Diagnostics.Internal;
+namespace Bulkhead.Telemetry.Internal;
 
 /// <summary>The snapshot as JSON, by the source generator: nothing for the trimmer to keep, nothing reflected at run time.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(WorkloadSnapshot))]
-internal sealed partial class DiagnosticsJsonContext : JsonSerializerContext
+[JsonSerializable(typeof(IReadOnlyList<WorkloadClassSnapshot>))]
+internal sealed partial class SnapshotJsonContext : JsonSerializerContext
 {
 }
