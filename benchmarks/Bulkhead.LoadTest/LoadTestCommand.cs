@@ -15,7 +15,7 @@ public static class LoadTestCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var quick = new Option<bool>("--quick") { Description = "One repetition of short phases; without --scenario, a short form of every scenario in turn (about two minutes)." };
+        var quick = new Option<bool>("--quick") { Description = "One repetition of 3-second phases: the isolation demo in about a minute; with --scenario All, a short form of every scenario in turn." };
         var duration = new Option<double?>("--duration") { Description = "Seconds each phase measures (default 10; 3 with --quick)." };
         var rate = new Option<int?>("--rate") { Description = "Interactive requests per second, open loop (default 100)." };
         var clients = new Option<int?>("--clients") { Description = "Closed-loop report clients (default 16)." };
@@ -60,7 +60,7 @@ public static class LoadTestCommand
                 Modes = chosen is { Length: > 0 } ? chosen : defaults.Modes,
                 OutputDirectory = parse.GetValue(output)!,
                 Chart = !parse.GetValue(noChart),
-                Scenario = parse.GetResult(scenario) is null && parse.GetValue(quick) ? Scenario.All : parse.GetValue(scenario),
+                Scenario = parse.GetValue(scenario),
                 SeatObjectiveMs = parse.GetValue(objectiveMs) ?? defaults.SeatObjectiveMs,
                 PoolObjectiveMs = parse.GetValue(poolObjectiveMs) ?? defaults.PoolObjectiveMs,
                 Headroom = parse.GetValue(headroom) ?? defaults.Headroom,
