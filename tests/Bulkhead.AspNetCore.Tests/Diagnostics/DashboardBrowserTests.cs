@@ -23,7 +23,7 @@ public sealed partial class DashboardBrowserTests
                 o.DefaultClass = "interactive";
                 o.AddClass("interactive", c => c.ReservedConcurrency = 2);
                 o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 3; });
-                o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 1; });
+                o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 1; c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 }; });
 
                 // An objective no ThreadPool misses: shown on the page, never cutting a limit.
                 o.Adaptive.Enabled = true;
@@ -62,6 +62,7 @@ public sealed partial class DashboardBrowserTests
             Assert.Equal("QueueFull 1", Field(reporting, "reasons"));
             Assert.Contains("<polyline", reporting, StringComparison.Ordinal);    // the history chart was drawn
             Assert.Equal("default", Field(Row(dom, "interactive"), "badges"));
+            Assert.Equal("1 thread", Field(Row(dom, "batch"), "badges"));                // not "1 threads"
             Assert.Equal("2", Field(Row(dom, "interactive"), "reservedConcurrency"));
             Assert.Matches("<div id=\"threadPool\">", dom);                        // shown, not hidden
             Assert.Equal("5.0 s", Field(dom, "threadPoolDelayObjective"));
