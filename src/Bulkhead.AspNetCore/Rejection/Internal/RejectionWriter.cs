@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,7 +27,8 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
     /// <summary>Answers a rejection, the middleware's own or one thrown by code the request ran.</summary>
     public Task WriteAsync(HttpContext context, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfterHint)
     {
-        string limit = DescribeLimit(configuration?.Invoke(), workloadClass, reason);
+        // Which limit refused it is said only where someone reads it: a storm of refusals pays for no text it drops.
+        string limit = options.IncludeRejectionDetails || logger.IsEnabled(LogLevel.Debug) ? DescribeLimit(configuration?.Invoke(), workloadClass, reason) : string.Empty;
         LogRejected(logger, workloadClass, reason, limit);
         if (context.Response.HasStarted)
         {
@@ -58,35 +60,105 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             return onRejected(rejected, context.RequestAborted).AsTask();
         }
 
-        var problem = new ProblemDetails
+        string type = rateLimited ? TooManyRequestsType : ServiceUnavailableType;
+        string title = rateLimited ? "Too many requests" : "Service busy";
+        string detail = (options.IncludeRejectionDetails, retryable) switch
         {
-            Type = rateLimited ? TooManyRequestsType : ServiceUnavailableType,
-            Status = status,
-            Title = rateLimited ? "Too many requests" : "Service busy",
-            Detail = (options.IncludeRejectionDetails, retryable) switch
-            {
-                (true, true) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retry after {seconds} s."),
-                (true, false) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retrying cannot help."),
-                (false, true) => string.Create(CultureInfo.InvariantCulture, $"Retry after {seconds} s."),
-                (false, false) => "Retrying cannot help.",
-            },
-            Extensions =
-            {
-                ["traceId"] = Activity.Current?.Id ?? context.TraceIdentifier,
-            },
+            (true, true) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retry after {seconds} s."),
+            (true, false) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retrying cannot help."),
+            (false, true) => RetryAfterDetail(seconds),
+            (false, false) => "Retrying cannot help.",
         };
-        if (retryable)
+        string traceId = Activity.Current?.Id ?? context.TraceIdentifier;
+
+        // The app's IProblemDetailsService, when it has one, writes it (its customizations apply); otherwise the body is
+        // written here directly, the same JSON as ASP.NET Core's, without building a result and serializing an object.
+        if (context.RequestServices?.GetService<IProblemDetailsService>() is { } service)
         {
-            problem.Extensions["retryAfter"] = seconds;
-        }
-        if (options.IncludeRejectionDetails)
-        {
-            problem.Extensions["workloadClass"] = workloadClass;
-            problem.Extensions["reason"] = reason.ToString();
-            problem.Extensions["limit"] = limit;
+            var problem = new ProblemDetails
+            {
+                Type = type,
+                Status = status,
+                Title = title,
+                Detail = detail,
+                Extensions = { ["traceId"] = traceId },
+            };
+            if (retryable)
+            {
+                problem.Extensions["retryAfter"] = seconds;
+            }
+
+            if (options.IncludeRejectionDetails)
+            {
+                problem.Extensions["workloadClass"] = workloadClass;
+                problem.Extensions["reason"] = reason.ToString();
+                problem.Extensions["limit"] = limit;
+            }
+
+            return WriteProblemAsync(context, service, problem);
         }
 
-        return WriteProblemAsync(context, problem);
+        return WriteBodyAsync(context, type, title, status, detail, traceId, retryable ? seconds : null, options.IncludeRejectionDetails ? (workloadClass, reason, limit) : null);
+    }
+
+    private static readonly string[] s_retryAfterDetails = [.. Enumerable.Range(0, 121).Select(s => string.Create(CultureInfo.InvariantCulture, $"Retry after {s} s."))];
+
+    private static readonly JsonEncodedText s_type = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText s_title = JsonEncodedText.Encode("title");
+    private static readonly JsonEncodedText s_status = JsonEncodedText.Encode("status");
+    private static readonly JsonEncodedText s_detail = JsonEncodedText.Encode("detail");
+    private static readonly JsonEncodedText s_traceId = JsonEncodedText.Encode("traceId");
+    private static readonly JsonEncodedText s_retryAfter = JsonEncodedText.Encode("retryAfter");
+    private static readonly JsonEncodedText s_workloadClass = JsonEncodedText.Encode("workloadClass");
+    private static readonly JsonEncodedText s_reason = JsonEncodedText.Encode("reason");
+    private static readonly JsonEncodedText s_limit = JsonEncodedText.Encode("limit");
+
+    private static readonly System.Buffers.ArrayBufferWriter<byte> s_nowhere = new(1);
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    private static string RetryAfterDetail(long seconds) =>
+        seconds < s_retryAfterDetails.Length ? s_retryAfterDetails[seconds] : string.Create(CultureInfo.InvariantCulture, $"Retry after {seconds} s.");
+
+    /// <summary>The problem details body, written straight to the response (a writer reused per thread, nothing else kept).</summary>
+    private static Task WriteBodyAsync(HttpContext context, string type, string title, int status, string detail, string traceId, long? retryAfter, (string WorkloadClass, WorkloadRejectionReason Reason, string Limit)? details)
+    {
+        context.Response.ContentType = "application/problem+json";
+        System.IO.Pipelines.PipeWriter body = context.Response.BodyWriter;
+        Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(body);
+        writer.Reset(body);
+        try
+        {
+            writer.WriteStartObject();
+            writer.WriteString(s_type, type);
+            writer.WriteString(s_title, title);
+            writer.WriteNumber(s_status, status);
+            writer.WriteString(s_detail, detail);
+            writer.WriteString(s_traceId, traceId);
+            if (retryAfter is { } seconds)
+            {
+                writer.WriteNumber(s_retryAfter, seconds);
+            }
+
+            if (details is { } named)
+            {
+                writer.WriteString(s_workloadClass, named.WorkloadClass);
+                writer.WriteString(s_reason, named.Reason.ToString());
+                writer.WriteString(s_limit, named.Limit);
+            }
+
+            writer.WriteEndObject();
+            writer.Flush();
+        }
+        finally
+        {
+            // Nothing of the request kept by the thread's writer.
+            writer.Reset(s_nowhere);
+        }
+
+        ValueTask<System.IO.Pipelines.FlushResult> flushing = body.FlushAsync(context.RequestAborted);
+        return flushing.IsCompletedSuccessfully ? Task.CompletedTask : flushing.AsTask();
     }
 
     /// <summary>
@@ -109,6 +181,8 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
         };
         try
         {
+            await WriteBodyAsync(context, ServiceUnavailableType, "Service busy", StatusCodes.Status503ServiceUnavailable, "Retry after 1 s.", "warm-up", 1, null).ConfigureAwait(false);
+            context.Response.Body = Stream.Null;
             await Results.Problem(problem).ExecuteAsync(context).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
@@ -117,16 +191,13 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
         }
     });
 
-    /// <summary>Writes through the app's <see cref="IProblemDetailsService"/> when it has one, so its customizations apply.</summary>
-    private static async Task WriteProblemAsync(HttpContext context, ProblemDetails problem)
+    /// <summary>Writes through the app's <see cref="IProblemDetailsService"/>, so its customizations apply.</summary>
+    private static async Task WriteProblemAsync(HttpContext context, IProblemDetailsService service, ProblemDetails problem)
     {
-        if (context.RequestServices?.GetService<IProblemDetailsService>() is { } service
-            && await service.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }).ConfigureAwait(false))
+        if (!await service.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }).ConfigureAwait(false))
         {
-            return;
+            await Results.Problem(problem).ExecuteAsync(context).ConfigureAwait(false);
         }
-
-        await Results.Problem(problem).ExecuteAsync(context).ConfigureAwait(false);
     }
 
     /// <summary>Which limit refused the request, as the configuration in force sets it.</summary>
