@@ -10,8 +10,8 @@ public enum WorkloadKind
     /// Work that keeps a processor busy (reports, exports, rendering). Unless the class configures them itself, its
     /// <see cref="WorkloadClassOptions.Execution"/> is one dedicated thread per processor at
     /// <see cref="WorkloadCpuPriority.Lowest"/>, and its <see cref="WorkloadClassOptions.MaxConcurrency"/> that many
-    /// threads: the configuration that kept the interactive p99 at its solo value with the reports at their whole
-    /// throughput in the isolation benchmark (docs/benchmarks.md).
+    /// threads: what docs/jobs.md recommends for CPU-heavy work, on the threads the isolation benchmark's Lowest row runs
+    /// its reports on (docs/benchmarks.md).
     /// </summary>
     CpuBound = 1,
 }
