@@ -175,15 +175,7 @@ public sealed class FleetLimitsTests
         await redis.StopAsync();
 
         // The first operations fail (fast: the connection is gone) and open the breaker.
-        await Eventually.TrueAsync(
-            () =>
-            {
-                WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
-                lease.Dispose();
-                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(replica, WorkloadFleetState.LocalShare);
         Assert.Contains(replica.Logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("Redis is unreachable", StringComparison.Ordinal));
         Assert.Contains(operations.GetMeasurementSnapshot(), m => (string?)m.Tags["bulkhead.fleet.result"] == "failed");
 
@@ -220,15 +212,7 @@ public sealed class FleetLimitsTests
         Assert.All(leased, l => Assert.True(l.IsAcquired));
 
         await redis.StopAsync();
-        await Eventually.TrueAsync(
-            () =>
-            {
-                WorkloadLease probe = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
-                probe.Dispose();
-                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(replica, WorkloadFleetState.LocalShare);
 
         // The share is 2 (4 over 2 replicas), and both are in use under the old leases: nothing more.
         WorkloadLease refused = AcquireSynchronously(reports);
@@ -259,14 +243,7 @@ public sealed class FleetLimitsTests
         Assert.All(held, l => Assert.True(l.IsAcquired));
 
         proxy.Cut();
-        await Eventually.TrueAsync(
-            () =>
-            {
-                reports.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
-                return cutOff.FleetState("reports") == WorkloadFleetState.LocalShare;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(cutOff, WorkloadFleetState.LocalShare);
 
         // The local share with one expected replica is the whole cap: two more beside the two leased.
         held.Add(AcquireSynchronously(reports));
@@ -362,14 +339,7 @@ public sealed class FleetLimitsTests
         List<WorkloadLease> elsewhere = await AcquireEventuallyAsync(otherReports, 2, "the other replica takes the two seats left");
 
         proxy.Cut();
-        await Eventually.TrueAsync(
-            () =>
-            {
-                using WorkloadLease probe = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
-                return cutOff.FleetState("reports") == WorkloadFleetState.Strict;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(cutOff, WorkloadFleetState.Strict);
         await Eventually.TrueAsync(
             () => cutOff.Logs.Messages.Any(m => m.Level == LogLevel.Warning && m.Message.Contains("now Strict", StringComparison.Ordinal)),
             "the replica says it runs strict",
@@ -509,16 +479,7 @@ public sealed class FleetLimitsTests
             f => f.Fallback = RedisFleetFallback.FailClosed);
         await redis.StopAsync();
         WorkloadClass reports = replica.Scheduler.GetClass("reports");
-        await Eventually.TrueAsync(
-            () =>
-            {
-                WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
-                Assert.False(lease.IsAcquired);
-                Assert.NotNull(lease.RetryAfter);
-                return replica.FleetState("reports") == WorkloadFleetState.Closed;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(replica, WorkloadFleetState.Closed);
 
         // A class without fleet limits is untouched.
         using WorkloadLease interactive = await replica.Scheduler.GetClass("interactive").AcquireAsync().WithTimeout();
@@ -633,14 +594,7 @@ public sealed class FleetLimitsTests
         await using var replica = new FleetReplica(redis.Configuration, o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 4 }), f => f.ExpectedReplicas = 2);
         WorkloadClass reports = replica.Scheduler.GetClass("reports");
 
-        await Eventually.TrueAsync(
-            () =>
-            {
-                using WorkloadLease lease = reports.AcquireAsync().AsTask().GetAwaiter().GetResult();
-                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(replica, WorkloadFleetState.LocalShare);
         WorkloadLease[] local = [.. Enumerable.Range(0, 3).Select(_ => AcquireSynchronously(reports))];
         Assert.Equal([true, true, false], local.Select(l => l.IsAcquired));
         Array.ForEach(local, l => l.Dispose());
@@ -684,14 +638,7 @@ public sealed class FleetLimitsTests
         WorkloadClass reports = replica.Scheduler.GetClass("reports");
         (await reports.AcquireAsync().WithTimeout()).Dispose();
         await redis.StopAsync();
-        await Eventually.TrueAsync(
-            () =>
-            {
-                reports.AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
-                return replica.FleetState("reports") == WorkloadFleetState.LocalShare;
-            },
-            "the breaker opens",
-            TimeSpan.FromSeconds(15));
+        await BreakerOpensAsync(replica, WorkloadFleetState.LocalShare);
 
         await redis.StartAgainAsync();
 
@@ -792,6 +739,16 @@ public sealed class FleetLimitsTests
             ("redis:6379", "orders", 4, RedisFleetFallback.FailClosed, 16, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), "pod-7"),
             (options.Configuration, options.KeyPrefix, options.ExpectedReplicas, options.Fallback, options.MaxBatchSize, options.BatchInterval, options.SeatLeaseTime, options.OperationTimeout, options.BreakDuration, options.ReplicaId));
     }
+
+    /// <summary>Acquires and frees until the replica's breaker opens: its class is then decided under <paramref name="state"/>.</summary>
+    private static Task BreakerOpensAsync(FleetReplica replica, WorkloadFleetState state) => Eventually.TrueAsync(
+        () =>
+        {
+            replica.Scheduler.GetClass("reports").AcquireAsync().AsTask().GetAwaiter().GetResult().Dispose();
+            return replica.FleetState("reports") == state;
+        },
+        "the breaker opens",
+        TimeSpan.FromSeconds(15));
 
     /// <summary>Acquires until <paramref name="count"/> leases are held (seats that come back with time), for at most 15 seconds.</summary>
     private static async Task<List<WorkloadLease>> AcquireEventuallyAsync(WorkloadClass workloadClass, int count, string what)
