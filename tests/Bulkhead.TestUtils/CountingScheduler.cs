@@ -68,16 +68,18 @@ public sealed class CountingScheduler(IWorkloadScheduler inner) : IWorkloadSched
 
         public override TaskScheduler? TaskScheduler => inner.TaskScheduler;
 
-        public override WorkloadLease TryAcquire(string? partition = null)
+        public override int MaxWeight => inner.MaxWeight;
+
+        public override WorkloadLease TryAcquire(WorkloadRequest request)
         {
             Interlocked.Increment(ref owner._acquired);
-            return inner.TryAcquire(partition);
+            return inner.TryAcquire(request);
         }
 
-        public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default)
+        public override ValueTask<WorkloadLease> AcquireAsync(WorkloadRequest request, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref owner._acquired);
-            return inner.AcquireAsync(partition, cancellationToken);
+            return inner.AcquireAsync(request, cancellationToken);
         }
 
         public override Task ExecuteAsync(WorkloadLease lease, Func<object?, CancellationToken, Task> work, object? state, CancellationToken cancellationToken = default) =>

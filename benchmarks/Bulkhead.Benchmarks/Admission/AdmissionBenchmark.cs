@@ -103,7 +103,7 @@ public class AdmissionBenchmark
     [Benchmark(Description = "Bulkhead WorkloadClass.TryAcquire+Dispose (4 seats at once, handle)")]
     public bool BulkheadWideSeatThroughHandle()
     {
-        using WorkloadLease lease = _reporting.TryAcquire(null, 4);
+        using WorkloadLease lease = _reporting.TryAcquire(new WorkloadRequest { Weight = 4 });
         return lease.IsAcquired;
     }
 

@@ -42,7 +42,7 @@ public static class WorkloadSchedulerExtensions
 
     /// <summary>
     /// Runs work that takes <paramref name="weight"/> seats of a class at once (see
-    /// <see cref="WorkloadClass.AcquireAsync(string?, int, CancellationToken)"/>), waiting for them when they are not free.
+    /// <see cref="WorkloadRequest.Weight"/>), waiting for them when they are not free.
     /// </summary>
     /// <param name="scheduler">The scheduler.</param>
     /// <param name="workloadClass">The class name, compared without regard to case.</param>
@@ -81,7 +81,7 @@ public static class WorkloadSchedulerExtensions
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(work);
         WorkloadClass c = scheduler.GetClass(workloadClass);
-        ValueTask<WorkloadLease> acquiring = c.AcquireAsync(partition, weight, cancellationToken);
+        ValueTask<WorkloadLease> acquiring = c.AcquireAsync(new WorkloadRequest(partition) { Weight = weight }, cancellationToken);
         return RunWeightedAsync(c, acquiring, work, cancellationToken);
     }
 

@@ -39,7 +39,7 @@ public interface IWorkloadJobQueue
 
     /// <summary>
     /// Queues a work item that takes <paramref name="weight"/> seats of its class at once when it runs: an export that
-    /// costs what four of the class's usual items cost takes 4 (see <see cref="WorkloadClass.AcquireAsync(string?, int, CancellationToken)"/>).
+    /// costs what four of the class's usual items cost takes 4 (see <see cref="WorkloadRequest.Weight"/>).
     /// </summary>
     /// <param name="workloadClass">The class the item runs in.</param>
     /// <param name="work">The item; its token is canceled when the host's shutdown timeout runs out.</param>
@@ -49,12 +49,5 @@ public interface IWorkloadJobQueue
     /// <returns>A task that completes when the item is queued (not when it has run).</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is less than 1.</exception>
     /// <exception cref="WorkloadRejectedException">The item is wider than its class can ever seat (<see cref="WorkloadRejectionReason.WeightTooLarge"/>), the queue is full and rejects, or the host is stopping.</exception>
-    /// <exception cref="NotSupportedException">A weight above 1 asked of an implementation that does not override this method.</exception>
-    ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
-        return weight == 1
-            ? EnqueueAsync(workloadClass, work, partition, cancellationToken)
-            : throw new NotSupportedException($"{GetType().Name} queues items of one seat; override EnqueueAsync with a weight to queue wider ones.");
-    }
+    ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition = null, CancellationToken cancellationToken = default);
 }

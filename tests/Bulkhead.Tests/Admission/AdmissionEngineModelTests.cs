@@ -373,7 +373,7 @@ public sealed class AdmissionEngineModelTests
             WorkloadClass handle = _scheduler.GetClass(name);
             if (!wait)
             {
-                WorkloadLease lease = byWeight ? handle.TryAcquire(partition, weight) : _scheduler.TryAcquire(name, partition);
+                WorkloadLease lease = byWeight ? handle.TryAcquire(new WorkloadRequest(partition) { Weight = weight }) : _scheduler.TryAcquire(name, partition);
                 Record(id, name, lease);
                 return expected;
             }
@@ -381,9 +381,9 @@ public sealed class AdmissionEngineModelTests
             var cts = new CancellationTokenSource();
             Task<WorkloadLease> task = (background, byWeight) switch
             {
-                (true, true) => handle.WaitForSeatAsync(partition, weight, cts.Token).AsTask(),
-                (true, false) => handle.WaitForSeatAsync(partition, cts.Token).AsTask(),
-                (false, true) => handle.AcquireAsync(partition, weight, cts.Token).AsTask(),
+                (true, true) => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Background = true }, cts.Token).AsTask(),
+                (true, false) => handle.AcquireAsync(new WorkloadRequest(partition) { Background = true }, cts.Token).AsTask(),
+                (false, true) => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight }, cts.Token).AsTask(),
                 (false, false) => _scheduler.AcquireAsync(name, partition, cts.Token).AsTask(),
             };
             if (task.IsCompleted)

@@ -43,7 +43,7 @@ public sealed class BoundedKeyTests
         for (int i = 0; i < 10_000; i++)
         {
             string key = i.ToString("D8", System.Globalization.CultureInfo.InvariantCulture) + new string('k', 8184);
-            using WorkloadLease lease = tenants.TryAcquire(key, costKey: key);
+            using WorkloadLease lease = tenants.TryAcquire(new WorkloadRequest(key) { CostKey = key });
             Assert.True(lease.IsAcquired);
         }
 

@@ -84,20 +84,20 @@ public sealed class ObserveModeTests
                 WorkloadClass observed = observe.GetClass(name);
                 if (!wait)
                 {
-                    WorkloadLease lease = enforced.TryAcquire(partition, weight);
+                    WorkloadLease lease = enforced.TryAcquire(new WorkloadRequest(partition) { Weight = weight });
                     if (lease.IsAcquired)
                     {
                         enforceHeld.Add(step, lease);
                     }
 
-                    observeLeases.Add(step, AdmittedAtOnce(observed.TryAcquire(partition, weight)));
+                    observeLeases.Add(step, AdmittedAtOnce(observed.TryAcquire(new WorkloadRequest(partition) { Weight = weight })));
                 }
                 else
                 {
                     var cts = new CancellationTokenSource();
-                    Task<WorkloadLease> task = background ? enforced.WaitForSeatAsync(partition, weight, cts.Token).AsTask() : enforced.AcquireAsync(partition, weight, cts.Token).AsTask();
+                    Task<WorkloadLease> task = background ? enforced.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Background = true }, cts.Token).AsTask() : enforced.AcquireAsync(new WorkloadRequest(partition) { Weight = weight }, cts.Token).AsTask();
                     enforcePending.Add(step, (task, cts));
-                    observeLeases.Add(step, background ? AdmittedAtOnce(observed.WaitForSeatAsync(partition, weight)) : AdmittedAtOnce(observed.AcquireAsync(partition, weight)));
+                    observeLeases.Add(step, background ? AdmittedAtOnce(observed.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Background = true })) : AdmittedAtOnce(observed.AcquireAsync(new WorkloadRequest(partition) { Weight = weight })));
                 }
             }
             else if (dice < 75 && enforceHeld.Count > 0)

@@ -24,18 +24,18 @@ public sealed class WeightedSeatTests
         });
         WorkloadClass reports = scheduler.GetClass("reports");
 
-        Task<WorkloadLease> waiting = reports.AcquireAsync("t", weight).AsTask();
-        Task<WorkloadLease> background = reports.WaitForSeatAsync("t", weight).AsTask();
+        Task<WorkloadLease> waiting = reports.AcquireAsync(new WorkloadRequest("t") { Weight = weight }).AsTask();
+        Task<WorkloadLease> background = reports.AcquireAsync(new WorkloadRequest("t") { Weight = weight, Background = true }).AsTask();
 
         Assert.True(waiting.IsCompleted && background.IsCompleted, $"A unit {because} must not wait.");
         Assert.Equal(WorkloadRejectionReason.WeightTooLarge, (await waiting).RejectionReason);
         Assert.Equal(WorkloadRejectionReason.WeightTooLarge, (await background).RejectionReason);
-        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, reports.TryAcquire("t", weight).RejectionReason);
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, reports.TryAcquire(new WorkloadRequest("t") { Weight = weight }).RejectionReason);
         WorkloadClassSnapshot snapshot = scheduler.GetSnapshot().Classes.Single(c => c.Name == "reports");
         Assert.Equal((0, 0, 3L), (snapshot.InFlight, snapshot.Queued, snapshot.RejectedByReason[WorkloadRejectionReason.WeightTooLarge]));
 
         // The widest unit the class can seat is admitted, and holds that many seats until it ends.
-        using (WorkloadLease widest = reports.TryAcquire("t", 4))
+        using (WorkloadLease widest = reports.TryAcquire(new WorkloadRequest("t") { Weight = 4 }))
         {
             Assert.True(widest.IsAcquired);
             Assert.Equal(4, scheduler.GetSnapshot().Classes.Single(c => c.Name == "reports").InFlight);
@@ -50,25 +50,40 @@ public sealed class WeightedSeatTests
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(8, o => o.AddClass("reports", c => (c.MaxConcurrencyPerPartition, c.QueueLimit) = (2, 10)));
 
-        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, scheduler.GetClass("reports").TryAcquire("tenant", 3).RejectionReason);
-        using WorkloadLease two = scheduler.GetClass("reports").TryAcquire("tenant", 2);
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, scheduler.GetClass("reports").TryAcquire(new WorkloadRequest("tenant") { Weight = 3 }).RejectionReason);
+        using WorkloadLease two = scheduler.GetClass("reports").TryAcquire(new WorkloadRequest("tenant") { Weight = 2 });
         Assert.True(two.IsAcquired);
 
         // The tenant's two seats are its limit: one more seat of it waits, another tenant's does not.
         Assert.Equal(WorkloadRejectionReason.QueueFull, scheduler.GetClass("reports").TryAcquire("tenant").RejectionReason);
-        using WorkloadLease other = scheduler.GetClass("reports").TryAcquire("other", 2);
+        using WorkloadLease other = scheduler.GetClass("reports").TryAcquire(new WorkloadRequest("other") { Weight = 2 });
         Assert.True(other.IsAcquired);
     }
 
     [Fact]
-    public void WeightBelowOne_IsABadArgument()
+    public void WeightBelowOne_IsABadArgument_AndTheDefaultRequestTakesOneSeat()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkloadRequest { Weight = 0 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkloadRequest("t") { Weight = -1 });
+        Assert.Equal(1, default(WorkloadRequest).Weight);
+
+        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
+        using WorkloadLease lease = scheduler.GetClass("reports").TryAcquire(default(WorkloadRequest));
+        Assert.Equal(1, scheduler.GetSnapshot()["reports"].InFlight);
+    }
+
+    /// <summary>The class learns the weight of work it knows by its cost key: a request names one or the other.</summary>
+    [Fact]
+    public void ARequestWithACostKeyAndAWeight_IsABadArgument_AndTakesNoSeat()
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
         WorkloadClass reports = scheduler.GetClass("reports");
+        var both = new WorkloadRequest("t") { Weight = 2, CostKey = "export" };
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => reports.TryAcquire(null, 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = reports.AcquireAsync(null, -1).AsTask(); });
-        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = reports.WaitForSeatAsync(null, 0).AsTask(); });
+        ArgumentException tried = Assert.Throws<ArgumentException>(() => reports.TryAcquire(both));
+        Assert.Throws<ArgumentException>(() => { _ = reports.AcquireAsync(both with { Background = true }).AsTask(); });
+        Assert.Contains("export", tried.Message, StringComparison.Ordinal);
+        Assert.Equal(0, scheduler.GetSnapshot()["reports"].InFlight);
     }
 
     /// <summary>
@@ -99,7 +114,7 @@ public sealed class WeightedSeatTests
             running.Enqueue(c.TryAcquire());
         }
 
-        Task<WorkloadLease> wide = reports.AcquireAsync("wide", 4).AsTask();
+        Task<WorkloadLease> wide = reports.AcquireAsync(new WorkloadRequest("wide") { Weight = 4 }).AsTask();
         var narrow = new List<(WorkloadClass Class, Task<WorkloadLease> Task)>();
         int ended = 0;
         while (!wide.IsCompleted && ended < 100)
@@ -149,7 +164,7 @@ public sealed class WeightedSeatTests
         WorkloadClass reports = scheduler.GetClass("reports");
         WorkloadClass batch = scheduler.GetClass("batch");
         WorkloadLease[] narrowReports = [reports.TryAcquire(), reports.TryAcquire(), reports.TryAcquire()];
-        Task<WorkloadLease> wide = reports.AcquireAsync(null, 3).AsTask();
+        Task<WorkloadLease> wide = reports.AcquireAsync(new WorkloadRequest { Weight = 3 }).AsTask();
         narrowReports[0].Dispose();
 
         // One shared seat is free of the four: batch takes its two reserved seats, but not the free shared one.
@@ -179,7 +194,7 @@ public sealed class WeightedSeatTests
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => (c.QueueLimit, c.QueueTimeout) = (10_000, Timeout.InfiniteTimeSpan)));
         WorkloadClass reports = scheduler.GetClass("reports");
-        WorkloadLease blocker = reports.TryAcquire(null, 4);
+        WorkloadLease blocker = reports.TryAcquire(new WorkloadRequest { Weight = 4 });
         string[] tenants = ["wide", "a", "b", "c"];
         var waiting = new List<(string Tenant, int Weight, Task<WorkloadLease> Task)>();
         foreach (string tenant in tenants)
@@ -187,7 +202,7 @@ public sealed class WeightedSeatTests
             int weight = tenant == "wide" ? 4 : 1;
             for (int i = 0; i < 200 / weight; i++)
             {
-                waiting.Add((tenant, weight, reports.AcquireAsync(tenant, weight).AsTask()));
+                waiting.Add((tenant, weight, reports.AcquireAsync(new WorkloadRequest(tenant) { Weight = weight }).AsTask()));
             }
         }
 
@@ -286,7 +301,7 @@ public sealed class WeightedSeatTests
                 int weight = random.Next(3) == 0 ? random.Next(2, 5) : 1;
                 string partition = random.Next(2) == 0 ? "a" : "b";
                 WorkloadClass c = scheduler.GetClass(names[k]);
-                using WorkloadLease lease = random.Next(4) == 0 ? c.TryAcquire(partition, weight) : await c.AcquireAsync(partition, weight);
+                using WorkloadLease lease = random.Next(4) == 0 ? c.TryAcquire(new WorkloadRequest(partition) { Weight = weight }) : await c.AcquireAsync(new WorkloadRequest(partition) { Weight = weight });
                 if (!lease.IsAcquired)
                 {
                     continue;

@@ -22,12 +22,9 @@ public sealed class DecoratedSchedulerTests
         Assert.Equal(1, provider.GetRequiredService<CountingScheduler>().Acquired);
     }
 
-    /// <summary>
-    /// A decorator written before weights (it overrides only the one-seat overloads): weight 1 and cost keys go through
-    /// its own overloads, and a wider unit is refused with a clear exception rather than taken as one seat.
-    /// </summary>
+    /// <summary>A decorator overrides the two request members and sees every shape of request: by partition, weight, cost key, background.</summary>
     [Fact]
-    public async Task DecoratorWithoutWeights_TakesOneSeatThroughItsOwnOverloads_AndRefusesWiderUnits()
+    public async Task Decorator_SeesEveryShapeOfRequestThroughItsTwoMembers()
     {
         var services = new ServiceCollection();
         services.AddWorkloadIsolation(o => o.AddClass("default").AddClass("batch"));
@@ -36,17 +33,51 @@ public sealed class DecoratedSchedulerTests
         CountingScheduler counting = provider.GetRequiredService<CountingScheduler>();
         WorkloadClass batch = counting.GetClass("batch");
 
-        using (WorkloadLease one = batch.TryAcquire(null, weight: 1))
-        using (WorkloadLease keyed = await batch.AcquireAsync(null, "export"))
-        using (WorkloadLease background = await batch.WaitForSeatAsync(null, weight: 1))
+        using (WorkloadLease one = batch.TryAcquire("tenant"))
+        using (WorkloadLease waited = await batch.AcquireAsync("tenant"))
+        using (WorkloadLease wide = batch.TryAcquire(new WorkloadRequest { Weight = 2 }))
+        using (WorkloadLease keyed = await batch.AcquireAsync(new WorkloadRequest { CostKey = "export" }))
+        using (WorkloadLease background = await batch.AcquireAsync(new WorkloadRequest { Background = true }))
         {
-            Assert.True(one.IsAcquired && keyed.IsAcquired && background.IsAcquired);
+            Assert.True(one.IsAcquired && waited.IsAcquired && wide.IsAcquired && keyed.IsAcquired && background.IsAcquired);
+            Assert.Equal(6, counting.GetSnapshot()["batch"].InFlight);
         }
 
-        Assert.Equal(3, counting.Acquired);
-        NotSupportedException refused = Assert.Throws<NotSupportedException>(() => batch.TryAcquire(null, weight: 2));
-        Assert.Contains("batch", refused.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => batch.TryAcquire(null, weight: 0));
+        Assert.Equal(5, counting.Acquired);
+    }
+
+    /// <summary>
+    /// The job queue asks through the handle it is given, so a decorated class refuses an item wider than it can ever
+    /// seat where it is queued, and learns what its job types cost, as the undecorated class does.
+    /// </summary>
+    [Fact]
+    public async Task JobQueue_DecoratedScheduler_RefusesTooWideItemsWhereQueued_AndLearnsJobCosts()
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddWorkloadIsolation(o => o
+            .AddClass("default")
+            .AddClass("batch", c =>
+            {
+                c.MaxConcurrency = 2;
+                c.LearnedWeight = new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), MaxWeight = 2 };
+            }));
+        CountingScheduler.Decorate(services);
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        IWorkloadJobQueue jobs = provider.GetRequiredService<IWorkloadJobQueue>();
+        IWorkloadScheduler scheduler = provider.GetRequiredService<IWorkloadScheduler>();
+
+        WorkloadRejectedException refused = await Assert.ThrowsAsync<WorkloadRejectedException>(
+            () => jobs.EnqueueAsync("batch", _ => ValueTask.CompletedTask, weight: 3).AsTask()).WithTimeout();
+        Assert.Equal(WorkloadRejectionReason.WeightTooLarge, refused.Reason);
+        Assert.Equal(1, scheduler.GetSnapshot()["batch"].RejectedByReason[WorkloadRejectionReason.WeightTooLarge]);
+
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await jobs.EnqueueAsync("batch", _ => { ran.SetResult(); return ValueTask.CompletedTask; }).AsTask().WithTimeout();
+        await ran.Task.WithTimeout();
+
+        // The seat is freed (and the job's cost recorded) once the item has ended.
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"].LearnedWeights.Count == 1, "the job's cost is learned");
+        Assert.Contains(nameof(JobQueue_DecoratedScheduler_RefusesTooWideItemsWhereQueued_AndLearnsJobCosts), scheduler.GetSnapshot()["batch"].LearnedWeights.Single().CostKey, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -15,8 +15,8 @@ public sealed class SeatWaiterTests
         WorkloadLease held = scheduler.TryAcquire("batch");
         var retries = new List<(WorkloadRejectionReason Reason, TimeSpan Delay)>();
 
-        Task<WorkloadLease> first = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, 1, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
-        Task<WorkloadLease> second = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, 1, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
+        Task<WorkloadLease> first = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), default, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
+        Task<WorkloadLease> second = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), default, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
         time.Advance(TimeSpan.FromMinutes(10));
 
         Assert.Equal(2, scheduler.GetSnapshot()["batch"].Queued);
@@ -38,7 +38,7 @@ public sealed class SeatWaiterTests
         scheduler.TryAcquire("batch").Dispose();
         var retries = new List<(WorkloadRejectionReason Reason, TimeSpan Delay)>();
 
-        Task<WorkloadLease> waiting = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, 1, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
+        Task<WorkloadLease> waiting = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), default, time, (r, d) => retries.Add((r, d)), CancellationToken.None);
         Assert.Equal([(WorkloadRejectionReason.RateLimited, TimeSpan.FromSeconds(1))], retries);
         time.Advance(TimeSpan.FromSeconds(1));
 
@@ -53,7 +53,7 @@ public sealed class SeatWaiterTests
         using WorkloadLease held = scheduler.TryAcquire("batch");
         using var stopping = new CancellationTokenSource();
 
-        Task<WorkloadLease> waiting = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), null, 1, TimeProvider.System, null, stopping.Token);
+        Task<WorkloadLease> waiting = SeatWaiter.WaitAsync(scheduler.Resolve("batch"), default, TimeProvider.System, null, stopping.Token);
         await stopping.CancelAsync();
 
         Assert.False((await waiting.WithTimeout()).IsAcquired);

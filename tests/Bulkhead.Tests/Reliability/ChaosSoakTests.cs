@@ -50,7 +50,7 @@ public sealed class ChaosSoakTests
                     ValueTask<WorkloadLease> asking = random.Next(5) switch
                     {
                         0 => new ValueTask<WorkloadLease>(handle.TryAcquire(partition)),
-                        1 => handle.WaitForSeatAsync(partition, cancel.Token),
+                        1 => handle.AcquireAsync(new WorkloadRequest(partition) { Background = true }, cancel.Token),
                         _ => handle.AcquireAsync(partition, cancel.Token),
                     };
                     if (random.Next(6) == 0)

@@ -53,11 +53,11 @@ public sealed class ReloadRaceStressTests
                     string costKey = $"kind-{random.Next(3)}";
                     ValueTask<WorkloadLease> asking = random.Next(6) switch
                     {
-                        0 => new ValueTask<WorkloadLease>(handle.TryAcquire(partition, weight)),
-                        1 => handle.WaitForSeatAsync(partition, weight, cancel.Token),
-                        2 => handle.AcquireAsync(partition, costKey, cancel.Token),
-                        3 => handle.WaitForSeatAsync(partition, costKey, cancel.Token),
-                        _ => handle.AcquireAsync(partition, weight, cancel.Token),
+                        0 => new ValueTask<WorkloadLease>(handle.TryAcquire(new WorkloadRequest(partition) { Weight = weight })),
+                        1 => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Background = true }, cancel.Token),
+                        2 => handle.AcquireAsync(new WorkloadRequest(partition) { CostKey = costKey }, cancel.Token),
+                        3 => handle.AcquireAsync(new WorkloadRequest(partition) { CostKey = costKey, Background = true }, cancel.Token),
+                        _ => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight }, cancel.Token),
                     };
                     if (random.Next(3) == 0)
                     {

@@ -51,7 +51,7 @@ public sealed class LearnedWeightTests
         using WorkloadScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 1 }, total: 4);
         WorkloadClass reports = scheduler.GetClass("reports");
         WorkloadLease[] busy = [.. Enumerable.Range(0, 4).Select(_ => reports.TryAcquire())];
-        Task<WorkloadLease> waiting = reports.AcquireAsync(null, "yearly").AsTask();
+        Task<WorkloadLease> waiting = reports.AcquireAsync(new WorkloadRequest { CostKey = "yearly" }).AsTask();
 
         _time.Advance(TimeSpan.FromSeconds(1));
         busy[0].Dispose();
@@ -129,7 +129,7 @@ public sealed class LearnedWeightTests
     /// <summary>Takes seats for a kind of work, holds them for <paramref name="held"/> on fake time, and returns how many it took.</summary>
     private int HoldFor(WorkloadClass reports, string costKey, TimeSpan held)
     {
-        using WorkloadLease lease = reports.TryAcquire(null, costKey);
+        using WorkloadLease lease = reports.TryAcquire(new WorkloadRequest { CostKey = costKey });
         Assert.True(lease.IsAcquired);
         int seats = ((ClassState)reports).InFlight;
         _time.Advance(held);

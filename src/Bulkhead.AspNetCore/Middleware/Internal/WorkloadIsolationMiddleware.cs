@@ -68,12 +68,10 @@ internal sealed class WorkloadIsolationMiddleware
         }
 
         CancellationToken aborted = context.RequestAborted;
-        ValueTask<WorkloadLease> acquiring = (weight, costKey) switch
-        {
-            (1, null) => workloadClass.AcquireAsync(partition, aborted),
-            (1, { } key) => workloadClass.AcquireAsync(partition, key, aborted),
-            _ => workloadClass.AcquireAsync(partition, weight, aborted),
-        };
+        // An endpoint's own weight wins over learning its cost.
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(
+            weight == 1 ? new WorkloadRequest(partition) { CostKey = costKey } : new WorkloadRequest(partition) { Weight = weight },
+            aborted);
         if (!acquiring.IsCompletedSuccessfully)
         {
             return WaitForSeatAsync(context, acquiring, workloadClass, activity, partition);

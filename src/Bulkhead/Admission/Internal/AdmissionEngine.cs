@@ -102,64 +102,15 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public int SharedPool => Configuration.Pool;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public WorkloadLease TryAcquire(ClassState workloadClass, string? partition)
-    {
-        ClassState c = Admit(workloadClass, out ClassLimits limits);
-
-        if (limits.RateLimiter is not null)
-        {
-            return TryAcquireChecked(c, limits, partition);
-        }
-
-        if (TryTakeSeatFast(c, limits))
-        {
-            return LeaseTicket.Issue(c);
-        }
-
-        return TryAcquireSlow(c, partition, limiterLease: null);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, CancellationToken cancellationToken) =>
-        AcquireAsync(workloadClass, partition, WaitMode.Queue, cancellationToken);
-
-    /// <summary>An acquisition that waits as <paramref name="mode"/> says when no seat is free.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, WaitMode mode, CancellationToken cancellationToken)
-    {
-        ClassState c = Admit(workloadClass, out ClassLimits limits);
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return CanceledBeforeAsking(c, cancellationToken);
-        }
-
-        if (limits.RateLimiter is not null)
-        {
-            return AcquireChecked(c, limits, partition, mode, cancellationToken);
-        }
-
-        if (TryTakeSeatFast(c, limits))
-        {
-            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c));
-        }
-
-        return AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken);
-    }
-
     /// <summary>
-    /// A try for a unit of work that takes <paramref name="weight"/> seats at once: the lock decides, as it does for
-    /// every waiter; one seat takes the lock-free path.
+    /// A try for a unit of work that takes <paramref name="weight"/> seats: the rate check, then a seat. One seat takes
+    /// the lock-free path when no waiter could be overtaken; several seats, like every waiter, are decided under the lock.
     /// </summary>
-    public WorkloadLease TryAcquire(ClassState workloadClass, string? partition, int weight)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public WorkloadLease TryAcquire(ClassState workloadClass, string? partition, int weight = 1)
     {
-        if (weight == 1)
-        {
-            return TryAcquire(workloadClass, partition);
-        }
-
         ClassState c = Admit(workloadClass, out ClassLimits limits);
-        if (weight > limits.ConfiguredWidest)
+        if (weight != 1 && weight > limits.ConfiguredWidest)
         {
             return TooWide(c);
         }
@@ -170,31 +121,40 @@ internal sealed partial class AdmissionEngine : IDisposable
             return rejected;
         }
 
+        if (weight == 1 && TryTakeSeatFast(c, limits))
+        {
+            return LeaseTicket.Issue(c, partition: null, limiterLease);
+        }
+
         return TryAcquireSlow(c, partition, limiterLease, weight);
     }
 
-    /// <summary>An acquisition of <paramref name="weight"/> seats at once, waiting as <paramref name="mode"/> says.</summary>
+    /// <summary>An acquisition of <paramref name="weight"/> seats, waiting as <paramref name="mode"/> says when they are not free.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, WaitMode mode, int weight, CancellationToken cancellationToken)
     {
-        if (weight == 1)
-        {
-            return AcquireAsync(workloadClass, partition, mode, cancellationToken);
-        }
-
         ClassState c = Admit(workloadClass, out ClassLimits limits);
         if (cancellationToken.IsCancellationRequested)
         {
             return CanceledBeforeAsking(c, cancellationToken);
         }
 
-        if (weight > limits.ConfiguredWidest)
+        if (weight != 1 && weight > limits.ConfiguredWidest)
         {
             return new ValueTask<WorkloadLease>(TooWide(c));
         }
 
-        return limits.RateLimiter is not null
-            ? AcquireChecked(c, limits, partition, mode, cancellationToken, weight)
-            : AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken, weight);
+        if (limits.RateLimiter is not null)
+        {
+            return AcquireChecked(c, limits, partition, mode, cancellationToken, weight);
+        }
+
+        if (weight == 1 && TryTakeSeatFast(c, limits))
+        {
+            return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c));
+        }
+
+        return AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken, weight);
     }
 
     /// <summary>A unit of work wider than its class can ever seat: rejected at once, since no wait can help.</summary>
@@ -347,34 +307,6 @@ internal sealed partial class AdmissionEngine : IDisposable
         Interlocked.Increment(ref RemovedClassFallbacks);
         EngineConfiguration configuration = Configuration;
         return configuration.ActiveByName.TryGetValue(removed.Name, out ClassState? addedBack) ? addedBack : configuration.DefaultClass;
-    }
-
-    /// <summary>A try of a class with an admission check: the check first, then a seat.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private WorkloadLease TryAcquireChecked(ClassState c, ClassLimits limits, string? partition)
-    {
-        if (limits.TokenBuckets is { } buckets)
-        {
-            // The built-in rate limit, the common case: checked in place, with nothing to hold beside the seat.
-            if (!buckets.TryAcquire(partition, out TimeSpan retryAfter))
-            {
-                return RateLimited(c, retryAfter);
-            }
-
-            return TryTakeSeatFast(c, limits) ? LeaseTicket.Issue(c) : TryAcquireSlow(c, partition, limiterLease: null);
-        }
-
-        if (IsRateLimited(c, limits, partition, out WorkloadLease rejected, out RateLimitLease? limiterLease))
-        {
-            return rejected;
-        }
-
-        if (TryTakeSeatFast(c, limits))
-        {
-            return LeaseTicket.Issue(c, partition: null, limiterLease);
-        }
-
-        return TryAcquireSlow(c, partition, limiterLease);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -177,69 +177,61 @@ internal sealed partial class ClassState : WorkloadClass
         (long)seats | ((long)reserved << ReservedShift) | ((long)(generation & GenerationMask) << GenerationShift) | ((long)admittedLow << AdmittedShift);
 
     /// <inheritdoc />
-    public override WorkloadLease TryAcquire(string? partition = null) =>
-        _observes ? Observed(Engine.TryAcquire(this, partition), partition) : Engine.TryAcquire(this, partition);
+    public override int MaxWeight => Limits.ConfiguredWidest;
 
     public override WorkloadRateLimitState? GetRateLimitState(string? partition = null) => Limits.TokenBuckets?.GetState(partition);
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public override ValueTask<WorkloadLease> AcquireAsync(string? partition = null, CancellationToken cancellationToken = default) =>
-        _observes ? ObserveAsync(partition, WaitMode.Queue) : Engine.AcquireAsync(this, partition, cancellationToken);
+    public override WorkloadLease TryAcquire(WorkloadRequest request) =>
+        request.IsOneSeat && !_observes ? Engine.TryAcquire(this, request.Partition) : TryAcquireAsked(request);
 
     /// <inheritdoc />
-    public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition = null, CancellationToken cancellationToken = default) =>
-        _observes ? ObserveAsync(partition, WaitMode.Background) : Engine.AcquireAsync(this, partition, WaitMode.Background, cancellationToken);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public override ValueTask<WorkloadLease> AcquireAsync(WorkloadRequest request, CancellationToken cancellationToken = default) =>
+        request.IsOneSeat && !_observes
+            ? Engine.AcquireAsync(this, request.Partition, request.Background ? WaitMode.Background : WaitMode.Queue, weight: 1, cancellationToken)
+            : AcquireAsked(request, cancellationToken);
 
-    /// <inheritdoc />
-    public override WorkloadLease TryAcquire(string? partition, int weight)
+    /// <summary>A try that is not the common one: some weight, a cost key, or Observe mode.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private WorkloadLease TryAcquireAsked(WorkloadRequest request)
     {
-        CheckWeight(weight);
-        return _observes ? Observed(Engine.TryAcquire(this, partition, weight), partition) : Engine.TryAcquire(this, partition, weight);
+        request.ThrowIfIncoherent();
+        int weight = WeightOf(request, out bool learns);
+        WorkloadLease lease = Engine.TryAcquire(this, request.Partition, weight);
+        if (_observes)
+        {
+            lease = Observed(lease, request.Partition);
+        }
+
+        return learns ? Teach(lease, request.CostKey!) : lease;
     }
 
-    /// <inheritdoc />
-    public override ValueTask<WorkloadLease> AcquireAsync(string? partition, int weight, CancellationToken cancellationToken = default)
+    /// <summary>An acquisition that is not the common one: some weight, a cost key, or Observe mode.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<WorkloadLease> AcquireAsked(WorkloadRequest request, CancellationToken cancellationToken)
     {
-        CheckWeight(weight);
-        return _observes ? ObserveAsync(partition, WaitMode.Queue, weight) : Engine.AcquireAsync(this, partition, WaitMode.Queue, weight, cancellationToken);
+        request.ThrowIfIncoherent();
+        int weight = WeightOf(request, out bool learns);
+        WaitMode mode = request.Background ? WaitMode.Background : WaitMode.Queue;
+        ValueTask<WorkloadLease> acquiring = _observes
+            ? ObserveAsync(request.Partition, mode, weight)
+            : Engine.AcquireAsync(this, request.Partition, mode, weight, cancellationToken);
+        return learns ? Teach(acquiring, request.CostKey!) : acquiring;
     }
 
-    /// <inheritdoc />
-    public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition, int weight, CancellationToken cancellationToken = default)
-    {
-        CheckWeight(weight);
-        return _observes ? ObserveAsync(partition, WaitMode.Background, weight) : Engine.AcquireAsync(this, partition, WaitMode.Background, weight, cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public override WorkloadLease TryAcquire(string? partition, string costKey)
-    {
-        ArgumentNullException.ThrowIfNull(costKey);
-        return LearnedWeightFor(costKey) is { } weight ? Teach(TryAcquire(partition, weight), costKey) : TryAcquire(partition);
-    }
-
-    /// <inheritdoc />
-    public override ValueTask<WorkloadLease> AcquireAsync(string? partition, string costKey, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(costKey);
-        return LearnedWeightFor(costKey) is { } weight ? Teach(AcquireAsync(partition, weight, cancellationToken), costKey) : AcquireAsync(partition, cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public override ValueTask<WorkloadLease> WaitForSeatAsync(string? partition, string costKey, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(costKey);
-        return LearnedWeightFor(costKey) is { } weight ? Teach(WaitForSeatAsync(partition, weight, cancellationToken), costKey) : WaitForSeatAsync(partition, cancellationToken);
-    }
-
-    /// <summary>The weight learned for a kind of work, within what the class can seat; <see langword="null"/> when the class does not learn weights.</summary>
-    private int? LearnedWeightFor(string costKey)
+    /// <summary>
+    /// The seats a request takes: its weight, or, for work named by a cost key in a class that learns weights, the
+    /// weight learned for it within what the class can seat (<paramref name="learns"/>: its seat time teaches the class).
+    /// </summary>
+    private int WeightOf(WorkloadRequest request, out bool learns)
     {
         ClassLimits limits = Limits;
-        return limits.LearnedWeight is { } learned && LearnedWeights is { } weights
-            ? Math.Max(1, Math.Min(weights.WeightFor(costKey, learned), limits.ConfiguredWidest))
-            : null;
+        learns = request.CostKey is not null && limits.LearnedWeight is not null && LearnedWeights is not null;
+        return learns
+            ? Math.Max(1, Math.Min(LearnedWeights!.WeightFor(request.CostKey!, limits.LearnedWeight!), limits.ConfiguredWidest))
+            : request.Weight;
     }
 
     private static WorkloadLease Teach(WorkloadLease lease, string costKey)

@@ -159,7 +159,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         Engine.TryAcquire(Resolve(workloadClass), partition);
 
     public ValueTask<WorkloadLease> AcquireAsync(string workloadClass, string? partition = null, CancellationToken cancellationToken = default) =>
-        Engine.AcquireAsync(Resolve(workloadClass), partition, cancellationToken);
+        Engine.AcquireAsync(Resolve(workloadClass), partition, WaitMode.Queue, weight: 1, cancellationToken);
 
     public Task RunAsync(string workloadClass, Func<CancellationToken, ValueTask> work, string? partition = null, CancellationToken cancellationToken = default)
     {

@@ -45,8 +45,7 @@ internal sealed partial class WorkloadHostedService<[DynamicallyAccessedMembers(
         WorkloadClass workloadClass = scheduler.GetClass(registration.WorkloadClass);
         WorkloadLease lease = await SeatWaiter.WaitAsync(
             workloadClass,
-            partition: null,
-            weight: 1,
+            default,
             timeProvider,
             (reason, delay) => LogWaiting(logger, typeof(TService).Name, workloadClass.Name, reason, delay),
             stoppingToken).ConfigureAwait(false);

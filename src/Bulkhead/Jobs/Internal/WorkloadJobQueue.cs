@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -30,6 +29,9 @@ internal sealed partial class WorkloadJobQueue(
     private const int Accepting = 0;
     private const int Stopped = 1;
     private const int Disposed = 2;
+
+    // Job types by the method an item runs: one name per method, made once.
+    private static readonly ConcurrentDictionary<System.Reflection.MethodInfo, string> JobTypes = new();
 
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.OrdinalIgnoreCase);
@@ -65,7 +67,8 @@ internal sealed partial class WorkloadJobQueue(
     }
 
     /// <summary>A job's type, what a class that learns weights learns its cost by: the method the item runs.</summary>
-    private static string JobType(Delegate work) => $"{work.Method.DeclaringType?.FullName}.{work.Method.Name}";
+    private static string JobType(Delegate work) =>
+        JobTypes.GetOrAdd(work.Method, static method => $"{method.DeclaringType?.FullName}.{method.Name}");
 
     /// <summary>Queues an item; <paramref name="jobType"/> is the delegate whose method is its job type (the caller's, not a wrapper's).</summary>
     internal async ValueTask EnqueueAsync(string workloadClass, Func<CancellationToken, ValueTask> work, int weight, string? partition, Delegate jobType, CancellationToken cancellationToken)
@@ -74,11 +77,19 @@ internal sealed partial class WorkloadJobQueue(
         ArgumentOutOfRangeException.ThrowIfLessThan(weight, 1);
         WorkloadClass c = scheduler.GetClass(workloadClass);
         ThrowIfNotAccepting(c);
-        if (c is ClassState own && weight > own.Limits.ConfiguredWidest)
+        // The item's job type is what a class that learns weights learns its cost by; an item with a weight of its own has it.
+        WorkloadRequest request = weight == 1 ? new WorkloadRequest(partition) { CostKey = JobType(jobType) } : new WorkloadRequest(partition) { Weight = weight };
+        if (weight > c.MaxWeight)
         {
-            // Refused where it is queued: waiting could never seat it.
-            own.CountRejection(WorkloadRejectionReason.WeightTooLarge);
-            throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.WeightTooLarge, retryAfter: null);
+            // Refused where it is queued: waiting could never seat it. Its class refuses it at once, and counts that.
+            WorkloadLease refused = c.TryAcquire(request);
+            if (!refused.IsAcquired)
+            {
+                throw new WorkloadRejectedException(c.Name, refused.RejectionReason!.Value, refused.RetryAfter);
+            }
+
+            // A reload widened the class meanwhile: the item is queued as any other.
+            refused.Dispose();
         }
 
         Lane lane = _lanes.GetOrAdd(c.Name, static (_, state) => state.self.CreateLane(state.c), (self: this, c));
@@ -102,7 +113,7 @@ internal sealed partial class WorkloadJobQueue(
             }
 
             // Accepted under the gate that shutdown closes: an item is either refused here or seen by shutdown.
-            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, partition, weight) { CostKey = weight == 1 && c is ClassState { Limits.LearnedWeight: not null } ? JobType(jobType) : null };
+            var item = new JobItem(Interlocked.Increment(ref _sequence), c, lane, work, request);
             _items.TryAdd(item.Sequence, item);
             lane.Counts.Accepted();
             item.Run = Start(item);
@@ -224,7 +235,7 @@ internal sealed partial class WorkloadJobQueue(
     /// </summary>
     private Task Start(JobItem item)
     {
-        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Partition, item.Weight, timeProvider, onRetry: null, _stopping.Token, item.CostKey);
+        Task<WorkloadLease> seat = SeatWaiter.WaitAsync(item.Class, item.Request, timeProvider, onRetry: null, _stopping.Token);
         return seat.IsCompleted ? Task.Run(() => RunAsync(item, seat)) : RunAsync(item, seat);
     }
 
@@ -324,7 +335,7 @@ internal sealed partial class WorkloadJobQueue(
     private static partial void LogStillRunning(ILogger logger, int count);
 
     /// <summary>One accepted item: waiting for a seat, then running, until it ends once.</summary>
-    private sealed class JobItem(long sequence, WorkloadClass workloadClass, Lane lane, Func<CancellationToken, ValueTask> work, string? partition, int weight)
+    private sealed class JobItem(long sequence, WorkloadClass workloadClass, Lane lane, Func<CancellationToken, ValueTask> work, WorkloadRequest request)
     {
         private const int Waiting = 0;
         private const int Running = 1;
@@ -340,13 +351,10 @@ internal sealed partial class WorkloadJobQueue(
 
         public Func<CancellationToken, ValueTask> Work { get; } = work;
 
-        public string? Partition { get; } = partition;
+        /// <summary>Gets what the item asks of its class: its partition, and its weight or job type.</summary>
+        public WorkloadRequest Request { get; } = request;
 
-        /// <summary>Gets the seats the item takes when it runs.</summary>
-        public int Weight { get; } = weight;
-
-        /// <summary>Gets the item's job type, for a class that learns weights; <see langword="null"/> when the item has a weight of its own.</summary>
-        public string? CostKey { get; init; }
+        public string? Partition => Request.Partition;
 
         public Task Run { get; set; } = Task.CompletedTask;
 
