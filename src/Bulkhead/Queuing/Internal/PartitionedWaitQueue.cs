@@ -22,7 +22,7 @@ namespace Bulkhead.Queuing.Internal;
 /// at hand when a full queue must turn one away.
 /// </para>
 /// </remarks>
-internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit, int widest = int.MaxValue)
+internal sealed partial class PartitionedWaitQueue(int maxTracked, int partitionLimit, int widest = int.MaxValue)
 {
     private int _maxTracked = maxTracked;
     private int _partitionLimit = partitionLimit;
@@ -107,71 +107,6 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit, i
         }
 
         ForgetIfIdle(partition);
-    }
-
-    /// <summary>Finds a partition's state without starting to track it.</summary>
-    /// <remarks>
-    /// A key stays where its work is: a tracked key until it is idle, and a key whose overflow partition still has
-    /// waiters or work in flight keeps that partition even when room to track it has come back, so that no key's
-    /// work is ever counted in two places.
-    /// </remarks>
-    public PartitionState? Find(string key)
-    {
-        PartitionState? known = null;
-        if (_tracked.TryGetValue(key, out PartitionState? state))
-        {
-            if (!state.IsIdle)
-            {
-                return state;
-            }
-
-            // Idle: untracked, as a new key would be; if it may be tracked, it is taken up again as is.
-            known = state;
-        }
-
-        PartitionState? overflow = _overflow?[OverflowIndex(key)];
-        if (overflow is not null && (overflow.InFlight > 0 || overflow.Waiters.Count > 0))
-        {
-            return overflow;
-        }
-
-        return TrackedPartitions >= _maxTracked ? Overflow(key) : known;
-    }
-
-    /// <summary>Finds a partition's state, tracking it if needed (or sharing an overflow partition past the cap).</summary>
-    public PartitionState Track(string key) => Track(Find(key), key);
-
-    /// <summary>Starts tracking a key that <see cref="Find"/> just did not find, or found idle.</summary>
-    public PartitionState Track(PartitionState? found, string key)
-    {
-        if (found is null)
-        {
-            return TrackNew(key);
-        }
-
-        if (found.IsIdle)
-        {
-            UnlinkIdle(found);
-        }
-
-        return found;
-    }
-
-    /// <summary>Starts tracking a key that <see cref="Find"/> just did not find.</summary>
-    public PartitionState TrackNew(string key)
-    {
-        if (_reusable.TryPop(out PartitionState? state))
-        {
-            state.Key = key;
-            state.Debt = 0;
-        }
-        else
-        {
-            state = new PartitionState(key, isOverflow: false);
-        }
-
-        _tracked.Add(key, state);
-        return state;
     }
 
     /// <summary>Whether a partition may start its next waiter (the head of its queue) under the class's per-partition limit.</summary>
@@ -316,61 +251,6 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit, i
     }
 
     /// <summary>
-    /// Stops tracking a partition that has neither waiters nor work in flight: it joins the idle partitions still known
-    /// by key, and the least recently idle one past <see cref="IdleKept"/> is forgotten.
-    /// </summary>
-    public void ForgetIfIdle(PartitionState partition)
-    {
-        if (partition.IsOverflow || partition.IsIdle || partition.Waiters.Count != 0 || partition.InFlight != 0)
-        {
-            return;
-        }
-
-        // Turns owed are forgiven once a partition has nothing waiting and nothing running, as deficit round robin forgets an emptied queue's deficit.
-        partition.IsIdle = true;
-        partition.Debt = 0;
-        partition.PreviousIdle = _idleNewest;
-        _idleNewest?.NextIdle = partition;
-        _idleNewest = partition;
-        _idleOldest ??= partition;
-        if (++_idleCount > IdleKept && _idleOldest is { } oldest)
-        {
-            UnlinkIdle(oldest);
-            _tracked.Remove(oldest.Key);
-            if (_reusable.Count < ReusedStates)
-            {
-                _reusable.Push(oldest);
-            }
-        }
-    }
-
-    private void UnlinkIdle(PartitionState partition)
-    {
-        if (partition.PreviousIdle is { } previous)
-        {
-            previous.NextIdle = partition.NextIdle;
-        }
-        else
-        {
-            _idleOldest = partition.NextIdle;
-        }
-
-        if (partition.NextIdle is { } next)
-        {
-            next.PreviousIdle = partition.PreviousIdle;
-        }
-        else
-        {
-            _idleNewest = partition.PreviousIdle;
-        }
-
-        partition.NextIdle = null;
-        partition.PreviousIdle = null;
-        partition.IsIdle = false;
-        _idleCount--;
-    }
-
-    /// <summary>
     /// Chooses whom a full queue turns away so that a newcomer of <paramref name="newcomerKey"/> can wait: a waiter of
     /// the partition with the most waiters (its newest for first-in-first-out, its oldest for last-in-first-out), or
     /// <see langword="null"/> to turn the newcomer away, when its own partition would then be the largest.
@@ -391,22 +271,6 @@ internal sealed class PartitionedWaitQueue(int maxTracked, int partitionLimit, i
 
         int newcomerQueued = Find(newcomerKey)?.Waiters.Count ?? 0;
         return newcomerQueued + 1 < largest.Waiters.Count ? largest.Waiters.Last : null;
-    }
-
-    /// <summary>
-    /// Gets or sets the hash that spreads keys over the overflow partitions: the process's randomized string hash, so that
-    /// no client can choose which neighbours it shares a partition with. Tests that compare the engine with a model set
-    /// a fixed one, so that a run depends on its seed alone.
-    /// </summary>
-    internal static Func<string, int> OverflowHash { get; set; } = static key => StringComparer.Ordinal.GetHashCode(key);
-
-    private static int OverflowIndex(string key) => (int)((uint)OverflowHash(key) % OverflowPartitions);
-
-    private PartitionState Overflow(string key)
-    {
-        _overflow ??= new PartitionState?[OverflowPartitions];
-        int index = OverflowIndex(key);
-        return _overflow[index] ??= new PartitionState($"(overflow {index})", isOverflow: true);
     }
 
     /// <summary>Adds a partition at the end of the current round: just before the cursor.</summary>
