@@ -153,7 +153,7 @@ internal sealed partial class AdaptiveController : IDisposable
             }
 
             ClassState[] active = _engine.Configuration.Active;
-            Dictionary<string, WorkloadClassSnapshot> snapshot = _engine.GetSnapshot().ToDictionary(c => c.Name, StringComparer.OrdinalIgnoreCase);
+            Dictionary<ClassState, ClassLoad> snapshot = _engine.ReadLoads();
             if (_settling)
             {
                 // The window after a change mixes work admitted under the old limits (still running) with the new:
@@ -162,7 +162,7 @@ internal sealed partial class AdaptiveController : IDisposable
                 _poolDelays.CopyTo(_poolWatch.SeatBefore);
                 foreach (ClassState c in active)
                 {
-                    if (_watches.TryGetValue(c.Name, out Watch? watch) && snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state))
+                    if (_watches.TryGetValue(c.Name, out Watch? watch) && snapshot.TryGetValue(c, out ClassLoad state))
                     {
                         watch.Restart(c, state.Admitted);
                     }
@@ -174,7 +174,7 @@ internal sealed partial class AdaptiveController : IDisposable
             List<(int Priority, Verdict Verdict, double Ratio, string Reason)> protectors = [];
             foreach (ClassState c in active)
             {
-                if (c.Limits.Objective is { } objective && snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state))
+                if (c.Limits.Objective is { } objective && snapshot.TryGetValue(c, out ClassLoad state))
                 {
                     (Verdict verdict, double ratio, string reason) = Measure(c, objective, state);
                     protectors.Add((c.Limits.Priority, verdict, ratio, reason));
@@ -196,7 +196,7 @@ internal sealed partial class AdaptiveController : IDisposable
             List<Adjustment> adjustments = [];
             foreach (ClassState c in active)
             {
-                if (snapshot.TryGetValue(c.Name, out WorkloadClassSnapshot? state) && Adjust(c, state, protectors) is { } adjustment)
+                if (snapshot.TryGetValue(c, out ClassLoad state) && Adjust(c, state, protectors) is { } adjustment)
                 {
                     adjustments.Add(adjustment);
                 }
@@ -218,7 +218,7 @@ internal sealed partial class AdaptiveController : IDisposable
 
     private void TickGuarded() => _engine.TimerFaults.Run("adaptive protection", static state => ((AdaptiveController)state!).Tick(), this);
 
-    private (Verdict Verdict, double Ratio, string Reason) Measure(ClassState c, WorkloadObjectiveOptions objective, WorkloadClassSnapshot state)
+    private (Verdict Verdict, double Ratio, string Reason) Measure(ClassState c, WorkloadObjectiveOptions objective, ClassLoad state)
     {
         if (!_watches.TryGetValue(c.Name, out Watch? watch))
         {
@@ -364,7 +364,7 @@ internal sealed partial class AdaptiveController : IDisposable
     }
 
     /// <summary>Moves one class's limit by the verdicts of the classes more important than it; what changed, if it did.</summary>
-    private Adjustment? Adjust(ClassState c, WorkloadClassSnapshot state, List<(int Priority, Verdict Verdict, double Ratio, string Reason)> protectors)
+    private Adjustment? Adjust(ClassState c, ClassLoad state, List<(int Priority, Verdict Verdict, double Ratio, string Reason)> protectors)
     {
         int priority = c.Limits.Priority;
         var above = protectors.Where(p => p.Priority < priority).ToList();
