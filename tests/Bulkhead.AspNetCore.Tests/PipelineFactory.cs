@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Tests;
 
@@ -23,7 +24,7 @@ internal sealed class PipelineFactory : IDisposable
 
     public FakeTimeProvider Time { get; } = new();
 
-    public WorkloadFrontEndCounters Counters { get; } = new();
+    public FrontEndCounters Counters { get; } = new();
 
     public ServiceProvider Services { get; }
 

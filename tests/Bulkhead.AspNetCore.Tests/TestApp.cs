@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Tests;
 
@@ -17,7 +18,7 @@ internal sealed class TestApp : IAsyncDisposable
 
     public WorkloadSnapshot Snapshot => Scheduler.GetSnapshot();
 
-    public WorkloadFrontEndCounters Counters => App.Services.GetRequiredService<WorkloadFrontEndCounters>();
+    public FrontEndCounters Counters => App.Services.GetRequiredService<FrontEndCounters>();
 
     public static async Task<TestApp> StartAsync(
         Action<WorkloadIsolationOptions> configure,

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Bulkhead.Telemetry.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -43,7 +44,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
 
         IWorkloadIsolationMonitor monitor = services.GetRequiredService<IWorkloadIsolationMonitor>();
         WorkloadIsolationHttpOptions httpOptions = HttpOptions(services, monitor);
-        WorkloadFrontEndCounters counters = services.GetService<WorkloadFrontEndCounters>() ?? new();
+        FrontEndCounters counters = services.GetService<FrontEndCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
         var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue);

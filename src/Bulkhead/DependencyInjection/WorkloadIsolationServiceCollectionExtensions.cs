@@ -73,7 +73,7 @@ public static class WorkloadIsolationServiceCollectionExtensions
     {
         services.AddOptions<WorkloadIsolationOptions>().ValidateOnStart();
         services.AddMetrics();
-        services.TryAddSingleton<WorkloadFrontEndCounters>();
+        services.TryAddSingleton<FrontEndCounters>();
         services.TryAddSingleton<JobCounters>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationOptions>, WorkloadIsolationOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<WorkloadIsolationOptions>, WorkloadKindDefaults>());
@@ -86,7 +86,7 @@ public static class WorkloadIsolationServiceCollectionExtensions
                 sp.GetService<IWorkloadFleetLimiterFactory>(),
                 sp.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.WorkloadIsolation"),
                 sp.GetService<IMeterFactory>(),
-                sp.GetRequiredService<WorkloadFrontEndCounters>(),
+                sp.GetRequiredService<FrontEndCounters>(),
                 sp.GetRequiredService<JobCounters>())
             {
                 Configuration = sp.GetServices<WorkloadIsolationConfigurationCheck>().LastOrDefault()?.Section,

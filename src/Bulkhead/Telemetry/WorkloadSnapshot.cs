@@ -25,14 +25,13 @@ public sealed class WorkloadSnapshot
     public long RemovedClassFallbacks { get; init; }
 
     /// <summary>
-    /// Gets how many units of work named a class that is not configured and ran in the default class instead, as front
-    /// ends reported them (<see cref="WorkloadFrontEndCounters"/>), since start.
+    /// Gets how many units of work named a class that is not configured and ran in the default class instead, as the
+    /// ASP.NET Core middleware counted them, since start.
     /// </summary>
     public long UnknownClassFallbacks { get; init; }
 
     /// <summary>
-    /// Gets how many units of work front ends let through exempt, without a seat (<see cref="WorkloadFrontEndCounters"/>),
-    /// since start.
+    /// Gets how many requests the ASP.NET Core middleware let through exempt, without a seat, since start.
     /// </summary>
     public long Exempt { get; init; }
 

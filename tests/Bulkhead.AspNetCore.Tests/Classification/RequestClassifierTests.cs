@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Tests.Classification;
 
@@ -18,7 +19,7 @@ public sealed class RequestClassifierTests : IDisposable
         .AddClass("admin", c => c.Priority = 1)
         .AddClass("batch", c => c.Priority = 3);
 
-    private readonly WorkloadFrontEndCounters _counters = new();
+    private readonly FrontEndCounters _counters = new();
     private WorkloadScheduler? _scheduler;
 
     public RequestClassifierTests()

@@ -3,6 +3,7 @@ using Bulkhead.Jobs.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.Tests.Telemetry;
 
@@ -121,8 +122,8 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         Task<WorkloadLease> canceled = _scheduler.AcquireAsync("batch", cancellationToken: cancel.Token).AsTask();
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled.WithTimeout());
-        _services.GetRequiredService<WorkloadFrontEndCounters>().CountExempt();
-        _services.GetRequiredService<WorkloadFrontEndCounters>().CountExempt();
+        _services.GetRequiredService<FrontEndCounters>().CountExempt();
+        _services.GetRequiredService<FrontEndCounters>().CountExempt();
 
         Assert.Equal(WorkloadRejectionReason.QueueFull, full.RejectionReason);
         decisions.RecordObservableInstruments();
@@ -270,7 +271,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["batch"].InFlight == 1, "the work holds its seat");
         _time.Advance(TimeSpan.FromSeconds(5));
         await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["batch"].Overrunning == 1, "the work overruns");
-        _services.GetRequiredService<WorkloadFrontEndCounters>().CountUnknownClassFallback();
+        _services.GetRequiredService<FrontEndCounters>().CountUnknownClassFallback();
 
         Assert.Equal(1, Observe(timeouts, (ClassTag, "batch")));
         Assert.Equal(1, Observe(overrunning, (ClassTag, "batch")));

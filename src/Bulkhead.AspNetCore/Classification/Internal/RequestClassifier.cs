@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Classification.Internal;
 
@@ -21,7 +22,7 @@ internal sealed partial class RequestClassifier
     private readonly string? _partitionClaim;
     private readonly string? _partitionHeader;
     private readonly bool _exemptWellKnown;
-    private readonly WorkloadFrontEndCounters _counters;
+    private readonly FrontEndCounters _counters;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, bool> _loggedUnknownNames = new(StringComparer.Ordinal);
 
@@ -35,7 +36,7 @@ internal sealed partial class RequestClassifier
         IWorkloadIsolationMonitor monitor,
         WorkloadIsolationHttpOptions httpOptions,
         IEnumerable<IWorkloadClassifier> classifiers,
-        WorkloadFrontEndCounters counters,
+        FrontEndCounters counters,
         ILogger logger)
     {
         _scheduler = scheduler;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
 using Microsoft.AspNetCore.Http;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Middleware.Internal;
 
@@ -19,7 +20,7 @@ internal sealed class WorkloadIsolationMiddleware
     private readonly RequestDelegate _next;
     private readonly RequestClassifier _classifier;
     private readonly RejectionWriter _rejections;
-    private readonly WorkloadFrontEndCounters _counters;
+    private readonly FrontEndCounters _counters;
     private readonly string? _classHeader;
     private readonly bool _partitionInActivity;
     private readonly bool _rateLimitHeaders;
@@ -27,7 +28,7 @@ internal sealed class WorkloadIsolationMiddleware
     // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
     private readonly Func<object?, CancellationToken, Task> _runPipeline;
 
-    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, WorkloadFrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false, bool rateLimitHeaders = false)
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, FrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false, bool rateLimitHeaders = false)
     {
         _classHeader = classHeader;
         _partitionInActivity = partitionInActivity;

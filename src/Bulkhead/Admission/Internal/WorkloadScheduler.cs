@@ -21,7 +21,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     private readonly Lock _reloadLock = new();
     private readonly List<IDisposable> _subscriptions = [];
     private readonly ILogger _logger;
-    private readonly WorkloadFrontEndCounters _frontEnd;
+    private readonly FrontEndCounters _frontEnd;
     private readonly JobCounters? _jobs;
     private WorkloadIsolationOptions _current;
     private Action<WorkloadIsolationOptions>[] _listeners = [];
@@ -33,12 +33,12 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         IWorkloadFleetLimiterFactory? fleet = null,
         ILogger? logger = null,
         IMeterFactory? meterFactory = null,
-        WorkloadFrontEndCounters? frontEnd = null,
+        FrontEndCounters? frontEnd = null,
         JobCounters? jobs = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger ?? NullLogger.Instance;
-        _frontEnd = frontEnd ?? new WorkloadFrontEndCounters();
+        _frontEnd = frontEnd ?? new FrontEndCounters();
         _jobs = jobs;
         Engine = new AdmissionEngine(options, timeProvider, limiters, _logger, fleet);
         Adaptive = new AdaptiveController(Engine, _logger);

@@ -1,12 +1,12 @@
-namespace Bulkhead;
+namespace Bulkhead.Telemetry.Internal;
 
 /// <summary>
 /// What front ends decide without a class's seat: work let through exempt, and work that named a class the
 /// configuration does not have and ran in the default class instead. <c>AddWorkloadIsolation</c> registers one; the
-/// ASP.NET Core middleware reports to it, and a front end of your own may too. Its totals appear in
-/// <see cref="WorkloadSnapshot"/> and in the <c>bulkhead.work.decisions</c> and <c>bulkhead.work.fallbacks</c> metrics.
+/// ASP.NET Core middleware reports to it (and only it can: the type is internal, seen by Bulkhead.AspNetCore). Its totals
+/// appear in <see cref="WorkloadSnapshot"/> and in the <c>bulkhead.work.decisions</c> and <c>bulkhead.work.fallbacks</c> metrics.
 /// </summary>
-public sealed class WorkloadFrontEndCounters
+internal sealed class FrontEndCounters
 {
     private long _exempt;
     private long _unknownClassFallbacks;
