@@ -7,8 +7,8 @@ public enum WorkloadAdaptiveAlgorithm
 {
     /// <summary>
     /// Additive increase, multiplicative decrease: a missed objective multiplies the limits by
-    /// <see cref="WorkloadAdaptiveOptions.DecreaseFactor"/>; objectives met with headroom add
-    /// <see cref="WorkloadAdaptiveOptions.IncreaseStep"/>.
+    /// <see cref="WorkloadAimdOptions.DecreaseFactor"/>; objectives met with headroom add
+    /// <see cref="WorkloadAimdOptions.IncreaseStep"/> (both under <see cref="WorkloadAdaptiveOptions.Aimd"/>).
     /// </summary>
     Aimd,
 

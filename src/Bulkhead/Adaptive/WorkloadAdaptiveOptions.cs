@@ -49,15 +49,9 @@ public sealed class WorkloadAdaptiveOptions
     [Range(1, 1_000_000)]
     public int MinSamples { get; set; } = 50;
 
-    /// <summary>Gets or sets what a missed objective multiplies the limits by (AIMD); at least one seat comes off.</summary>
-    /// <value>The default value is 0.75.</value>
-    [Range(0.1, 0.95)]
-    public double DecreaseFactor { get; set; } = 0.75;
-
-    /// <summary>Gets or sets how many seats objectives met with headroom add (AIMD).</summary>
-    /// <value>The default value is 1.</value>
-    [Range(1, WorkloadIsolationOptions.MaxSeats)]
-    public int IncreaseStep { get; set; } = 1;
+    /// <summary>Gets or sets the steps of <see cref="WorkloadAdaptiveAlgorithm.Aimd"/>: its decrease factor and increase step.</summary>
+    /// <value>The default value is a factor of 0.75 and a step of 1.</value>
+    public WorkloadAimdOptions Aimd { get; set; } = new();
 
     /// <summary>
     /// Gets or sets the share of each objective the measure must stay under before limits grow: between it and the

@@ -79,7 +79,7 @@ public abstract class WorkloadClass
     /// </summary>
     /// <param name="lease">An acquired lease of this class; this method owns it from now on.</param>
     /// <param name="work">The work. Its token is <paramref name="cancellationToken"/>, linked, when the class has an
-    /// <c>ExecutionTimeout</c>, to a timeout that fires when the work has held its seat that long.</param>
+    /// <c>Execution.Timeout</c>, to a timeout that fires when the work has held its seat that long.</param>
     /// <param name="state">The state passed to <paramref name="work"/>, so that callers need not allocate a closure.</param>
     /// <param name="cancellationToken">The caller's token, passed to the work.</param>
     /// <returns>A task that completes when the work has completed and its seat is free.</returns>

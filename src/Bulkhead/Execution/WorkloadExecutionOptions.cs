@@ -3,11 +3,23 @@ using System.ComponentModel.DataAnnotations;
 namespace Bulkhead;
 
 /// <summary>
-/// Where a class's work runs: on the .NET ThreadPool, or on threads of its own at a lower operating-system priority, so
-/// that blocking or CPU-bound work cannot starve request threads.
+/// How a class's work runs: on the .NET ThreadPool, or on threads of its own at a lower operating-system priority, so
+/// that blocking or CPU-bound work cannot starve request threads; and how long it may hold its seat.
 /// </summary>
 public sealed class WorkloadExecutionOptions
 {
+    /// <summary>
+    /// Gets or sets how long a unit of work run by Bulkhead (an HTTP request, <c>RunAsync</c>, a job item, a Polly
+    /// execution) may hold its seat before its cancellation token fires; <see langword="null"/> for no limit. The seat is
+    /// freed when the work actually ends: code that ignores its token keeps its seat, and shows as overrunning in the
+    /// snapshot.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public TimeSpan? Timeout { get; set; }
+
+    /// <summary>Gets a value indicating whether these options say where work runs (threads, priorities), not only its timeout.</summary>
+    internal bool PlacesWork => DedicatedThreads != 0 || CpuPriority != WorkloadCpuPriority.Normal || BackloggedPartitionCpuPriority is not null || BackloggedPartitionThreads != 0;
+
     /// <summary>
     /// Gets or sets how many threads of its own the class runs its work on; 0 runs it on the ThreadPool.
     /// </summary>

@@ -67,17 +67,9 @@ public sealed class WorkloadClassOptions
     public WorkloadRateLimitOptions? RateLimit { get; set; }
 
     /// <summary>
-    /// Gets or sets how long a unit of work run by Bulkhead (an HTTP request, <c>RunAsync</c>, a job item, a Polly
-    /// execution) may hold its seat before its cancellation token fires; <see langword="null"/> for no limit. The seat is
-    /// freed when the work actually ends: code that ignores its token keeps its seat, and shows as overrunning in the
-    /// snapshot.
-    /// </summary>
-    /// <value>The default value is <see langword="null"/>.</value>
-    public TimeSpan? ExecutionTimeout { get; set; }
-
-    /// <summary>
-    /// Gets or sets where the class's work runs: the ThreadPool (<see langword="null"/>), or dedicated threads at a
-    /// lower CPU priority.
+    /// Gets or sets how the class's work runs: where (the ThreadPool, or dedicated threads at a lower CPU priority) and
+    /// for how long at most (<see cref="WorkloadExecutionOptions.Timeout"/>); <see langword="null"/> runs it on the
+    /// ThreadPool with no timeout.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public WorkloadExecutionOptions? Execution { get; set; }

@@ -28,7 +28,7 @@ public sealed class WorkloadIsolationMiddlewareTests
         CancellationToken seen = default;
         PipelineFactory? factory = null;
         using var created = factory = new PipelineFactory(
-            o => o.AddClass("default", c => c.ExecutionTimeout = TimeSpan.FromSeconds(2)),
+            o => o.AddClass("default", c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(2) }),
             async context =>
             {
                 seen = context.RequestAborted;

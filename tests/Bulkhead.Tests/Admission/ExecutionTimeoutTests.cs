@@ -10,7 +10,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
     private readonly WorkloadScheduler _scheduler;
 
     public ExecutionTimeoutTests() =>
-        _scheduler = SchedulerFactory.Create(4, o => o.AddClass("reporting", c => c.ExecutionTimeout = TimeSpan.FromSeconds(5)), _time);
+        _scheduler = SchedulerFactory.Create(4, o => o.AddClass("reporting", c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(5) }), _time);
 
     public void Dispose() => _scheduler.Dispose();
 
@@ -106,7 +106,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("batch"), _time);
         var options = new WorkloadIsolationOptions { TotalConcurrency = 2, DefaultClass = "batch" };
-        options.AddClass("batch", c => c.ExecutionTimeout = TimeSpan.FromSeconds(1));
+        options.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(1) });
         scheduler.Apply(options);
 
         Task run = scheduler.RunAsync("batch", async token => await Task.Delay(Timeout.InfiniteTimeSpan, _time, token));

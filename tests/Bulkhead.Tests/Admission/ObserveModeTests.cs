@@ -23,8 +23,7 @@ public sealed class ObserveModeTests
             .AddClass("reports", c =>
             {
                 c.MaxConcurrency = 1;
-                c.ExecutionTimeout = TimeSpan.FromSeconds(1);
-                c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1, CpuPriority = WorkloadCpuPriority.Lowest };
+                c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(1), DedicatedThreads = 1, CpuPriority = WorkloadCpuPriority.Lowest };
             });
         using var scheduler = new WorkloadScheduler(options, time);
         WorkloadClass reports = scheduler.GetClass("reports");

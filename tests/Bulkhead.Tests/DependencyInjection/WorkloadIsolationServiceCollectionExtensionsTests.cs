@@ -89,7 +89,8 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
                       "interactive": { "ReservedConcurrency": 8 },
                       "reporting": { "Priority": 2, "Kind": "CpuBound" },
                       "exports":   { "Priority": 3, "Kind": "CpuBound", "MaxConcurrency": 1 },
-                      "renders":   { "Priority": 3, "Kind": "CpuBound", "Execution": { "DedicatedThreads": 1, "CpuPriority": "Idle" } }
+                      "renders":   { "Priority": 3, "Kind": "CpuBound", "Execution": { "DedicatedThreads": 1, "CpuPriority": "Idle" } },
+                      "archives":  { "Priority": 3, "Kind": "CpuBound", "Execution": { "Timeout": "00:01:00" } }
                     }
                   }
                 }
@@ -104,6 +105,10 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
         Assert.Equal((processors, WorkloadCpuPriority.Lowest, (int?)processors), Of(options.Classes["reporting"]));
         Assert.Equal((processors, WorkloadCpuPriority.Lowest, (int?)1), Of(options.Classes["exports"]));
         Assert.Equal((1, WorkloadCpuPriority.Idle, (int?)1), Of(options.Classes["renders"]));
+
+        // A timeout says nothing of where work runs: the kind's threads still apply, and the timeout stays.
+        Assert.Equal((processors, WorkloadCpuPriority.Lowest, (int?)processors), Of(options.Classes["archives"]));
+        Assert.Equal(TimeSpan.FromMinutes(1), options.Classes["archives"].Execution!.Timeout);
         Assert.Null(options.Classes["interactive"].Execution);
         Assert.Equal(processors, provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reporting"].MaxConcurrency);
 

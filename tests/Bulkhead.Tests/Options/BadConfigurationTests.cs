@@ -31,11 +31,11 @@ public sealed class BadConfigurationTests
         { "words for threads", Reporting("\"Execution\": { \"DedicatedThreads\": \"two\" }"), ["Workload class 'reporting': Execution: DedicatedThreads ('two') is not a whole number."] },
         { "unknown queue order", Reporting("\"QueueOrder\": \"Random\""), ["Workload class 'reporting': QueueOrder ('Random') is not one of Fifo, Lifo."] },
         { "unknown full mode", Reporting("\"Jobs\": { \"FullMode\": \"Explode\" }"), ["Workload class 'reporting': Jobs: FullMode ('Explode') is not one of"] },
-        { "unreadable execution timeout", Reporting("\"ExecutionTimeout\": \"soon\""), ["Workload class 'reporting': ExecutionTimeout ('soon') is not a time span"] },
+        { "unreadable execution timeout", Reporting("\"Execution\": { \"Timeout\": \"soon\" }"), ["Workload class 'reporting': Execution: Timeout ('soon') is not a time span"] },
 
         // Time spans written as bare numbers mean days.
         { "queue timeout of five days", Reporting("\"QueueTimeout\": 5"), ["Workload class 'reporting': QueueTimeout ('5') is not a time span", "days"] },
-        { "execution timeout of ten days", Reporting("\"ExecutionTimeout\": \"10\""), ["Workload class 'reporting': ExecutionTimeout ('10') is not a time span"] },
+        { "execution timeout of ten days", Reporting("\"Execution\": { \"Timeout\": \"10\" }"), ["Workload class 'reporting': Execution: Timeout ('10') is not a time span"] },
 
         // Misspelt or unknown settings.
         { "misspelt class setting", Reporting("\"MaxConcurency\": 4"), ["Workload class 'reporting': 'MaxConcurency' is not a setting; did you mean 'MaxConcurrency'?"] },
@@ -68,9 +68,9 @@ public sealed class BadConfigurationTests
         { "default class not configured", """{ "DefaultClass": "nope", "Classes": { "a": { } } }""", ["WorkloadIsolation: DefaultClass 'nope' is not a configured class (configured: 'a')."] },
         { "negative priority", Reporting("\"Priority\": -1"), ["Workload class 'reporting': Priority (-1) is out of range."] },
         { "negative queue limit", Reporting("\"QueueLimit\": -5"), ["Workload class 'reporting': QueueLimit (-5) is out of range."] },
-        { "negative execution timeout", Reporting("\"ExecutionTimeout\": \"-00:00:05\""), ["Workload class 'reporting': ExecutionTimeout (-00:00:05) must be positive and under 49 days"] },
-        { "execution timeout of sixty days", Reporting("\"ExecutionTimeout\": \"60.00:00:00\""), ["Workload class 'reporting': ExecutionTimeout (60.00:00:00) must be positive and under 49 days"] },
-        { "execution timeout of zero", Reporting("\"ExecutionTimeout\": \"00:00:00\""), ["Workload class 'reporting': ExecutionTimeout (00:00:00) must be positive"] },
+        { "negative execution timeout", Reporting("\"Execution\": { \"Timeout\": \"-00:00:05\" }"), ["Workload class 'reporting': Execution: Timeout (-00:00:05) must be positive and under 49 days"] },
+        { "execution timeout of sixty days", Reporting("\"Execution\": { \"Timeout\": \"60.00:00:00\" }"), ["Workload class 'reporting': Execution: Timeout (60.00:00:00) must be positive and under 49 days"] },
+        { "execution timeout of zero", Reporting("\"Execution\": { \"Timeout\": \"00:00:00\" }"), ["Workload class 'reporting': Execution: Timeout (00:00:00) must be positive"] },
 
         // Class names go into response headers, metric tags and logs: they are tokens.
         { "class name with a space", Named("my reports"), ["WorkloadIsolation: workload class name 'my reports' must be a token"] },
@@ -96,7 +96,9 @@ public sealed class BadConfigurationTests
         { "misspelt objective", Reporting("\"Objective\": { \"SeatTimeP95\": \"00:00:00.050\" }"), ["Workload class 'reporting': Objective: 'SeatTimeP95' is not a setting; did you mean 'SeatTimeP99'?"] },
         { "unknown algorithm", """{ "Adaptive": { "Algorithm": "Pid" } }""", ["WorkloadIsolation: Adaptive: Algorithm ('Pid') is not one of Aimd, Gradient."] },
         { "window too short", """{ "Adaptive": { "Window": "00:00:00.001" } }""", ["WorkloadIsolation: Adaptive: Window (00:00:00.0010000) must be from 10 ms to an hour."] },
-        { "decrease that grows", """{ "Adaptive": { "DecreaseFactor": 1.5 } }""", ["WorkloadIsolation: Adaptive: DecreaseFactor (1.5) is out of range."] },
+        { "decrease that grows", """{ "Adaptive": { "Aimd": { "DecreaseFactor": 1.5 } } }""", ["WorkloadIsolation: Adaptive: Aimd: DecreaseFactor (1.5) is out of range."] },
+        { "AIMD step beside the algorithm", """{ "Adaptive": { "IncreaseStep": 2 } }""", ["WorkloadIsolation: Adaptive: 'IncreaseStep' is not a setting here; it is 'Aimd:IncreaseStep'."] },
+        { "execution timeout beside the execution", Reporting("\"ExecutionTimeout\": \"00:00:05\""), ["Workload class 'reporting': 'ExecutionTimeout' is not a setting here; it is 'Execution:Timeout'."] },
         { "no samples needed", """{ "Adaptive": { "MinSamples": 0 } }""", ["WorkloadIsolation: Adaptive: MinSamples (0) is out of range."] },
         { "misspelt adaptive setting", """{ "Adaptive": { "Enable": true } }""", ["WorkloadIsolation: Adaptive: 'Enable' is not a setting; did you mean 'Enabled'?"] },
 
@@ -181,9 +183,9 @@ public sealed class BadConfigurationTests
                 "interactive": { "Priority": 0, "ReservedConcurrency": 8, "MaxConcurrency": null, "QueueLimit": 100,
                                  "QueueTimeout": "00:00:30", "QueueOrder": "lifo" },
                 "reporting": { "Priority": 2, "MaxConcurrency": 4, "MaxConcurrencyPerPartition": 2,
-                               "ExecutionTimeout": "00:01:00", "QueueTimeout": "-00:00:00.001",
+                               "QueueTimeout": "-00:00:00.001",
                                "RateLimit": { "PermitsPerSecond": 2.5, "Burst": 5, "PerPartition": true },
-                               "Execution": { "DedicatedThreads": 1, "CpuPriority": "Lowest" } },
+                               "Execution": { "Timeout": "00:01:00", "DedicatedThreads": 1, "CpuPriority": "Lowest" } },
                 "batch": { "Priority": 3, "MaxConcurrency": 2, "Jobs": { "Capacity": 10, "FullMode": "Reject" } } } }
             """;
         using ServiceProvider services = Build(Json(section));

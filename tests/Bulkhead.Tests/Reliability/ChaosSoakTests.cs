@@ -193,7 +193,7 @@ public sealed class ChaosSoakTests
                 c.QueueLimit = 5;
                 c.QueueOrder = WorkloadQueueOrder.Lifo;
                 c.QueueTimeout = TimeSpan.FromMilliseconds(30);
-                c.ExecutionTimeout = TimeSpan.FromMilliseconds(10);
+                (c.Execution ??= new WorkloadExecutionOptions()).Timeout = TimeSpan.FromMilliseconds(10);
             });
         if (withExtra)
         {

@@ -186,7 +186,7 @@ public sealed class ReloadRaceStressTests
             c.QueueTimeout = TimeSpan.FromMilliseconds(random.Next(10, 60));
             c.RateLimit = full || random.Next(2) == 0 ? null : new WorkloadRateLimitOptions { PermitsPerSecond = 2_000, Burst = random.Next(5, 50), PerPartition = random.Next(2) == 0 };
             c.LearnedWeight = full || random.Next(2) == 0 ? null : new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(1), MaxWeight = 2 };
-            c.ExecutionTimeout = full || random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(5);
+            (c.Execution ??= new WorkloadExecutionOptions()).Timeout = full || random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(5);
         });
         options.AddClass("batch", c =>
         {

@@ -33,7 +33,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
                         c.MaxConcurrency = 1;
                         c.QueueLimit = 1;
                         c.QueueTimeout = TimeSpan.FromSeconds(10);
-                        c.ExecutionTimeout = TimeSpan.FromSeconds(5);
+                        (c.Execution ??= new WorkloadExecutionOptions()).Timeout = TimeSpan.FromSeconds(5);
                     });
                 o.DefaultClass = "interactive";
             })

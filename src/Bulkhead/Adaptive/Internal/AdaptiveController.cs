@@ -382,7 +382,7 @@ internal sealed partial class AdaptiveController : IDisposable
         if (above.Any(p => p.Verdict == Verdict.Missed))
         {
             (_, _, double ratio, reason) = above.Where(p => p.Verdict == Verdict.Missed).MaxBy(p => p.Ratio);
-            double factor = _options.Algorithm == WorkloadAdaptiveAlgorithm.Gradient ? Math.Clamp(1 / ratio, 0.5, 1.0) : _options.DecreaseFactor;
+            double factor = _options.Algorithm == WorkloadAdaptiveAlgorithm.Gradient ? Math.Clamp(1 / ratio, 0.5, 1.0) : _options.Aimd.DecreaseFactor;
             next = Math.Min(current - 1, (int)Math.Floor(current * factor));
         }
         else if (above.All(p => p.Verdict == Verdict.Good) && (state.Queued > 0 || state.InFlight >= state.MaxConcurrency))
@@ -391,7 +391,7 @@ internal sealed partial class AdaptiveController : IDisposable
             reason = "objectives met with headroom while it uses every seat it has";
             next = _options.Algorithm == WorkloadAdaptiveAlgorithm.Gradient
                 ? Math.Max(current + 1, (int)Math.Ceiling(current * (ratio > 0 ? Math.Clamp(_options.Headroom / ratio, 1.0, 2.0) : 2.0)))
-                : current + _options.IncreaseStep;
+                : current + _options.Aimd.IncreaseStep;
         }
         else
         {

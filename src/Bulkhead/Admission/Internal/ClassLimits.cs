@@ -39,8 +39,8 @@ internal sealed class ClassLimits
         QueueTimeout = options.QueueTimeout;
         Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
         PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
-        ExecutionTimeout = options.ExecutionTimeout;
-        HasExecutionTimeout = options.ExecutionTimeout is not null;
+        ExecutionTimeout = options.Execution?.Timeout;
+        HasExecutionTimeout = ExecutionTimeout is not null;
         Pool = pool;
         RateLimiter = rateLimiter;
         TokenBuckets = rateLimiter as PartitionedTokenBucketLimiter;

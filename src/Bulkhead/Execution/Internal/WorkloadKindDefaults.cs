@@ -18,7 +18,14 @@ internal sealed class WorkloadKindDefaults : IPostConfigureOptions<WorkloadIsola
                 // One thread per processor at Lowest: more threads than processors gain CPU-heavy work nothing and make
                 // the normal-priority threads wait longer (start-up hint 43), and more units than threads only queue
                 // behind them.
-                c.Execution ??= new WorkloadExecutionOptions { DedicatedThreads = Environment.ProcessorCount, CpuPriority = WorkloadCpuPriority.Lowest };
+                // Execution that sets only a timeout says nothing of where work runs: the kind's threads still apply.
+                c.Execution ??= new WorkloadExecutionOptions();
+                if (!c.Execution.PlacesWork)
+                {
+                    c.Execution.DedicatedThreads = Environment.ProcessorCount;
+                    c.Execution.CpuPriority = WorkloadCpuPriority.Lowest;
+                }
+
                 c.MaxConcurrency ??= c.Execution.DedicatedThreads > 0 ? c.Execution.DedicatedThreads : null;
             }
         }

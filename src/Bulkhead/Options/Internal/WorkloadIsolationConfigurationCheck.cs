@@ -39,6 +39,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
 
     private static readonly Setting Execution = Setting.Object(
         required: [],
+        ("Timeout", Duration),
         ("DedicatedThreads", Int),
         ("CpuPriority", Setting.Enum<WorkloadCpuPriority>()),
         ("BackloggedPartitionCpuPriority", Setting.Enum<WorkloadCpuPriority>()),
@@ -61,16 +62,20 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("MaxWeight", Int),
         ("Smoothing", Number));
 
+    private static readonly Setting Aimd = Setting.Object(
+        required: [],
+        ("DecreaseFactor", Number),
+        ("IncreaseStep", Int));
+
     private static readonly Setting Adaptive = Setting.Object(
         required: [],
         ("Enabled", Bool),
         ("Algorithm", Setting.Enum<WorkloadAdaptiveAlgorithm>()),
         ("Window", Duration),
         ("MinSamples", Int),
-        ("DecreaseFactor", Number),
-        ("IncreaseStep", Int),
+        ("Aimd", Aimd),
         ("Headroom", Number),
-        ("ThreadPoolDelayP99", Duration));
+        ("ThreadPoolDelayP99", Duration)) with { Moved = new(StringComparer.OrdinalIgnoreCase) { ["DecreaseFactor"] = "Aimd:DecreaseFactor", ["IncreaseStep"] = "Aimd:IncreaseStep" } };
 
     private static readonly Setting Class = Setting.Object(
         required: [],
@@ -82,14 +87,13 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("QueueOrder", Setting.Enum<WorkloadQueueOrder>()),
         ("MaxConcurrencyPerPartition", Int),
         ("RateLimit", RateLimit),
-        ("ExecutionTimeout", Duration),
         ("Execution", Execution),
         ("Jobs", Jobs),
         ("Objective", Objective),
         ("LearnedWeight", LearnedWeight),
         ("Fleet", Fleet),
         ("Mode", Setting.Enum<WorkloadIsolationMode>()),
-        ("Kind", Setting.Enum<WorkloadKind>()));
+        ("Kind", Setting.Enum<WorkloadKind>())) with { Moved = new(StringComparer.OrdinalIgnoreCase) { ["ExecutionTimeout"] = "Execution:Timeout" } };
 
     private static readonly Setting Rule = Setting.Object(
         required: [],
@@ -164,6 +168,12 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         {
             if (!shape.Members!.TryGetValue(child.Key, out Setting? setting))
             {
+                if (shape.Moved?.GetValueOrDefault(child.Key) is { } moved)
+                {
+                    failures.Add($"{where}: '{child.Key}' is not a setting here; it is '{moved}'.");
+                    continue;
+                }
+
                 string? nearest = Nearest(child.Key, shape.Members.Keys);
                 failures.Add(nearest is null
                     ? $"{where}: '{child.Key}' is not a setting (settings here: {string.Join(", ", shape.Members.Keys)})."
@@ -401,6 +411,9 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
 
         /// <summary>Gets the settings of an object of which at least one must be set, or <see langword="null"/>.</summary>
         public string[]? AnyOf { get; init; }
+
+        /// <summary>Gets settings that live elsewhere in the section, by their name here: where they are.</summary>
+        public Dictionary<string, string>? Moved { get; init; }
 
         /// <summary>Gets what each element of a list or each class of a map holds.</summary>
         public Setting? Item { get; init; }

@@ -168,6 +168,15 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
 
         AddAttributeFailures(adaptive, "WorkloadIsolation: Adaptive", failures);
+        if (adaptive.Aimd is null)
+        {
+            failures.Add("WorkloadIsolation: Adaptive: Aimd is empty; leave it out to keep the defaults.");
+        }
+        else
+        {
+            AddAttributeFailures(adaptive.Aimd, "WorkloadIsolation: Adaptive: Aimd", failures);
+        }
+
         if (adaptive.Window < TimeSpan.FromMilliseconds(10) || adaptive.Window > TimeSpan.FromHours(1))
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Adaptive: Window ({adaptive.Window}) must be from 10 ms to an hour."));
@@ -260,11 +269,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
                 $"{prefix}: QueueTimeout ({timeout}) must be zero or positive and under 49 days, or Timeout.InfiniteTimeSpan."));
         }
 
-        if (classOptions.ExecutionTimeout is { } executionTimeout && (executionTimeout <= TimeSpan.Zero || executionTimeout.TotalMilliseconds > uint.MaxValue - 1))
+        if (classOptions.Execution?.Timeout is { } executionTimeout && (executionTimeout <= TimeSpan.Zero || executionTimeout.TotalMilliseconds > uint.MaxValue - 1))
         {
             failures.Add(string.Create(
                 CultureInfo.InvariantCulture,
-                $"{prefix}: ExecutionTimeout ({executionTimeout}) must be positive and under 49 days; leave it out for no timeout."));
+                $"{prefix}: Execution: Timeout ({executionTimeout}) must be positive and under 49 days; leave it out for no timeout."));
         }
 
         if (classOptions.RateLimit is { } rateLimit)
