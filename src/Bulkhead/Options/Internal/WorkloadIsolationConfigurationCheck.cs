@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -19,94 +20,38 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
     /// <summary>Gets the section checked, as given to <c>AddWorkloadIsolation</c>.</summary>
     public IConfiguration Section { get; } = section;
 
-    private static readonly Setting Int = new(SettingKind.Int);
-    private static readonly Setting Number = new(SettingKind.Number);
-    private static readonly Setting Bool = new(SettingKind.Bool);
+    // Each shape is read off its option type: a setting's name is written once, where it is declared. What the types
+    // cannot say is added here: what must be set, and where a setting written in the wrong place lives.
+    private static readonly Setting RateLimit = Setting.Of<WorkloadRateLimitOptions>() with { Required = ["PermitsPerSecond"] };
+
+    private static readonly Setting Fleet = Setting.Of<WorkloadFleetOptions>() with { AnyOf = ["MaxConcurrency", "MaxConcurrencyPerPartition"] };
+
+    private static readonly Setting Objective = Setting.Of<WorkloadObjectiveOptions>() with { AnyOf = ["QueueWaitP99", "SeatTimeP99"] };
+
+    private static readonly Setting Adaptive = Setting.Of<WorkloadAdaptiveOptions>(Setting.Of<WorkloadAimdOptions>()) with
+    {
+        Moved = new(StringComparer.OrdinalIgnoreCase) { ["DecreaseFactor"] = "Aimd:DecreaseFactor", ["IncreaseStep"] = "Aimd:IncreaseStep" },
+    };
+
+    private static readonly Setting Class = Setting.Of<WorkloadClassOptions>(
+        RateLimit,
+        Setting.Of<WorkloadExecutionOptions>(),
+        Setting.Of<WorkloadJobQueueOptions>(),
+        Objective,
+        Setting.Of<WorkloadLearnedWeightOptions>(),
+        Fleet) with
+    {
+        Moved = new(StringComparer.OrdinalIgnoreCase) { ["ExecutionTimeout"] = "Execution:Timeout" },
+    };
+
     private static readonly Setting Text = new(SettingKind.Text);
+    private static readonly Setting Bool = new(SettingKind.Bool);
     private static readonly Setting Duration = new(SettingKind.Duration);
 
-    private static readonly Setting RateLimit = Setting.Object(
-        required: ["PermitsPerSecond"],
-        ("PermitsPerSecond", Number),
-        ("Burst", Int),
-        ("PerPartition", Bool),
-        ("Scope", Setting.Enum<WorkloadLimitScope>()));
-
-    private static readonly Setting Fleet = Setting.Object(
-        required: [],
-        ("MaxConcurrency", Int),
-        ("MaxConcurrencyPerPartition", Int)) with { AnyOf = ["MaxConcurrency", "MaxConcurrencyPerPartition"] };
-
-    private static readonly Setting Execution = Setting.Object(
-        required: [],
-        ("Timeout", Duration),
-        ("DedicatedThreads", Int),
-        ("CpuPriority", Setting.Enum<WorkloadCpuPriority>()),
-        ("BackloggedPartitionCpuPriority", Setting.Enum<WorkloadCpuPriority>()),
-        ("BackloggedPartitionThreads", Int));
-
-    private static readonly Setting Jobs = Setting.Object(
-        required: [],
-        ("Capacity", Int),
-        ("FullMode", Setting.Enum<WorkloadJobFullMode>()));
-
-    private static readonly Setting Objective = Setting.Object(
-        required: [],
-        ("QueueWaitP99", Duration),
-        ("SeatTimeP99", Duration)) with { AnyOf = ["QueueWaitP99", "SeatTimeP99"] };
-
-    private static readonly Setting LearnedWeight = Setting.Object(
-        required: [],
-        ("SeatTime", Duration),
-        ("MinWeight", Int),
-        ("MaxWeight", Int),
-        ("Smoothing", Number));
-
-    private static readonly Setting Aimd = Setting.Object(
-        required: [],
-        ("DecreaseFactor", Number),
-        ("IncreaseStep", Int));
-
-    private static readonly Setting Adaptive = Setting.Object(
-        required: [],
-        ("Enabled", Bool),
-        ("Algorithm", Setting.Enum<WorkloadAdaptiveAlgorithm>()),
-        ("Window", Duration),
-        ("MinSamples", Int),
-        ("Aimd", Aimd),
-        ("Headroom", Number),
-        ("ThreadPoolDelayP99", Duration)) with { Moved = new(StringComparer.OrdinalIgnoreCase) { ["DecreaseFactor"] = "Aimd:DecreaseFactor", ["IncreaseStep"] = "Aimd:IncreaseStep" } };
-
-    private static readonly Setting Class = Setting.Object(
-        required: [],
-        ("Priority", Int),
-        ("ReservedConcurrency", Int),
-        ("MaxConcurrency", Int),
-        ("QueueLimit", Int),
-        ("QueueTimeout", Duration),
-        ("QueueOrder", Setting.Enum<WorkloadQueueOrder>()),
-        ("MaxConcurrencyPerPartition", Int),
-        ("RateLimit", RateLimit),
-        ("Execution", Execution),
-        ("Jobs", Jobs),
-        ("Objective", Objective),
-        ("LearnedWeight", LearnedWeight),
-        ("Fleet", Fleet),
-        ("Mode", Setting.Enum<WorkloadIsolationMode>()),
-        ("Kind", Setting.Enum<WorkloadKind>())) with { Moved = new(StringComparer.OrdinalIgnoreCase) { ["ExecutionTimeout"] = "Execution:Timeout" } };
-
-    private static readonly Setting Rule = Setting.Object(
-        required: [],
-        ("Class", Text),
-        ("PathPrefix", Text),
-        ("Method", Text),
-        ("Header", Text),
-        ("HeaderValue", Text),
-        ("Claim", Text),
-        ("ClaimValue", Text),
-        ("Weight", Int));
-
-    /// <summary>Bulkhead.AspNetCore's settings, which it reads from the same section (<c>WorkloadIsolation:Http</c>).</summary>
+    /// <summary>
+    /// Bulkhead.AspNetCore's settings, which it reads from the same section (<c>WorkloadIsolation:Http</c>): the one shape
+    /// written by hand, since its type lives in that package.
+    /// </summary>
     private static readonly Setting Http = Setting.Object(
         required: [],
         ("PartitionHeader", Text),
@@ -118,18 +63,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         ("RateLimitHeaders", Bool),
         ("ExemptWellKnownEndpoints", Bool));
 
-    /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it.</summary>
-    internal static readonly Setting Root = Setting.Object(
-        required: [],
-        ("TotalConcurrency", Int),
-        ("DefaultClass", Text),
-        ("MaxTrackedPartitions", Int),
-        ("Classes", new Setting(SettingKind.Map) { Item = Class }),
-        ("Rules", new Setting(SettingKind.List) { Item = Rule }),
-        ("TrustedHeaders", new Setting(SettingKind.List) { Item = Text }),
-        ("Adaptive", Adaptive),
-        ("Mode", Setting.Enum<WorkloadIsolationMode>()),
-        ("Http", Http));
+    /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it, and Bulkhead.AspNetCore's <c>Http</c>.</summary>
+    internal static readonly Setting Root = Setting.Of<WorkloadIsolationOptions>(Class, Setting.Of<WorkloadClassRule>(), Adaptive).With("Http", Http);
 
     public void Configure(WorkloadIsolationOptions options) => Configure(Microsoft.Extensions.Options.Options.DefaultName, options);
 
@@ -428,5 +363,80 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
 
         public static Setting Enum<TEnum>()
             where TEnum : struct, System.Enum => new(SettingKind.Enum) { Names = System.Enum.GetNames<TEnum>() };
+
+        /// <summary>Gets the option type an object's shape was read from, so that a property of that type finds it.</summary>
+        public Type? Type { get; init; }
+
+        /// <summary>
+        /// The shape of an option type: a setting per public property, its kind by the property's type; a property that
+        /// holds options of its own (an object, a map of them, a list of them) takes the shape given for that type.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">A property's type has no kind and no shape was given for it.</exception>
+        public static Setting Of<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(params Setting[] nested)
+        {
+            Dictionary<Type, Setting> shapes = nested.ToDictionary(n => n.Type!);
+            var members = new Dictionary<string, Setting>(StringComparer.OrdinalIgnoreCase);
+            foreach (System.Reflection.PropertyInfo property in typeof(T).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+            {
+                members[property.Name] = For(property.PropertyType, shapes, $"{typeof(T).Name}.{property.Name}");
+            }
+
+            return new Setting(SettingKind.Object) { Members = members, Required = [], Type = typeof(T) };
+        }
+
+        /// <summary>This object's shape with one more setting.</summary>
+        public Setting With(string name, Setting setting) =>
+            this with { Members = new Dictionary<string, Setting>(Members!, StringComparer.OrdinalIgnoreCase) { [name] = setting } };
+
+        private static Setting For(Type type, Dictionary<Type, Setting> shapes, string where)
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            if (type == typeof(int))
+            {
+                return new Setting(SettingKind.Int);
+            }
+
+            if (type == typeof(double))
+            {
+                return new Setting(SettingKind.Number);
+            }
+
+            if (type == typeof(bool))
+            {
+                return new Setting(SettingKind.Bool);
+            }
+
+            if (type == typeof(string))
+            {
+                return new Setting(SettingKind.Text);
+            }
+
+            if (type == typeof(TimeSpan))
+            {
+                return new Setting(SettingKind.Duration);
+            }
+
+            if (type.IsEnum)
+            {
+                return new Setting(SettingKind.Enum) { Names = System.Enum.GetNames(type) };
+            }
+
+            if (shapes.TryGetValue(type, out Setting? shape))
+            {
+                return shape;
+            }
+
+            if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IDictionary<,>))
+            {
+                return new Setting(SettingKind.Map) { Item = For(type.GetGenericArguments()[1], shapes, where) };
+            }
+
+            if (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(IList<>) || type.GetGenericTypeDefinition() == typeof(ISet<>)))
+            {
+                return new Setting(SettingKind.List) { Item = For(type.GetGenericArguments()[0], shapes, where) };
+            }
+
+            throw new InvalidOperationException($"The configuration check has no shape for {where} ({type.Name}).");
+        }
     }
 }
