@@ -1,4 +1,3 @@
-using System.Globalization;
 using Bulkhead;
 using Bulkhead.AspNetCore;
 using Bulkhead.AspNetCore.Classification.Internal;
@@ -10,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Bulkhead.Options.Internal;
 using Bulkhead.Telemetry.Internal;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -78,40 +78,26 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         return factory.Create(Microsoft.Extensions.Options.Options.DefaultName);
     }
 
-    /// <summary>Reads the HTTP settings of the section (already checked, when it was given to AddWorkloadIsolation).</summary>
+    /// <summary>
+    /// Reads the HTTP settings of the section, checked first off <see cref="WorkloadIsolationHttpOptions"/>'s own shape:
+    /// an unknown (misspelt) setting, a value that does not parse, a time span written as a bare number.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">The section holds a setting that is not one, or a value that does not parse.</exception>
     private static void BindHttp(IConfigurationSection? section, WorkloadIsolationHttpOptions options)
     {
-        if (section is null)
+        if (section is null || !section.Exists())
         {
             return;
         }
 
-        options.PartitionHeader = section["PartitionHeader"] is { Length: > 0 } header ? header : options.PartitionHeader;
-        options.PartitionClaim = section["PartitionClaim"] is { Length: > 0 } claim ? claim : options.PartitionClaim;
-        if (section["DefaultRetryAfter"] is { Length: > 0 } retryAfter)
+        List<string> failures = WorkloadIsolationConfigurationCheck.Check(section, HttpShape, "WorkloadIsolation: Http");
+        if (failures.Count > 0)
         {
-            options.DefaultRetryAfter = TimeSpan.Parse(retryAfter, CultureInfo.InvariantCulture);
+            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(WorkloadIsolationHttpOptions), failures);
         }
 
-        if (section["IncludeRejectionDetails"] is { Length: > 0 } details)
-        {
-            options.IncludeRejectionDetails = bool.Parse(details);
-        }
-
-        options.WorkloadClassResponseHeader = section["WorkloadClassResponseHeader"] is { Length: > 0 } classHeader ? classHeader : options.WorkloadClassResponseHeader;
-        if (section["IncludePartitionInActivity"] is { Length: > 0 } partitionInActivity)
-        {
-            options.IncludePartitionInActivity = bool.Parse(partitionInActivity);
-        }
-
-        if (section["RateLimitHeaders"] is { Length: > 0 } rateLimitHeaders)
-        {
-            options.RateLimitHeaders = bool.Parse(rateLimitHeaders);
-        }
-
-        if (section["ExemptWellKnownEndpoints"] is { Length: > 0 } exemptWellKnown)
-        {
-            options.ExemptWellKnownEndpoints = bool.Parse(exemptWellKnown);
-        }
+        section.Bind(options);
     }
+
+    private static readonly WorkloadIsolationConfigurationCheck.Setting HttpShape = WorkloadIsolationConfigurationCheck.Setting.Of<WorkloadIsolationHttpOptions>();
 }

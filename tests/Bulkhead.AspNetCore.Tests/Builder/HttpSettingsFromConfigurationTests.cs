@@ -63,6 +63,33 @@ public sealed class HttpSettingsFromConfigurationTests
         Assert.Contains("PartitionHeader 'X-Tenant'", failure.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A time span written as a bare number would bind as days: refused, as in the rest of the section.</summary>
+    [Fact]
+    public async Task HttpRetryAfterAsABareNumber_FailsWhenThePipelineIsBuilt()
+    {
+        var bareNumber = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(Section.Replace("00:00:03", "3", StringComparison.Ordinal), code: null));
+        Assert.Contains("WorkloadIsolation: Http: DefaultRetryAfter ('3') is not a time span", bareNumber.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The Http settings are checked off their own option type when the pipeline is built, as the section's are at
+    /// start-up: a misspelt setting, a bare number for a time span (five days), a value that does not parse.
+    /// </summary>
+    [Theory]
+    [InlineData("\"PartitionHeadr\": \"X-Tenant\"", "WorkloadIsolation: Http: 'PartitionHeadr' is not a setting; did you mean 'PartitionHeader'?")]
+    [InlineData("\"WorkloadClassResponseHeader\": { \"Name\": \"X-Class\" }", "WorkloadIsolation: Http: WorkloadClassResponseHeader must be a value, not an object or a list.")]
+    [InlineData("\"RateLimitHeaders\": \"yes\"", "WorkloadIsolation: Http: RateLimitHeaders ('yes') is not true or false.")]
+    [InlineData("\"PartitionKey\": \"tenant\"", "WorkloadIsolation: Http: 'PartitionKey' is not a setting")]
+    public async Task BadHttpSetting_FailsWhenThePipelineIsBuilt_NamingIt(string setting, string expected)
+    {
+
+        string section = Section.Replace("\"IncludeRejectionDetails\": true", $"\"IncludeRejectionDetails\": true, {setting}", StringComparison.Ordinal);
+
+        var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(section, code: null));
+
+        Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("Content-Length", "is a header that HTTP, the server or Bulkhead itself writes")]
     [InlineData("retry-after", "is a header that HTTP, the server or Bulkhead itself writes")]

@@ -46,8 +46,6 @@ public sealed class BadConfigurationTests
         { "setting from elsewhere", Reporting("\"Timeout\": \"00:00:05\""), ["Workload class 'reporting': 'Timeout' is not a setting"] },
 
         // Bulkhead.AspNetCore's settings in the same section.
-        { "bare-number retry-after", """{ "Http": { "DefaultRetryAfter": "3" } }""", ["WorkloadIsolation: Http: DefaultRetryAfter ('3') is not a time span"] },
-        { "misspelt HTTP setting", """{ "Http": { "PartitionHeadr": "X-Tenant" } }""", ["WorkloadIsolation: Http: 'PartitionHeadr' is not a setting; did you mean 'PartitionHeader'?"] },
 
         // Shapes.
         { "classes as a list", """{ "DefaultClass": "a", "Classes": [ { "MaxConcurrency": 2 } ] }""", ["WorkloadIsolation: Classes is a list; it must be an object keyed by class name"] },

@@ -44,26 +44,13 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         Moved = new(StringComparer.OrdinalIgnoreCase) { ["ExecutionTimeout"] = "Execution:Timeout" },
     };
 
-    private static readonly Setting Text = new(SettingKind.Text);
-    private static readonly Setting Bool = new(SettingKind.Bool);
-    private static readonly Setting Duration = new(SettingKind.Duration);
-
     /// <summary>
-    /// Bulkhead.AspNetCore's settings, which it reads from the same section (<c>WorkloadIsolation:Http</c>): the one shape
-    /// written by hand, since its type lives in that package.
+    /// Bulkhead.AspNetCore's settings (<c>WorkloadIsolation:Http</c>): an object whose settings that package checks, off
+    /// its own option type, when it reads them (the pipeline is built); here only its shape as an object is.
     /// </summary>
-    private static readonly Setting Http = Setting.Object(
-        required: [],
-        ("PartitionHeader", Text),
-        ("PartitionClaim", Text),
-        ("DefaultRetryAfter", Duration),
-        ("IncludeRejectionDetails", Bool),
-        ("WorkloadClassResponseHeader", Text),
-        ("IncludePartitionInActivity", Bool),
-        ("RateLimitHeaders", Bool),
-        ("ExemptWellKnownEndpoints", Bool));
+    private static readonly Setting Http = new(SettingKind.Object);
 
-    /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it, and Bulkhead.AspNetCore's <c>Http</c>.</summary>
+    /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it, and the place of Bulkhead.AspNetCore's <c>Http</c>.</summary>
     internal static readonly Setting Root = Setting.Of<WorkloadIsolationOptions>(Class, Setting.Of<WorkloadClassRule>(), Adaptive).With("Http", Http);
 
     public void Configure(WorkloadIsolationOptions options) => Configure(Microsoft.Extensions.Options.Options.DefaultName, options);
@@ -80,6 +67,17 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         {
             throw new OptionsValidationException(name, typeof(WorkloadIsolationOptions), failures);
         }
+    }
+
+    /// <summary>Checks a section of another package's settings against its shape (<see cref="Setting.Of{T}"/>) and returns every problem found.</summary>
+    /// <param name="section">The section, as written.</param>
+    /// <param name="shape">Its shape.</param>
+    /// <param name="where">How problems name it, for example <c>WorkloadIsolation: Http</c>.</param>
+    public static List<string> Check(IConfiguration section, Setting shape, string where)
+    {
+        List<string> failures = [];
+        CheckObject(section, shape, where, failures);
+        return failures;
     }
 
     /// <summary>Checks a section against <see cref="Root"/> and returns every problem found.</summary>
@@ -147,7 +145,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
                 {
                     failures.Add($"{where}: {child.Key} ('{value}') must be an object of settings, not a value.");
                 }
-                else
+                else if (setting.Members is not null)
                 {
                     CheckObject(child, setting, $"{where}: {child.Key}", failures);
                 }
@@ -378,6 +376,12 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
             var members = new Dictionary<string, Setting>(StringComparer.OrdinalIgnoreCase);
             foreach (System.Reflection.PropertyInfo property in typeof(T).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
             {
+                if (typeof(Delegate).IsAssignableFrom(property.PropertyType))
+                {
+                    // Code only (a callback): configuration cannot hold it.
+                    continue;
+                }
+
                 members[property.Name] = For(property.PropertyType, shapes, $"{typeof(T).Name}.{property.Name}");
             }
 
