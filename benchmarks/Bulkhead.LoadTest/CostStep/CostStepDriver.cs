@@ -83,8 +83,8 @@ internal static class CostStepDriver
         JsonElement reporting = classes.Single(c => c.GetProperty("name").GetString() == "reporting");
         int limit = reporting.GetProperty("maxConcurrency").GetInt32();
         int threads = reporting.GetProperty("dedicatedThreads").GetInt32();
-        JsonElement seat = classes.Single(c => c.GetProperty("name").GetString() == "interactive").GetProperty("observedSeatTimeP99");
-        return (limit, Milliseconds(seat), threads, Milliseconds(snapshot.RootElement.GetProperty("observedThreadPoolDelayP99")));
+        JsonElement seat = classes.Single(c => c.GetProperty("name").GetString() == "interactive").GetProperty("measuredSeatTimeP99");
+        return (limit, Milliseconds(seat), threads, Milliseconds(snapshot.RootElement.GetProperty("measuredThreadPoolDelayP99")));
 
         static double? Milliseconds(JsonElement value) =>
             value.ValueKind == JsonValueKind.String ? TimeSpan.Parse(value.GetString()!, CultureInfo.InvariantCulture).TotalMilliseconds : null;

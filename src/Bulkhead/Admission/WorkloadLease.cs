@@ -60,7 +60,7 @@ public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
     /// <summary>Gets a value indicating whether the seat was granted while more of its partition's work waited behind it.</summary>
     internal bool IsBacklogged => _ticket?.IsBacklogged((int)_data) ?? false;
 
-    /// <summary>Has an acquired lease teach its class's learned cost for <paramref name="costKey"/> how long it held its seats.</summary>
+    /// <summary>Has an acquired lease teach its class's learned weight for <paramref name="costKey"/> how long it held its seats.</summary>
     internal void TeachOnRelease(string costKey) => _ticket?.TeachOnRelease((int)_data, costKey);
 
     /// <summary>Determines whether two leases are the same lease.</summary>

@@ -88,7 +88,7 @@ public sealed class WorkloadClassOptions
     public WorkloadObjectiveOptions? Objective { get; set; }
 
     /// <summary>
-    /// Gets or sets learned cost: the weight of work that gives a cost key (an endpoint, a job type) and no weight of its
+    /// Gets or sets learned weight: the weight of work that gives a cost key (an endpoint, a job type) and no weight of its
     /// own is learned from how long such work holds its seats.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: weights are only what callers give.</value>

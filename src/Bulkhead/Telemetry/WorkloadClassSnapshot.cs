@@ -39,13 +39,13 @@ public sealed class WorkloadClassSnapshot
     /// Gets the 99th percentile of queue wait the adaptive controller measured in the last window that had enough work
     /// to measure, for a class with a queue-wait objective; <see langword="null"/> otherwise.
     /// </summary>
-    public TimeSpan? ObservedQueueWaitP99 { get; init; }
+    public TimeSpan? MeasuredQueueWaitP99 { get; init; }
 
     /// <summary>
     /// Gets the 99th percentile of seat-holding time the adaptive controller measured in the last window that had enough
     /// work to measure, for a class with a seat-time objective; <see langword="null"/> otherwise.
     /// </summary>
-    public TimeSpan? ObservedSeatTimeP99 { get; init; }
+    public TimeSpan? MeasuredSeatTimeP99 { get; init; }
 
     /// <summary>
     /// Gets whether the class's decisions are carried out, or only computed and counted (<see cref="WorkloadIsolationMode.Observe"/>:

@@ -51,7 +51,7 @@ public sealed class WorkloadSnapshot
     /// Gets the 99th percentile of ThreadPool queueing delay the adaptive controller measured in the last window that had
     /// enough probes, while the process has a ThreadPool delay objective; <see langword="null"/> otherwise.
     /// </summary>
-    public TimeSpan? ObservedThreadPoolDelayP99 { get; init; }
+    public TimeSpan? MeasuredThreadPoolDelayP99 { get; init; }
 
     /// <summary>
     /// Gets the state of a class by name, compared without regard to case.

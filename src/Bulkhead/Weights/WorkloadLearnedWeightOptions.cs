@@ -1,7 +1,7 @@
 namespace Bulkhead;
 
 /// <summary>
-/// Learned cost for a class (off unless set): Bulkhead keeps, per kind of work (an endpoint, a job type), a smoothed
+/// Learned weight for a class (off unless set): Bulkhead keeps, per kind of work (an endpoint, a job type), a smoothed
 /// estimate of how long its units hold their seats, and gives each unit the weight that estimate stands for, so that
 /// work that runs four times as long takes four seats without anyone setting it.
 /// </summary>

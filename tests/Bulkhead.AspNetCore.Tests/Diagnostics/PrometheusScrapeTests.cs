@@ -60,7 +60,7 @@ public sealed partial class PrometheusScrapeTests
             () =>
             {
                 client.GetAsync(new Uri("/hello", UriKind.Relative)).GetAwaiter().GetResult().Dispose();
-                return app.Snapshot["interactive"].ObservedSeatTimeP99 is not null;
+                return app.Snapshot["interactive"].MeasuredSeatTimeP99 is not null;
             },
             "adaptive protection measured the interactive class");
 

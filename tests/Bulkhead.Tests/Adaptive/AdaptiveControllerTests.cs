@@ -128,7 +128,7 @@ public sealed class AdaptiveControllerTests
         Assert.Single(starved);                                                 // one probe at a time, still waiting
         WorkloadSnapshot during = scheduler.GetSnapshot();
         Assert.True(during["reporting"].MaxConcurrency < 12, $"reporting may still run {during["reporting"].MaxConcurrency}");
-        Assert.True(during.ObservedThreadPoolDelayP99 >= TimeSpan.FromSeconds(2), $"observed {during.ObservedThreadPoolDelayP99}");
+        Assert.True(during.MeasuredThreadPoolDelayP99 >= TimeSpan.FromSeconds(2), $"observed {during.MeasuredThreadPoolDelayP99}");
 
         // The pool runs again: the probe's delay is one measure, and probes resume.
         starved[0].ProbeRan();

@@ -76,17 +76,17 @@ public sealed class AdaptiveProtectionTests
     {
         using var simulation = new Simulation(WorkloadAdaptiveAlgorithm.Aimd, threadPoolObjective: TimeSpan.FromMilliseconds(2));
         Assert.Equal(TimeSpan.FromMilliseconds(2), simulation.Snapshot.ThreadPoolDelayObjective);
-        Assert.Null(simulation.Snapshot.ObservedThreadPoolDelayP99);                     // no window has closed yet
+        Assert.Null(simulation.Snapshot.MeasuredThreadPoolDelayP99);                     // no window has closed yet
 
         simulation.PoolDelay = _ => TimeSpan.FromMilliseconds(1.5);
         simulation.RunWindows(2);
-        TimeSpan observed = simulation.Snapshot.ObservedThreadPoolDelayP99 ?? throw new Xunit.Sdk.XunitException("nothing observed");
+        TimeSpan observed = simulation.Snapshot.MeasuredThreadPoolDelayP99 ?? throw new Xunit.Sdk.XunitException("nothing observed");
         Assert.InRange(observed.TotalMilliseconds, 1.45, 1.55);                            // buckets sixteen per doubling
 
         // Reloaded with a class objective instead: the process has no ThreadPool objective, and shows no measure of it.
         simulation.Scheduler.Apply(Simulation.Options(WorkloadAdaptiveAlgorithm.Aimd, enabled: true, reportingReserved: 0));
         Assert.Null(simulation.Snapshot.ThreadPoolDelayObjective);
-        Assert.Null(simulation.Snapshot.ObservedThreadPoolDelayP99);
+        Assert.Null(simulation.Snapshot.MeasuredThreadPoolDelayP99);
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class AdaptiveProtectionTests
         Assert.Equal(3, simulation.ReportsInFlight);                           // the reserved seats still run reports
         WorkloadClassSnapshot reporting = simulation.Snapshot["reporting"];
         Assert.Equal((3, 12), (reporting.MaxConcurrency, reporting.ConfiguredMaxConcurrency));
-        Assert.NotNull(simulation.Snapshot["interactive"].ObservedSeatTimeP99);
+        Assert.NotNull(simulation.Snapshot["interactive"].MeasuredSeatTimeP99);
     }
 
     [Fact]
@@ -167,7 +167,7 @@ public sealed class AdaptiveProtectionTests
         Assert.True(snapshot.MaxConcurrency < 8, $"batch may still run {snapshot.MaxConcurrency}");
         Assert.Equal(8, snapshot.ConfiguredMaxConcurrency);
         Assert.Equal(8, snapshot.InFlight);                                    // work in flight finishes; none starts over the limit
-        Assert.True(scheduler.GetSnapshot()["interactive"].ObservedQueueWaitP99 >= TimeSpan.FromMilliseconds(5));
+        Assert.True(scheduler.GetSnapshot()["interactive"].MeasuredQueueWaitP99 >= TimeSpan.FromMilliseconds(5));
         batch.ForEach(lease => lease.Dispose());
     }
 

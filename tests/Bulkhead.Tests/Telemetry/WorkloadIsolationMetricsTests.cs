@@ -63,7 +63,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         string docs = Repository.ReadAllText("docs", "metrics.md");
         Assert.Equal(
             ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.fleet.state", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
-             "bulkhead.objective.observed", "bulkhead.objective.target",
+             "bulkhead.objective.measured", "bulkhead.objective.target",
              "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
              "bulkhead.work.queue.duration", "bulkhead.work.queue.oldest_wait", "bulkhead.work.queued", "bulkhead.work.seat.duration"],
             published.Select(i => i.Name).Order(StringComparer.Ordinal));
@@ -225,7 +225,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         var scheduler = (Bulkhead.Admission.Internal.WorkloadScheduler)services.GetRequiredService<IWorkloadScheduler>();
         IMeterFactory meters = services.GetRequiredService<IMeterFactory>();
         using var target = new MetricCollector<double>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.objective.target");
-        using var observed = new MetricCollector<double>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.objective.observed");
+        using var observed = new MetricCollector<double>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.objective.measured");
 
         for (int i = 0; i < 60; i++)
         {

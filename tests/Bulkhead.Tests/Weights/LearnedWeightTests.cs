@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.Tests.Weights;
 
-/// <summary>Learned cost: per kind of work, the smoothed seat-holding time sets the weight, within the configured range.</summary>
+/// <summary>Learned weight: per kind of work, the smoothed seat-holding time sets the weight, within the configured range.</summary>
 public sealed class LearnedWeightTests
 {
     private readonly FakeTimeProvider _time = new();

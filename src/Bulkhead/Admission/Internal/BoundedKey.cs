@@ -5,7 +5,7 @@ namespace Bulkhead.Admission.Internal;
 /// <summary>
 /// What Bulkhead keeps of a partition key or a cost key: the key itself up to <see cref="MaxLength"/> characters; a
 /// longer one as its first <see cref="PrefixLength"/> characters, its length and a hash of the whole. Every store of
-/// keys (partition queues, rate buckets, learned costs) keeps keys in this form, so what they hold is bounded in bytes
+/// keys (partition queues, rate buckets, learned weights) keeps keys in this form, so what they hold is bounded in bytes
 /// as well as in number: ten thousand distinct 8 KiB keys cost what ten thousand short ones do.
 /// </summary>
 /// <remarks>

@@ -67,7 +67,7 @@ internal sealed class ClassLimits
     /// </summary>
     public int Widest { get; }
 
-    /// <summary>Gets the class's learned-cost settings, or <see langword="null"/> when it does not learn weights.</summary>
+    /// <summary>Gets the class's learned-weight settings, or <see langword="null"/> when it does not learn weights.</summary>
     public WorkloadLearnedWeightOptions? LearnedWeight { get; }
 
     /// <summary>Gets the seats a unit of work of <paramref name="weight"/> takes under these limits.</summary>

@@ -22,7 +22,7 @@ internal sealed class LeaseTicket
     private const int ForObjective = 2;
     private const int ForLearnedCost = 4;
 
-    // The kind of work whose learned cost this lease's seat-holding time teaches, or null.
+    // The kind of work whose learned weight this lease's seat-holding time teaches, or null.
     private string? _costKey;
 
     private long _heldSince;

@@ -181,7 +181,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         SharedPool = Engine.SharedPool,
         SharedInUse = Engine.SharedInUse,
         ThreadPoolDelayObjective = CurrentValue.Adaptive is { Enabled: true, ThreadPoolDelayP99: { } objective } ? objective : null,
-        ObservedThreadPoolDelayP99 = Adaptive.ThreadPoolDelayP99,
+        MeasuredThreadPoolDelayP99 = Adaptive.ThreadPoolDelayP99,
     };
 
     public void Dispose()

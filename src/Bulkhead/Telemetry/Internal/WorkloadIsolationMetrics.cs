@@ -63,7 +63,7 @@ internal sealed class WorkloadIsolationMetrics
         meter.CreateObservableCounter("bulkhead.work.fallbacks", ObserveFallbacks, "{work}", "Units of work that ran in the default class: they named a class that is not configured, or one removed since.");
         meter.CreateObservableGauge("bulkhead.limit", ObserveLimits, "{work}", "Limits in force: each class's effective and configured max, reserved and queue limits, and the shared pool.");
         meter.CreateObservableGauge("bulkhead.objective.target", ObserveObjectiveTargets, "s", "The objectives of classes that state one, while adaptive protection runs.");
-        meter.CreateObservableGauge("bulkhead.objective.observed", ObserveObjectives, "s", "The 99th percentile adaptive protection measured for each objective in the last window it closed.");
+        meter.CreateObservableGauge("bulkhead.objective.measured", ObserveObjectives, "s", "The 99th percentile adaptive protection measured for each objective in the last window it closed.");
         meter.CreateObservableUpDownCounter("bulkhead.dedicated_threads", () => PerClass(c => c.DedicatedThreads), "{thread}", "Dedicated threads of each class, those added to recover from starvation included.");
         meter.CreateObservableCounter("bulkhead.dedicated_threads.starvations", () => PerClass(c => c.ThreadStarvations), "{event}", "Times every dedicated thread of a class was found blocked while work waited for one.");
         meter.CreateObservableCounter("bulkhead.job.items", ObserveJobOutcomes, "{item}", "Job items that ended, by outcome: completed, failed, dropped (never ran: the host stopped), canceled (shutdown timeout).");
@@ -188,7 +188,7 @@ internal sealed class WorkloadIsolationMetrics
 
     private List<Measurement<double>> ObserveObjectiveTargets() => ObserveObjectives(static s => s.ThreadPoolDelayObjective, static c => (c.QueueWaitObjective, c.SeatTimeObjective));
 
-    private List<Measurement<double>> ObserveObjectives() => ObserveObjectives(static s => s.ObservedThreadPoolDelayP99, static c => (c.ObservedQueueWaitP99, c.ObservedSeatTimeP99));
+    private List<Measurement<double>> ObserveObjectives() => ObserveObjectives(static s => s.MeasuredThreadPoolDelayP99, static c => (c.MeasuredQueueWaitP99, c.MeasuredSeatTimeP99));
 
     /// <summary>
     /// One measurement per objective: the process's ThreadPool delay (no class tag), then each class's queue wait and

@@ -4,7 +4,7 @@ using Bulkhead.Admission.Internal;
 namespace Bulkhead.Weights.Internal;
 
 /// <summary>
-/// One class's learned cost: per cost key, a smoothed seat-holding time and the weight it stands for. Bounded: past
+/// One class's learned weight: per cost key, a smoothed seat-holding time and the weight it stands for. Bounded: past
 /// <see cref="MaxKeys"/> kinds of work, new keys are not learned (they take <see cref="WorkloadLearnedWeightOptions.MinWeight"/>),
 /// and keys are kept in their bounded form (<see cref="BoundedKey"/>).
 /// </summary>
