@@ -26,7 +26,7 @@ public sealed class FleetLimitsTests
         await FleetReplica.WithReplicasAsync(
             Replicas,
             redis.Configuration,
-            o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = Rate, Burst = Burst, PerPartition = true, Scope = WorkloadLimitScope.Fleet }),
+            o => o.AddClass("api", c => c.Fleet = new() { RateLimit = new() { PermitsPerSecond = Rate, Burst = Burst, PerPartition = true } }),
             f => f.MaxBatchSize = MaxBatch,
             async replicas =>
             {
@@ -371,7 +371,7 @@ public sealed class FleetLimitsTests
         await using RedisServer redis = await RedisServer.StartAsync();
         await using var replica = new FleetReplica(
             redis.Configuration,
-            o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 10, Burst = 10, Scope = WorkloadLimitScope.Fleet }),
+            o => o.AddClass("api", c => c.Fleet = new() { RateLimit = new() { PermitsPerSecond = 10, Burst = 10 } }),
             f => f.BatchInterval = TimeSpan.FromMilliseconds(100));
         WorkloadClass api = replica.Scheduler.GetClass("api");
         using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
@@ -417,7 +417,7 @@ public sealed class FleetLimitsTests
         await FleetReplica.WithReplicasAsync(
             Replicas,
             redis.Configuration,
-            o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 60, Burst = 20, Scope = WorkloadLimitScope.Fleet }),
+            o => o.AddClass("api", c => c.Fleet = new() { RateLimit = new() { PermitsPerSecond = 60, Burst = 20 } }),
             f => f.ExpectedReplicas = Replicas,
             async replicas =>
             {
@@ -558,7 +558,7 @@ public sealed class FleetLimitsTests
             services.AddWorkloadIsolation(o =>
             {
                 o.DefaultClass = "api";
-                o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 0.001, Burst = 5, Scope = WorkloadLimitScope.Fleet });
+                o.AddClass("api", c => c.Fleet = new() { RateLimit = new() { PermitsPerSecond = 0.001, Burst = 5 } });
             }).AddRedisFleetLimits(f => f.MaxBatchSize = 1);
             return services.BuildServiceProvider();
         })];

@@ -58,7 +58,7 @@ public static class FleetRunner
 
     private static async Task<FleetResult> RunModeAsync(FleetMode mode, int repetition, RedisServer redis, IServer stats, LoadTestOptions options, CancellationToken cancellationToken)
     {
-        WorkloadLimitScope scope = mode == FleetMode.Local ? WorkloadLimitScope.Process : WorkloadLimitScope.Fleet;
+        bool fleetWide = mode != FleetMode.Local;
         string prefix = $"bench-{Guid.NewGuid():N}";
         ServiceProvider[] replicas = [.. Enumerable.Range(0, Replicas).Select(_ =>
         {
@@ -69,10 +69,11 @@ public static class FleetRunner
                 o.DefaultClass = "api";
                 o.AddClass("api", c =>
                 {
-                    c.RateLimit = mode == FleetMode.FleetAtTheLimit
-                        ? new() { PermitsPerSecond = SaturatedRate, PerPartition = false, Scope = scope }
-                        : new() { PermitsPerSecond = 20_000, Burst = 2_000, PerPartition = true, Scope = scope };
-                    c.Fleet = scope == WorkloadLimitScope.Fleet && mode != FleetMode.FleetAtTheLimit ? new() { MaxConcurrency = 64 } : null;
+                    WorkloadRateLimitOptions rate = mode == FleetMode.FleetAtTheLimit
+                        ? new() { PermitsPerSecond = SaturatedRate, PerPartition = false }
+                        : new() { PermitsPerSecond = 20_000, Burst = 2_000, PerPartition = true };
+                    c.RateLimit = fleetWide ? null : rate;
+                    c.Fleet = fleetWide ? new() { RateLimit = rate, MaxConcurrency = mode != FleetMode.FleetAtTheLimit ? 64 : null } : null;
                 });
             });
             builder.AddRedisFleetLimits(f =>

@@ -15,7 +15,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RedisFleetBuilderExtensions
 {
     /// <summary>
-    /// Makes the classes' fleet-wide limits (<c>RateLimit</c> with <c>Scope: Fleet</c>, <c>Fleet</c> caps) hold across
+    /// Makes the classes' fleet-wide limits (<c>Fleet</c>: caps and a rate) hold across
     /// every replica sharing one Redis. Each replica takes permits and seats in batches and serves work from them, so
     /// most admissions make no round trip; when Redis is slow or down, it enforces its local share of each limit (or
     /// fails closed) and comes back by itself. See docs/fleet.md.

@@ -28,7 +28,7 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     {
         _store = store;
         _keyBase = $"{store.KeyPrefix}:{workloadClass.ToLowerInvariant()}";
-        _rate = options.RateLimit is { Scope: WorkloadLimitScope.Fleet } rate ? rate : null;
+        _rate = options.Fleet?.RateLimit;
         _burst = _rate is null ? 0 : _rate.Burst ?? Math.Max(1, (int)Math.Ceiling(_rate.PermitsPerSecond));
         _classCap = options.Fleet?.MaxConcurrency;
         _partitionCap = options.Fleet?.MaxConcurrencyPerPartition;
@@ -42,7 +42,7 @@ internal sealed class FleetLimiter : PartitionedRateLimiter<string>, IWorkloadFl
     /// <summary>Whether another class configuration asks for exactly the fleet-wide limits this limiter enforces.</summary>
     public bool SameAs(WorkloadClassOptions options)
     {
-        WorkloadRateLimitOptions? rate = options.RateLimit is { Scope: WorkloadLimitScope.Fleet } r ? r : null;
+        WorkloadRateLimitOptions? rate = options.Fleet?.RateLimit;
         return options.Fleet?.MaxConcurrency == _classCap && options.Fleet?.MaxConcurrencyPerPartition == _partitionCap
             && (rate is null) == (_rate is null)
             && (rate is null || (rate.PermitsPerSecond.Equals(_rate!.PermitsPerSecond) && rate.Burst == _rate.Burst && rate.PerPartition == _rate.PerPartition));

@@ -3,8 +3,8 @@ using System.Threading.RateLimiting;
 namespace Bulkhead;
 
 /// <summary>
-/// Creates the admission checks that make a class's limits hold across the fleet: its <c>RateLimit</c> with
-/// <see cref="WorkloadLimitScope.Fleet"/> and its <see cref="WorkloadClassOptions.Fleet"/> caps. Registered by a store
+/// Creates the admission checks that make a class's <see cref="WorkloadClassOptions.Fleet"/> limits (caps and a rate)
+/// hold across the fleet. Registered by a store
 /// package (Bulkhead.Redis's <c>AddRedisFleetLimits</c>); the scheduler asks it when it is created and at every
 /// configuration reload, for each class with a fleet-wide limit.
 /// </summary>

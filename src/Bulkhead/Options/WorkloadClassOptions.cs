@@ -116,5 +116,5 @@ public sealed class WorkloadClassOptions
     public WorkloadKind Kind { get; set; }
 
     /// <summary>Gets a value indicating whether any limit of the class holds across the fleet.</summary>
-    internal bool HasFleetLimits => RateLimit is { Scope: WorkloadLimitScope.Fleet } || Fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null };
+    internal bool HasFleetLimits => Fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null } or { RateLimit: not null };
 }

@@ -27,11 +27,4 @@ public sealed class WorkloadRateLimitOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool PerPartition { get; set; }
-
-    /// <summary>
-    /// Gets or sets where the rate holds: in this process, or across every replica of the service (which needs a fleet
-    /// store, such as the Bulkhead.Redis package, registered).
-    /// </summary>
-    /// <value>The default value is <see cref="WorkloadLimitScope.Process"/>.</value>
-    public WorkloadLimitScope Scope { get; set; }
 }

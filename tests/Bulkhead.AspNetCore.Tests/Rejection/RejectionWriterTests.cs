@@ -78,8 +78,7 @@ public sealed class RejectionWriterTests
         var configuration = new WorkloadIsolationOptions()
             .AddClass("reporting", c =>
             {
-                c.RateLimit = new() { PermitsPerSecond = 50, PerPartition = true, Scope = WorkloadLimitScope.Fleet };
-                c.Fleet = new() { MaxConcurrency = 8 };
+                c.Fleet = new() { MaxConcurrency = 8, RateLimit = new() { PermitsPerSecond = 50, PerPartition = true } };
             })
             .AddClass("caps", c => c.Fleet = new() { MaxConcurrencyPerPartition = 2 });
 

@@ -31,7 +31,7 @@ public sealed class FleetLimiterSeamTests
 
         // Back to a process-scoped rate: the built-in bucket, and the snapshot says no fleet.
         WorkloadIsolationOptions local = Options(rate: 20);
-        local.Classes["reports"].RateLimit!.Scope = WorkloadLimitScope.Process;
+        local.Classes["reports"].RateLimit = local.Classes["reports"].Fleet!.RateLimit;
         local.Classes["reports"].Fleet = null;
         scheduler.Apply(local);
         Assert.IsNotType<RecordingLimiter>(Limiter(scheduler, "reports"));
@@ -139,8 +139,7 @@ public sealed class FleetLimiterSeamTests
         .AddClass("reports", c =>
         {
             c.Priority = 1;
-            c.RateLimit = new() { PermitsPerSecond = rate, Scope = WorkloadLimitScope.Fleet };
-            c.Fleet = new() { MaxConcurrency = 4 };
+            c.Fleet = new() { MaxConcurrency = 4, RateLimit = new() { PermitsPerSecond = rate } };
         });
 
     private sealed class RecordingFactory : IWorkloadFleetLimiterFactory
@@ -149,12 +148,12 @@ public sealed class FleetLimiterSeamTests
 
         public PartitionedRateLimiter<string> GetLimiter(string workloadClass, WorkloadClassOptions options, PartitionedRateLimiter<string>? current)
         {
-            if (current is RecordingLimiter same && same.Rate.Equals(options.RateLimit!.PermitsPerSecond))
+            if (current is RecordingLimiter same && same.Rate.Equals(options.Fleet!.RateLimit!.PermitsPerSecond))
             {
                 return same;
             }
 
-            var limiter = new RecordingLimiter(options.RateLimit!.PermitsPerSecond);
+            var limiter = new RecordingLimiter(options.Fleet!.RateLimit!.PermitsPerSecond);
             Created.Add(limiter);
             return limiter;
         }

@@ -101,15 +101,16 @@ public sealed class BadConfigurationTests
         { "misspelt adaptive setting", """{ "Adaptive": { "Enable": true } }""", ["WorkloadIsolation: Adaptive: 'Enable' is not a setting; did you mean 'Enabled'?"] },
 
         // Fleet-wide limits (here no fleet store is registered).
-        { "fleet rate without a store", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Scope\": \"Fleet\" }"), ["Workload class 'reporting': has a fleet-wide limit (RateLimit Scope Fleet, or Fleet caps) but no fleet store is registered"] },
-        { "fleet cap without a store", Reporting("\"Fleet\": { \"MaxConcurrency\": 8 }"), ["Workload class 'reporting': has a fleet-wide limit", "AddRedisFleetLimits"] },
-        { "unknown scope", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Scope\": \"Cluster\" }"), ["Workload class 'reporting': RateLimit: Scope ('Cluster') is not one of Process, Fleet."] },
+        { "fleet rate without a store", Reporting("\"Fleet\": { \"RateLimit\": { \"PermitsPerSecond\": 5 } }"), ["Workload class 'reporting': has fleet-wide limits (Fleet) but no fleet store is registered"] },
+        { "fleet cap without a store", Reporting("\"Fleet\": { \"MaxConcurrency\": 8 }"), ["Workload class 'reporting': has fleet-wide limits", "AddRedisFleetLimits"] },
+        { "fleet rate said as a scope", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5, \"Scope\": \"Fleet\" }"), ["Workload class 'reporting': RateLimit: 'Scope' is not a setting here; it is 'Fleet:RateLimit (a rate that holds across the fleet)'."] },
+        { "fleet rate without a rate", Reporting("\"Fleet\": { \"RateLimit\": { \"Burst\": 5 } }"), ["Workload class 'reporting': Fleet: RateLimit: PermitsPerSecond is required."] },
         { "fleet cap of zero", Reporting("\"Fleet\": { \"MaxConcurrency\": 0 }"), ["Workload class 'reporting': Fleet: MaxConcurrency (0) is out of range."] },
         { "fleet section with no cap", Reporting("\"Fleet\": { }"), ["Workload class 'reporting': Fleet sets no"] },
         { "backlogged work at the class's own priority", Reporting("\"Execution\": { \"CpuPriority\": \"Lowest\", \"BackloggedPartitionCpuPriority\": \"BelowNormal\" }"), ["Workload class 'reporting': Execution: BackloggedPartitionCpuPriority (BelowNormal) must be lower than CpuPriority (Lowest): BelowNormal, Lowest or Idle."] },
         { "unknown backlogged priority", Reporting("\"Execution\": { \"BackloggedPartitionCpuPriority\": \"Never\" }"), ["Workload class 'reporting': Execution: BackloggedPartitionCpuPriority ('Never') is not one of Normal, BelowNormal, Lowest, Idle."] },
         { "too many backlog threads", Reporting("\"Execution\": { \"BackloggedPartitionCpuPriority\": \"Idle\", \"BackloggedPartitionThreads\": 5000 }"), ["Workload class 'reporting': Execution: BackloggedPartitionThreads"] },
-        { "fleet caps beside a local rate", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5 }, \"Fleet\": { \"MaxConcurrencyPerPartition\": 2 }"), ["Workload class 'reporting': Fleet caps and a RateLimit of Scope Process cannot be combined; give the RateLimit Scope Fleet."] },
+        { "fleet caps beside a local rate", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5 }, \"Fleet\": { \"MaxConcurrencyPerPartition\": 2 }"), ["Workload class 'reporting': a RateLimit in each process and Fleet limits cannot be combined; put the rate under Fleet (Fleet:RateLimit), where it holds across the fleet."] },
 
         // Rules.
         { "header value without a header", Rule("\"PathPrefix\": \"/reports\", \"HeaderValue\": \"batch\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: HeaderValue 'batch' is set without Header"] },

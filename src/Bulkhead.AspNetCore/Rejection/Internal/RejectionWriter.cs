@@ -219,7 +219,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
                 ? "no seat was free and it queues nothing (QueueLimit 0)"
                 : string.Create(CultureInfo.InvariantCulture, $"its queue was full (QueueLimit {c.QueueLimit})"),
             WorkloadRejectionReason.QueueTimeout => string.Create(CultureInfo.InvariantCulture, $"no seat freed within its QueueTimeout ({c.QueueTimeout})"),
-            WorkloadRejectionReason.RateLimited when c.RateLimit is { Scope: WorkloadLimitScope.Fleet } || c.Fleet is not null => FleetLimits(c),
+            WorkloadRejectionReason.RateLimited when c.Fleet is not null => FleetLimits(c),
             WorkloadRejectionReason.RateLimited when c.RateLimit is { } rate => string.Create(
                 CultureInfo.InvariantCulture,
                 $"its RateLimit ({rate.PermitsPerSecond} per second, burst {rate.Burst?.ToString(CultureInfo.InvariantCulture) ?? "one second's worth"}{(rate.PerPartition ? ", per partition" : "")})"),
@@ -235,7 +235,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
     private static string FleetLimits(WorkloadClassOptions c)
     {
         List<string> limits = [];
-        if (c.RateLimit is { Scope: WorkloadLimitScope.Fleet } rate)
+        if (c.Fleet?.RateLimit is { } rate)
         {
             limits.Add(string.Create(CultureInfo.InvariantCulture, $"RateLimit {rate.PermitsPerSecond} per second{(rate.PerPartition ? " per partition" : "")}"));
         }

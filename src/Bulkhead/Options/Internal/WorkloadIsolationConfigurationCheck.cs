@@ -22,9 +22,13 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
 
     // Each shape is read off its option type: a setting's name is written once, where it is declared. What the types
     // cannot say is added here: what must be set, and where a setting written in the wrong place lives.
-    private static readonly Setting RateLimit = Setting.Of<WorkloadRateLimitOptions>() with { Required = ["PermitsPerSecond"] };
+    private static readonly Setting RateLimit = Setting.Of<WorkloadRateLimitOptions>() with
+    {
+        Required = ["PermitsPerSecond"],
+        Moved = new(StringComparer.OrdinalIgnoreCase) { ["Scope"] = "Fleet:RateLimit (a rate that holds across the fleet)" },
+    };
 
-    private static readonly Setting Fleet = Setting.Of<WorkloadFleetOptions>() with { AnyOf = ["MaxConcurrency", "MaxConcurrencyPerPartition"] };
+    private static readonly Setting Fleet = Setting.Of<WorkloadFleetOptions>(RateLimit) with { AnyOf = ["MaxConcurrency", "MaxConcurrencyPerPartition", "RateLimit"] };
 
     private static readonly Setting Objective = Setting.Of<WorkloadObjectiveOptions>() with { AnyOf = ["QueueWaitP99", "SeatTimeP99"] };
 

@@ -279,10 +279,6 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.RateLimit is { } rateLimit)
         {
             AddAttributeFailures(rateLimit, $"{prefix}: RateLimit", failures);
-            if (!Enum.IsDefined(rateLimit.Scope))
-            {
-                failures.Add($"{prefix}: RateLimit: Scope ({rateLimit.Scope}) must be Process or Fleet.");
-            }
         }
 
         if (classOptions.HasFleetLimits && _customLimiters.Contains(className))
@@ -292,21 +288,26 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
 
         if (_hasFleetStore == false && classOptions.HasFleetLimits)
         {
-            failures.Add($"{prefix}: has a fleet-wide limit (RateLimit Scope Fleet, or Fleet caps) but no fleet store is registered; add one, for example AddWorkloadIsolation(...).AddRedisFleetLimits(...) from the Bulkhead.Redis package.");
+            failures.Add($"{prefix}: has fleet-wide limits (Fleet) but no fleet store is registered; add one, for example AddWorkloadIsolation(...).AddRedisFleetLimits(...) from the Bulkhead.Redis package.");
         }
 
         if (classOptions.Fleet is { } fleet)
         {
             AddAttributeFailures(fleet, $"{prefix}: Fleet", failures);
-            if (fleet is { MaxConcurrency: null, MaxConcurrencyPerPartition: null })
+            if (fleet.RateLimit is { } fleetRate)
             {
-                failures.Add($"{prefix}: Fleet sets no cap; set MaxConcurrency or MaxConcurrencyPerPartition, or both.");
+                AddAttributeFailures(fleetRate, $"{prefix}: Fleet: RateLimit", failures);
             }
 
-            if (classOptions.RateLimit is { Scope: WorkloadLimitScope.Process } && fleet is { MaxConcurrency: not null } or { MaxConcurrencyPerPartition: not null })
+            if (fleet is { MaxConcurrency: null, MaxConcurrencyPerPartition: null, RateLimit: null })
+            {
+                failures.Add($"{prefix}: Fleet sets no limit; set MaxConcurrency, MaxConcurrencyPerPartition or RateLimit.");
+            }
+
+            if (classOptions.RateLimit is not null && classOptions.HasFleetLimits)
             {
                 // One admission check per class: the fleet limiter, which then enforces the rate too.
-                failures.Add($"{prefix}: Fleet caps and a RateLimit of Scope Process cannot be combined; give the RateLimit Scope Fleet.");
+                failures.Add($"{prefix}: a RateLimit in each process and Fleet limits cannot be combined; put the rate under Fleet (Fleet:RateLimit), where it holds across the fleet.");
             }
         }
 
