@@ -37,9 +37,8 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     /// <summary>Gets or sets the queue that holds the waiter, or <see langword="null"/> once it has left it.</summary>
     public WaitQueue? Queue { get; set; }
 
-    public Waiter? Previous { get; set; }
-
-    public Waiter? Next { get; set; }
+    /// <summary>The waiter's links in its <see cref="Queue"/>.</summary>
+    public ListLinks<Waiter> QueueLinks;
 
     /// <summary>Gets or sets how the wait ended; set when the waiter leaves its queue.</summary>
     public WaitOutcome Outcome { get; set; }
@@ -69,9 +68,8 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     /// <summary>Gets or sets a value indicating whether the waiter is in its class's <see cref="DueOrder"/>.</summary>
     public bool InDueOrder { get; set; }
 
-    public Waiter? DueNext { get; set; }
-
-    public Waiter? DuePrevious { get; set; }
+    /// <summary>The waiter's links in its class's <see cref="DueOrder"/>.</summary>
+    public ListLinks<Waiter> DueLinks;
 
     /// <summary>Gets a value indicating whether the waiter is background work: no queue timeout, never evicted.</summary>
     public bool Background { get; init; }
@@ -81,4 +79,16 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
 
     /// <summary>Gets or sets the seats taken when the waiter was granted; set under the engine's lock.</summary>
     public int Seats { get; set; } = 1;
+
+    /// <summary>Selects a waiter's links in its queue.</summary>
+    internal readonly struct InQueue : IListLinks<Waiter>
+    {
+        public static ref ListLinks<Waiter> Of(Waiter node) => ref node.QueueLinks;
+    }
+
+    /// <summary>Selects a waiter's links in its class's due order.</summary>
+    internal readonly struct InDue : IListLinks<Waiter>
+    {
+        public static ref ListLinks<Waiter> Of(Waiter node) => ref node.DueLinks;
+    }
 }

@@ -10,41 +10,21 @@ namespace Bulkhead.Queuing.Internal;
 /// </summary>
 internal sealed class DueOrder
 {
-    private Waiter? _first;
-    private Waiter? _last;
+    private IntrusiveList<Waiter, Waiter.InDue> _waiters;
 
     /// <summary>Gets the waiter that falls due first, or <see langword="null"/>.</summary>
-    public Waiter? First => _first;
+    public Waiter? First => _waiters.First;
 
     public void Add(Waiter waiter)
     {
         Debug.Assert(!waiter.InDueOrder, "A waiter is in one due order at most.");
-        Waiter? after = _last;
+        Waiter? after = _waiters.Last;
         while (after is not null && (after.DueAt > waiter.DueAt || (after.DueAt == waiter.DueAt && after.Sequence > waiter.Sequence)))
         {
-            after = after.DuePrevious;
+            after = IntrusiveList<Waiter, Waiter.InDue>.PreviousOf(after);
         }
 
-        waiter.DuePrevious = after;
-        waiter.DueNext = after is null ? _first : after.DueNext;
-        if (waiter.DueNext is { } next)
-        {
-            next.DuePrevious = waiter;
-        }
-        else
-        {
-            _last = waiter;
-        }
-
-        if (after is null)
-        {
-            _first = waiter;
-        }
-        else
-        {
-            after.DueNext = waiter;
-        }
-
+        _waiters.InsertAfter(after, waiter);
         waiter.InDueOrder = true;
     }
 
@@ -55,26 +35,7 @@ internal sealed class DueOrder
             return;
         }
 
-        if (waiter.DuePrevious is { } previous)
-        {
-            previous.DueNext = waiter.DueNext;
-        }
-        else
-        {
-            _first = waiter.DueNext;
-        }
-
-        if (waiter.DueNext is { } next)
-        {
-            next.DuePrevious = waiter.DuePrevious;
-        }
-        else
-        {
-            _last = waiter.DuePrevious;
-        }
-
-        waiter.DueNext = null;
-        waiter.DuePrevious = null;
+        _waiters.Remove(waiter);
         waiter.InDueOrder = false;
     }
 }

@@ -37,21 +37,30 @@ internal sealed class PartitionState(string key, bool isOverflow)
     /// </summary>
     public bool IsHeld { get; set; }
 
-    /// <summary>Gets or sets the next partition with as many waiters (the most recent to reach that number first).</summary>
-    public PartitionState? NextOfSize { get; set; }
-
-    public PartitionState? PreviousOfSize { get; set; }
+    /// <summary>The partition's links among the partitions with as many waiters (the most recent to reach that number first).</summary>
+    public ListLinks<PartitionState> SizeLinks;
 
     /// <summary>
     /// Gets or sets a value indicating whether the partition is idle (no waiters, no work in flight) but still known by
-    /// key, in the list of recently idle partitions (linked by <see cref="NextIdle"/>): it counts as untracked, and is
+    /// key, in the list of recently idle partitions (linked by <see cref="IdleLinks"/>): it counts as untracked, and is
     /// taken up again as is when its key returns.
     /// </summary>
     public bool IsIdle { get; set; }
 
-    public PartitionState? NextIdle { get; set; }
-
-    public PartitionState? PreviousIdle { get; set; }
+    /// <summary>The partition's links among the idle partitions still known by key.</summary>
+    public ListLinks<PartitionState> IdleLinks;
 
     public override string ToString() => Key;
+
+    /// <summary>Selects a partition's links among the partitions with as many waiters.</summary>
+    internal readonly struct OfSize : IListLinks<PartitionState>
+    {
+        public static ref ListLinks<PartitionState> Of(PartitionState node) => ref node.SizeLinks;
+    }
+
+    /// <summary>Selects a partition's links among the idle partitions.</summary>
+    internal readonly struct Idle : IListLinks<PartitionState>
+    {
+        public static ref ListLinks<PartitionState> Of(PartitionState node) => ref node.IdleLinks;
+    }
 }

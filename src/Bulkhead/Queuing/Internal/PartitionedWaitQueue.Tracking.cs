@@ -85,11 +85,8 @@ internal sealed partial class PartitionedWaitQueue
         // Turns owed are forgiven once a partition has nothing waiting and nothing running, as deficit round robin forgets an emptied queue's deficit.
         partition.IsIdle = true;
         partition.Debt = 0;
-        partition.PreviousIdle = _idleNewest;
-        _idleNewest?.NextIdle = partition;
-        _idleNewest = partition;
-        _idleOldest ??= partition;
-        if (++_idleCount > IdleKept && _idleOldest is { } oldest)
+        _idle.AddLast(partition);
+        if (++_idleCount > IdleKept && _idle.First is { } oldest)
         {
             UnlinkIdle(oldest);
             _tracked.Remove(oldest.Key);
@@ -102,26 +99,7 @@ internal sealed partial class PartitionedWaitQueue
 
     private void UnlinkIdle(PartitionState partition)
     {
-        if (partition.PreviousIdle is { } previous)
-        {
-            previous.NextIdle = partition.NextIdle;
-        }
-        else
-        {
-            _idleOldest = partition.NextIdle;
-        }
-
-        if (partition.NextIdle is { } next)
-        {
-            next.PreviousIdle = partition.PreviousIdle;
-        }
-        else
-        {
-            _idleNewest = partition.PreviousIdle;
-        }
-
-        partition.NextIdle = null;
-        partition.PreviousIdle = null;
+        _idle.Remove(partition);
         partition.IsIdle = false;
         _idleCount--;
     }

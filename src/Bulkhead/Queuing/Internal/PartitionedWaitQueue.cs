@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Bulkhead.Admission.Internal;
 
 namespace Bulkhead.Queuing.Internal;
@@ -48,12 +49,11 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
     private PartitionState? _held;
 
     // Partitions with waiters by their number of waiters (index), each list most recent first; and the largest number.
-    private readonly List<PartitionState?> _bySize = [null];
+    private readonly List<IntrusiveList<PartitionState, PartitionState.OfSize>> _bySize = [default];
     private int _largest;
 
     // Idle partitions still known by key, least recently idle first.
-    private PartitionState? _idleOldest;
-    private PartitionState? _idleNewest;
+    private IntrusiveList<PartitionState, PartitionState.Idle> _idle;
     private int _idleCount;
 
     /// <summary>Gets a waiter, any: the head of the partition served next, or of a held one.</summary>
@@ -240,7 +240,7 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
         {
             for (PartitionState? p = head; p is not null; p = p.NextActive == head ? null : p.NextActive)
             {
-                for (Waiter? w = p.Waiters.First; w is not null; w = w.Next)
+                for (Waiter? w = p.Waiters.First; w is not null; w = WaitQueue.NextOf(w))
                 {
                     oldest = oldest is { } seen && seen <= w.EnqueuedTimestamp ? seen : w.EnqueuedTimestamp;
                 }
@@ -258,7 +258,7 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
     public Waiter? ChooseEvictionVictim(string newcomerKey, bool lifo)
     {
         // The partition with the most waiters; of equals, the one that came to that number last.
-        PartitionState? largest = _bySize[_largest];
+        PartitionState? largest = _bySize[_largest].First;
         if (largest is null)
         {
             return null;
@@ -285,22 +285,7 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
     {
         if (from > 0)
         {
-            if (partition.PreviousOfSize is { } previous)
-            {
-                previous.NextOfSize = partition.NextOfSize;
-            }
-            else
-            {
-                _bySize[from] = partition.NextOfSize;
-            }
-
-            if (partition.NextOfSize is { } following)
-            {
-                following.PreviousOfSize = partition.PreviousOfSize;
-            }
-
-            partition.NextOfSize = null;
-            partition.PreviousOfSize = null;
+            CollectionsMarshal.AsSpan(_bySize)[from].Remove(partition);
         }
 
         int size = partition.Waiters.Count;
@@ -308,13 +293,10 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
         {
             while (_bySize.Count <= size)
             {
-                _bySize.Add(null);
+                _bySize.Add(default);
             }
 
-            PartitionState? head = _bySize[size];
-            partition.NextOfSize = head;
-            head?.PreviousOfSize = partition;
-            _bySize[size] = partition;
+            CollectionsMarshal.AsSpan(_bySize)[size].AddFirst(partition);
         }
 
         // Sizes move by one: the largest moves up with a partition, or down when its list empties.
@@ -322,7 +304,7 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
         {
             _largest = size;
         }
-        else if (_largest > 0 && _bySize[_largest] is null)
+        else if (_largest > 0 && _bySize[_largest].First is null)
         {
             _largest--;
         }

@@ -10,34 +10,25 @@ namespace Bulkhead.Queuing.Internal;
 /// </summary>
 internal sealed class WaitQueue
 {
-    private Waiter? _first;
-    private Waiter? _last;
+    private IntrusiveList<Waiter, Waiter.InQueue> _waiters;
 
     public int Count { get; private set; }
 
     /// <summary>Gets the waiter admitted next.</summary>
-    public Waiter? First => _first;
+    public Waiter? First => _waiters.First;
 
     /// <summary>Gets the waiter admitted last.</summary>
-    public Waiter? Last => _last;
+    public Waiter? Last => _waiters.Last;
+
+    /// <summary>The waiter admitted after <paramref name="waiter"/>, or <see langword="null"/>.</summary>
+    public static Waiter? NextOf(Waiter waiter) => IntrusiveList<Waiter, Waiter.InQueue>.NextOf(waiter);
 
     /// <summary>Adds a waiter to be admitted after all others (first in, first out).</summary>
     public void AddLast(Waiter waiter)
     {
         Debug.Assert(waiter.Queue is null, "A waiter is in one queue at most.");
         waiter.Queue = this;
-        waiter.Previous = _last;
-        waiter.Next = null;
-        if (_last is null)
-        {
-            _first = waiter;
-        }
-        else
-        {
-            _last.Next = waiter;
-        }
-
-        _last = waiter;
+        _waiters.AddLast(waiter);
         Count++;
     }
 
@@ -46,46 +37,16 @@ internal sealed class WaitQueue
     {
         Debug.Assert(waiter.Queue is null, "A waiter is in one queue at most.");
         waiter.Queue = this;
-        waiter.Previous = null;
-        waiter.Next = _first;
-        if (_first is null)
-        {
-            _last = waiter;
-        }
-        else
-        {
-            _first.Previous = waiter;
-        }
-
-        _first = waiter;
+        _waiters.AddFirst(waiter);
         Count++;
     }
 
     public void Remove(Waiter waiter)
     {
         Debug.Assert(waiter.Queue == this, "The waiter is in this queue.");
-        if (waiter.Previous is null)
-        {
-            _first = waiter.Next;
-        }
-        else
-        {
-            waiter.Previous.Next = waiter.Next;
-        }
-
-        if (waiter.Next is null)
-        {
-            _last = waiter.Previous;
-        }
-        else
-        {
-            waiter.Next.Previous = waiter.Previous;
-        }
-
-        waiter.Previous = null;
-        waiter.Next = null;
+        _waiters.Remove(waiter);
         waiter.Queue = null;
         Count--;
-        Debug.Assert(Count >= 0 && (Count == 0) == (_first is null), "The count matches the links.");
+        Debug.Assert(Count >= 0 && (Count == 0) == (_waiters.First is null), "The count matches the links.");
     }
 }
