@@ -83,12 +83,13 @@ internal sealed partial class WorkloadJobQueue(
         {
             // Refused where it is queued: waiting could never seat it. Its class refuses it at once, and counts that.
             WorkloadLease refused = c.TryAcquire(request);
-            if (!refused.IsAcquired)
+            if (refused.RejectionReason == WorkloadRejectionReason.WeightTooLarge)
             {
-                throw new WorkloadRejectedException(c.Name, refused.RejectionReason!.Value, refused.RetryAfter);
+                throw new WorkloadRejectedException(c.Name, WorkloadRejectionReason.WeightTooLarge, retryAfter: null);
             }
 
-            // A reload widened the class meanwhile: the item is queued as any other.
+            // Any other answer (a reload widened the class meanwhile, a full class, a rate limit) is no reason to refuse
+            // the item here: it is queued as any other and waits for its seats.
             refused.Dispose();
         }
 
