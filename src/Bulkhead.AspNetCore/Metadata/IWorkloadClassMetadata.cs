@@ -10,7 +10,7 @@ public interface IWorkloadClassMetadata
 
     /// <summary>
     /// Gets the seats a request of the endpoint takes in its class at once: how many of the class's usual requests it
-    /// costs. Every seat rule counts them (see <c>WorkloadClass.AcquireAsync(string?, int, CancellationToken)</c>).
+    /// costs. Every seat rule counts them (see <c>WorkloadRequest.Weight</c>).
     /// </summary>
     /// <value>1 unless the metadata says otherwise.</value>
     int Weight => 1;

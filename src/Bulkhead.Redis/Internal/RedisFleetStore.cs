@@ -14,6 +14,8 @@ namespace Bulkhead.Redis.Internal;
 /// </summary>
 internal sealed partial class RedisFleetStore : IAsyncDisposable
 {
+    private const string ResultTag = "bulkhead.fleet.result";
+
     // Connecting goes on in the background: neither start-up nor a request waits for it longer than an operation may take.
     private readonly Task<IConnectionMultiplexer> _connection;
     private readonly bool _ownsConnection;
@@ -182,14 +184,14 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 },
                 (Store: this, Script: script, Keys: keys, Values: values),
                 CancellationToken.None).ConfigureAwait(false);
-            _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", "ok"));
+            _operations?.Add(1, new KeyValuePair<string, object?>(ResultTag, "ok"));
             Volatile.Write(ref _failuresInARow, 0);
             return answer;
         }
         catch (Exception exception)
         {
             bool skipped = exception is BrokenCircuitException;
-            _operations?.Add(1, new KeyValuePair<string, object?>("bulkhead.fleet.result", skipped ? "skipped" : "failed"));
+            _operations?.Add(1, new KeyValuePair<string, object?>(ResultTag, skipped ? "skipped" : "failed"));
 
             // Counted by the breaker (unless it is open already); the caller falls back for this unit of work.
             LogOperationFailed(_logger, exception);

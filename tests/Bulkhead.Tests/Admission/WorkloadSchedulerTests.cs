@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.Time.Testing;
 
@@ -355,6 +356,51 @@ public sealed class WorkloadSchedulerTests
     }
 
     [Fact]
+    public async Task QueuedWaiters_ShareTheirClassTimer_AndEachLeavesAtItsOwnDeadline()
+    {
+        var time = new TimerCountingTimeProvider();
+        var options = new WorkloadIsolationOptions { TotalConcurrency = 1, DefaultClass = Batch };
+        options.AddClass(Batch, c => { c.QueueLimit = 50; c.QueueTimeout = TimeSpan.FromSeconds(2); });
+        using var scheduler = new WorkloadScheduler(options, time);
+        using WorkloadLease held = scheduler.TryAcquire(Batch);
+        List<Task<WorkloadLease>> waiting = [scheduler.AcquireAsync(Batch).AsTask()];
+        int timersForOne = time.Timers;
+
+        // Forty-nine more, 10 ms apart, one of them canceled while first in line for its deadline's timer.
+        using var cancel = new CancellationTokenSource();
+        for (int i = 1; i < 50; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            waiting.Add(scheduler.AcquireAsync(Batch, cancellationToken: i == 1 ? cancel.Token : default).AsTask());
+        }
+
+        Assert.Equal(timersForOne, time.Timers);
+        await cancel.CancelAsync();
+
+        // The first falls due 2 s after it came, the rest each 10 ms later: none leaves early, none late.
+        time.Advance(TimeSpan.FromMilliseconds(1500));
+        for (int i = 0; i < 50; i++)
+        {
+            Assert.True(i == 1 || !waiting[i].IsCompleted, $"waiter {i} left before its deadline");
+            time.Advance(TimeSpan.FromMilliseconds(10) - TimeSpan.FromTicks(1));
+            Assert.True(i == 1 || !waiting[i].IsCompleted, $"waiter {i} left before its deadline");
+            time.Advance(TimeSpan.FromTicks(1));
+            if (i == 1)
+            {
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting[i].WithTimeout());
+            }
+            else
+            {
+                Assert.Equal(WorkloadRejectionReason.QueueTimeout, (await waiting[i].WithTimeout()).RejectionReason);
+            }
+        }
+
+        // Re-armed for each next deadline, never made again (the rejection summary has a timer of its own).
+        Assert.Equal(0, scheduler.GetSnapshot()[Batch].Queued);
+        Assert.Equal(1, time.TimersOf(AdmissionEngine.OnDue));
+    }
+
+    [Fact]
     public async Task AcquireAsync_QueueTimeoutZero_RejectsAtOnceWithQueueTimeout()
     {
         using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueTimeout = TimeSpan.Zero));
@@ -640,5 +686,21 @@ public sealed class WorkloadSchedulerTests
         Assert.All(scheduler.GetSnapshot().Classes, c => Assert.Equal((0, 0), (c.InFlight, c.Queued)));
         Assert.Equal(16_000, scheduler.GetSnapshot().Classes.Sum(c => c.Admitted));
         Assert.Equal(0, scheduler.Engine.SharedInUse);
+    }
+
+    /// <summary>Fake time that counts the timers created on it.</summary>
+    private sealed class TimerCountingTimeProvider : FakeTimeProvider
+    {
+        private readonly ConcurrentDictionary<TimerCallback, int> _timers = new();
+
+        public int Timers => _timers.Values.Sum();
+
+        public int TimersOf(TimerCallback callback) => _timers.GetValueOrDefault(callback);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            _timers.AddOrUpdate(callback, 1, (_, n) => n + 1);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
     }
 }

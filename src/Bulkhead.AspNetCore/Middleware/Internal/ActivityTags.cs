@@ -1,13 +1,14 @@
 using System.Diagnostics;
+using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Middleware.Internal;
 
 /// <summary>What the middleware tells the request's <see cref="Activity"/>: the same names as the metrics' tags.</summary>
 internal static class ActivityTags
 {
-    public const string WorkloadClass = "bulkhead.workload_class";
-    public const string Result = "bulkhead.result";
-    public const string RejectionReason = "bulkhead.rejection_reason";
+    public const string WorkloadClass = WorkloadIsolationMetrics.ClassTag;
+    public const string Result = WorkloadIsolationMetrics.ResultTag;
+    public const string RejectionReason = WorkloadIsolationMetrics.ReasonTag;
     public const string QueueDuration = "bulkhead.queue.duration";
     public const string Partition = "bulkhead.partition";
 

@@ -8,19 +8,19 @@ namespace Bulkhead.Admission.Internal;
 internal sealed partial class AdmissionEngine
 {
     private static readonly Action<object?, CancellationToken> s_onCanceled =
-        static (state, _) => ((Waiter)state!).Class.Engine.EndWait((Waiter)state!, WaitOutcome.Canceled);
+        static (state, _) => ((Waiter)state!).Class.Engine.Cancel((Waiter)state!);
 
-    private static readonly TimerCallback s_onTimeout = static state =>
+    /// <summary>Runs when a class's first waiter to fall due reaches its QueueTimeout (the class's one queue-timeout timer).</summary>
+    internal static readonly TimerCallback OnDue = static state =>
     {
-        var waiter = (Waiter)state!;
-        AdmissionEngine engine = waiter.Class.Engine;
+        var c = (ClassState)state!;
         try
         {
-            engine.EndWait(waiter, WaitOutcome.TimedOut);
+            c.Engine.EndDueWaits(c);
         }
         catch (Exception exception)
         {
-            engine.TimerFaults.Report("queue timeout", exception);
+            c.Engine.TimerFaults.Report("queue timeout", exception);
         }
     };
 
@@ -147,16 +147,11 @@ internal sealed partial class AdmissionEngine
             waiter.CancellationRegistration = cancellationToken.UnsafeRegister(s_onCanceled, waiter);
         }
 
-        if (waiter.Outcome == WaitOutcome.Waiting && !background && limits.QueueTimeout != Timeout.InfiniteTimeSpan)
-        {
-            waiter.Timer = TimeProvider.CreateTimer(s_onTimeout, waiter, limits.QueueTimeout, Timeout.InfiniteTimeSpan);
-        }
-
         return waiter;
     }
 
-    /// <summary>Ends a wait from outside: the caller canceled it or its timeout passed.</summary>
-    private void EndWait(Waiter waiter, WaitOutcome outcome)
+    /// <summary>Ends a wait its caller canceled, unless it has already ended.</summary>
+    private void Cancel(Waiter waiter)
     {
         Waiter? completions = null;
         lock (_lock)
@@ -166,25 +161,41 @@ internal sealed partial class AdmissionEngine
                 return;
             }
 
-            if (outcome == WaitOutcome.TimedOut)
-            {
-                // Every waiter of the class due by now leaves, in the order they fell due: timers due together may run
-                // in any order, and the order of leaving decides ties in whom a full queue turns away later.
-                ExpireDueUnsynchronized(waiter.Class, Math.Max(TimeProvider.GetTimestamp(), waiter.DueAt), ref completions);
-            }
-            else
-            {
-                RemoveUnsynchronized(waiter, outcome, ref completions);
-            }
-
-            PublishUnsynchronized();
-
-            // A wide waiter leaving may let the narrower one behind it start, or free the shared seats it was gathering.
-            PumpUnsynchronized(ref completions);
-            AssertInvariantsUnsynchronized();
+            RemoveUnsynchronized(waiter, WaitOutcome.Canceled, ref completions);
+            EndedWaitsUnsynchronized(ref completions);
         }
 
         Complete(completions);
+    }
+
+    /// <summary>
+    /// Ends the waits of a class whose QueueTimeout has passed, in the order they fell due (the order of leaving decides
+    /// ties in whom a full queue turns away later), and arms the class's timer for the next.
+    /// </summary>
+    private void EndDueWaits(ClassState c)
+    {
+        Waiter? completions = null;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            ExpireDueUnsynchronized(c, c.Due.Fired(), ref completions);
+            c.Due.ArmForFirst();
+            EndedWaitsUnsynchronized(ref completions);
+        }
+
+        Complete(completions);
+    }
+
+    /// <summary>After waits ended from outside: a wide waiter leaving may let the narrower one behind it start, or free the shared seats it was gathering.</summary>
+    private void EndedWaitsUnsynchronized(ref Waiter? completions)
+    {
+        PublishUnsynchronized();
+        PumpUnsynchronized(ref completions);
+        AssertInvariantsUnsynchronized();
     }
 
     private void RemoveUnsynchronized(Waiter waiter, WaitOutcome outcome, ref Waiter? completions)
@@ -422,7 +433,6 @@ internal sealed partial class AdmissionEngine
         {
             completions = waiter.NextToComplete;
             waiter.NextToComplete = null;
-            waiter.Timer?.Dispose();
             waiter.CancellationRegistration.Unregister();
 
             ClassState c = waiter.Class;

@@ -82,7 +82,7 @@ internal sealed partial class AdmissionEngine
 
     /// <summary>The limits a class gets from its options, the controller's limit for it, and whether it keeps an objective.</summary>
     private ClassLimits LimitsFor(int generation, string name, WorkloadClassOptions classOptions, WorkloadIsolationOptions options, int pool, PartitionedRateLimiter<string>? limiter) =>
-        new(generation, classOptions, options.TotalConcurrency, pool, limiter, removed: false,
+        new(generation, classOptions, options.TotalConcurrency, pool, limiter,
             _effectiveMaxima.TryGetValue(name, out int effective) ? effective : null,
             options.Adaptive is { Enabled: true },
             options.Mode);
@@ -130,9 +130,7 @@ internal sealed partial class AdmissionEngine
             // (no seat, no queue of its own) while work in flight must free its seats or its waiters must move, and
             // forgotten once drained: reloads that rename classes would otherwise leave every old name for the slow
             // path to walk. Its seat count can only fall once these limits are in force, so drained stays drained.
-            ClassLimits old = removed.Limits;
-            var drained = new WorkloadClassOptions { Priority = old.Priority, QueueLimit = old.QueueLimit, QueueTimeout = old.QueueTimeout };
-            Apply(removed, new ClassLimits(generation, drained, options.TotalConcurrency, pool, rateLimiter: null, removed: true), options.MaxTrackedPartitions);
+            Apply(removed, ClassLimits.Drained(generation, removed.Limits, pool), options.MaxTrackedPartitions);
             if (removed.InFlight > 0 || removed.Queue.Count > 0)
             {
                 classes.Add(removed);
@@ -142,6 +140,7 @@ internal sealed partial class AdmissionEngine
                 removed.Threads?.Dispose();
                 removed.BacklogThreads?.Dispose();
                 removed.Rejections.Dispose();
+                removed.Due.Dispose();
             }
         }
 

@@ -230,6 +230,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             c.Threads?.Dispose();
             c.BacklogThreads?.Dispose();
             c.Rejections.Dispose();
+            c.Due.Dispose();
         }
     }
 

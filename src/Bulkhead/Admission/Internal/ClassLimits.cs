@@ -19,7 +19,6 @@ internal sealed class ClassLimits
         int totalConcurrency,
         int pool,
         PartitionedRateLimiter<string>? rateLimiter,
-        bool removed,
         int? effectiveMax = null,
         bool adaptive = false,
         WorkloadIsolationMode hostMode = WorkloadIsolationMode.Enforce)
@@ -27,12 +26,12 @@ internal sealed class ClassLimits
         Generation = generation & ClassState.GenerationMask;
         GenerationBits = (long)Generation << ClassState.GenerationShift;
         Priority = options.Priority;
-        Reserved = removed ? 0 : options.ReservedConcurrency;
-        ConfiguredMax = removed ? 0 : options.MaxConcurrency ?? totalConcurrency;
+        Reserved = options.ReservedConcurrency;
+        ConfiguredMax = options.MaxConcurrency ?? totalConcurrency;
 
         // The adaptive controller's limit, kept between the reservation (and one seat) and the configured limit whatever it asked.
         Max = effectiveMax is { } effective ? Math.Clamp(effective, Math.Min(Math.Max(Reserved, 1), ConfiguredMax), ConfiguredMax) : ConfiguredMax;
-        Objective = adaptive && !removed ? options.Objective : null;
+        Objective = adaptive ? options.Objective : null;
         TimesSeats = Objective?.SeatTimeP99 is not null;
         TimesQueueWaits = Objective?.QueueWaitP99 is not null;
         QueueLimit = options.QueueLimit;
@@ -44,16 +43,35 @@ internal sealed class ClassLimits
         Pool = pool;
         RateLimiter = rateLimiter;
         TokenBuckets = rateLimiter as PartitionedTokenBucketLimiter;
-        Removed = removed;
         Mode = options.Mode ?? hostMode;
 
         // The most seats one unit of work can ever hold: no more than the class's limit, its partition's, or its
         // reservation and the whole shared pool.
         int everAvailable = Math.Min(Reserved + pool, PartitionLimit > 0 ? PartitionLimit : int.MaxValue);
         ConfiguredWidest = Math.Min(ConfiguredMax, everAvailable);
-        LearnedWeight = removed ? null : options.LearnedWeight;
+        LearnedWeight = options.LearnedWeight;
         Widest = Math.Max(1, Math.Min(Max, everAvailable));
     }
+
+    /// <summary>The limits of a removed class while it drains: no seat to give, its waiters gone to the default class.</summary>
+    private ClassLimits(int generation, ClassLimits live, int pool)
+    {
+        Generation = generation & ClassState.GenerationMask;
+        GenerationBits = (long)Generation << ClassState.GenerationShift;
+        Priority = live.Priority;
+        QueueLimit = live.QueueLimit;
+        QueueTimeout = live.QueueTimeout;
+        Pool = pool;
+        Mode = WorkloadIsolationMode.Enforce;
+        Widest = 1;
+        Removed = true;
+    }
+
+    /// <summary>
+    /// The limits of a class removed from the configuration, from the limits it had: it keeps its rank among the
+    /// classes and takes no seat (no reservation, a maximum of 0), until its work in flight has freed its seats.
+    /// </summary>
+    public static ClassLimits Drained(int generation, ClassLimits live, int pool) => new(generation, live, pool);
 
     /// <summary>
     /// Gets the widest unit of work the configuration admits (in seats); a wider one is rejected at once with

@@ -86,6 +86,7 @@ internal sealed partial class ClassState : WorkloadClass
         Queue = new PartitionedWaitQueue(maxTrackedPartitions, limits.PartitionLimit, limits.Widest);
         Rejections = new RejectionLog(this);
         RejectionHistory = new RejectionHistory(engine.TimeProvider);
+        Due = new DueOrder(engine.TimeProvider, AdmissionEngine.OnDue, this);
     }
 
     /// <summary>Gets the log that summarizes this class's rejections.</summary>
@@ -159,8 +160,8 @@ internal sealed partial class ClassState : WorkloadClass
     /// <summary>Gets the waiters by partition; guarded by the engine's lock.</summary>
     public PartitionedWaitQueue Queue { get; }
 
-    /// <summary>Gets the waiters with a QueueTimeout in the order they fall due; guarded by the engine's lock.</summary>
-    public DueOrder Due { get; } = new();
+    /// <summary>Gets the waiters with a QueueTimeout in the order they fall due, and the timer that ends their waits; guarded by the engine's lock.</summary>
+    public DueOrder Due { get; }
 
     public int InFlight => SeatsOf(Volatile.Read(ref SeatWord));
 

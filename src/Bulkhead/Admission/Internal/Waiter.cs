@@ -57,8 +57,6 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     /// <summary>Gets or sets a value indicating whether more of its partition's work still waited when it was granted (Execution.BackloggedPartitionCpuPriority).</summary>
     public bool Backlogged { get; set; }
 
-    public ITimer? Timer { get; set; }
-
     /// <summary>Gets how long the waiter may wait (its class's QueueTimeout), or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
     public TimeSpan Timeout { get; init; } = System.Threading.Timeout.InfiniteTimeSpan;
 
