@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.AspNetCore.Tests.Diagnostics;
 
@@ -45,6 +46,32 @@ public sealed class DiagnosticsEndpointTests
         Assert.Equal(1, reporting.GetProperty("rejected").GetInt64());
         Assert.Equal(1, reporting.GetProperty("rejectedByReason").GetProperty("QueueFull").GetInt64());
         Assert.Equal(0, reporting.GetProperty("jobs").GetProperty("completed").GetInt64());
+        held.Dispose();
+    }
+
+    [Fact]
+    public async Task History_IsKeptFromTheMomentTheDiagnosticsAreMapped_OnTheAppsClock()
+    {
+        var time = new FakeTimeProvider();
+        await using TestApp app = await TestApp.StartAsync(Configure, a => a.MapWorkloadIsolationDiagnostics(), services => services.AddSingleton<TimeProvider>(time));
+        using HttpClient client = app.CreateClient();
+        WorkloadLease held = app.Scheduler.TryAcquire("reporting");
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.False(app.Scheduler.TryAcquire("reporting").IsAcquired);          // rejected: queue full
+        }
+
+        time.Advance(TimeSpan.FromSeconds(5));
+
+        using HttpResponseMessage response = await client.GetAsync(new Uri("/_bulkhead/history", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        using JsonDocument json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        JsonElement[] classes = [.. json.RootElement.GetProperty("classes").EnumerateArray()];
+        Assert.Equal(["interactive", "reporting"], classes.Select(c => c.GetProperty("name").GetString()));
+        JsonElement sample = Assert.Single(classes[1].GetProperty("samples").EnumerateArray());
+        Assert.Equal((1.0 / 5, 10.0 / 5, 1), (sample.GetProperty("admittedPerSecond").GetDouble(), sample.GetProperty("rejectedPerSecond").GetDouble(), sample.GetProperty("inFlight").GetInt32()));
         held.Dispose();
     }
 

@@ -1,10 +1,12 @@
+using System.Text.Json;
+using Bulkhead.Telemetry.Internal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
 
 namespace Bulkhead.AspNetCore.Diagnostics.Internal;
 
-/// <summary>What the diagnostics endpoints answer: the snapshot as JSON, and the dashboard page that reads it.</summary>
+/// <summary>What the diagnostics endpoints answer: the snapshot and the history as JSON, and the dashboard page that reads them.</summary>
 internal static class DiagnosticsEndpoints
 {
     private static readonly Lazy<byte[]> s_dashboard = new(() =>
@@ -21,6 +23,16 @@ internal static class DiagnosticsEndpoints
         WorkloadSnapshot snapshot = context.RequestServices.GetRequiredService<IWorkloadScheduler>().GetSnapshot();
         context.Response.Headers.CacheControl = "no-store";
         return context.Response.WriteAsJsonAsync(snapshot, WorkloadIsolationJson.Snapshot, cancellationToken: context.RequestAborted);
+    }
+
+    public static async Task WriteHistoryAsync(HttpContext context, WorkloadHistory history)
+    {
+        HttpResponse response = context.Response;
+        response.ContentType = "application/json; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        await using var writer = new Utf8JsonWriter(response.BodyWriter);
+        history.WriteTo(writer);
+        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
     public static Task WriteDashboardAsync(HttpContext context)

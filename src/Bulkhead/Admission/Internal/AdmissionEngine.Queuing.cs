@@ -441,10 +441,10 @@ internal sealed partial class AdmissionEngine
                 waiter.LimiterLease?.Dispose();
             }
 
-            bool forObjective = waiter.Outcome == WaitOutcome.Granted && c.QueueWaits is not null && c.Limits.TimesQueueWaits;
-            if (forObjective || c.Engine.Metrics is { QueueDuration.Enabled: true })
+            bool intoHistogram = waiter.Outcome == WaitOutcome.Granted && c.QueueWaits is not null && (c.Limits.TimesQueueWaits || c.Engine.KeepsHistory);
+            if (intoHistogram || c.Engine.Metrics is { QueueDuration.Enabled: true })
             {
-                RecordWait(c, waiter, forObjective);
+                RecordWait(c, waiter, intoHistogram);
             }
 
             bool completed = waiter.Outcome switch
@@ -461,10 +461,10 @@ internal sealed partial class AdmissionEngine
 
     /// <summary>How long a waiter waited, for the class's objective and for the metrics; outside the lock.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RecordWait(ClassState c, Waiter waiter, bool forObjective)
+    private static void RecordWait(ClassState c, Waiter waiter, bool intoHistogram)
     {
         TimeSpan waited = c.Engine.TimeProvider.GetElapsedTime(waiter.EnqueuedTimestamp);
-        if (forObjective)
+        if (intoHistogram)
         {
             c.QueueWaits!.Record(waited);
         }

@@ -62,6 +62,8 @@ internal sealed partial class AdmissionEngine : IDisposable
     /// <summary>Work asked of a removed class's handle that ran in the default class instead.</summary>
     public long RemovedClassFallbacks;
 
+    private volatile bool _keepsHistory;
+
     public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null, ILogger? logger = null, IWorkloadFleetLimiterFactory? fleet = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -86,6 +88,26 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     /// <summary>Gets where the timers of the engine and its parts report what their callbacks threw.</summary>
     public TimerFaults TimerFaults { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether every class measures its queue waits and, on one lease in
+    /// <see cref="WorkloadIsolationMetrics.SeatDurationSampling"/>, its seat-holding times, for a history to read.
+    /// </summary>
+    public bool KeepsHistory => _keepsHistory;
+
+    /// <summary>Makes every class, and every class added later, measure what <see cref="KeepsHistory"/> says.</summary>
+    public void KeepHistory()
+    {
+        lock (_lock)
+        {
+            _keepsHistory = true;
+            foreach (ClassState c in _configuration.Classes)
+            {
+                // The limits set again: the class makes its histograms and starts timing seats.
+                c.Limits = c.Limits;
+            }
+        }
+    }
 
     /// <summary>Gets the configuration in force.</summary>
     public EngineConfiguration Configuration => Volatile.Read(ref _configuration);

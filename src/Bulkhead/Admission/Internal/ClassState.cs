@@ -70,7 +70,8 @@ internal sealed partial class ClassState : WorkloadClass
     // Work runs inline (no dedicated threads, no execution timeout, not removed): one read for ExecuteAsync's common case.
     private volatile bool _runsInline;
 
-    // Every lease's seat-holding time is measured for the class's objective (adaptive protection).
+    // Leases' seat-holding times are measured: every one for the class's objective (adaptive protection), one in
+    // SeatDurationSampling while the engine keeps a history.
     private volatile bool _timesSeats;
     private volatile bool _observes;
 
@@ -105,13 +106,14 @@ internal sealed partial class ClassState : WorkloadClass
         get => Volatile.Read(ref _limits);
         set
         {
-            // Set under the engine's lock: the histograms are made once, the first time an objective needs them.
-            if (value.TimesSeats)
+            // Set under the engine's lock: the histograms are made once, the first time an objective or the history needs them.
+            bool history = Engine.KeepsHistory;
+            if (value.TimesSeats || history)
             {
                 SeatTimes ??= new LatencyHistogram();
             }
 
-            if (value.TimesQueueWaits)
+            if (value.TimesQueueWaits || history)
             {
                 QueueWaits ??= new LatencyHistogram();
             }
@@ -125,21 +127,21 @@ internal sealed partial class ClassState : WorkloadClass
             // Observe changes nothing a user feels: its work runs where it would without Bulkhead, on the caller's
             // thread and never timed out; only the decisions are computed.
             _runsInline = !value.Removed && (value.Observes || (Threads is null && BacklogThreads is null && !value.HasExecutionTimeout));
-            _timesSeats = value.TimesSeats;
+            _timesSeats = value.TimesSeats || history;
             _observes = value.Observes;
         }
     }
 
-    /// <summary>Gets a value indicating whether every lease's seat-holding time is measured for the class's objective.</summary>
+    /// <summary>Gets a value indicating whether leases' seat-holding times are measured (for the class's objective, or sampled for the history).</summary>
     public bool TimesSeats => _timesSeats;
 
-    /// <summary>Gets the seat-holding times measured for the class's objective, or <see langword="null"/> before it has one.</summary>
+    /// <summary>Gets the seat-holding times measured for the class's objective or the history, or <see langword="null"/> before either needs them.</summary>
     public LatencyHistogram? SeatTimes { get; private set; }
 
     /// <summary>Gets what the class learned of its kinds of work, or <see langword="null"/> before it learns weights; kept across reloads.</summary>
     public LearnedWeights? LearnedWeights { get; private set; }
 
-    /// <summary>Gets the queue waits of admitted work measured for the class's objective, or <see langword="null"/> before it has one.</summary>
+    /// <summary>Gets the queue waits of admitted work measured for the class's objective or the history, or <see langword="null"/> before either needs them.</summary>
     public LatencyHistogram? QueueWaits { get; private set; }
 
     /// <summary>The last 99th percentile of queue wait the adaptive controller measured (ticks; -1 for none).</summary>

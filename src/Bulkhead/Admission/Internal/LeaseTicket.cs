@@ -19,7 +19,7 @@ internal sealed class LeaseTicket
     private ClassState? _class;
     private object? _held;
     private const int ForMetrics = 1;
-    private const int ForObjective = 2;
+    private const int ForSeatTimes = 2;
     private const int ForLearnedCost = 4;
 
     // The kind of work whose learned weight this lease's seat-holding time teaches, or null.
@@ -137,7 +137,7 @@ internal sealed class LeaseTicket
             owner.LearnedWeights?.Record(costKey, held, learned);
         }
 
-        if ((timing & ForObjective) != 0)
+        if ((timing & ForSeatTimes) != 0)
         {
             owner.SeatTimes?.Record(held);
         }
@@ -149,17 +149,18 @@ internal sealed class LeaseTicket
     }
 
     /// <summary>
-    /// Measures this lease's seat-holding time: always for a class's objective, and for the metrics when it is the
-    /// class's turn to be sampled.
+    /// Measures this lease's seat-holding time: always for a class's objective, and, when it is the class's turn to be
+    /// sampled, for the metrics and for the history.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void StartTiming(ClassState workloadClass)
     {
-        int timing = workloadClass.TimesSeats ? ForObjective : 0;
-        if (workloadClass.Engine.Metrics is { SeatDuration.Enabled: true }
-            && workloadClass.SeatDurationSample++ % WorkloadIsolationMetrics.SeatDurationSampling == 0)
+        int timing = workloadClass.Limits.TimesSeats ? ForSeatTimes : 0;
+        WorkloadIsolationMetrics? metrics = workloadClass.Engine.Metrics;
+        bool metered = metrics is { SeatDuration.Enabled: true };
+        if ((metered || workloadClass.Engine.KeepsHistory) && workloadClass.SeatDurationSample++ % WorkloadIsolationMetrics.SeatDurationSampling == 0)
         {
-            timing |= ForMetrics;
+            timing |= (metered ? ForMetrics : 0) | (workloadClass.Engine.KeepsHistory ? ForSeatTimes : 0);
         }
 
         if (timing != 0)

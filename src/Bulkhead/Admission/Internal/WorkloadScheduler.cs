@@ -49,9 +49,13 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         }
 
         _current = options;
+        History = new WorkloadHistory(this);
     }
 
     public AdmissionEngine Engine { get; }
+
+    /// <summary>Gets the last 15 minutes of every class, kept once something (the dashboard) starts it.</summary>
+    public WorkloadHistory History { get; }
 
     /// <summary>Gets the adaptive protection controller (idle unless the options enable it).</summary>
     public AdaptiveController Adaptive { get; }
@@ -191,6 +195,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
             subscription.Dispose();
         }
 
+        History.Dispose();
         Adaptive.Dispose();
         Engine.Dispose();
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bulkhead.Admission.Internal;
+using Bulkhead.Timing.Internal;
 
 namespace Bulkhead.Queuing.Internal;
 
@@ -92,24 +93,8 @@ internal sealed class DueOrder(TimeProvider timeProvider, TimerCallback onDue, o
 
         if (_timer is null)
         {
-            // The timer outlives the call that first queues: it must not carry that caller's context (its AsyncLocals).
-            bool restore = !ExecutionContext.IsFlowSuppressed();
-            if (restore)
-            {
-                ExecutionContext.SuppressFlow();
-            }
-
-            try
-            {
-                _timer = timeProvider.CreateTimer(onDue, state, dueIn, Timeout.InfiniteTimeSpan);
-            }
-            finally
-            {
-                if (restore)
-                {
-                    ExecutionContext.RestoreFlow();
-                }
-            }
+            // The timer outlives the call that first queues: it must not carry that caller's context.
+            _timer = UnflowedTimer.Create(() => timeProvider.CreateTimer(onDue, state, dueIn, Timeout.InfiniteTimeSpan));
         }
         else
         {
