@@ -5,6 +5,7 @@ using Bulkhead.AspNetCore.Middleware.Internal;
 using Bulkhead.AspNetCore.Options.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
 using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -47,7 +48,7 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         FrontEndCounters counters = services.GetService<FrontEndCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
-        var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue);
+        var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue, services.GetService<IProblemDetailsService>());
         _ = RejectionWriter.WarmUpAsync(services);
 
         return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity, httpOptions.RateLimitHeaders).InvokeAsync);

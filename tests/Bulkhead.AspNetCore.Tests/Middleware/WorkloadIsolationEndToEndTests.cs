@@ -77,6 +77,28 @@ public sealed class WorkloadIsolationEndToEndTests
     }
 
     [Fact]
+    public async Task QueueFull_TheAppsProblemDetailsService_WritesTheBody()
+    {
+        var gate = new Gate();
+        await using TestApp app = await TestApp.StartAsync(
+            Classes,
+            a => a.MapGet("/reports", async () => { await gate.WaitAsync(); return "done"; }).WithWorkloadClass("reporting"),
+            s => s.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["region"] = "eu-1"));
+        using HttpClient client = app.CreateClient();
+        Task<HttpResponseMessage>[] held = [.. Enumerable.Range(0, 4).Select(_ => client.GetAsync("/reports"))];
+        await Eventually.TrueAsync(() => app.Snapshot["reporting"] is { InFlight: 2, Queued: 2 }, "the reporting queue is full");
+
+        using HttpResponseMessage rejected = await client.GetAsync("/reports").WithTimeout();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
+        ProblemDetails? problem = await rejected.Content.ReadFromJsonAsync<ProblemDetails>();
+        Assert.Equal("eu-1", ((JsonElement)problem!.Extensions["region"]!).GetString());
+        Assert.Equal(1, ((JsonElement)problem.Extensions["retryAfter"]!).GetInt32());
+        gate.Open();
+        await Task.WhenAll(held).WithTimeout();
+    }
+
+    [Fact]
     public async Task QueueTimeout_Answers503()
     {
         var gate = new Gate();

@@ -62,6 +62,31 @@ public sealed class RejectionWriterTests
         Assert.Contains(logs.Messages, m => m.Message == $"Workload class 'reporting' rejected a request: {reason}, {limit}.");
     }
 
+    [Theory]
+    [InlineData(WorkloadRejectionReason.QueueFull, 1.0, "0HN7A:00000001", 503, """{"type":"https://tools.ietf.org/html/rfc9110#section-15.6.4","title":"Service busy","status":503,"detail":"Retry after 1 s.","traceId":"0HN7A:00000001","retryAfter":1}""")]
+    [InlineData(WorkloadRejectionReason.RateLimited, 6.5, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", 429, """{"type":"https://tools.ietf.org/html/rfc6585#section-4","title":"Too many requests","status":429,"detail":"Retry after 7 s.","traceId":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","retryAfter":7}""")]
+    [InlineData(WorkloadRejectionReason.WeightTooLarge, null, "0HN7A:00000002", 503, """{"type":"https://tools.ietf.org/html/rfc9110#section-15.6.4","title":"Service busy","status":503,"detail":"Retrying cannot help.","traceId":"0HN7A:00000002"}""")]
+    [InlineData(WorkloadRejectionReason.QueueFull, 300.0, "0HN7A:00000003", 503, """{"type":"https://tools.ietf.org/html/rfc9110#section-15.6.4","title":"Service busy","status":503,"detail":"Retry after 300 s.","traceId":"0HN7A:00000003","retryAfter":300}""")]
+    [InlineData(WorkloadRejectionReason.QueueFull, 1.0, "a\"b<c", 503, """{"type":"https://tools.ietf.org/html/rfc9110#section-15.6.4","title":"Service busy","status":503,"detail":"Retry after 1 s.","traceId":"a\u0022b\u003Cc","retryAfter":1}""")]
+    public async Task WriteAsync_DefaultBody_IsTheProblemDetailsJson_WithItsLength_WhateverTheTraceId(WorkloadRejectionReason reason, double? retryAfter, string traceId, int status, string expected)
+    {
+        // Bodies made once and copied, for every status and Retry-After kept; written afresh past them or for a traceId to escape.
+        for (int i = 0; i < 2; i++)
+        {
+            DefaultHttpContext context = NewContext();
+            context.TraceIdentifier = traceId;
+
+            await new RejectionWriter(new(), NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", reason, retryAfter is { } s ? TimeSpan.FromSeconds(s) : null)).WithTimeout();
+
+            context.Response.Body.Position = 0;
+            string body = await new StreamReader(context.Response.Body).ReadToEndAsync();
+            Assert.Equal(expected, body);
+            Assert.Equal(status, context.Response.StatusCode);
+            Assert.Equal("application/problem+json", context.Response.ContentType);
+            Assert.True(context.Response.ContentLength is null || context.Response.ContentLength == body.Length);
+        }
+    }
+
     [Fact]
     public void DescribeLimit_NoQueue_AndAnUnknownClass()
     {
@@ -102,15 +127,13 @@ public sealed class RejectionWriterTests
     [Fact]
     public async Task WriteAsync_ProblemDetailsServiceRegistered_ItsCustomizationsApply()
     {
-        var context = new DefaultHttpContext
-        {
-            RequestServices = new ServiceCollection().AddLogging()
-                .AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["traceTag"] = "custom")
-                .BuildServiceProvider(),
-            Response = { Body = new MemoryStream() },
-        };
+        ServiceProvider services = new ServiceCollection().AddLogging()
+            .AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Extensions["traceTag"] = "custom")
+            .BuildServiceProvider();
+        var context = new DefaultHttpContext { RequestServices = services, Response = { Body = new MemoryStream() } };
 
-        await new RejectionWriter(new() { IncludeRejectionDetails = true }, NullLogger.Instance).WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.QueueFull, null)).WithTimeout();
+        await new RejectionWriter(new() { IncludeRejectionDetails = true }, NullLogger.Instance, problemDetails: services.GetRequiredService<IProblemDetailsService>())
+            .WriteAsync(context, new WorkloadLease("reporting", WorkloadRejectionReason.QueueFull, null)).WithTimeout();
 
         context.Response.Body.Position = 0;
         string body = new StreamReader(context.Response.Body).ReadToEnd();

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Bulkhead.AspNetCore.Rejection.Internal;
@@ -15,7 +14,11 @@ namespace Bulkhead.AspNetCore.Rejection.Internal;
 /// <param name="options">The HTTP settings.</param>
 /// <param name="logger">Where rejections are logged (at Debug).</param>
 /// <param name="configuration">The configuration in force, to say which limit refused a request; none to leave it out.</param>
-internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger, Func<WorkloadIsolationOptions>? configuration = null)
+/// <param name="problemDetails">
+/// The app's <see cref="IProblemDetailsService"/>, resolved once from the application's services as ASP.NET Core's own
+/// middleware do (it is a singleton), so that a refusal pays for no service lookup.
+/// </param>
+internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger, Func<WorkloadIsolationOptions>? configuration = null, IProblemDetailsService? problemDetails = null)
 {
     // As ASP.NET Core's own problem details: a type for the status (RFC 9110 for 503, RFC 6585 for 429) and a traceId.
     private const string ServiceUnavailableType = "https://tools.ietf.org/html/rfc9110#section-15.6.4";
@@ -60,20 +63,28 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             return onRejected(rejected, context.RequestAborted).AsTask();
         }
 
+        string traceId = Activity.Current?.Id ?? context.TraceIdentifier;
+        IProblemDetailsService? service = problemDetails;
+        if (service is null && !options.IncludeRejectionDetails
+            && ProblemBodyTemplate.For(rateLimited, retryable ? seconds : null) is { } template && template.TryWrite(context, traceId, out Task? written))
+        {
+            // The common refusal: the body made once for its status and Retry-After, the traceId copied in.
+            return written;
+        }
+
         string type = rateLimited ? TooManyRequestsType : ServiceUnavailableType;
-        string title = rateLimited ? "Too many requests" : "Service busy";
+        string title = Title(rateLimited);
         string detail = (options.IncludeRejectionDetails, retryable) switch
         {
             (true, true) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retry after {seconds} s."),
             (true, false) => string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' rejected the request: {reason}, {limit}. Retrying cannot help."),
             (false, true) => RetryAfterDetail(seconds),
-            (false, false) => "Retrying cannot help.",
+            (false, false) => NotRetryableDetail,
         };
-        string traceId = Activity.Current?.Id ?? context.TraceIdentifier;
 
         // The app's IProblemDetailsService, when it has one, writes it (its customizations apply); otherwise the body is
         // written here directly, the same JSON as ASP.NET Core's, without building a result and serializing an object.
-        if (context.RequestServices?.GetService<IProblemDetailsService>() is { } service)
+        if (service is not null)
         {
             var problem = new ProblemDetails
             {
@@ -100,6 +111,22 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
 
         return WriteBodyAsync(context, type, title, status, detail, traceId, retryable ? seconds : null, options.IncludeRejectionDetails ? (workloadClass, reason, limit) : null);
     }
+
+    private const string NotRetryableDetail = "Retrying cannot help.";
+
+    private static string Title(bool rateLimited) => rateLimited ? "Too many requests" : "Service busy";
+
+    /// <summary>The default body of a refusal with no details, as <see cref="ProblemBodyTemplate"/> keeps it: <paramref name="traceId"/> in its place.</summary>
+    internal static void WriteDefaultBody(Utf8JsonWriter writer, bool rateLimited, long? retryAfter, string traceId) =>
+        WriteBody(
+            writer,
+            rateLimited ? TooManyRequestsType : ServiceUnavailableType,
+            Title(rateLimited),
+            rateLimited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable,
+            retryAfter is { } seconds ? RetryAfterDetail(seconds) : NotRetryableDetail,
+            traceId,
+            retryAfter,
+            details: null);
 
     private static readonly string[] s_retryAfterDetails = [.. Enumerable.Range(0, 121).Select(s => string.Create(CultureInfo.InvariantCulture, $"Retry after {s} s."))];
 
@@ -130,26 +157,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
         writer.Reset(body);
         try
         {
-            writer.WriteStartObject();
-            writer.WriteString(s_type, type);
-            writer.WriteString(s_title, title);
-            writer.WriteNumber(s_status, status);
-            writer.WriteString(s_detail, detail);
-            writer.WriteString(s_traceId, traceId);
-            if (retryAfter is { } seconds)
-            {
-                writer.WriteNumber(s_retryAfter, seconds);
-            }
-
-            if (details is { } named)
-            {
-                writer.WriteString(s_workloadClass, named.WorkloadClass);
-                writer.WriteString(s_reason, named.Reason.ToString());
-                writer.WriteString(s_limit, named.Limit);
-            }
-
-            writer.WriteEndObject();
-            writer.Flush();
+            WriteBody(writer, type, title, status, detail, traceId, retryAfter, details);
         }
         finally
         {
@@ -159,6 +167,30 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
 
         ValueTask<System.IO.Pipelines.FlushResult> flushing = body.FlushAsync(context.RequestAborted);
         return flushing.IsCompletedSuccessfully ? Task.CompletedTask : flushing.AsTask();
+    }
+
+    private static void WriteBody(Utf8JsonWriter writer, string type, string title, int status, string detail, string traceId, long? retryAfter, (string WorkloadClass, WorkloadRejectionReason Reason, string Limit)? details)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(s_type, type);
+        writer.WriteString(s_title, title);
+        writer.WriteNumber(s_status, status);
+        writer.WriteString(s_detail, detail);
+        writer.WriteString(s_traceId, traceId);
+        if (retryAfter is { } seconds)
+        {
+            writer.WriteNumber(s_retryAfter, seconds);
+        }
+
+        if (details is { } named)
+        {
+            writer.WriteString(s_workloadClass, named.WorkloadClass);
+            writer.WriteString(s_reason, named.Reason.ToString());
+            writer.WriteString(s_limit, named.Limit);
+        }
+
+        writer.WriteEndObject();
+        writer.Flush();
     }
 
     /// <summary>
