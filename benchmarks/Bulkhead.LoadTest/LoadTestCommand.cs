@@ -23,7 +23,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once) HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) or Weighted (reports 40x the cost of interactive calls on a shared downstream)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) or Weighted (reports 40x the cost of interactive calls on a shared downstream)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
@@ -71,6 +71,7 @@ public static class LoadTestCommand
                 HeavyLimit = parse.GetValue(heavyLimit) ?? defaults.HeavyLimit,
                 CostStepModes = ChosenFor(Scenario.CostStep, defaults.CostStepModes),
                 AdminStormModes = ChosenFor(Scenario.AdminStorm, defaults.AdminStormModes),
+                RejectionStormModes = ChosenFor(Scenario.RejectionStorm, defaults.RejectionStormModes),
                 HotTenantModes = ChosenFor(Scenario.HotTenant, defaults.HotTenantModes),
                 Cold = parse.GetValue(cold),
                 StarvationModes = ChosenFor(Scenario.Starvation, defaults.StarvationModes),
@@ -129,6 +130,8 @@ public static class LoadTestCommand
                 return await RunAsync(HotTenant.HotTenantRunner.RunAsync, HotTenant.HotTenantRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.AdminStorm:
                 return await RunAsync(AdminStorm.AdminStormRunner.RunAsync, AdminStorm.AdminStormRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.RejectionStorm:
+                return await RunAsync(RejectionStorm.RejectionStormRunner.RunAsync, RejectionStorm.RejectionStormRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.Fleet:
                 return await RunAsync(Fleet.FleetRunner.RunAsync, Fleet.FleetRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.Weighted:

@@ -59,6 +59,12 @@ public sealed record LoadTestOptions
     /// <summary>Gets the adaptive controller's headroom in the cost step (the library's default, 0.8, unless set).</summary>
     public double Headroom { get; init; } = 0.8;
 
+    /// <summary>Gets the rejection storm's modes.</summary>
+    public IReadOnlyList<Mode> RejectionStormModes { get; init; } = [Mode.AspNetLimiter2, Mode.BulkheadLowest, Mode.BulkheadIdle];
+
+    /// <summary>Gets how many closed-loop clients call the refusing endpoint in the rejection storm.</summary>
+    public int StormClients { get; init; } = 64;
+
     /// <summary>Gets the admin storm's modes.</summary>
     public IReadOnlyList<Mode> AdminStormModes { get; init; } = [Mode.AdminNoIsolation, Mode.AdminAspNetLimiter, Mode.AdminBulkhead];
 

@@ -30,6 +30,9 @@ public enum Scenario
     /// <summary>Reports that cost 40 times an interactive call on a shared downstream: weighted seats against one seat per request.</summary>
     Weighted,
 
+    /// <summary>The headline's report flood while many clients hammer an endpoint that refuses them, each retrying at once.</summary>
+    RejectionStorm,
+
     /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
     All,
 }

@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
+using Bulkhead.LoadTest.RejectionStorm;
 using Bulkhead.LoadTest.Starvation;
 using Bulkhead.LoadTest.Weighted;
 using Microsoft.AspNetCore.RateLimiting;
@@ -43,7 +44,10 @@ internal static class LoadTestServer
                         CpuPriority = mode == Mode.BulkheadIdle ? WorkloadCpuPriority.Idle : WorkloadCpuPriority.Lowest,
                     };
                 });
-            });
+
+                // Called only by the rejection storm: refuses all but one call a second.
+                RejectionStormServer.Configure(o);
+            }).ConfigureHttp(RejectionStormServer.Configure);
         }
 
         if (CostStepServer.IsCostStep(mode))
@@ -75,12 +79,16 @@ internal static class LoadTestServer
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
         {
-            builder.Services.AddRateLimiter(o => o.AddConcurrencyLimiter("reports", c =>
+            builder.Services.AddRateLimiter(o =>
             {
-                c.PermitLimit = permits;
-                c.QueueLimit = 10_000;
-                c.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
-            }));
+                o.AddConcurrencyLimiter("reports", c =>
+                {
+                    c.PermitLimit = permits;
+                    c.QueueLimit = 10_000;
+                    c.QueueProcessingOrder = QueueProcessingOrder.OldestFirst;
+                });
+                RejectionStormServer.Configure(o);
+            });
         }
 
         WebApplication app = builder.Build();
@@ -137,6 +145,11 @@ internal static class LoadTestServer
                 await Task.Delay(2);
                 return "ok";
             });
+        }
+
+        if (bulkhead || limiter)
+        {
+            RejectionStormServer.Map(app, bulkhead);
         }
 
         RouteHandlerBuilder report = app.MapGet("/report", async () =>

@@ -48,7 +48,8 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         FrontEndCounters counters = services.GetService<FrontEndCounters>() ?? new();
         ILogger logger = services.GetService<ILoggerFactory>()?.CreateLogger("Bulkhead.AspNetCore.WorkloadIsolationMiddleware") ?? NullLogger.Instance;
         var classifier = new RequestClassifier(scheduler, monitor, httpOptions, services.GetServices<IWorkloadClassifier>(), counters, logger);
-        var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue, services.GetService<IProblemDetailsService>());
+        var pacer = new RefusalPacer(httpOptions.SlowRefusalsAbove, services.GetService<TimeProvider>() ?? TimeProvider.System, logger);
+        var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue, services.GetService<IProblemDetailsService>(), pacer);
         _ = RejectionWriter.WarmUpAsync(services);
 
         return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity, httpOptions.RateLimitHeaders).InvokeAsync);

@@ -36,6 +36,11 @@ internal sealed class WorkloadIsolationHttpOptionsValidator(IOptions<WorkloadIso
             failures.Add($"WorkloadIsolationHttpOptions: DefaultRetryAfter ({httpOptions.DefaultRetryAfter}) must be zero or positive.");
         }
 
+        if (httpOptions.SlowRefusalsAbove < 0)
+        {
+            failures.Add($"WorkloadIsolationHttpOptions: SlowRefusalsAbove ({httpOptions.SlowRefusalsAbove}) must be zero (answer every refusal at once) or positive.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

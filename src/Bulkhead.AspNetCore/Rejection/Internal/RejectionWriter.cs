@@ -18,7 +18,8 @@ namespace Bulkhead.AspNetCore.Rejection.Internal;
 /// The app's <see cref="IProblemDetailsService"/>, resolved once from the application's services as ASP.NET Core's own
 /// middleware do (it is a singleton), so that a refusal pays for no service lookup.
 /// </param>
-internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger, Func<WorkloadIsolationOptions>? configuration = null, IProblemDetailsService? problemDetails = null)
+/// <param name="pacer">What holds refusals while they storm; none to answer every one at once.</param>
+internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions options, ILogger logger, Func<WorkloadIsolationOptions>? configuration = null, IProblemDetailsService? problemDetails = null, RefusalPacer? pacer = null)
 {
     // As ASP.NET Core's own problem details: a type for the status (RFC 9110 for 503, RFC 6585 for 429) and a traceId.
     private const string ServiceUnavailableType = "https://tools.ietf.org/html/rfc9110#section-15.6.4";
@@ -38,6 +39,22 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
             return Task.CompletedTask;
         }
 
+        return pacer?.ShouldHold() == true
+            ? HoldThenAnswerAsync(context, workloadClass, reason, retryAfterHint, limit)
+            : Answer(context, workloadClass, reason, retryAfterHint, limit);
+    }
+
+    /// <summary>A refusal while refusals storm: answered after the pacer's hold, unless the client left meanwhile.</summary>
+    private async Task HoldThenAnswerAsync(HttpContext context, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfterHint, string limit)
+    {
+        if (await pacer!.HoldAsync(context.RequestAborted).ConfigureAwait(false) && !context.Response.HasStarted)
+        {
+            await Answer(context, workloadClass, reason, retryAfterHint, limit).ConfigureAwait(false);
+        }
+    }
+
+    private Task Answer(HttpContext context, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfterHint, string limit)
+    {
         bool rateLimited = reason == WorkloadRejectionReason.RateLimited;
         int status = rateLimited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable;
         TimeSpan retryAfter = retryAfterHint ?? options.DefaultRetryAfter;
