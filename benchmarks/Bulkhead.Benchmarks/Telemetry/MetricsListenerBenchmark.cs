@@ -5,15 +5,18 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Bulkhead.Benchmarks.Telemetry;
 
 /// <summary>
-/// What metrics cost an admission: the fast path (a free seat taken and given back through a class handle) of two
-/// identical hosts in the same run, one with no listener and one with a <see cref="MeterListener"/> on every instrument
-/// of its <c>Bulkhead</c> meter.
+/// What metrics cost an admission: the fast path (a free seat taken and given back through a class handle) of three
+/// identical hosts in the same run, one with no listener, one with a <see cref="MeterListener"/> on every instrument
+/// of its <c>Bulkhead</c> meter, and one that keeps the dashboard's history (as <c>MapWorkloadIsolationDiagnostics</c>
+/// starts it).
 /// </summary>
 [MemoryDiagnoser]
 public class MetricsListenerBenchmark
 {
     private ServiceProvider _quiet = null!;
     private ServiceProvider _listened = null!;
+    private ServiceProvider _recorded = null!;
+    private WorkloadClass _recordedClass = null!;
     private MeterListener _listener = null!;
     private WorkloadClass _quietClass = null!;
     private WorkloadClass _listenedClass = null!;
@@ -24,6 +27,10 @@ public class MetricsListenerBenchmark
     {
         _quiet = Build();
         _listened = Build();
+        _recorded = Build();
+        var recorded = (Bulkhead.Admission.Internal.WorkloadScheduler)_recorded.GetRequiredService<IWorkloadScheduler>();
+        recorded.History.Start();
+        _recordedClass = recorded.GetClass("interactive");
         IMeterFactory listenedMeters = _listened.GetRequiredService<IMeterFactory>();
         _quietClass = _quiet.GetRequiredService<IWorkloadScheduler>().GetClass("interactive");
         _listenedClass = _listened.GetRequiredService<IWorkloadScheduler>().GetClass("interactive");
@@ -49,6 +56,7 @@ public class MetricsListenerBenchmark
         _listener.Dispose();
         _quiet.Dispose();
         _listened.Dispose();
+        _recorded.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "TryAcquire+Dispose, no listener")]
@@ -62,6 +70,13 @@ public class MetricsListenerBenchmark
     public bool ListenerOnEveryInstrument()
     {
         using WorkloadLease lease = _listenedClass.TryAcquire();
+        return lease.IsAcquired;
+    }
+
+    [Benchmark(Description = "TryAcquire+Dispose, history kept (dashboard mapped)")]
+    public bool HistoryKept()
+    {
+        using WorkloadLease lease = _recordedClass.TryAcquire();
         return lease.IsAcquired;
     }
 
