@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,7 +29,7 @@ internal sealed class PipelineFactory : IDisposable
 
     public RequestDelegate Pipeline { get; }
 
-    public WorkloadScheduler Scheduler => Services.GetRequiredService<WorkloadScheduler>();
+    public IWorkloadScheduler Scheduler => Services.GetRequiredService<IWorkloadScheduler>();
 
     public DefaultHttpContext NewContext(string path = "/", Endpoint? endpoint = null, string method = "GET")
     {

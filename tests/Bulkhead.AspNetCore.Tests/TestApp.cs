@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -14,7 +13,7 @@ internal sealed class TestApp : IAsyncDisposable
 
     public WebApplication App { get; }
 
-    public WorkloadScheduler Scheduler => App.Services.GetRequiredService<WorkloadScheduler>();
+    public IWorkloadScheduler Scheduler => App.Services.GetRequiredService<IWorkloadScheduler>();
 
     public WorkloadSnapshot Snapshot => Scheduler.GetSnapshot();
 

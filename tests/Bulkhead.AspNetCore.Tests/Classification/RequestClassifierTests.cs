@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Bulkhead.Admission.Internal;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Options.Internal;
 using Microsoft.Extensions.Options;
@@ -20,7 +19,7 @@ public sealed class RequestClassifierTests : IDisposable
         .AddClass("batch", c => c.Priority = 3);
 
     private readonly FrontEndCounters _counters = new();
-    private WorkloadScheduler? _scheduler;
+    private TestScheduler? _scheduler;
 
     public RequestClassifierTests()
     {
@@ -125,7 +124,7 @@ public sealed class RequestClassifierTests : IDisposable
     public void Classify_UnknownClassName_IsLoggedOncePerName()
     {
         var logs = new ListLoggerProvider();
-        _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
+        _scheduler = TestScheduler.Create(_options, new FakeTimeProvider());
         var classifier = new RequestClassifier(_scheduler, _scheduler, new(), [], _counters, logs.CreateLogger("test"));
 
         for (int i = 0; i < 5; i++)
@@ -145,7 +144,7 @@ public sealed class RequestClassifierTests : IDisposable
         // A classifier that reads a header hands the client's text to the log: ESC, backspace, DEL and line breaks
         // must not reach it as they are.
         var logs = new ListLoggerProvider();
-        _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
+        _scheduler = TestScheduler.Create(_options, new FakeTimeProvider());
         var classifier = new RequestClassifier(_scheduler, _scheduler, new(), [new FixedClassifier("evil\u001b[2J\b\u007f\r\nforged line")], _counters, logs.CreateLogger("test"));
 
         classifier.Classify(Request("/"), endpoint: null);
@@ -272,7 +271,7 @@ public sealed class RequestClassifierTests : IDisposable
     private RequestClassifier Create(WorkloadIsolationHttpOptions? http, params IWorkloadClassifier[] classifiers)
     {
         _scheduler?.Dispose();
-        _scheduler = new WorkloadScheduler(_options, new FakeTimeProvider());
+        _scheduler = TestScheduler.Create(_options, new FakeTimeProvider());
         return new RequestClassifier(_scheduler, _scheduler, http ?? new(), classifiers, _counters, NullLogger.Instance);
     }
 

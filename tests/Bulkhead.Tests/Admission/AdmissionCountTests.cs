@@ -11,7 +11,7 @@ public sealed class AdmissionCountTests
     [Fact]
     public async Task Admitted_ManyTimesTheSeatWordsCount_StaysExact()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("interactive", c => c.ReservedConcurrency = 1).AddClass("batch"));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("interactive", c => c.ReservedConcurrency = 1).AddClass("batch"));
         const int Cycles = 3 * (ClassState.AdmittedLowMax + 1) + 123;
 
         for (int i = 0; i < Cycles; i++)
@@ -29,7 +29,7 @@ public sealed class AdmissionCountTests
     [Fact]
     public async Task Admitted_ManyThreadsAcrossWraps_StaysExactAndLeaksNoSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(3, o => o
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(3, o => o
             .AddClass("interactive", c => { c.ReservedConcurrency = 1; c.QueueLimit = 1_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; })
             .AddClass("batch", c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 1_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; }));
         const int PerWorker = 40_000;

@@ -9,7 +9,7 @@ public sealed class AdmissionRaceTests
     public async Task SharedClaimHandedBack_BecauseAReservedSeatFreedMeanwhile_WakesTheWaiterItBlocked()
     {
         // Two seats: b reserves one, the other is the shared pool; c has no reservation.
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(2, o => o
             .AddClass("b", c => c.ReservedConcurrency = 1)
             .AddClass("c", c => { c.Priority = 1; c.QueueTimeout = Timeout.InfiniteTimeSpan; }));
         WorkloadLease held = scheduler.TryAcquire("b");

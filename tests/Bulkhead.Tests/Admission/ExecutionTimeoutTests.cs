@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.Tests.Admission;
@@ -7,7 +6,7 @@ namespace Bulkhead.Tests.Admission;
 public sealed class ExecutionTimeoutTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly WorkloadScheduler _scheduler;
+    private readonly TestScheduler _scheduler;
 
     public ExecutionTimeoutTests() =>
         _scheduler = SchedulerFactory.Create(4, o => o.AddClass("reporting", c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(5) }), _time);
@@ -77,7 +76,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
     [Fact]
     public async Task ExecuteAsync_ClassWithoutTimeout_PassesTheCallersTokenAndFreesTheSeatOnce()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("batch"), _time);
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("batch"), _time);
         WorkloadClass batch = scheduler.GetClass("batch");
         using var caller = new CancellationTokenSource();
         WorkloadLease lease = batch.TryAcquire();
@@ -93,7 +92,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
     [Fact]
     public async Task ExecuteAsync_RejectedLease_ThrowsArgumentException()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("batch", c => c.QueueLimit = 0), _time);
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("batch", c => c.QueueLimit = 0), _time);
         WorkloadClass batch = scheduler.GetClass("batch");
         using WorkloadLease held = batch.TryAcquire();
         WorkloadLease rejected = batch.TryAcquire();
@@ -104,7 +103,7 @@ public sealed class ExecutionTimeoutTests : IDisposable
     [Fact]
     public async Task Apply_TimeoutAddedByReload_AppliesToWorkStartedAfterIt()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("batch"), _time);
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("batch"), _time);
         var options = new WorkloadIsolationOptions { TotalConcurrency = 2, DefaultClass = "batch" };
         options.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(1) });
         scheduler.Apply(options);

@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -25,7 +24,7 @@ public sealed class ObserveModeTests
                 c.MaxConcurrency = 1;
                 c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(1), DedicatedThreads = 1, CpuPriority = WorkloadCpuPriority.Lowest };
             });
-        using var scheduler = new WorkloadScheduler(options, time);
+        using var scheduler = TestScheduler.Create(options, time);
         WorkloadClass reports = scheduler.GetClass("reports");
         var finish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,8 +58,8 @@ public sealed class ObserveModeTests
         var random = new Random(seed);
         var enforceTime = new FakeTimeProvider();
         var observeTime = new FakeTimeProvider();
-        using WorkloadScheduler enforce = Scheduler(WorkloadIsolationMode.Enforce, enforceTime);
-        using WorkloadScheduler observe = Scheduler(WorkloadIsolationMode.Observe, observeTime);
+        using TestScheduler enforce = Scheduler(WorkloadIsolationMode.Enforce, enforceTime);
+        using TestScheduler observe = Scheduler(WorkloadIsolationMode.Observe, observeTime);
         Dictionary<int, WorkloadLease> enforceHeld = [];
         Dictionary<int, (Task<WorkloadLease> Task, CancellationTokenSource Cts)> enforcePending = [];
         Dictionary<int, WorkloadLease> observeLeases = [];
@@ -146,7 +145,7 @@ public sealed class ObserveModeTests
     {
         var logs = new ListLoggerProvider();
         var time = new FakeTimeProvider();
-        using var scheduler = new WorkloadScheduler(Options(WorkloadIsolationMode.Enforce), time, logger: logs.CreateLogger("Bulkhead.WorkloadIsolation"));
+        using var scheduler = TestScheduler.Create(Options(WorkloadIsolationMode.Enforce), time, logger: logs.CreateLogger("Bulkhead.WorkloadIsolation"));
         WorkloadClass reports = scheduler.GetClass("reports");
         using WorkloadLease first = reports.TryAcquire("a");
         using WorkloadLease second = reports.TryAcquire("b");
@@ -175,7 +174,7 @@ public sealed class ObserveModeTests
     public async Task ObservedWait_HoldsItsSeatOnceAdmitted_UntilTheWorkEnds()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = Scheduler(WorkloadIsolationMode.Observe, time);
+        using TestScheduler scheduler = Scheduler(WorkloadIsolationMode.Observe, time);
         WorkloadClass batch = scheduler.GetClass("batch");
         WorkloadLease running = await batch.AcquireAsync();
         WorkloadLease waiting = await batch.AcquireAsync();
@@ -205,11 +204,11 @@ public sealed class ObserveModeTests
         return AdmittedAtOnce(acquiring.Result);
     }
 
-    private static (string, int, int, long, long, long, string)[] Figures(WorkloadScheduler scheduler) =>
+    private static (string, int, int, long, long, long, string)[] Figures(TestScheduler scheduler) =>
         [.. scheduler.GetSnapshot().Classes.Select(c => (c.Name, c.InFlight, c.Queued, c.Admitted, c.Rejected, c.Canceled,
             string.Join(",", c.RejectedByReason.OrderBy(r => r.Key).Select(r => r.Value))))];
 
-    private static WorkloadScheduler Scheduler(WorkloadIsolationMode mode, FakeTimeProvider time) => new(Options(mode), time);
+    private static TestScheduler Scheduler(WorkloadIsolationMode mode, FakeTimeProvider time) => TestScheduler.Create(Options(mode), time);
 
     private static WorkloadIsolationOptions Options(WorkloadIsolationMode mode) => new WorkloadIsolationOptions { TotalConcurrency = 5, DefaultClass = "interactive", Mode = mode, MaxTrackedPartitions = 2 }
         .AddClass("interactive", c => (c.ReservedConcurrency, c.QueueLimit, c.QueueTimeout) = (2, 3, TimeSpan.FromSeconds(1)))

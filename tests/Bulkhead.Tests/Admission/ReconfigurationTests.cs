@@ -1,5 +1,3 @@
-using Bulkhead.Admission.Internal;
-using Bulkhead.RateLimiting.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -19,7 +17,7 @@ public sealed class ReconfigurationTests
     [Fact]
     public async Task Apply_RaisedMaxConcurrency_AdmitsWaitersAtOnce()
     {
-        using WorkloadScheduler scheduler = new(Options(8, o => o.AddClass("batch", c => c.MaxConcurrency = 1)), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(8, o => o.AddClass("batch", c => c.MaxConcurrency = 1)), new FakeTimeProvider());
         using WorkloadLease held = scheduler.TryAcquire("batch");
         Task<WorkloadLease> first = scheduler.AcquireAsync("batch").AsTask();
         Task<WorkloadLease> second = scheduler.AcquireAsync("batch").AsTask();
@@ -37,7 +35,7 @@ public sealed class ReconfigurationTests
     [Fact]
     public void Apply_MaxConcurrencyLoweredBelowInFlight_RunningWorkFinishesAndNothingStartsUntilUnderIt()
     {
-        using WorkloadScheduler scheduler = new(Options(8, o => o.AddClass("batch", c => { c.MaxConcurrency = 4; c.QueueLimit = 0; })), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(8, o => o.AddClass("batch", c => { c.MaxConcurrency = 4; c.QueueLimit = 0; })), new FakeTimeProvider());
         WorkloadLease[] held = [.. Enumerable.Range(0, 4).Select(_ => scheduler.TryAcquire("batch"))];
         Assert.All(held, l => Assert.True(l.IsAcquired));
 
@@ -58,14 +56,14 @@ public sealed class ReconfigurationTests
     [Fact]
     public void Apply_ReservationLowered_SeatsInFlightBecomeSharedAndTheCountStaysExact()
     {
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive", c => c.ReservedConcurrency = 3).AddClass("batch")), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive", c => c.ReservedConcurrency = 3).AddClass("batch")), new FakeTimeProvider());
         WorkloadLease[] interactive = [.. Enumerable.Range(0, 3).Select(_ => scheduler.TryAcquire("interactive"))];
-        Assert.Equal(0, scheduler.Engine.SharedInUse);
+        Assert.Equal(0, scheduler.GetSnapshot().SharedInUse);
 
         // The pool grows from 1 to 4, and the three seats in flight now count against it.
         scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass("batch")));
 
-        Assert.Equal((3, 4), (scheduler.Engine.SharedInUse, scheduler.Engine.SharedPool));
+        Assert.Equal((3, 4), (scheduler.GetSnapshot().SharedInUse, scheduler.GetSnapshot().SharedPool));
         using WorkloadLease batch = scheduler.TryAcquire("batch");
         Assert.True(batch.IsAcquired);
         Assert.False(scheduler.TryAcquire("batch").IsAcquired);
@@ -74,14 +72,14 @@ public sealed class ReconfigurationTests
             lease.Dispose();
         }
 
-        Assert.Equal(1, scheduler.Engine.SharedInUse);
+        Assert.Equal(1, scheduler.GetSnapshot().SharedInUse);
     }
 
     [Fact]
     public async Task Apply_ClassRemoved_RunningWorkDrainsWaitersMoveToTheDefaultClassAndItsNameIsUnknown()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("reporting", c => c.MaxConcurrency = 1)), time);
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive").AddClass("reporting", c => c.MaxConcurrency = 1)), time);
         WorkloadClass reporting = scheduler.GetClass("reporting");
         WorkloadLease running = scheduler.TryAcquire("reporting");
         Task<WorkloadLease> waiting = scheduler.AcquireAsync("reporting").AsTask();
@@ -106,7 +104,7 @@ public sealed class ReconfigurationTests
         interactive[0].Dispose();
         using WorkloadLease viaOldHandle = reporting.TryAcquire();
         Assert.Equal(("interactive", true), (viaOldHandle.WorkloadClass, viaOldHandle.IsAcquired));
-        Assert.Equal(1, scheduler.Engine.RemovedClassFallbacks);
+        Assert.Equal(1, scheduler.GetSnapshot().RemovedClassFallbacks);
         Assert.Equal(1, scheduler.GetSnapshot().RemovedClassFallbacks);
         interactive[1].Dispose();
         interactive[2].Dispose();
@@ -115,7 +113,7 @@ public sealed class ReconfigurationTests
     [Fact]
     public void Apply_ClassRemovedThenAddedBack_TheSameHandleServesItAgain()
     {
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("reporting")), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive").AddClass("reporting")), new FakeTimeProvider());
         WorkloadClass reporting = scheduler.GetClass("reporting");
         using WorkloadLease held = reporting.TryAcquire();
 
@@ -133,7 +131,7 @@ public sealed class ReconfigurationTests
     public void Apply_ThousandsOfReloadsRenamingAClass_KeepOnlyTheConfiguredClassesAndThoseStillDraining()
     {
         // Removed classes were never forgotten: 3,000 renames left 3,002 classes for the slow path to walk.
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("r0")), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive").AddClass("r0")), new FakeTimeProvider());
         WorkloadLease draining = scheduler.TryAcquire("r0");
 
         for (int i = 1; i <= 3_000; i++)
@@ -141,17 +139,17 @@ public sealed class ReconfigurationTests
             scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass($"r{i}")));
         }
 
-        Assert.Equal(["interactive", "r0", "r3000"], scheduler.Engine.Classes.Select(c => c.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["interactive", "r0", "r3000"], scheduler.GetSnapshot().Classes.Select(c => c.Name).Order(StringComparer.Ordinal));
         draining.Dispose();
         scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass("r3001")));
-        Assert.Equal(["interactive", "r3001"], scheduler.Engine.Classes.Select(c => c.Name).Order(StringComparer.Ordinal));
-        Assert.Equal(0, scheduler.Engine.SharedInUse);
+        Assert.Equal(["interactive", "r3001"], scheduler.GetSnapshot().Classes.Select(c => c.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(0, scheduler.GetSnapshot().SharedInUse);
     }
 
     [Fact]
     public async Task Apply_DrainedClassForgottenThenAddedBack_AHandleHeldAcrossServesTheClassOfItsName()
     {
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("reporting")), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive").AddClass("reporting")), new FakeTimeProvider());
         WorkloadClass reporting = scheduler.GetClass("reporting");
 
         scheduler.Apply(Options(4, o => o.AddClass("interactive")));
@@ -166,13 +164,13 @@ public sealed class ReconfigurationTests
         using WorkloadLease queued = await reporting.AcquireAsync().WithTimeout();
         Assert.Equal(("reporting", "reporting"), (again.WorkloadClass, queued.WorkloadClass));
         Assert.Equal(2, scheduler.GetSnapshot()["reporting"].InFlight);
-        Assert.Equal(3, scheduler.Engine.RemovedClassFallbacks);
+        Assert.Equal(3, scheduler.GetSnapshot().RemovedClassFallbacks);
     }
 
     [Fact]
     public void Apply_DefaultClassChanged_UnknownAndRemovedWorkGoesToTheNewDefault()
     {
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive").AddClass("batch")), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive").AddClass("batch")), new FakeTimeProvider());
         Assert.Equal("interactive", ((IWorkloadScheduler)scheduler).DefaultClass.Name);
 
         WorkloadIsolationOptions next = Options(4, o => o.AddClass("interactive").AddClass("batch"));
@@ -187,7 +185,7 @@ public sealed class ReconfigurationTests
     {
         var time = new FakeTimeProvider();
         WorkloadIsolationOptions Rated(int burst) => Options(4, o => o.AddClass("api", c => c.RateLimit = new() { PermitsPerSecond = 1, Burst = burst }));
-        using WorkloadScheduler scheduler = new(Rated(1), time);
+        using TestScheduler scheduler = TestScheduler.Create(Rated(1), time);
         scheduler.TryAcquire("api").Dispose();
         Assert.Equal(WorkloadRejectionReason.RateLimited, scheduler.TryAcquire("api").RejectionReason);
 
@@ -195,15 +193,17 @@ public sealed class ReconfigurationTests
         Assert.Equal(WorkloadRejectionReason.RateLimited, scheduler.TryAcquire("api").RejectionReason);
 
         scheduler.Apply(Rated(2));
+        // A new bucket, full: its burst of two, then refused.
         Assert.True(scheduler.TryAcquire("api").IsAcquired);
-        Assert.IsType<PartitionedTokenBucketLimiter>(scheduler.Resolve("api").Limits.RateLimiter);
+        Assert.True(scheduler.TryAcquire("api").IsAcquired);
+        Assert.Equal(WorkloadRejectionReason.RateLimited, scheduler.TryAcquire("api").RejectionReason);
     }
 
     [Fact]
     public void Apply_DedicatedThreadsChanged_LogsThatItTakesEffectOnRestart()
     {
         var logs = new ListLoggerProvider();
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("batch")), new FakeTimeProvider(), logger: logs.CreateLogger("test"));
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("batch")), new FakeTimeProvider(), logger: logs.CreateLogger("test"));
 
         scheduler.Apply(Options(4, o => o.AddClass("batch", c => c.Execution = new() { DedicatedThreads = 2, CpuPriority = WorkloadCpuPriority.Lowest })));
 
@@ -215,7 +215,7 @@ public sealed class ReconfigurationTests
     [Fact]
     public void Apply_NewClassWithDedicatedThreads_RunsOnThemAtOnce()
     {
-        using WorkloadScheduler scheduler = new(Options(4, o => o.AddClass("interactive")), new FakeTimeProvider());
+        using TestScheduler scheduler = TestScheduler.Create(Options(4, o => o.AddClass("interactive")), new FakeTimeProvider());
 
         scheduler.Apply(Options(4, o => o.AddClass("interactive").AddClass("batch", c => c.Execution = new() { DedicatedThreads = 1 })));
 
@@ -231,7 +231,7 @@ public sealed class ReconfigurationTests
         WorkloadIsolationOptions Narrow() => Options(4, o => o
             .AddClass("interactive", c => { c.ReservedConcurrency = 1; c.MaxConcurrency = 3; c.QueueTimeout = Timeout.InfiniteTimeSpan; c.QueueLimit = 1_000; })
             .AddClass("batch", c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueTimeout = Timeout.InfiniteTimeSpan; c.QueueLimit = 1_000; }));
-        using WorkloadScheduler scheduler = new(Wide(), TimeProvider.System);
+        using TestScheduler scheduler = TestScheduler.Create(Wide(), TimeProvider.System);
         string[] names = ["interactive", "batch"];
         int[] running = new int[2];
         int total = 0;
@@ -302,7 +302,7 @@ public sealed class ReconfigurationTests
         Assert.Equal(int.MaxValue, narrowLimitSeen);
         WorkloadSnapshot snapshot = scheduler.GetSnapshot();
         Assert.All(snapshot.Classes, c => Assert.Equal((c.Name, 0, 0), (c.Name, c.InFlight, c.Queued)));
-        Assert.Equal(0, scheduler.Engine.SharedInUse);
+        Assert.Equal(0, scheduler.GetSnapshot().SharedInUse);
         Assert.Equal(admitted, snapshot.Classes.Sum(c => c.Admitted));
     }
 }

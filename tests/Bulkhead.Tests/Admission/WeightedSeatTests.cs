@@ -1,5 +1,4 @@
 using System.Globalization;
-using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -17,7 +16,7 @@ public sealed class WeightedSeatTests
     public async Task UnitWiderThanItsClassCanEverSeat_IsRejectedAtOnce(int weight, string because)
     {
         // Total 6, another class reserves 2: "reports" can never hold more than 4 seats.
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(6, o =>
+        using TestScheduler scheduler = SchedulerFactory.Create(6, o =>
         {
             o.AddClass("reports", c => (c.MaxConcurrency, c.QueueLimit, c.QueueTimeout) = (weight == 5 ? 4 : null, 10, Timeout.InfiniteTimeSpan));
             o.AddClass("interactive", c => c.ReservedConcurrency = 2);
@@ -42,13 +41,13 @@ public sealed class WeightedSeatTests
         }
 
         Assert.Equal(0, scheduler.GetSnapshot().Classes.Single(c => c.Name == "reports").InFlight);
-        Assert.Equal(0, scheduler.Engine.SharedInUse);
+        Assert.Equal(0, scheduler.GetSnapshot().SharedInUse);
     }
 
     [Fact]
     public void UnitWiderThanThePartitionLimit_IsRejectedAtOnce()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(8, o => o.AddClass("reports", c => (c.MaxConcurrencyPerPartition, c.QueueLimit) = (2, 10)));
+        using TestScheduler scheduler = SchedulerFactory.Create(8, o => o.AddClass("reports", c => (c.MaxConcurrencyPerPartition, c.QueueLimit) = (2, 10)));
 
         Assert.Equal(WorkloadRejectionReason.WeightTooLarge, scheduler.GetClass("reports").TryAcquire(new WorkloadRequest("tenant") { Weight = 3 }).RejectionReason);
         using WorkloadLease two = scheduler.GetClass("reports").TryAcquire(new WorkloadRequest("tenant") { Weight = 2 });
@@ -67,7 +66,7 @@ public sealed class WeightedSeatTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkloadRequest("t") { Weight = -1 });
         Assert.Equal(1, default(WorkloadRequest).Weight);
 
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
         using WorkloadLease lease = scheduler.GetClass("reports").TryAcquire(default(WorkloadRequest));
         Assert.Equal(1, scheduler.GetSnapshot()["reports"].InFlight);
     }
@@ -76,7 +75,7 @@ public sealed class WeightedSeatTests
     [Fact]
     public void ARequestWithACostKeyAndAWeight_IsABadArgument_AndTakesNoSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", _ => { }));
         WorkloadClass reports = scheduler.GetClass("reports");
         var both = new WorkloadRequest("t") { Weight = 2, CostKey = "export" };
 
@@ -96,7 +95,7 @@ public sealed class WeightedSeatTests
     public async Task WideWaiter_IsNotStarvedByAStreamOfNarrowWorkOfItsPriority()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(
+        using TestScheduler scheduler = SchedulerFactory.Create(
             4,
             o =>
             {
@@ -156,7 +155,7 @@ public sealed class WeightedSeatTests
     [Fact]
     public async Task WideWaiterGatheringSharedSeats_LeavesLowerPrioritiesTheirReservedSeats()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(6, o =>
+        using TestScheduler scheduler = SchedulerFactory.Create(6, o =>
         {
             o.AddClass("reports", c => (c.Priority, c.QueueLimit) = (1, 10));
             o.AddClass("batch", c => (c.Priority, c.ReservedConcurrency, c.QueueLimit) = (2, 2, 10));
@@ -192,7 +191,7 @@ public sealed class WeightedSeatTests
     [Fact]
     public async Task TenantSendingWideWork_GetsItsShareOfSeatsNotOfUnits()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => (c.QueueLimit, c.QueueTimeout) = (10_000, Timeout.InfiniteTimeSpan)));
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => (c.QueueLimit, c.QueueTimeout) = (10_000, Timeout.InfiniteTimeSpan)));
         WorkloadClass reports = scheduler.GetClass("reports");
         WorkloadLease blocker = reports.TryAcquire(new WorkloadRequest { Weight = 4 });
         string[] tenants = ["wide", "a", "b", "c"];
@@ -233,7 +232,7 @@ public sealed class WeightedSeatTests
     [Fact]
     public async Task RunAsyncWithAWeight_HoldsThatManySeatsWhileTheWorkRuns()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => c.QueueLimit = 10));
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reports", c => c.QueueLimit = 10));
         int seen = -1;
 
         int result = await scheduler.RunAsync("reports", 3, ct =>
@@ -278,7 +277,7 @@ public sealed class WeightedSeatTests
     [Fact]
     public async Task WideAndSingleSeats_UnderConcurrentLoad_NeverExceedTheLimitsAndAllComeBack()
     {
-        using WorkloadScheduler scheduler = new(
+        using TestScheduler scheduler = TestScheduler.Create(
             new WorkloadIsolationOptions { TotalConcurrency = 8, DefaultClass = "interactive" }
                 .AddClass("interactive", c => (c.ReservedConcurrency, c.MaxConcurrency, c.QueueLimit, c.QueueTimeout) = (2, 8, 1_000, Timeout.InfiniteTimeSpan))
                 .AddClass("reports", c => (c.Priority, c.MaxConcurrency, c.QueueLimit, c.QueueTimeout, c.MaxConcurrencyPerPartition) = (1, 6, 1_000, Timeout.InfiniteTimeSpan, 4))
@@ -328,10 +327,10 @@ public sealed class WeightedSeatTests
         Assert.Equal(0, violations);
         Assert.True(admitted > 1_000, $"Only {admitted} admissions: the test did not load the engine.");
         Assert.All(scheduler.GetSnapshot().Classes, c => Assert.Equal((c.Name, 0, 0), (c.Name, c.InFlight, c.Queued)));
-        Assert.Equal(0, scheduler.Engine.SharedInUse);
+        Assert.Equal(0, scheduler.GetSnapshot().SharedInUse);
     }
 
-    private static void Cleanup(WorkloadScheduler scheduler, IEnumerable<Task<WorkloadLease>> waiting)
+    private static void Cleanup(TestScheduler scheduler, IEnumerable<Task<WorkloadLease>> waiting)
     {
         scheduler.Dispose();
         foreach (Task<WorkloadLease> task in waiting)

@@ -13,7 +13,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void TryAcquire_SeatFree_ReturnsAcquiredLease()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
 
         using WorkloadLease lease = scheduler.TryAcquire(Batch);
 
@@ -27,7 +27,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void TryAcquire_ClassAtMaxConcurrency_RejectsWithQueueFull()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass(Batch, c => c.MaxConcurrency = 1));
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass(Batch, c => c.MaxConcurrency = 1));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
 
         WorkloadLease lease = scheduler.TryAcquire(Batch);
@@ -41,7 +41,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void TryAcquire_ClassNameInOtherCase_FindsClass()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("Reporting"));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("Reporting"));
 
         using WorkloadLease lease = scheduler.TryAcquire("REPORTING");
 
@@ -52,7 +52,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void TryAcquire_UnknownClass_ThrowsArgumentExceptionNamingConfiguredClasses()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch).AddClass(Interactive));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch).AddClass(Interactive));
 
         ArgumentException exception = Assert.Throws<ArgumentException>(() => scheduler.TryAcquire("bacth"));
 
@@ -65,7 +65,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void Dispose_Twice_FreesTheSeatOnce()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
         WorkloadLease first = scheduler.TryAcquire(Batch);
         using WorkloadLease second = scheduler.TryAcquire(Batch);
 
@@ -78,7 +78,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void Dispose_CopyOfLeaseAfterReuse_DoesNotFreeTheNewHoldersSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
         WorkloadLease original = scheduler.TryAcquire(Batch);
         WorkloadLease copy = original;
         original.Dispose();
@@ -93,7 +93,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void Dispose_DefaultAndRejectedLeases_DoNothing()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
         WorkloadLease rejected = scheduler.TryAcquire(Batch);
 
@@ -109,7 +109,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void ReservedSeats_OtherClassFloods_AreNeverLent()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(6, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(6, o => o
             .AddClass(Interactive, c => c.ReservedConcurrency = 2)
             .AddClass(Batch, c => { c.Priority = 3; c.QueueLimit = 100; }));
         List<WorkloadLease> batch = [];
@@ -129,7 +129,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void MaxConcurrency_IncludesBorrowedSeats()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(10, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(10, o => o
             .AddClass(Reporting, c => { c.ReservedConcurrency = 2; c.MaxConcurrency = 3; }));
 
         WorkloadLease[] leases = [.. Enumerable.Range(0, 5).Select(_ => scheduler.TryAcquire(Reporting))];
@@ -142,7 +142,7 @@ public sealed class WorkloadSchedulerTests
     public void SharedPool_IsTotalLessAllReservations()
     {
         // Total 5, reserved 2 + 1: the pool has 2 seats that either class may borrow.
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(5, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(5, o => o
             .AddClass(Interactive, c => c.ReservedConcurrency = 2)
             .AddClass(Batch, c => { c.Priority = 3; c.ReservedConcurrency = 1; }));
 
@@ -156,7 +156,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_NoSeat_WaitsAndIsGrantedTheReleasedSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         WorkloadLease held = scheduler.TryAcquire(Batch);
 
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch);
@@ -176,7 +176,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_SeatHandedToWaiter_NewArrivalOfSameClassDoesNotBarge()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch);
 
@@ -191,7 +191,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task SharedSeat_Freed_GoesToMostImportantWaitingClass()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o
             .AddClass(Interactive, c => c.Priority = 0)
             .AddClass(Reporting, c => c.Priority = 2)
             .AddClass(Batch, c => c.Priority = 3));
@@ -215,7 +215,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task SharedSeat_HigherPriorityClassAtItsMax_GoesToNextClass()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o
             .AddClass(Interactive, c => { c.Priority = 0; c.MaxConcurrency = 1; })
             .AddClass(Batch, c => c.Priority = 3));
         using WorkloadLease interactiveHeld = scheduler.TryAcquire(Interactive);
@@ -233,7 +233,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task SharedSeat_EqualPriorities_AreServedRoundRobin()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o
             .AddClass("a", c => c.Priority = 1)
             .AddClass("b", c => c.Priority = 1)
             .AddClass("c", c => c.Priority = 1));
@@ -263,7 +263,7 @@ public sealed class WorkloadSchedulerTests
     {
         // The only shared seat is in use by batch; interactive waits for it. When the batch seat frees, a batch
         // arrival must not take it before interactive.
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o
             .AddClass(Interactive, c => c.Priority = 0)
             .AddClass(Batch, c => c.Priority = 3));
         WorkloadLease batchHeld = scheduler.TryAcquire(Batch);
@@ -279,7 +279,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public void NewArrival_LowerPriorityClassWaits_MoreImportantArrivalTakesFreeSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o
             .AddClass(Interactive, c => c.Priority = 0)
             .AddClass(Batch, c => { c.Priority = 3; c.MaxConcurrency = 1; }));
         using WorkloadLease batchHeld = scheduler.TryAcquire(Batch);
@@ -294,7 +294,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task ReservedSeat_Freed_GoesToItsOwnClassEvenWhenMoreImportantClassesWait()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o
             .AddClass(Interactive, c => c.Priority = 0)
             .AddClass(Batch, c => { c.Priority = 3; c.ReservedConcurrency = 1; }));
         WorkloadLease batchHeld = scheduler.TryAcquire(Batch);
@@ -312,7 +312,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_QueueFull_RejectsWithQueueFull()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 2));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 2));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> first = scheduler.AcquireAsync(Batch);
         ValueTask<WorkloadLease> second = scheduler.AcquireAsync(Batch);
@@ -328,7 +328,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_QueueLimitZero_RejectsAtOnceWhenNoSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 0));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 0));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
 
         WorkloadLease lease = await scheduler.AcquireAsync(Batch).WithTimeout();
@@ -341,7 +341,7 @@ public sealed class WorkloadSchedulerTests
     public async Task AcquireAsync_QueueTimeoutPasses_RejectsWithQueueTimeoutAndFreesThePlace()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => { c.QueueLimit = 1; c.QueueTimeout = TimeSpan.FromSeconds(2); }), time);
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => { c.QueueLimit = 1; c.QueueTimeout = TimeSpan.FromSeconds(2); }), time);
         using WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch);
 
@@ -361,7 +361,7 @@ public sealed class WorkloadSchedulerTests
         var time = new TimerCountingTimeProvider();
         var options = new WorkloadIsolationOptions { TotalConcurrency = 1, DefaultClass = Batch };
         options.AddClass(Batch, c => { c.QueueLimit = 50; c.QueueTimeout = TimeSpan.FromSeconds(2); });
-        using var scheduler = new WorkloadScheduler(options, time);
+        using var scheduler = TestScheduler.Create(options, time);
         using WorkloadLease held = scheduler.TryAcquire(Batch);
         List<Task<WorkloadLease>> waiting = [scheduler.AcquireAsync(Batch).AsTask()];
         int timersForOne = time.Timers;
@@ -403,7 +403,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_QueueTimeoutZero_RejectsAtOnceWithQueueTimeout()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueTimeout = TimeSpan.Zero));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueTimeout = TimeSpan.Zero));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
 
         WorkloadLease lease = await scheduler.AcquireAsync(Batch).WithTimeout();
@@ -415,7 +415,7 @@ public sealed class WorkloadSchedulerTests
     public async Task AcquireAsync_InfiniteQueueTimeout_WaitsUntilASeatFrees()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueTimeout = Timeout.InfiniteTimeSpan), time);
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueTimeout = Timeout.InfiniteTimeSpan), time);
         WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch);
 
@@ -430,7 +430,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_Fifo_AdmitsOldestFirst()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueOrder = WorkloadQueueOrder.Fifo));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueOrder = WorkloadQueueOrder.Fifo));
         WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> first = scheduler.AcquireAsync(Batch);
         ValueTask<WorkloadLease> second = scheduler.AcquireAsync(Batch);
@@ -446,7 +446,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_Lifo_AdmitsNewestFirst()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueOrder = WorkloadQueueOrder.Lifo));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueOrder = WorkloadQueueOrder.Lifo));
         WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> first = scheduler.AcquireAsync(Batch);
         ValueTask<WorkloadLease> second = scheduler.AcquireAsync(Batch);
@@ -462,7 +462,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_LifoQueueFull_RejectsTheOldestWaiter()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => { c.QueueOrder = WorkloadQueueOrder.Lifo; c.QueueLimit = 2; }));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => { c.QueueOrder = WorkloadQueueOrder.Lifo; c.QueueLimit = 2; }));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> oldest = scheduler.AcquireAsync(Batch);
         ValueTask<WorkloadLease> middle = scheduler.AcquireAsync(Batch);
@@ -478,7 +478,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_CanceledWhileQueued_ThrowsAndFreesThePlaceAtOnce()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 1));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 1));
         WorkloadLease held = scheduler.TryAcquire(Batch);
         using var cts = new CancellationTokenSource();
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch, cancellationToken: cts.Token);
@@ -501,7 +501,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_TokenAlreadyCanceled_ThrowsWithoutTakingASeatAndCountsIt()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         using var cts = new CancellationTokenSource();
         await cts.CancelAsync();
 
@@ -517,7 +517,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task AcquireAsync_CanceledAfterGrant_KeepsTheLease()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         WorkloadLease held = scheduler.TryAcquire(Batch);
         using var cts = new CancellationTokenSource();
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch, cancellationToken: cts.Token);
@@ -533,7 +533,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task Dispose_FailsWaitersWithShuttingDownAndRejectsNewWork()
     {
-        WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
         WorkloadLease held = scheduler.TryAcquire(Batch);
         ValueTask<WorkloadLease> waiting = scheduler.AcquireAsync(Batch);
 
@@ -550,7 +550,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task RunAsync_Admitted_HoldsASeatWhileWorkRuns()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
         var gate = new Gate();
 
         Task run = scheduler.RunAsync(Batch, async _ => await gate.WaitAsync());
@@ -565,7 +565,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task RunAsync_WithResult_ReturnsTheWorksResult()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass(Batch));
 
         int result = await scheduler.RunAsync(Batch, _ => ValueTask.FromResult(42)).WithTimeout();
 
@@ -575,7 +575,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task RunAsync_WorkThrows_FreesTheSeatAndPropagates()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
 
         await Assert.ThrowsAsync<InvalidOperationException>(
             () => scheduler.RunAsync(Batch, _ => throw new InvalidOperationException("boom")).WithTimeout());
@@ -586,7 +586,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task RunAsync_Rejected_ThrowsWorkloadRejectedException()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 0));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch, c => c.QueueLimit = 0));
         using WorkloadLease held = scheduler.TryAcquire(Batch);
         bool ran = false;
 
@@ -603,7 +603,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task RunAsync_NullWork_ThrowsArgumentNullException()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass(Batch));
 
         await Assert.ThrowsAsync<ArgumentNullException>(() => scheduler.RunAsync(Batch, null!));
     }
@@ -611,7 +611,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task GetSnapshot_CountsAdmittedRejectedQueuedAndLimits()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o
             .AddClass(Interactive, c => { c.ReservedConcurrency = 1; c.MaxConcurrency = 2; c.QueueLimit = 1; })
             .AddClass(Batch, c => c.Priority = 3));
         WorkloadLease a = scheduler.TryAcquire(Interactive);
@@ -637,7 +637,7 @@ public sealed class WorkloadSchedulerTests
     [Fact]
     public async Task ConcurrentAcquireAndRelease_ManyThreads_KeepLimitsAndLeakNoSeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o
             .AddClass(Interactive, c => { c.ReservedConcurrency = 1; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; })
             .AddClass(Reporting, c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; })
             .AddClass(Batch, c => { c.Priority = 3; c.ReservedConcurrency = 1; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; }));
@@ -685,7 +685,7 @@ public sealed class WorkloadSchedulerTests
         Assert.InRange(maxOutsideInteractive, 1, 3);
         Assert.All(scheduler.GetSnapshot().Classes, c => Assert.Equal((0, 0), (c.InFlight, c.Queued)));
         Assert.Equal(16_000, scheduler.GetSnapshot().Classes.Sum(c => c.Admitted));
-        Assert.Equal(0, scheduler.Engine.SharedInUse);
+        Assert.Equal(0, scheduler.GetSnapshot().SharedInUse);
     }
 
     /// <summary>Fake time that counts the timers created on it.</summary>

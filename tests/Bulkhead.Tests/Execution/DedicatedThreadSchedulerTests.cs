@@ -14,7 +14,7 @@ public sealed class DedicatedThreadSchedulerTests
     [Fact]
     public async Task RunAsync_DedicatedThreads_RunsWorkAndItsContinuationsOnTheClassThreads()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 2 }));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 2 }));
         var threads = new List<string?>();
 
         await scheduler.RunAsync("batch", async _ =>
@@ -33,7 +33,7 @@ public sealed class DedicatedThreadSchedulerTests
     [Fact]
     public async Task RunAsync_ConfigureAwaitFalse_EscapesToTheThreadPool()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 }));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 }));
 
         bool escaped = await scheduler.RunAsync("batch", async _ =>
         {
@@ -48,7 +48,7 @@ public sealed class DedicatedThreadSchedulerTests
     [Fact]
     public async Task RunAsync_NoExecutionOptions_RunsOnTheThreadPool()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("interactive"));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("interactive"));
 
         // From a ThreadPool thread: the test runner's own synchronization context would otherwise take the continuation.
         bool onPool = await Task.Run(() => scheduler.RunAsync("interactive", async _ =>
@@ -71,7 +71,7 @@ public sealed class DedicatedThreadSchedulerTests
             return;
         }
 
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("batch", c =>
             c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 2, CpuPriority = priority }));
 
         (int Nice, int Policy)[] dedicated = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ =>
@@ -87,7 +87,7 @@ public sealed class DedicatedThreadSchedulerTests
     [Fact]
     public async Task Dispose_ContinuationsOfRunningWork_StillRun()
     {
-        WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 }));
+        WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("batch", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 }));
         var gate = new Gate();
         Task<bool> run = scheduler.RunAsync("batch", async _ =>
         {

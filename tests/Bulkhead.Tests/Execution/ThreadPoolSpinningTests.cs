@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Bulkhead.Execution.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -93,7 +92,7 @@ public sealed class ThreadPoolSpinningTests
         var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "reporting" }
             .AddClass("reporting", c => c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1, CpuPriority = WorkloadCpuPriority.Lowest });
 
-        using var scheduler = new WorkloadScheduler(options, new FakeTimeProvider(), logger: logs.CreateLogger("test"));
+        using var scheduler = TestScheduler.Create(options, new FakeTimeProvider(), logger: logs.CreateLogger("test"));
 
         Assert.Equal(ThreadPoolSpinning.IsOn(), logs.Messages.Any(m => m.Message.Contains(ThreadPoolSpinning.ConfigName, StringComparison.Ordinal)));
     }

@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Bulkhead.Jobs.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -200,7 +199,7 @@ public sealed class JobQueueReliabilityTests : IAsyncDisposable
         }
     }
 
-    private WorkloadScheduler Scheduler => _services!.GetRequiredService<WorkloadScheduler>();
+    private IWorkloadScheduler Scheduler => _services!.GetRequiredService<IWorkloadScheduler>();
 
     private WorkloadJobQueue Create(int maxConcurrency, int? perPartition = null, int capacity = 1_000, WorkloadJobFullMode fullMode = WorkloadJobFullMode.Wait)
     {

@@ -11,7 +11,7 @@ public sealed class SeatWaiterTests
     public async Task WaitAsync_PastTheQueueTimeoutAndLimit_KeepsItsPlaceUntilASeatFrees()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("batch", c => { c.QueueTimeout = TimeSpan.FromSeconds(1); c.QueueLimit = 1; }), time);
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(1, o => o.AddClass("batch", c => { c.QueueTimeout = TimeSpan.FromSeconds(1); c.QueueLimit = 1; }), time);
         WorkloadLease held = scheduler.TryAcquire("batch");
         var retries = new List<(WorkloadRejectionReason Reason, TimeSpan Delay)>();
 
@@ -34,7 +34,7 @@ public sealed class SeatWaiterTests
     public async Task WaitAsync_RateLimited_TriesAgainAfterTheRetryAfter()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1 }), time);
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("batch", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1 }), time);
         scheduler.TryAcquire("batch").Dispose();
         var retries = new List<(WorkloadRejectionReason Reason, TimeSpan Delay)>();
 
@@ -49,7 +49,7 @@ public sealed class SeatWaiterTests
     [Fact]
     public async Task WaitAsync_Stopped_ReturnsWithoutASeat()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("batch"));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(1, o => o.AddClass("batch"));
         using WorkloadLease held = scheduler.TryAcquire("batch");
         using var stopping = new CancellationTokenSource();
 

@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Bulkhead.Jobs.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,7 +10,7 @@ public sealed class WorkloadHostedServiceTests
     public async Task WrappedBackgroundService_HoldsASeatWhileRunningAndFreesItOnStop()
     {
         using IHost host = Build(b => b.AddHostedService<GatedService>("batch"));
-        WorkloadScheduler scheduler = host.Services.GetRequiredService<WorkloadScheduler>();
+        IWorkloadScheduler scheduler = host.Services.GetRequiredService<IWorkloadScheduler>();
         GatedService service = host.Services.GetRequiredService<GatedService>();
 
         await host.StartAsync().WithTimeout();
@@ -27,7 +26,7 @@ public sealed class WorkloadHostedServiceTests
     public async Task WrappedServices_ClassMaxConcurrencyBoundsHowManyRunAtOnce()
     {
         using IHost host = Build(b => b.AddHostedService<FirstJob>("batch").AddHostedService<SecondJob>("batch"), maxBatch: 1);
-        WorkloadScheduler scheduler = host.Services.GetRequiredService<WorkloadScheduler>();
+        IWorkloadScheduler scheduler = host.Services.GetRequiredService<IWorkloadScheduler>();
         FirstJob first = host.Services.GetRequiredService<FirstJob>();
         SecondJob second = host.Services.GetRequiredService<SecondJob>();
 
@@ -48,7 +47,7 @@ public sealed class WorkloadHostedServiceTests
     public async Task WrappedService_FailsWithIgnoreBehavior_HostKeepsRunningAndSeatIsFreed()
     {
         using IHost host = Build(b => b.AddHostedService<FailingService>("batch"), behavior: BackgroundServiceExceptionBehavior.Ignore);
-        WorkloadScheduler scheduler = host.Services.GetRequiredService<WorkloadScheduler>();
+        IWorkloadScheduler scheduler = host.Services.GetRequiredService<IWorkloadScheduler>();
         IHostApplicationLifetime lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
 
         await host.StartAsync().WithTimeout();

@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Bulkhead.Jobs.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -13,7 +12,7 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
     [Fact]
     public async Task EnqueueAsync_WaitMode_WaitsForRoomWhenFull()
     {
-        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait, capacity: 1);
+        (WorkloadJobQueue queue, IWorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait, capacity: 1);
         using WorkloadLease held = scheduler.TryAcquire("batch");
         await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
         await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"].Queued == 1, "the first job waits for a seat");
@@ -29,7 +28,7 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
     [Fact]
     public async Task EnqueueAsync_RejectMode_ThrowsQueueFullAtOnce()
     {
-        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Reject, capacity: 1);
+        (WorkloadJobQueue queue, IWorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Reject, capacity: 1);
         using WorkloadLease held = scheduler.TryAcquire("batch");
         await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
 
@@ -42,7 +41,7 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
     [Fact]
     public async Task Jobs_RunByPriorityAcrossClasses()
     {
-        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
+        (WorkloadJobQueue queue, IWorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
         WorkloadLease held = scheduler.TryAcquire("batch");
         var order = new List<string>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -72,7 +71,7 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
     [Fact]
     public async Task StopAsync_QueuedItemsThatDidNotRun_AreEachReported()
     {
-        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
+        (WorkloadJobQueue queue, IWorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
         using WorkloadLease held = scheduler.TryAcquire("batch");
         bool ran = false;
         for (int i = 0; i < 3; i++)
@@ -124,12 +123,12 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
     [Fact]
     public async Task SchedulerShutDownFirst_QueuedItemsAreStillReportedAtStop()
     {
-        (WorkloadJobQueue queue, WorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
+        (WorkloadJobQueue queue, IWorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Wait);
         WorkloadLease held = scheduler.TryAcquire("batch");
         await queue.EnqueueAsync("batch", _ => ValueTask.CompletedTask).AsTask().WithTimeout();
         await Eventually.TrueAsync(() => scheduler.GetSnapshot()["batch"].Queued == 1, "the job waits for a seat");
 
-        scheduler.Dispose();
+        ((IDisposable)scheduler).Dispose();
         held.Dispose();
 
         // The lane sees ShuttingDown once and stops asking: it does not spin against a closed scheduler.
@@ -148,7 +147,7 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
         }
     }
 
-    private (WorkloadJobQueue Queue, WorkloadScheduler Scheduler) Create(WorkloadJobFullMode fullMode, int capacity = 10)
+    private (WorkloadJobQueue Queue, IWorkloadScheduler Scheduler) Create(WorkloadJobFullMode fullMode, int capacity = 10)
     {
         _services = new ServiceCollection()
             .AddLogging(b => b.AddProvider(_logs))
@@ -160,6 +159,6 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
                 o.AddClass("batch", c => { c.Priority = 3; c.QueueTimeout = Timeout.InfiniteTimeSpan; c.Jobs = new WorkloadJobQueueOptions { Capacity = capacity, FullMode = fullMode }; });
             })
             .Services.BuildServiceProvider();
-        return ((WorkloadJobQueue)_services.GetRequiredService<IWorkloadJobQueue>(), _services.GetRequiredService<WorkloadScheduler>());
+        return ((WorkloadJobQueue)_services.GetRequiredService<IWorkloadJobQueue>(), _services.GetRequiredService<IWorkloadScheduler>());
     }
 }

@@ -13,7 +13,7 @@ public sealed class PartitionFairnessTests
     [Fact]
     public async Task NoisyTenantSendingTenTimesMore_GetsOnlyItsFairShare()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reporting", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("reporting", c =>
         {
             c.QueueLimit = 10_000;
             c.QueueTimeout = Timeout.InfiniteTimeSpan;
@@ -63,7 +63,7 @@ public sealed class PartitionFairnessTests
     [Fact]
     public async Task Partitions_AreServedInTurnsInArrivalOrderOfTheirFirstWaiter()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("reporting"));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(1, o => o.AddClass("reporting"));
         WorkloadLease held = scheduler.TryAcquire("reporting");
         string[] arrivals = ["a", "a", "a", "b", "c", "c"];
         var waiting = arrivals.Select((tenant, i) => (Name: $"{tenant}{i}", Task: scheduler.AcquireAsync("reporting", tenant).AsTask())).ToList();
@@ -85,7 +85,7 @@ public sealed class PartitionFairnessTests
     [Fact]
     public async Task MaxConcurrencyPerPartition_CapsATenantWhileOthersUseTheFreeSeats()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("reporting", c => c.MaxConcurrencyPerPartition = 2));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("reporting", c => c.MaxConcurrencyPerPartition = 2));
         using WorkloadLease a1 = scheduler.TryAcquire("reporting", "a");
         WorkloadLease a2 = scheduler.TryAcquire("reporting", "a");
         ValueTask<WorkloadLease> a3 = scheduler.AcquireAsync("reporting", "a");
@@ -105,7 +105,7 @@ public sealed class PartitionFairnessTests
     [Fact]
     public async Task PartitionAtItsLimit_WaitsOutOfTurnAndRejoinsAtTheEndOfTheRoundWhenItsSeatFrees()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("t", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(2, o => o.AddClass("t", c =>
         {
             c.MaxConcurrencyPerPartition = 1;
             c.QueueTimeout = Timeout.InfiniteTimeSpan;
@@ -131,7 +131,7 @@ public sealed class PartitionFairnessTests
     [Fact]
     public async Task FullQueue_TurnsAwayTheLargestPartitionsNewestWaiter_NotTheQuietTenant()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("reporting", c => c.QueueLimit = 3));
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(1, o => o.AddClass("reporting", c => c.QueueLimit = 3));
         using WorkloadLease held = scheduler.TryAcquire("reporting");
         ValueTask<WorkloadLease> noisy1 = scheduler.AcquireAsync("reporting", "noisy");
         ValueTask<WorkloadLease> noisy2 = scheduler.AcquireAsync("reporting", "noisy");
@@ -153,7 +153,7 @@ public sealed class PartitionFairnessTests
         const int Keys = 1_000_000;
         const int Cap = 1_000;
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(8, o =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(8, o =>
         {
             o.MaxTrackedPartitions = Cap;
             o.AddClass("reporting", c =>
@@ -217,7 +217,7 @@ public sealed class PartitionFairnessTests
     [Fact]
     public async Task ConcurrentTenants_ManyThreads_KeepPerPartitionLimitsAndLeakNothing()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(6, o =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(6, o =>
         {
             o.MaxTrackedPartitions = 4;
             o.AddClass("interactive", c => { c.ReservedConcurrency = 2; c.QueueLimit = 10_000; c.QueueTimeout = Timeout.InfiniteTimeSpan; });

@@ -11,7 +11,7 @@ public sealed class PartitionedTokenBucketLimiterTests
     public void Acquire_OverTheClassRate_RejectsAtOnceWithRetryAfterAndHoldsNoSeat()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(8, o => o.AddClass("reporting", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(8, o => o.AddClass("reporting", c =>
         {
             c.QueueLimit = 10;
             c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 2, Burst = 2 };
@@ -34,7 +34,7 @@ public sealed class PartitionedTokenBucketLimiterTests
     [Fact]
     public async Task AcquireAsync_OverTheRate_NeverQueues()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o.AddClass("reporting", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(1, o => o.AddClass("reporting", c =>
             c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 2 }));
         using WorkloadLease held = scheduler.TryAcquire("reporting");
         ValueTask<WorkloadLease> queued = scheduler.AcquireAsync("reporting");
@@ -50,7 +50,7 @@ public sealed class PartitionedTokenBucketLimiterTests
     [Fact]
     public async Task RunAsync_RateLimited_ThrowsWithRetryAfter()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("batch", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(4, o => o.AddClass("batch", c =>
             c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 0.5, Burst = 1 }));
         await scheduler.RunAsync("batch", _ => ValueTask.CompletedTask).WithTimeout();
 
@@ -63,7 +63,7 @@ public sealed class PartitionedTokenBucketLimiterTests
     [Fact]
     public void PerPartition_EachPartitionHasItsOwnBucket()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(16, o => o.AddClass("reporting", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(16, o => o.AddClass("reporting", c =>
             c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1, PerPartition = true }));
 
         WorkloadLease a1 = scheduler.TryAcquire("reporting", "tenant-a");
@@ -79,7 +79,7 @@ public sealed class PartitionedTokenBucketLimiterTests
     public void GetRateLimitState_FollowsEachPartitionsBucket_WithoutTakingAPermit()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(16, o => o
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(16, o => o
             .AddClass("reporting", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 4, Burst = 8, PerPartition = true })
             .AddClass("free", c => c.Priority = 1), time);
         WorkloadClass reporting = scheduler.GetClass("reporting");
@@ -99,7 +99,7 @@ public sealed class PartitionedTokenBucketLimiterTests
     [Fact]
     public void BurstNotSet_IsOneSecondOfPermits()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(64, o => o.AddClass("reporting", c =>
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(64, o => o.AddClass("reporting", c =>
             c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 2.5 }));
 
         int admitted = Enumerable.Range(0, 10).Count(_ => scheduler.TryAcquire("reporting").IsAcquired);

@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -9,13 +8,13 @@ public sealed class RejectionLogTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new();
     private readonly ListLoggerProvider _logs = new();
-    private readonly WorkloadScheduler _scheduler;
+    private readonly TestScheduler _scheduler;
 
     public RejectionLogTests()
     {
         var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "rated" };
         options.AddClass("rated", c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 0.001, Burst = 1 });
-        _scheduler = new WorkloadScheduler(options, _time, logger: _logs.CreateLogger("Bulkhead.WorkloadIsolation"));
+        _scheduler = TestScheduler.Create(options, _time, logger: _logs.CreateLogger("Bulkhead.WorkloadIsolation"));
         _scheduler.TryAcquire("rated").Dispose();                   // the one permit: every attempt after is rejected
     }
 

@@ -12,7 +12,7 @@ public sealed class WorkloadHistoryTests
     public async Task ASample_HoldsTheIntervalsRates_AndTheP99OfQueueWaitAndSeatTime()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("reporting", c => { c.QueueLimit = 5; c.QueueTimeout = TimeSpan.FromSeconds(30); }), time);
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(2, o => o.AddClass("reporting", c => { c.QueueLimit = 5; c.QueueTimeout = TimeSpan.FromSeconds(30); }), time);
         scheduler.History.Start();
 
         // Sixteen leases held 100 ms each, one after another: the first of them is timed (one in sixteen).
@@ -62,7 +62,7 @@ public sealed class WorkloadHistoryTests
     public void TheHistory_KeepsFifteenMinutes_ForTheClassesInForce_AndNothingBeforeItStarts()
     {
         var time = new FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(2, o => o.AddClass("interactive").AddClass("batch", c => c.Priority = 3), time);
+        using WorkloadScheduler scheduler = SchedulerFactory.CreateWhiteBox(2, o => o.AddClass("interactive").AddClass("batch", c => c.Priority = 3), time);
         time.Advance(TimeSpan.FromMinutes(1));
         Assert.False(Read(scheduler).GetProperty("started").GetBoolean());
         Assert.Equal(0, Read(scheduler).GetProperty("classes").GetArrayLength());

@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Bulkhead.Tests.Admission;
 
 namespace Bulkhead.Tests.Telemetry;
@@ -9,7 +8,7 @@ public sealed class WorkloadSnapshotTests
     public async Task RejectionsByReasonAndOldestWaiter_AreInTheSnapshot()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(1, o => o
+        using TestScheduler scheduler = SchedulerFactory.Create(1, o => o
             .AddClass("batch", c => { c.QueueLimit = 1; c.QueueTimeout = TimeSpan.FromSeconds(10); })
             .AddClass("rated", c => { c.Priority = 2; c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 1, Burst = 1 }; }), time);
         WorkloadLease held = scheduler.TryAcquire("batch");
@@ -36,7 +35,7 @@ public sealed class WorkloadSnapshotTests
     [Fact]
     public void Indexer_NameInOtherCase_FindsTheClass_UnknownNameThrows()
     {
-        using WorkloadScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("Reporting").AddClass("batch", c => c.Priority = 3));
+        using TestScheduler scheduler = SchedulerFactory.Create(4, o => o.AddClass("Reporting").AddClass("batch", c => c.Priority = 3));
         WorkloadSnapshot snapshot = scheduler.GetSnapshot();
 
         Assert.Equal("Reporting", snapshot["reporting"].Name);

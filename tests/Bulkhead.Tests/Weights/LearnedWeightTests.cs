@@ -1,4 +1,3 @@
-using Bulkhead.Admission.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -13,17 +12,17 @@ public sealed class LearnedWeightTests
     [Fact]
     public void KindsOfWork_LearnTheWeightTheirSeatTimeStandsFor()
     {
-        using WorkloadScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), MaxWeight = 8, Smoothing = 1 });
+        using TestScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), MaxWeight = 8, Smoothing = 1 });
         WorkloadClass reports = scheduler.GetClass("reports");
 
         // Not measured yet: MinWeight (1). Then each kind of work holds its seats for what it costs.
-        Assert.Equal(1, HoldFor(reports, "yearly", TimeSpan.FromMilliseconds(40)));
-        Assert.Equal(1, HoldFor(reports, "daily", TimeSpan.FromMilliseconds(4)));
-        Assert.Equal(1, HoldFor(reports, "archive", TimeSpan.FromMilliseconds(500)));
+        Assert.Equal(1, HoldFor(scheduler, reports, "yearly", TimeSpan.FromMilliseconds(40)));
+        Assert.Equal(1, HoldFor(scheduler, reports, "daily", TimeSpan.FromMilliseconds(4)));
+        Assert.Equal(1, HoldFor(scheduler, reports, "archive", TimeSpan.FromMilliseconds(500)));
 
-        Assert.Equal(4, HoldFor(reports, "yearly", TimeSpan.FromMilliseconds(40)));
-        Assert.Equal(1, HoldFor(reports, "daily", TimeSpan.FromMilliseconds(4)));
-        Assert.Equal(8, HoldFor(reports, "archive", TimeSpan.FromMilliseconds(500)));
+        Assert.Equal(4, HoldFor(scheduler, reports, "yearly", TimeSpan.FromMilliseconds(40)));
+        Assert.Equal(1, HoldFor(scheduler, reports, "daily", TimeSpan.FromMilliseconds(4)));
+        Assert.Equal(8, HoldFor(scheduler, reports, "archive", TimeSpan.FromMilliseconds(500)));
 
         WorkloadClassSnapshot snapshot = scheduler.GetSnapshot()["reports"];
         Assert.Equal(
@@ -35,11 +34,11 @@ public sealed class LearnedWeightTests
     [Fact]
     public void TheEstimateIsSmoothed()
     {
-        using WorkloadScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 0.5 });
+        using TestScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 0.5 });
         WorkloadClass reports = scheduler.GetClass("reports");
 
-        HoldFor(reports, "export", TimeSpan.FromMilliseconds(20));
-        HoldFor(reports, "export", TimeSpan.FromMilliseconds(60));
+        HoldFor(scheduler, reports, "export", TimeSpan.FromMilliseconds(20));
+        HoldFor(scheduler, reports, "export", TimeSpan.FromMilliseconds(60));
 
         // 20, then halfway to 60: 40 ms, weight 4. One slow unit moves it half the way, not all of it.
         Assert.Equal(new WorkloadLearnedWeight("export", 4, TimeSpan.FromMilliseconds(40), 2), scheduler.GetSnapshot()["reports"].LearnedWeights.Single());
@@ -48,7 +47,7 @@ public sealed class LearnedWeightTests
     [Fact]
     public async Task AWaitingUnit_IsMeasuredFromWhenItGetsItsSeats()
     {
-        using WorkloadScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 1 }, total: 4);
+        using TestScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 1 }, total: 4);
         WorkloadClass reports = scheduler.GetClass("reports");
         WorkloadLease[] busy = [.. Enumerable.Range(0, 4).Select(_ => reports.TryAcquire())];
         Task<WorkloadLease> waiting = reports.AcquireAsync(new WorkloadRequest { CostKey = "yearly" }).AsTask();
@@ -67,24 +66,24 @@ public sealed class LearnedWeightTests
     [Fact]
     public void AClassThatDoesNotLearn_TakesOneSeatAndKeepsNothing()
     {
-        using WorkloadScheduler scheduler = Create(learned: null);
+        using TestScheduler scheduler = Create(learned: null);
         WorkloadClass reports = scheduler.GetClass("reports");
 
-        Assert.Equal(1, HoldFor(reports, "yearly", TimeSpan.FromMilliseconds(40)));
-        Assert.Equal(1, HoldFor(reports, "yearly", TimeSpan.FromMilliseconds(40)));
+        Assert.Equal(1, HoldFor(scheduler, reports, "yearly", TimeSpan.FromMilliseconds(40)));
+        Assert.Equal(1, HoldFor(scheduler, reports, "yearly", TimeSpan.FromMilliseconds(40)));
         Assert.Empty(scheduler.GetSnapshot()["reports"].LearnedWeights);
     }
 
     [Fact]
     public void WhatWasLearned_LastsAcrossAReload_AndTheNewRangeApplies()
     {
-        using WorkloadScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 1 });
+        using TestScheduler scheduler = Create(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), Smoothing = 1 });
         WorkloadClass reports = scheduler.GetClass("reports");
-        HoldFor(reports, "yearly", TimeSpan.FromMilliseconds(60));
+        HoldFor(scheduler, reports, "yearly", TimeSpan.FromMilliseconds(60));
 
         scheduler.Apply(Options(new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(10), MaxWeight = 3 }, total: 16));
 
-        Assert.Equal(3, HoldFor(reports, "yearly", TimeSpan.FromMilliseconds(60)));
+        Assert.Equal(3, HoldFor(scheduler, reports, "yearly", TimeSpan.FromMilliseconds(60)));
     }
 
     [Fact]
@@ -127,16 +126,16 @@ public sealed class LearnedWeightTests
     }
 
     /// <summary>Takes seats for a kind of work, holds them for <paramref name="held"/> on fake time, and returns how many it took.</summary>
-    private int HoldFor(WorkloadClass reports, string costKey, TimeSpan held)
+    private int HoldFor(TestScheduler scheduler, WorkloadClass reports, string costKey, TimeSpan held)
     {
         using WorkloadLease lease = reports.TryAcquire(new WorkloadRequest { CostKey = costKey });
         Assert.True(lease.IsAcquired);
-        int seats = ((ClassState)reports).InFlight;
+        int seats = scheduler.GetSnapshot()[reports.Name].InFlight;
         _time.Advance(held);
         return seats;
     }
 
-    private WorkloadScheduler Create(WorkloadLearnedWeightOptions? learned, int total = 16) => new(Options(learned, total), _time);
+    private TestScheduler Create(WorkloadLearnedWeightOptions? learned, int total = 16) => TestScheduler.Create(Options(learned, total), _time);
 
     private static WorkloadIsolationOptions Options(WorkloadLearnedWeightOptions? learned, int total)
     {
