@@ -65,7 +65,42 @@ internal sealed partial class ClassState
         ArgumentNullException.ThrowIfNull(work);
         ThrowIfNotAcquired(lease);
         ClassState runner = Limits.Removed ? lease.HolderClass ?? this : this;
+        if (runner._runsInline)
+        {
+            // As the untyped overload: no timer, no hop, and no await when the work completes synchronously.
+            Task<TResult> task;
+            try
+            {
+                task = work(state, cancellationToken);
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+
+            if (task.IsCompletedSuccessfully)
+            {
+                lease.Dispose();
+                return task;
+            }
+
+            return ReleaseWhenDoneAsync(task, lease);
+        }
+
         return runner.ExecuteWatchedAsync(lease, work, state, cancellationToken);
+    }
+
+    private static async Task<TResult> ReleaseWhenDoneAsync<TResult>(Task<TResult> task, WorkloadLease lease)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
     }
 
     private static async Task ReleaseWhenDoneAsync(Task task, WorkloadLease lease)

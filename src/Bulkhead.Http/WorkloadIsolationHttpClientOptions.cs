@@ -1,0 +1,23 @@
+namespace Bulkhead.Http;
+
+/// <summary>
+/// Runs the outgoing calls of an <c>HttpClient</c> under a workload class: each call waits for a seat of the class (or
+/// is refused) before it is sent, and holds it until its response arrives.
+/// </summary>
+public sealed class WorkloadIsolationHttpClientOptions
+{
+    /// <summary>
+    /// Gets or sets the workload class the calls take their seats in: a class configured like any other, usually one
+    /// per dependency ("orders-db", "payments-api") shared by every client that calls it.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>; it must be set, and name a configured class.</value>
+    public string? WorkloadClass { get; set; }
+
+    /// <summary>Gets or sets a delegate that returns the partition (tenant, user, key) of a call, or <see langword="null"/>.</summary>
+    /// <value>The default value is <see langword="null"/>: every call shares one partition.</value>
+    public Func<HttpRequestMessage, string?>? PartitionProvider { get; set; }
+
+    /// <summary>Gets or sets how a refused call reaches the code that made it.</summary>
+    /// <value>The default value is <see cref="WorkloadHttpRejectionMode.Throw"/>.</value>
+    public WorkloadHttpRejectionMode RejectionMode { get; set; } = WorkloadHttpRejectionMode.Throw;
+}
