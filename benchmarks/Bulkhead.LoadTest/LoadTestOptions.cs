@@ -86,6 +86,9 @@ public sealed record LoadTestOptions
     /// <summary>Gets the weighted-seats scenario's modes.</summary>
     public IReadOnlyList<Mode> WeightedModes { get; init; } = [Mode.WeightedNoIsolation, Mode.WeightedOneSeatEach, Mode.WeightedHandTuned, Mode.WeightedSeats];
 
+    /// <summary>Gets the shared-downstream scenario's modes.</summary>
+    public IReadOnlyList<Mode> SharedDownstreamModes { get; init; } = [Mode.SharedNoIsolation, Mode.SharedPollyLimiter, Mode.SharedBulkhead];
+
     /// <summary>
     /// The cost step's downstream variant: the reports' cost in a shared downstream; static limits 3 (light) and 1
     /// (heavy), an interactive seat-time objective of 10 ms and no ThreadPool objective; 4 s to settle each half.

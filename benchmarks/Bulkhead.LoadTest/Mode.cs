@@ -80,4 +80,16 @@ public enum Mode
 
     /// <summary>Weighted seats: Bulkhead, a report takes as many seats as it costs; no limit of the reporting class's own.</summary>
     WeightedSeats,
+
+    /// <summary>Shared downstream: the dependency itself, a service of fixed concurrency, first in first out.</summary>
+    DownstreamService,
+
+    /// <summary>Shared downstream: interactive calls and reports call the dependency with nothing between.</summary>
+    SharedNoIsolation,
+
+    /// <summary>Shared downstream: Polly's concurrency limiter (Http.Resilience) on the reports' HttpClient.</summary>
+    SharedPollyLimiter,
+
+    /// <summary>Shared downstream: Bulkhead.Http, the dependency's seats in two outgoing classes.</summary>
+    SharedBulkhead,
 }

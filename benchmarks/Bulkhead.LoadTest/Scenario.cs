@@ -33,6 +33,12 @@ public enum Scenario
     /// <summary>The headline's report flood while many clients hammer an endpoint that refuses them, each retrying at once.</summary>
     RejectionStorm,
 
+    /// <summary>
+    /// Interactive calls and a report flood call one dependency (a service of fixed concurrency in a process of its own)
+    /// through HttpClient: outgoing classes against no isolation and Polly's concurrency limiter.
+    /// </summary>
+    SharedDownstream,
+
     /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
     All,
 }

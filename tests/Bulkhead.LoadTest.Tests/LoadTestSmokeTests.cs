@@ -142,6 +142,14 @@ public sealed class LoadTestSmokeTests
             AssertEveryModeMeasuredAsync(output, "weighted", options.WeightedModes, Weighted.WeightedRunner.Describe, 2..5));
     }
 
+    [Fact]
+    public async Task TinySharedDownstream_RunsEveryModeAfterItsBaseline_AgainstADependencyInAProcessOfItsOwn()
+    {
+        // Every mode measured its baseline, the flooded p99 and the reports served through the dependency.
+        await RunAsync(Tiny with { Scenario = Scenario.SharedDownstream }, (options, output) =>
+            AssertEveryModeMeasuredAsync(output, "shared-downstream", options.SharedDownstreamModes, SharedDownstream.SharedDownstreamRunner.Describe, 2..5));
+    }
+
     /// <summary>A scenario's table has a row per mode, and its CSV a run per mode whose figures in <paramref name="figures"/> are all positive.</summary>
     private static async Task AssertEveryModeMeasuredAsync(string output, string name, IReadOnlyList<Mode> modes, Func<Mode, string> describe, Range figures)
     {

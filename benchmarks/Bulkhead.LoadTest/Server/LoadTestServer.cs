@@ -3,6 +3,7 @@ using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
 using Bulkhead.LoadTest.RejectionStorm;
+using Bulkhead.LoadTest.SharedDownstream;
 using Bulkhead.LoadTest.Starvation;
 using Bulkhead.LoadTest.Weighted;
 using Microsoft.AspNetCore.RateLimiting;
@@ -15,7 +16,7 @@ namespace Bulkhead.LoadTest.Server;
 /// </summary>
 internal static class LoadTestServer
 {
-    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, CostStepSettings costStep, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Mode mode, double iterationsPerMillisecond, CostStepSettings costStep, Uri? dependency, CancellationToken cancellationToken)
     {
         // Every server does the same amount of work per request: the driver's calibration, not its own.
         CpuWork.IterationsPerMillisecond = iterationsPerMillisecond;
@@ -75,6 +76,11 @@ internal static class LoadTestServer
             WeightedServer.Configure(builder, mode);
         }
 
+        if (SharedDownstreamServer.IsShared(mode))
+        {
+            SharedDownstreamServer.Configure(builder, mode, dependency ?? throw new InvalidOperationException("--dependency is required for the shared-downstream modes."));
+        }
+
         int permits = mode == Mode.AspNetLimiter1 ? 1 : 2;
         bool limiter = mode is Mode.AspNetLimiter1 or Mode.AspNetLimiter2;
         if (limiter)
@@ -126,6 +132,11 @@ internal static class LoadTestServer
         {
             // Its own interactive endpoint: interactive calls use the shared downstream too.
             WeightedServer.Map(app, mode);
+        }
+        else if (SharedDownstreamServer.IsShared(mode) || mode == Mode.DownstreamService)
+        {
+            // Its own interactive endpoint, which calls the dependency; or the dependency itself.
+            SharedDownstreamServer.Map(app, mode);
         }
         else if (CostStepServer.IsCostStep(mode) && costStep.Downstream)
         {
