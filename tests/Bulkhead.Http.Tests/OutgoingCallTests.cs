@@ -51,10 +51,7 @@ public sealed class OutgoingCallTests : IDisposable
     public async Task Respond_ARefusedCallIsA503WithRetryAfter_MadeWithoutTheNetwork()
     {
         var payments = new Dependency();
-        IHttpClientFactory clients = Build(
-            c => { c.MaxConcurrency = 1; c.QueueLimit = 0; },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments)
-                .AddWorkloadIsolation(o => { o.WorkloadClass = "payments-api"; o.RejectionMode = WorkloadHttpRejectionMode.Respond; }));
+        IHttpClientFactory clients = Checkout(payments, c => { c.MaxConcurrency = 1; c.QueueLimit = 0; }, WorkloadHttpRejectionMode.Respond);
         HttpClient client = clients.CreateClient("checkout");
 
         Task<HttpResponseMessage> first = client.GetAsync(new Uri("http://payments/charge"));
@@ -76,10 +73,7 @@ public sealed class OutgoingCallTests : IDisposable
     public async Task Respond_ARateLimitedCallIsA429_WithTheTimeUntilAPermit()
     {
         var payments = new Dependency { Holds = false };
-        IHttpClientFactory clients = Build(
-            c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 0.5, Burst = 1 },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments)
-                .AddWorkloadIsolation(o => { o.WorkloadClass = "payments-api"; o.RejectionMode = WorkloadHttpRejectionMode.Respond; }));
+        IHttpClientFactory clients = Checkout(payments, c => c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 0.5, Burst = 1 }, WorkloadHttpRejectionMode.Respond);
         HttpClient client = clients.CreateClient("checkout");
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("http://payments/charge")).WithTimeout()).StatusCode);
@@ -94,9 +88,7 @@ public sealed class OutgoingCallTests : IDisposable
     public async Task AQueuedCall_IsSentWhenASeatFrees_AndOneCanceledWhileQueuedIsNeverSent()
     {
         var payments = new Dependency();
-        IHttpClientFactory clients = Build(
-            c => { c.MaxConcurrency = 1; c.QueueLimit = 2; },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments).AddWorkloadIsolation("payments-api"));
+        IHttpClientFactory clients = Checkout(payments, c => { c.MaxConcurrency = 1; c.QueueLimit = 2; });
         HttpClient client = clients.CreateClient("checkout");
 
         Task<HttpResponseMessage> first = client.GetAsync(new Uri("http://payments/1"));
@@ -125,9 +117,7 @@ public sealed class OutgoingCallTests : IDisposable
     public async Task AFailedCall_FreesItsSeat()
     {
         var payments = new Dependency { Fails = new HttpRequestException("connection refused") };
-        IHttpClientFactory clients = Build(
-            c => { c.MaxConcurrency = 1; c.QueueLimit = 0; },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments).AddWorkloadIsolation("payments-api"));
+        IHttpClientFactory clients = Checkout(payments, c => { c.MaxConcurrency = 1; c.QueueLimit = 0; });
 
         for (int i = 0; i < 3; i++)
         {
@@ -141,9 +131,7 @@ public sealed class OutgoingCallTests : IDisposable
     public async Task TheClassesExecutionTimeout_CancelsACallThatHoldsItsSeatTooLong()
     {
         var payments = new Dependency();
-        IHttpClientFactory clients = Build(
-            c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(5) },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments).AddWorkloadIsolation("payments-api"));
+        IHttpClientFactory clients = Checkout(payments, c => c.Execution = new WorkloadExecutionOptions { Timeout = TimeSpan.FromSeconds(5) });
 
         Task<HttpResponseMessage> call = clients.CreateClient("checkout").GetAsync(new Uri("http://payments/slow"));
         await payments.ArrivalsAsync(1);
@@ -157,15 +145,11 @@ public sealed class OutgoingCallTests : IDisposable
     public async Task PartitionProvider_CapsEachTenantOnItsOwn()
     {
         var payments = new Dependency();
-        IHttpClientFactory clients = Build(
+        IHttpClientFactory clients = Checkout(
+            payments,
             c => { c.MaxConcurrencyPerPartition = 1; c.QueueLimit = 0; },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments)
-                .AddWorkloadIsolation(o =>
-                {
-                    o.WorkloadClass = "payments-api";
-                    o.PartitionProvider = request => request.Headers.TryGetValues("X-Tenant", out IEnumerable<string>? tenant) ? tenant.Single() : null;
-                    o.RejectionMode = WorkloadHttpRejectionMode.Respond;
-                }));
+            WorkloadHttpRejectionMode.Respond,
+            request => request.Headers.TryGetValues("X-Tenant", out IEnumerable<string>? tenant) ? tenant.Single() : null);
         HttpClient client = clients.CreateClient("checkout");
 
         Task<HttpResponseMessage> a1 = client.SendAsync(ForTenant("a"));
@@ -185,10 +169,7 @@ public sealed class OutgoingCallTests : IDisposable
     public void SynchronousSend_TakesASeatToo()
     {
         var payments = new Dependency();
-        IHttpClientFactory clients = Build(
-            c => { c.MaxConcurrency = 1; c.QueueLimit = 0; },
-            services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments)
-                .AddWorkloadIsolation(o => { o.WorkloadClass = "payments-api"; o.RejectionMode = WorkloadHttpRejectionMode.Respond; }));
+        IHttpClientFactory clients = Checkout(payments, c => { c.MaxConcurrency = 1; c.QueueLimit = 0; }, WorkloadHttpRejectionMode.Respond);
         HttpClient client = clients.CreateClient("checkout");
 
         using (WorkloadLease held = Scheduler.TryAcquire("payments-api"))
@@ -234,6 +215,15 @@ public sealed class OutgoingCallTests : IDisposable
         request.Headers.Add("X-Tenant", tenant);
         return request;
     }
+
+    /// <summary>The client "checkout", whose calls to <paramref name="payments"/> take seats of the class "payments-api".</summary>
+    private IHttpClientFactory Checkout(Dependency payments, Action<WorkloadClassOptions> dependency, WorkloadHttpRejectionMode mode = WorkloadHttpRejectionMode.Throw, Func<HttpRequestMessage, string?>? partition = null) =>
+        Build(dependency, services => services.AddHttpClient("checkout").ConfigurePrimaryHttpMessageHandler(() => payments).AddWorkloadIsolation(o =>
+        {
+            o.WorkloadClass = "payments-api";
+            o.RejectionMode = mode;
+            o.PartitionProvider = partition;
+        }));
 
     private IHttpClientFactory Build(Action<WorkloadClassOptions> dependency, Action<IServiceCollection> clients)
     {

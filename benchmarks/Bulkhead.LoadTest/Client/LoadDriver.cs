@@ -55,6 +55,23 @@ internal static class LoadDriver
     }
 
     /// <summary>Interactive requests measured while a flood runs, and the reports per second the flood got meanwhile.</summary>
+    /// <summary>
+    /// The interactive endpoint alone (its baseline p99), then under a flood of <paramref name="reportPath"/> once it
+    /// has settled: the flooded p99 and the reports served a second.
+    /// </summary>
+    public static async Task<(double BaselineP99, double P99, double ReportsPerSecond)> MeasureBaselineThenFloodAsync(Uri server, string reportPath, LoadTestOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using HttpClient http = CreateClient(server);
+        await WarmUpAsync(http, reportPath, cancellationToken);
+        Interactive baseline = await MeasureInteractiveAsync(http, options, cancellationToken);
+
+        await using Flood flood = await Flood.StartAsync(http, reportPath, options, cancellationToken);
+        await Task.Delay(options.Settle, cancellationToken);
+        (Interactive flooded, double reportsPerSecond) = await MeasureUnderFloodAsync(http, flood, options, cancellationToken);
+        return (baseline.Ms(99), flooded.Ms(99), reportsPerSecond);
+    }
+
     public static async Task<(Interactive Interactive, double ReportsPerSecond)> MeasureUnderFloodAsync(HttpClient http, Flood flood, LoadTestOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(flood);

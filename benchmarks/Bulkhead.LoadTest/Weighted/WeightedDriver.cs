@@ -12,13 +12,7 @@ internal static class WeightedDriver
     public static async Task<WeightedResult> RunAsync(Mode mode, int repetition, LoadTestOptions options, CancellationToken cancellationToken)
     {
         await using ServerProcess server = await ServerProcess.StartAsync(mode, cancellationToken);
-        using HttpClient http = LoadDriver.CreateClient(server.Address);
-        await LoadDriver.WarmUpAsync(http, ReportPath, cancellationToken);
-        LoadDriver.Interactive baseline = await LoadDriver.MeasureInteractiveAsync(http, options, cancellationToken);
-
-        await using Flood flood = await Flood.StartAsync(http, ReportPath, options, cancellationToken);
-        await Task.Delay(options.Settle, cancellationToken);
-        (LoadDriver.Interactive flooded, double reportsPerSecond) = await LoadDriver.MeasureUnderFloodAsync(http, flood, options, cancellationToken);
-        return new WeightedResult(mode, repetition, baseline.Ms(99), flooded.Ms(99), reportsPerSecond);
+        (double baselineP99, double p99, double reportsPerSecond) = await LoadDriver.MeasureBaselineThenFloodAsync(server.Address, ReportPath, options, cancellationToken);
+        return new WeightedResult(mode, repetition, baselineP99, p99, reportsPerSecond);
     }
 }

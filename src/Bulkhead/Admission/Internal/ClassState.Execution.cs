@@ -20,17 +20,7 @@ internal sealed partial class ClassState
         if (_runsInline)
         {
             // The common case allocates nothing: no timer, no hop, and no await when the work completes synchronously.
-            Task task;
-            try
-            {
-                task = work(state, cancellationToken);
-            }
-            catch
-            {
-                lease.Dispose();
-                throw;
-            }
-
+            Task task = Start(lease, work, state, cancellationToken);
             if (task.IsCompletedSuccessfully)
             {
                 lease.Dispose();
@@ -68,17 +58,7 @@ internal sealed partial class ClassState
         if (runner._runsInline)
         {
             // As the untyped overload: no timer, no hop, and no await when the work completes synchronously.
-            Task<TResult> task;
-            try
-            {
-                task = work(state, cancellationToken);
-            }
-            catch
-            {
-                lease.Dispose();
-                throw;
-            }
-
+            Task<TResult> task = Start(lease, work, state, cancellationToken);
             if (task.IsCompletedSuccessfully)
             {
                 lease.Dispose();
@@ -100,6 +80,21 @@ internal sealed partial class ClassState
         finally
         {
             lease.Dispose();
+        }
+    }
+
+    /// <summary>Starts inline work; the seat is freed at once when the work throws before it returns a task.</summary>
+    private static TTask Start<TTask>(WorkloadLease lease, Func<object?, CancellationToken, TTask> work, object? state, CancellationToken cancellationToken)
+        where TTask : Task
+    {
+        try
+        {
+            return work(state, cancellationToken);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
         }
     }
 
