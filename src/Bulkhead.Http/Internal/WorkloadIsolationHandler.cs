@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
+using Bulkhead.Shared;
 
 namespace Bulkhead.Http.Internal;
 
@@ -70,19 +70,17 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
             throw new WorkloadRejectedException(lease.WorkloadClass, reason, lease.RetryAfter);
         }
 
-        var response = new HttpResponseMessage(reason == WorkloadRejectionReason.RateLimited ? HttpStatusCode.TooManyRequests : HttpStatusCode.ServiceUnavailable)
+        var response = new HttpResponseMessage(HttpRefusal.Status(reason))
         {
             RequestMessage = request,
             ReasonPhrase = string.Create(CultureInfo.InvariantCulture, $"Workload class '{lease.WorkloadClass}' refused the call: {reason}"),
             Content = new ByteArrayContent([]),
         };
 
-        // As the middleware answers: whole seconds, at least one (one when the engine has no better estimate); none for a
-        // call wider than its class can ever seat.
-        if (reason != WorkloadRejectionReason.WeightTooLarge)
+        // As the middleware answers: one second when the engine has no better estimate; none when waiting cannot help.
+        if (HttpRefusal.IsRetryable(reason))
         {
-            TimeSpan retryAfter = lease.RetryAfter ?? TimeSpan.FromSeconds(1);
-            response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds))));
+            response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(HttpRefusal.Seconds(lease.RetryAfter ?? TimeSpan.FromSeconds(1))));
         }
 
         return response;

@@ -86,6 +86,10 @@ public sealed class WorkloadRateLimiterAdapterTests : IDisposable
         RateLimiterStatistics statistics = limiter.GetStatistics()!;
 
         Assert.Equal((0L, 0L, 2L, 1L), (statistics.CurrentAvailablePermits, statistics.CurrentQueuedCount, statistics.TotalSuccessfulLeases, statistics.TotalFailedLeases));
+
+        // A full class with no queue knows no time to retry: the refusal says why, and names no retry-after.
+        Assert.False(refused.TryGetMetadata(MetadataName.RetryAfter, out _));
+        Assert.Equal([MetadataName.ReasonPhrase.Name], refused.MetadataNames);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Bulkhead.Shared;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
@@ -56,13 +57,12 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
     private Task Answer(HttpContext context, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfterHint, string limit)
     {
         bool rateLimited = reason == WorkloadRejectionReason.RateLimited;
-        int status = rateLimited ? StatusCodes.Status429TooManyRequests : StatusCodes.Status503ServiceUnavailable;
-        TimeSpan retryAfter = retryAfterHint ?? options.DefaultRetryAfter;
-        long seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+        int status = (int)HttpRefusal.Status(reason);
+        long seconds = HttpRefusal.Seconds(retryAfterHint ?? options.DefaultRetryAfter);
         context.Response.StatusCode = status;
 
         // A request wider than its class can ever seat is refused however long the client waits: no Retry-After.
-        bool retryable = reason != WorkloadRejectionReason.WeightTooLarge;
+        bool retryable = HttpRefusal.IsRetryable(reason);
         if (retryable)
         {
             context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);

@@ -9,12 +9,13 @@ namespace Bulkhead.RateLimiting.Internal;
 internal sealed class SeatLease(WorkloadLease lease) : RateLimitLease
 {
     private static readonly string[] s_refusalMetadata = [MetadataName.RetryAfter.Name, MetadataName.ReasonPhrase.Name];
+    private static readonly string[] s_reasonOnly = [MetadataName.ReasonPhrase.Name];
 
     private readonly WorkloadLease _lease = lease;
 
     public override bool IsAcquired => _lease.IsAcquired;
 
-    public override IEnumerable<string> MetadataNames => _lease.IsAcquired ? [] : s_refusalMetadata;
+    public override IEnumerable<string> MetadataNames => _lease.IsAcquired ? [] : _lease.RetryAfter is null ? s_reasonOnly : s_refusalMetadata;
 
     public override bool TryGetMetadata(string metadataName, out object? metadata)
     {

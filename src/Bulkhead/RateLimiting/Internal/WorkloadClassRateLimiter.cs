@@ -10,13 +10,13 @@ internal sealed class WorkloadClassRateLimiter(IWorkloadScheduler scheduler, Wor
 {
     public override TimeSpan? IdleDuration => null;
 
-    public override RateLimiterStatistics? GetStatistics() => SeatStatistics.Of(scheduler, workloadClass.Name);
+    public override RateLimiterStatistics? GetStatistics() => SeatPermits.Statistics(scheduler, workloadClass.Name);
 
     protected override RateLimitLease AttemptAcquireCore(int permitCount) =>
-        new SeatLease(workloadClass.TryAcquire(SeatStatistics.Request(partition, permitCount)));
+        new SeatLease(workloadClass.TryAcquire(SeatPermits.Request(partition, permitCount)));
 
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
-        new SeatLease(await workloadClass.AcquireAsync(SeatStatistics.Request(partition, permitCount), cancellationToken).ConfigureAwait(false));
+        new SeatLease(await workloadClass.AcquireAsync(SeatPermits.Request(partition, permitCount), cancellationToken).ConfigureAwait(false));
 }
 
 /// <summary>
@@ -25,17 +25,17 @@ internal sealed class WorkloadClassRateLimiter(IWorkloadScheduler scheduler, Wor
 /// </summary>
 internal sealed class WorkloadClassPartitionedRateLimiter<TResource>(IWorkloadScheduler scheduler, WorkloadClass workloadClass, Func<TResource, string?> partition) : PartitionedRateLimiter<TResource>
 {
-    public override RateLimiterStatistics? GetStatistics(TResource resource) => SeatStatistics.Of(scheduler, workloadClass.Name);
+    public override RateLimiterStatistics? GetStatistics(TResource resource) => SeatPermits.Statistics(scheduler, workloadClass.Name);
 
     protected override RateLimitLease AttemptAcquireCore(TResource resource, int permitCount) =>
-        new SeatLease(workloadClass.TryAcquire(SeatStatistics.Request(partition(resource), permitCount)));
+        new SeatLease(workloadClass.TryAcquire(SeatPermits.Request(partition(resource), permitCount)));
 
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(TResource resource, int permitCount, CancellationToken cancellationToken) =>
-        new SeatLease(await workloadClass.AcquireAsync(SeatStatistics.Request(partition(resource), permitCount), cancellationToken).ConfigureAwait(false));
+        new SeatLease(await workloadClass.AcquireAsync(SeatPermits.Request(partition(resource), permitCount), cancellationToken).ConfigureAwait(false));
 }
 
 /// <summary>What the two adapters share: a permit count as a request, and the class's figures as statistics.</summary>
-internal static class SeatStatistics
+internal static class SeatPermits
 {
     /// <summary>The request for <paramref name="permitCount"/> seats: the platform's permits are the class's seats.</summary>
     public static WorkloadRequest Request(string? partition, int permitCount) =>
@@ -44,7 +44,7 @@ internal static class SeatStatistics
             : throw new ArgumentOutOfRangeException(nameof(permitCount), permitCount, "A workload class gives seats, at least one: it cannot be asked whether one is free without taking it.");
 
     /// <summary>The class's seats free, queue and counts, as the platform reports them (from a snapshot: not for every call).</summary>
-    public static RateLimiterStatistics? Of(IWorkloadScheduler scheduler, string workloadClass) =>
+    public static RateLimiterStatistics? Statistics(IWorkloadScheduler scheduler, string workloadClass) =>
         scheduler.GetSnapshot().Classes.FirstOrDefault(c => c.Name == workloadClass) is { } snapshot
             ? new RateLimiterStatistics
             {
