@@ -13,9 +13,10 @@ public enum RedisFleetFallback
     FailClosed = 1,
 
     /// <summary>
-    /// The fleet caps and rates are never exceeded: each replica admits work only on the seats and permits it took from
-    /// Redis while Redis answered, until its lease on those seats ends (<see cref="RedisFleetOptions.SeatLeaseTime"/>,
-    /// counted from before Redis started it), and refuses the rest.
+    /// The fleet caps and rates are not exceeded by work that ends within half of
+    /// <see cref="RedisFleetOptions.SeatLeaseTime"/> of its start: each replica starts work only on the seats and
+    /// permits it took from Redis while Redis answered, in the first half of its lease on those seats (counted from
+    /// before Redis started it), and refuses the rest.
     /// </summary>
     Strict = 2,
 }

@@ -50,8 +50,10 @@ public sealed class RedisFleetOptions
     public TimeSpan BatchInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// Gets or sets how long Redis keeps the seats of a replica that stopped renewing them (a crashed or frozen replica):
-    /// a live replica renews its seats three times in this period.
+    /// Gets or sets how long Redis keeps the seats of a replica that stopped renewing them (a crashed or frozen replica).
+    /// A replica starts work on a seat only in the first half of its lease, so that the work has the other half to end
+    /// before Redis may give the seat to another; it renews its seats every <see cref="BatchInterval"/>, so this must be
+    /// longer than twice that.
     /// </summary>
     /// <value>The default value is 10 seconds.</value>
     public TimeSpan SeatLeaseTime { get; set; } = TimeSpan.FromSeconds(10);

@@ -314,7 +314,7 @@ public sealed class FleetLimitsTests
     }
 
     [RedisFact]
-    public async Task Strict_CutOff_RunsOnlyOnTheSeatsItHolds_UntilTheirLeaseEnds_ThenTheOthersHaveThem()
+    public async Task Strict_CutOff_RunsOnlyOnTheSeatsItHolds_ForHalfTheirLease_ThenTheOthersHaveThem()
     {
         await using RedisServer redis = await RedisServer.StartAsync();
         await using var proxy = TcpProxy.Start(redis.Port);
@@ -323,7 +323,7 @@ public sealed class FleetLimitsTests
         {
             f.Fallback = RedisFleetFallback.Strict;
             f.BatchInterval = TimeSpan.FromSeconds(1);
-            f.SeatLeaseTime = TimeSpan.FromSeconds(4);
+            f.SeatLeaseTime = TimeSpan.FromSeconds(6);
             f.BreakDuration = TimeSpan.FromMinutes(2);
         };
         await using var cutOff = new FleetReplica(proxy.Configuration, isolation, fleet);
@@ -354,13 +354,122 @@ public sealed class FleetLimitsTests
         Assert.Equal(WorkloadRejectionReason.RateLimited, refused.RejectionReason);
         held.Dispose();
 
-        // Once its lease has ended (by its own clock, from before Redis started it), not even on those: Redis may have
-        // given them to the other replica, which takes them as soon as they are free in Redis.
+        // Once half its lease has passed (by its own clock, from before Redis started it: at most 3 s after the cut), not
+        // even on those: work started on them has the other half to end, and then Redis may give them to the other
+        // replica, which takes them as soon as they are free in Redis.
         running.Dispose();
         await Task.Delay(TimeSpan.FromSeconds(4.5));
         Assert.Equal(WorkloadRejectionReason.RateLimited, AcquireSynchronously(reports).RejectionReason);
         elsewhere.AddRange(await AcquireEventuallyAsync(otherReports, 2, "the cut-off replica's seats come back to the fleet"));
         Assert.Equal(4, elsewhere.Count);
+        elsewhere.ForEach(l => l.Dispose());
+    }
+
+    [RedisFact]
+    public async Task Strict_CutOff_WorkStartedOnAHeldSeat_HasHalfALeaseToEnd_BeforeRedisCanGiveThatSeatToAnother()
+    {
+        // The fleet chaos test once saw 10 seats in use under a Strict cap of 8 while a replica was cut off: the replica
+        // started work on its held seats until the very end of their lease, and Redis gave them to another replica while
+        // that work still ran. A seat is used only in the first half of its lease, so that work started on it has the
+        // other half to end before Redis may give it to another.
+        await using RedisServer redis = await RedisServer.StartAsync();
+        await using var proxy = TcpProxy.Start(redis.Port);
+        Action<WorkloadIsolationOptions> isolation = o => o.AddClass("reports", c => c.Fleet = new() { MaxConcurrency = 2 });
+        TimeSpan lease = TimeSpan.FromSeconds(4);
+        Action<RedisFleetOptions> fleet = f =>
+        {
+            f.Fallback = RedisFleetFallback.Strict;
+            f.BatchInterval = TimeSpan.FromMilliseconds(200);
+            f.SeatLeaseTime = lease;
+            f.BreakDuration = TimeSpan.FromMinutes(2);
+        };
+        await using var cutOff = new FleetReplica(proxy.Configuration, isolation, fleet);
+        await using var other = new FleetReplica(redis.Configuration, isolation, fleet);
+        WorkloadClass reports = cutOff.Scheduler.GetClass("reports");
+        WorkloadClass otherReports = other.Scheduler.GetClass("reports");
+
+        // Every seat in use across the fleet, counted in once granted and out before it goes back.
+        var meter = new Lock();
+        int inUse = 0;
+        int peak = 0;
+        void Count(int change)
+        {
+            lock (meter)
+            {
+                inUse += change;
+                peak = Math.Max(peak, inUse);
+            }
+        }
+
+        // Two workers keep both seats of the cap busy here with short work (a replica keeps the seats it uses), before
+        // and after the cut, for as long as it admits them.
+        var sinceCut = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource();
+        Task[] busy = [.. Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                WorkloadLease lease = await reports.AcquireAsync().WithTimeout();
+                if (lease.IsAcquired)
+                {
+                    Count(+1);
+                    await Task.Delay(10);
+                    Count(-1);
+                    lease.Dispose();
+                }
+
+                await Task.Delay(5);
+            }
+        }))];
+        await Eventually.TrueAsync(() => Volatile.Read(ref peak) == 2, "both seats in use here", TimeSpan.FromSeconds(10));
+        proxy.Cut();
+        sinceCut.Restart();
+
+        // The other replica asks for seats all along and keeps what it is given; Redis frees the cut-off replica's seats
+        // a lease after its last renewal, sent at most a batch interval before the cut.
+        List<WorkloadLease> elsewhere = [];
+        Task taking = Task.Run(async () =>
+        {
+            while (elsewhere.Count < 2 && sinceCut.Elapsed < TimeSpan.FromSeconds(9))
+            {
+                WorkloadLease lease = await otherReports.AcquireAsync().WithTimeout();
+                if (lease.IsAcquired)
+                {
+                    Count(+1);
+                    elsewhere.Add(lease);
+                }
+                else
+                {
+                    await Task.Delay(20);
+                }
+            }
+        });
+
+        // Past half its lease (by its own clock, from before the last renewal was sent: at most 2.0 s after the cut) and
+        // before its end (at least 3.8 s after the cut), work that runs half a lease asks for one of the held seats.
+        await Task.Delay(TimeSpan.FromSeconds(2.5) - sinceCut.Elapsed);
+        WorkloadLease late = default;
+        while (!late.IsAcquired && sinceCut.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            late = await reports.AcquireAsync().WithTimeout();
+            await Task.Delay(late.IsAcquired ? TimeSpan.Zero : TimeSpan.FromMilliseconds(2));
+        }
+
+        TimeSpan lateAt = sinceCut.Elapsed;
+        if (late.IsAcquired)
+        {
+            Count(+1);
+            await Task.Delay(lease / 2);
+            Count(-1);
+            late.Dispose();
+        }
+
+        await taking.WithTimeout();
+        await stop.CancelAsync();
+        await Task.WhenAll(busy).WithTimeout();
+        Assert.Equal(2, elsewhere.Count);
+        Assert.True(peak <= 2, $"{peak} seats in use under a fleet cap of 2: the cut-off replica started work on a held seat {lateAt.TotalSeconds:F1} s after the cut, and Redis gave its seats to the other replica while that work ran.");
+        Assert.Equal(WorkloadRejectionReason.RateLimited, late.RejectionReason);
         elsewhere.ForEach(l => l.Dispose());
     }
 
@@ -703,6 +812,26 @@ public sealed class FleetLimitsTests
         Assert.Contains("RedisFleet: ExpectedReplicas (0) must be at least 1.", failure.Failures);
         Assert.Contains("RedisFleet: KeyPrefix is empty; it is required.", failure.Failures);
         Assert.Contains(failure.Failures, f => f.StartsWith("RedisFleet: BatchInterval (00:00:00) must be at least 1 ms", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void StartUp_WithASeatLeaseNotLongerThanTwoBatchIntervals_FailsSayingWhy()
+    {
+        // A seat is used only in the first half of its lease: renewed every batch interval, a lease of two intervals or
+        // less would leave a busy replica without a usable seat between renewals.
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("default")).AddRedisFleetLimits(f =>
+        {
+            f.Configuration = "127.0.0.1:1";
+            f.BatchInterval = TimeSpan.FromSeconds(1);
+            f.SeatLeaseTime = TimeSpan.FromSeconds(2);
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<RedisFleetOptions>>().Value);
+        Assert.Equal(
+            "RedisFleet: SeatLeaseTime (00:00:02) must be longer than twice BatchInterval (00:00:01): a replica uses its seats only in the first half of their lease and renews them every BatchInterval.",
+            Assert.Single(failure.Failures));
     }
 
     [Fact]

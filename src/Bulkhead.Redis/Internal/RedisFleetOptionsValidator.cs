@@ -41,9 +41,10 @@ internal sealed class RedisFleetOptionsValidator : IValidateOptions<RedisFleetOp
             }
         }
 
-        if (options.SeatLeaseTime <= options.BatchInterval)
+        // A replica uses a seat in the first half of its lease and renews it every batch interval.
+        if (options.SeatLeaseTime <= options.BatchInterval * 2)
         {
-            failures.Add($"RedisFleet: SeatLeaseTime ({options.SeatLeaseTime}) must be longer than BatchInterval ({options.BatchInterval}).");
+            failures.Add($"RedisFleet: SeatLeaseTime ({options.SeatLeaseTime}) must be longer than twice BatchInterval ({options.BatchInterval}): a replica uses its seats only in the first half of their lease and renews them every BatchInterval.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -247,7 +247,7 @@ internal sealed partial class RedisFleetStore : IAsyncDisposable
                 string meaning = state switch
                 {
                     WorkloadFleetState.LocalShare => string.Create(CultureInfo.InvariantCulture, $"each limit divided by {Options.ExpectedReplicas} replicas"),
-                    WorkloadFleetState.Strict => "only the seats and permits this replica holds, until their lease ends",
+                    WorkloadFleetState.Strict => "only the seats and permits this replica holds, for half their lease",
                     _ => "work under fleet-wide limits is rejected",
                 };
                 LogUnavailable(_logger, state, meaning, exception?.Message ?? "too many failures");

@@ -21,7 +21,7 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
     private long _lastSync = store.Time.GetTimestamp();
     private long _refusedUntil;
     private string _epoch = string.Empty;
-    private long _leaseEnd;
+    private long _useUntil;
     private Task<bool>? _sync;
 
     public bool IsIdle
@@ -64,14 +64,15 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
     }
 
     /// <summary>
-    /// Takes a seat held here whose lease has not ended: by this replica's clock, counted from when it sent the renewal,
-    /// before Redis started the lease, so that a seat is never used here after Redis may have given it to another.
+    /// Takes a seat held here in the first half of its lease: by this replica's clock, counted from when it sent the
+    /// renewal, before Redis started the lease. Work started on a seat so has at least half a lease to end before Redis
+    /// may give the seat to another replica, however long this one stays cut off.
     /// </summary>
     public bool TryTake()
     {
         lock (_lock)
         {
-            if (_inUse < _owned && _inUse < _share && store.Time.GetTimestamp() < _leaseEnd)
+            if (_inUse < _owned && _inUse < _share && store.Time.GetTimestamp() < _useUntil)
             {
                 _inUse++;
                 _peakInUse = Math.Max(_peakInUse, _inUse);
@@ -237,7 +238,7 @@ internal sealed class SeatStock(RedisFleetStore store, string redisKey, string h
 
             _epoch = seats.Epoch;
             _owned = seats.Held;
-            _leaseEnd = sent + (long)(store.Options.SeatLeaseTime.TotalSeconds * store.Time.TimestampFrequency);
+            _useUntil = sent + (long)(store.Options.SeatLeaseTime.TotalSeconds / 2 * store.Time.TimestampFrequency);
 
             // Others refused lately: keep no more than a fair share, so that seats move to them as work here ends.
             _share = seats.Wanting > 0 ? Math.Max(1, (int)Math.Ceiling((double)_cap / (seats.Holders + seats.Wanting))) : int.MaxValue;
