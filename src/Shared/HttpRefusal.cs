@@ -12,8 +12,12 @@ internal static class HttpRefusal
     public static HttpStatusCode Status(WorkloadRejectionReason reason) =>
         reason == WorkloadRejectionReason.RateLimited ? HttpStatusCode.TooManyRequests : HttpStatusCode.ServiceUnavailable;
 
-    /// <summary>Whether waiting can help: not for work wider than its class can ever seat, which gets no <c>Retry-After</c>.</summary>
-    public static bool IsRetryable(WorkloadRejectionReason reason) => reason != WorkloadRejectionReason.WeightTooLarge;
+    /// <summary>
+    /// Whether waiting can help: not for work wider than its class can ever seat, nor for work whose caller's deadline
+    /// passed (nobody waits for it); neither gets a <c>Retry-After</c>.
+    /// </summary>
+    public static bool IsRetryable(WorkloadRejectionReason reason) =>
+        reason is not (WorkloadRejectionReason.WeightTooLarge or WorkloadRejectionReason.DeadlineExceeded);
 
     /// <summary><c>Retry-After</c> in whole seconds, rounded up, at least one.</summary>
     public static long Seconds(TimeSpan retryAfter) => Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));

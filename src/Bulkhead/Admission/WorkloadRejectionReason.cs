@@ -23,4 +23,11 @@ public enum WorkloadRejectionReason
     /// Rejected at once, never queued: retrying cannot help.
     /// </summary>
     WeightTooLarge,
+
+    /// <summary>
+    /// The deadline of the caller who waits for the work (<see cref="WorkloadRequest.Deadline"/>, propagated from an
+    /// upstream service) passed before a seat was free, or had passed when it asked: nobody waits for its result any
+    /// more. Never rejected for this while the work runs; retrying with the same deadline cannot help.
+    /// </summary>
+    DeadlineExceeded,
 }

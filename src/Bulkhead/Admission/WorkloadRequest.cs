@@ -61,8 +61,16 @@ public readonly record struct WorkloadRequest
     /// </summary>
     public bool Background { get; init; }
 
-    /// <summary>Gets a value indicating whether this is the common request: one seat, no cost key.</summary>
-    internal bool IsOneSeat => _weight <= 1 && CostKey is null;
+    /// <summary>
+    /// Gets when the caller stops waiting for the work (by the scheduler's <see cref="TimeProvider"/>), or
+    /// <see langword="null"/> for no deadline: work asked for past it is refused before it takes a seat, and work still
+    /// queued at it leaves the queue, both with <see cref="WorkloadRejectionReason.DeadlineExceeded"/>. Work that got
+    /// its seat runs on; its own code decides what a late answer is worth.
+    /// </summary>
+    public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>Gets a value indicating whether this is the common request: one seat, no cost key, no deadline.</summary>
+    internal bool IsCommon => _weight <= 1 && CostKey is null && Deadline is null;
 
     /// <summary>Throws when the request names both a cost key and a weight above 1.</summary>
     /// <exception cref="ArgumentException">The request names both.</exception>

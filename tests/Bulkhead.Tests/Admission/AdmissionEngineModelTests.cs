@@ -15,6 +15,9 @@ namespace Bulkhead.Tests.Admission;
 /// seat, and its configured limit, and lasting across reconfigurations); the model sees them as that limit configured.
 /// One reconfiguration in five switches adaptive protection off: the engine forgets every effective limit and ignores
 /// those set while it stays off (a controller's tick that lands after the switch-off), until one switches it on again.
+/// A quarter of the units carry their caller's deadline (some already passed). Every fourth step the turns within each
+/// class (partitions in turn order, the turns each owes, the next waiter) are compared too: they once differed for
+/// thousands of steps before an outcome showed it (a removed class the engine forgot kept the turns it owed in the model).
 /// </summary>
 /// <remarks>
 /// Set BULKHEAD_MODEL_SEED to replay one seed. Sequentially, a released seat is handed to a waiter before anyone else
@@ -103,6 +106,8 @@ public sealed class AdmissionEngineModelTests
     private sealed class Run : IDisposable
     {
         private readonly Random _random;
+        private readonly Random _deadlines;
+        private int _steps;
         private readonly FakeTimeProvider _time = new();
         private readonly WorkloadScheduler _scheduler;
         private readonly AdmissionModel _model;
@@ -119,6 +124,9 @@ public sealed class AdmissionEngineModelTests
         public Run(int seed, bool weighted)
         {
             _random = new Random(seed);
+
+            // Deadlines are drawn from a sequence of their own: the steps every seed had stay as they were.
+            _deadlines = new Random(seed + 1_000_003);
             _weighted = weighted;
             _start = Now;
             WorkloadIsolationOptions options = RandomOptions();
@@ -242,6 +250,46 @@ public sealed class AdmissionEngineModelTests
             _lastStep = "other";
             CompareCompletions(expected);
             CheckInvariants(expected, before);
+
+            // Every fourth step: a difference in turns stays until it decides an outcome, and checking costs as much as the rest.
+            if (++_steps % 4 == 0)
+            {
+                CheckTurns();
+            }
+        }
+
+        /// <summary>
+        /// The turns within each class, which decide whose work is served next: the partitions in turn order from the
+        /// next one served, the turns each owes and its waiters, the turns the idle shared overflow partitions still
+        /// owe, and the waiter served next. Outcomes alone can hide a difference here for thousands of steps.
+        /// </summary>
+        private void CheckTurns()
+        {
+            foreach (AdmissionModel.ModelClass m in _model.AllClasses)
+            {
+                if (!_scheduler.Engine.Configuration.ActiveByName.TryGetValue(m.Name, out ClassState? c))
+                {
+                    continue;
+                }
+
+                if (!m.RingFromCursor().Select(p => (p.Key, p.Debt, p.Queue.Count)).SequenceEqual(c.Queue.RingFromCursor().Select(p => (p.Key, p.Debt, p.Waiters.Count))))
+                {
+                    string modelTurns = string.Join(", ", m.RingFromCursor().Select(p => $"{p.Key} owes {p.Debt}, {p.Queue.Count} waiting"));
+                    string engineTurns = string.Join(", ", c.Queue.RingFromCursor().Select(p => $"{p.Key} owes {p.Debt}, {p.Waiters.Count} waiting"));
+                    Assert.Fail($"Turns of {m.Name}: model [{modelTurns}], engine [{engineTurns}].");
+                }
+
+                for (int i = 0; i < Bulkhead.Queuing.Internal.PartitionedWaitQueue.OverflowPartitions; i++)
+                {
+                    Assert.True(m.OverflowDebt(i) == c.Queue.OverflowDebt(i), $"Overflow partition {i} of {m.Name} owes {m.OverflowDebt(i)} turns in the model, {c.Queue.OverflowDebt(i)} in the engine.");
+                }
+
+                Waiter? next = c.Queue.PeekEligible();
+                if (m.PeekEligible() is { } expectedNext ? next is null || !_pending.TryGetValue(expectedNext.Id, out var pending) || pending.Task != next.Task : next is not null)
+                {
+                    Assert.Fail($"Next served in {m.Name}: model #{m.PeekEligible()?.Id}, engine another.");
+                }
+            }
         }
 
         private List<(int, AdmissionModel.Outcome)> Reconfigure()
@@ -257,6 +305,7 @@ public sealed class AdmissionEngineModelTests
 
             _options = options;
             _configuration = Describe(options);
+            _lastStep = $"reconfigure: {_configuration}";
             List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now, ConfiguredMaxima(options));
             _scheduler.Apply(options);
             return expected;
@@ -368,22 +417,26 @@ public sealed class AdmissionEngineModelTests
             // Weighted runs: half the units take one seat (through either overload), the others 2 to one more than the host has.
             int weight = _weighted && _random.Next(2) == 0 ? _random.Next(2, _options.TotalConcurrency + 2) : 1;
             bool byWeight = _weighted && (weight > 1 || _random.Next(2) == 0);
-            _lastStep = $"acquire #{id} {name}/{partition ?? "-"} w{weight}{(wait ? "" : " try")}{(background ? " background" : "")}";
-            List<(int Id, AdmissionModel.Outcome Outcome)> expected = _model.Acquire(id, name, partition, wait, Now, background, weight);
+            // A quarter of the units carry their caller's deadline: some already passed, most within the queue timeouts' range.
+            TimeSpan? deadlineIn = _deadlines.Next(4) == 0 ? TimeSpan.FromTicks(_deadlines.Next(-2, 193) * (TimeSpan.TicksPerSecond / 64)) : null;
+            DateTimeOffset? deadline = _time.GetUtcNow() + deadlineIn;
+            _lastStep = $"acquire #{id} {name}/{partition ?? "-"} w{weight}{(wait ? "" : " try")}{(background ? " background" : "")}{(deadlineIn is { } d ? $" deadline {d.TotalMilliseconds} ms" : "")}";
+            List<(int Id, AdmissionModel.Outcome Outcome)> expected = _model.Acquire(id, name, partition, wait, Now, background, weight, deadline?.UtcTicks);
             WorkloadClass handle = _scheduler.GetClass(name);
+            bool asked = byWeight || deadline is not null;
             if (!wait)
             {
-                WorkloadLease lease = byWeight ? handle.TryAcquire(new WorkloadRequest(partition) { Weight = weight }) : _scheduler.TryAcquire(name, partition);
+                WorkloadLease lease = asked ? handle.TryAcquire(new WorkloadRequest(partition) { Weight = weight, Deadline = deadline }) : _scheduler.TryAcquire(name, partition);
                 Record(id, name, lease);
                 return expected;
             }
 
             var cts = new CancellationTokenSource();
-            Task<WorkloadLease> task = (background, byWeight) switch
+            Task<WorkloadLease> task = (background, asked) switch
             {
-                (true, true) => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Background = true }, cts.Token).AsTask(),
+                (true, true) => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Background = true, Deadline = deadline }, cts.Token).AsTask(),
                 (true, false) => handle.AcquireAsync(new WorkloadRequest(partition) { Background = true }, cts.Token).AsTask(),
-                (false, true) => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight }, cts.Token).AsTask(),
+                (false, true) => handle.AcquireAsync(new WorkloadRequest(partition) { Weight = weight, Deadline = deadline }, cts.Token).AsTask(),
                 (false, false) => _scheduler.AcquireAsync(name, partition, cts.Token).AsTask(),
             };
             if (task.IsCompleted)
@@ -578,6 +631,7 @@ public sealed class AdmissionEngineModelTests
             WorkloadRejectionReason.QueueTimeout => AdmissionModel.Outcome.QueueTimeout,
             WorkloadRejectionReason.RateLimited => AdmissionModel.Outcome.RateLimited,
             WorkloadRejectionReason.WeightTooLarge => AdmissionModel.Outcome.WeightTooLarge,
+            WorkloadRejectionReason.DeadlineExceeded => AdmissionModel.Outcome.DeadlineExceeded,
             _ => throw new InvalidOperationException($"Unexpected rejection {reason}."),
         };
     }

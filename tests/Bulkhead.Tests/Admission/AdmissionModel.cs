@@ -41,6 +41,7 @@ internal sealed class AdmissionModel
         RateLimited,
         Canceled,
         WeightTooLarge,
+        DeadlineExceeded,
     }
 
     /// <summary>Gets the configured classes' names, most important first.</summary>
@@ -78,8 +79,16 @@ internal sealed class AdmissionModel
             existing.Configure(c, options.TotalConcurrency, options.MaxTrackedPartitions, nowTicks);
         }
 
-        foreach (ModelClass c in _byName.Values.Where(c => !options.Classes.ContainsKey(c.Name)))
+        foreach (ModelClass c in _byName.Values.Where(c => !options.Classes.ContainsKey(c.Name)).ToList())
         {
+            if (c.InFlight == 0 && !c.Waiting().Any())
+            {
+                // Drained: forgotten, as the engine forgets a class it no longer needs; added back, it starts afresh
+                // (its partitions, the turns they owe, its buckets).
+                _byName.Remove(c.Name);
+                continue;
+            }
+
             c.Drain(options.MaxTrackedPartitions);
         }
 
@@ -125,13 +134,20 @@ internal sealed class AdmissionModel
     /// <summary>
     /// An arrival. <paramref name="background"/> work waits outside QueueLimit and QueueTimeout: it is never turned
     /// away by a full queue, never times out, and is never the one evicted to make room for a newcomer (who is then
-    /// turned away instead), but it counts toward the queue newcomers see.
+    /// turned away instead), but it counts toward the queue newcomers see. Work with a <paramref name="deadlineTicks"/>
+    /// that has passed is refused before anything else; queued, it leaves at its deadline or its class's queue timeout,
+    /// whichever comes first (its deadline on a tie).
     /// </summary>
-    public List<(int, Outcome)> Acquire(int id, string name, string? partitionKey, bool wait, long nowTicks, bool background = false, int weight = 1)
+    public List<(int, Outcome)> Acquire(int id, string name, string? partitionKey, bool wait, long nowTicks, bool background = false, int weight = 1, long? deadlineTicks = null)
     {
         ModelClass c = _byName[name];
         string key = partitionKey ?? string.Empty;
         _requests[id] = c;
+        if (deadlineTicks <= nowTicks)
+        {
+            return [(id, Outcome.DeadlineExceeded)];
+        }
+
         int configuredMax = _configuredMaxima.TryGetValue(name, out int? configured) ? configured ?? int.MaxValue : c.Max;
         if (weight > Math.Min(configuredMax, EverAvailable(c)))
         {
@@ -183,13 +199,14 @@ internal sealed class AdmissionModel
             result.Add((victim, Outcome.QueueFull));
         }
 
-        long deadline = background || c.Timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + c.Timeout.Ticks;
+        long timesOut = background || c.Timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + c.Timeout.Ticks;
         if (background)
         {
             _background.Add(id);
         }
 
-        c.Add(key, new ModelWaiter(id, deadline, weight), c.Lifo);
+        bool deadlineFirst = deadlineTicks is { } late && late <= timesOut;
+        c.Add(key, new ModelWaiter(id, deadlineFirst ? deadlineTicks!.Value : timesOut, weight, deadlineFirst), c.Lifo);
         result.Add((id, Outcome.Queued));
 
         // Last in, first out: a narrow newcomer put before a wide waiter may start at once.
@@ -247,12 +264,12 @@ internal sealed class AdmissionModel
         // order matters: it decides which of two partitions came to a size last (the eviction tie-break).
         List<(int, Outcome)> result = [];
         var expired = _byName.Values
-            .SelectMany(c => c.Waiting().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).Select(w => (Class: c, w.Id, w.Deadline)))
+            .SelectMany(c => c.Waiting().SelectMany(p => p.Queue).Where(w => w.Deadline <= nowTicks).Select(w => (Class: c, w.Id, w.Deadline, w.DeadlineFirst)))
             .OrderBy(w => w.Deadline).ThenBy(w => w.Id).ToList();
-        foreach ((ModelClass c, int id, _) in expired)
+        foreach ((ModelClass c, int id, _, bool deadlineFirst) in expired)
         {
             c.Remove(id, served: false);
-            result.Add((id, Outcome.QueueTimeout));
+            result.Add((id, deadlineFirst ? Outcome.DeadlineExceeded : Outcome.QueueTimeout));
         }
 
         // Then a narrower waiter behind a wide one that timed out may start. (The engine's timers run one by one, each
@@ -360,7 +377,8 @@ internal sealed class AdmissionModel
     }
 
     /// <summary>A waiter: when it times out, and the seats it asked for.</summary>
-    internal sealed record ModelWaiter(int Id, long Deadline, int Weight);
+    /// <summary>A waiter: it leaves at <paramref name="Deadline"/> unless served, its caller's deadline when <paramref name="DeadlineFirst"/>, else its class's queue timeout.</summary>
+    internal sealed record ModelWaiter(int Id, long Deadline, int Weight, bool DeadlineFirst = false);
 
     internal sealed class ModelBucket(double tokens, long updated)
     {
@@ -589,6 +607,9 @@ internal sealed class AdmissionModel
         }
 
         public ModelWaiter? PeekEligible() => _cursor?.Queue[0];
+
+        /// <summary>Gets the turns an overflow partition owes.</summary>
+        public int OverflowDebt(int index) => _overflow[index]?.Debt ?? 0;
 
         /// <summary>A new per-partition limit: ring partitions now at it are held (ring order), held ones with room rejoin (held order).</summary>
         public void Rebalance()

@@ -19,15 +19,7 @@ internal static class ActivityTags
         activity.SetTag(QueueDuration, waited.TotalSeconds);
         if (lease.RejectionReason is { } reason)
         {
-            activity.SetTag(RejectionReason, reason switch
-            {
-                WorkloadRejectionReason.QueueFull => "queue_full",
-                WorkloadRejectionReason.QueueTimeout => "queue_timeout",
-                WorkloadRejectionReason.RateLimited => "rate_limited",
-                WorkloadRejectionReason.ShuttingDown => "shutting_down",
-                WorkloadRejectionReason.WeightTooLarge => "weight_too_large",
-                _ => reason.ToString(),
-            });
+            activity.SetTag(RejectionReason, WorkloadIsolationMetrics.ReasonName(reason));
         }
     }
 }

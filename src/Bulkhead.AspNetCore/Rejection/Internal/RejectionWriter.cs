@@ -273,6 +273,7 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
                 CultureInfo.InvariantCulture,
                 $"its RateLimit ({rate.PermitsPerSecond} per second, burst {rate.Burst?.ToString(CultureInfo.InvariantCulture) ?? "one second's worth"}{(rate.PerPartition ? ", per partition" : "")})"),
             WorkloadRejectionReason.RateLimited => "its rate limiter",
+            WorkloadRejectionReason.DeadlineExceeded => "the deadline its caller set passed before a seat was free",
             WorkloadRejectionReason.WeightTooLarge => string.Create(
                 CultureInfo.InvariantCulture,
                 $"its weight is more seats than the class can ever give (MaxConcurrency {c.MaxConcurrency?.ToString(CultureInfo.InvariantCulture) ?? "TotalConcurrency"}{(c.MaxConcurrencyPerPartition is { } perPartition ? string.Create(CultureInfo.InvariantCulture, $", MaxConcurrencyPerPartition {perPartition}") : "")})"),

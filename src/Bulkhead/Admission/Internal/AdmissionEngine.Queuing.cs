@@ -25,7 +25,7 @@ internal sealed partial class AdmissionEngine
     };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, WaitMode mode, RateLimitLease? limiterLease, CancellationToken cancellationToken, int weight = 1)
+    private ValueTask<WorkloadLease> AcquireSlow(ClassState c, string? partition, WaitMode mode, RateLimitLease? limiterLease, CancellationToken cancellationToken, int weight = 1, long deadlineAt = long.MaxValue)
     {
         Waiter? completions = null;
         Waiter? waiter = null;
@@ -92,7 +92,7 @@ internal sealed partial class AdmissionEngine
                         RemoveUnsynchronized(victim, WaitOutcome.Evicted, ref completions);
                     }
 
-                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, mode == WaitMode.Background, weight, ref completions, cancellationToken);
+                    waiter = EnqueueUnsynchronized(c, limits, partition, limiterLease, mode == WaitMode.Background, weight, deadlineAt, ref completions, cancellationToken);
                 }
             }
 
@@ -108,7 +108,7 @@ internal sealed partial class AdmissionEngine
 
         if (removed)
         {
-            return AcquireSlow(FallBack(c), partition, mode, limiterLease, cancellationToken, weight);
+            return AcquireSlow(FallBack(c), partition, mode, limiterLease, cancellationToken, weight, deadlineAt);
         }
 
         if (waiter is not null)
@@ -125,13 +125,21 @@ internal sealed partial class AdmissionEngine
         return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, heldPartition, limiterLease, seats));
     }
 
-    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, bool background, int weight, ref Waiter? completions, CancellationToken cancellationToken)
+    private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, bool background, int weight, long deadlineAt, ref Waiter? completions, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(c, partition, TimeProvider.GetTimestamp(), cancellationToken) { LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background, Weight = weight, Timeout = background ? Timeout.InfiniteTimeSpan : limits.QueueTimeout };
-        c.Queue.Add(waiter, lifo: limits.Lifo);
-        if (waiter.Timeout != Timeout.InfiniteTimeSpan)
+        long enqueued = TimeProvider.GetTimestamp();
+        TimeSpan timeout = background ? Timeout.InfiniteTimeSpan : limits.QueueTimeout;
+        long timesOutAt = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : DueAt(enqueued, timeout);
+
+        // A waiter leaves at its class's queue timeout or its caller's deadline, whichever comes first (the deadline on a tie).
+        var waiter = new Waiter(c, partition, enqueued, cancellationToken)
         {
-            waiter.DueAt = DueAt(waiter.EnqueuedTimestamp, waiter.Timeout);
+            LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background, Weight = weight,
+            DueAt = Math.Min(timesOutAt, deadlineAt), DeadlineFirst = deadlineAt <= timesOutAt && deadlineAt != long.MaxValue,
+        };
+        c.Queue.Add(waiter, lifo: limits.Lifo);
+        if (waiter.DueAt != long.MaxValue)
+        {
             c.Due.Add(waiter);
         }
 
@@ -224,6 +232,7 @@ internal sealed partial class AdmissionEngine
             waiter.Class.CountRejection(outcome switch
             {
                 WaitOutcome.TimedOut => WorkloadRejectionReason.QueueTimeout,
+                WaitOutcome.PastDeadline => WorkloadRejectionReason.DeadlineExceeded,
                 WaitOutcome.Evicted => WorkloadRejectionReason.QueueFull,
                 _ => WorkloadRejectionReason.ShuttingDown,
             });
@@ -355,7 +364,7 @@ internal sealed partial class AdmissionEngine
     {
         while (c.Due.First is { } due && due.DueAt <= now)
         {
-            RemoveUnsynchronized(due, WaitOutcome.TimedOut, ref completions);
+            RemoveUnsynchronized(due, due.DeadlineFirst ? WaitOutcome.PastDeadline : WaitOutcome.TimedOut, ref completions);
         }
     }
 
@@ -452,6 +461,7 @@ internal sealed partial class AdmissionEngine
                 WaitOutcome.Granted => waiter.TrySetResult(LeaseTicket.Issue(c, waiter.HoldsPartitionSeat ? waiter.Partition : null, waiter.LimiterLease, waiter.Seats, waiter.Backlogged)),
                 WaitOutcome.Canceled => waiter.TrySetCanceled(waiter.CancellationToken),
                 WaitOutcome.TimedOut => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueTimeout, retryAfter: null)),
+                WaitOutcome.PastDeadline => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.DeadlineExceeded, retryAfter: null)),
                 WaitOutcome.Evicted => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null)),
                 _ => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null)),
             };

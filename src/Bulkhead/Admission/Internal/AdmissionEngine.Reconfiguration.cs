@@ -209,7 +209,7 @@ internal sealed partial class AdmissionEngine
         {
             waiter.Class = target;
             target.Queue.Add(waiter, lifo: false);
-            if (waiter.Timeout != Timeout.InfiniteTimeSpan)
+            if (waiter.DueAt != long.MaxValue)
             {
                 target.Due.Add(waiter);
             }

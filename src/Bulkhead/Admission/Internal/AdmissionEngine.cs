@@ -151,9 +151,12 @@ internal sealed partial class AdmissionEngine : IDisposable
         return TryAcquireSlow(c, partition, limiterLease, weight);
     }
 
-    /// <summary>An acquisition of <paramref name="weight"/> seats, waiting as <paramref name="mode"/> says when they are not free.</summary>
+    /// <summary>
+    /// An acquisition of <paramref name="weight"/> seats, waiting as <paramref name="mode"/> says when they are not free,
+    /// until <paramref name="deadlineAt"/> at most (a TimeProvider timestamp; <see cref="long.MaxValue"/> for none).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, WaitMode mode, int weight, CancellationToken cancellationToken)
+    public ValueTask<WorkloadLease> AcquireAsync(ClassState workloadClass, string? partition, WaitMode mode, int weight, CancellationToken cancellationToken, long deadlineAt = long.MaxValue)
     {
         ClassState c = Admit(workloadClass, out ClassLimits limits);
         if (cancellationToken.IsCancellationRequested)
@@ -168,7 +171,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
         if (limits.RateLimiter is not null)
         {
-            return AcquireChecked(c, limits, partition, mode, cancellationToken, weight);
+            return AcquireChecked(c, limits, partition, mode, weight, deadlineAt, cancellationToken);
         }
 
         if (weight == 1 && TryTakeSeatFast(c, limits))
@@ -176,7 +179,24 @@ internal sealed partial class AdmissionEngine : IDisposable
             return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c));
         }
 
-        return AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken, weight);
+        return AcquireSlow(c, partition, mode, limiterLease: null, cancellationToken, weight, deadlineAt);
+    }
+
+    /// <summary>
+    /// When a caller's deadline falls as a timestamp of this engine's clock, or <see langword="null"/> when it has
+    /// passed: work its caller no longer waits for is refused before it takes a seat.
+    /// </summary>
+    public long? DeadlineAt(DateTimeOffset deadline)
+    {
+        TimeSpan left = deadline - TimeProvider.GetUtcNow();
+        return left > TimeSpan.Zero ? DueAt(TimeProvider.GetTimestamp(), left) : null;
+    }
+
+    /// <summary>Work whose caller's deadline has passed: refused before it takes a seat or waits for one.</summary>
+    public static WorkloadLease PastDeadline(ClassState c)
+    {
+        c.CountRejection(WorkloadRejectionReason.DeadlineExceeded);
+        return new WorkloadLease(c.Name, WorkloadRejectionReason.DeadlineExceeded, retryAfter: null);
     }
 
     /// <summary>A unit of work wider than its class can ever seat: rejected at once, since no wait can help.</summary>
@@ -296,7 +316,7 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     /// <summary>An acquisition of a class with an admission check, which any limiter, a remote one included, may answer asynchronously.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, WaitMode mode, CancellationToken cancellationToken, int weight = 1)
+    private ValueTask<WorkloadLease> AcquireChecked(ClassState c, ClassLimits limits, string? partition, WaitMode mode, int weight, long deadlineAt, CancellationToken cancellationToken)
     {
         RateLimitLease? limiterLease = null;
         if (limits.TokenBuckets is null)
@@ -304,7 +324,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             ValueTask<RateLimitLease> checking = limits.RateLimiter!.AcquireAsync(partition ?? string.Empty, 1, cancellationToken);
             if (!checking.IsCompletedSuccessfully)
             {
-                return AcquireAfterLimiterAsync(c, partition, checking, mode, weight, cancellationToken);
+                return AcquireAfterLimiterAsync(c, partition, checking, mode, weight, deadlineAt, cancellationToken);
             }
 
             limiterLease = checking.Result;
@@ -323,7 +343,7 @@ internal sealed partial class AdmissionEngine : IDisposable
             return new ValueTask<WorkloadLease>(LeaseTicket.Issue(c, partition: null, limiterLease));
         }
 
-        return AcquireSlow(c, partition, mode, limiterLease, cancellationToken, weight);
+        return AcquireSlow(c, partition, mode, limiterLease, cancellationToken, weight, deadlineAt);
     }
 
     /// <summary>
@@ -371,7 +391,7 @@ internal sealed partial class AdmissionEngine : IDisposable
         return new WorkloadLease(c.Name, WorkloadRejectionReason.RateLimited, retryAfter);
     }
 
-    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, WaitMode mode, int weight, CancellationToken cancellationToken)
+    private async ValueTask<WorkloadLease> AcquireAfterLimiterAsync(ClassState c, string? partition, ValueTask<RateLimitLease> checking, WaitMode mode, int weight, long deadlineAt, CancellationToken cancellationToken)
     {
         RateLimitLease limiterLease = await checking.ConfigureAwait(false);
         if (!limiterLease.IsAcquired)
@@ -384,6 +404,6 @@ internal sealed partial class AdmissionEngine : IDisposable
             return LeaseTicket.Issue(c, partition: null, limiterLease);
         }
 
-        return await AcquireSlow(c, partition, mode, limiterLease, cancellationToken, weight).ConfigureAwait(false);
+        return await AcquireSlow(c, partition, mode, limiterLease, cancellationToken, weight, deadlineAt).ConfigureAwait(false);
     }
 }

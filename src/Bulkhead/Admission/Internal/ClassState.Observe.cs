@@ -12,10 +12,10 @@ internal sealed partial class ClassState
     /// Work the engine would have kept waiting: its wait goes on in the queue, as Enforce's would, while the work runs.
     /// The caller's token is not passed: nothing of the caller waits on it.
     /// </summary>
-    private ValueTask<WorkloadLease> ObserveAsync(string? partition, WaitMode mode, int weight = 1)
+    private ValueTask<WorkloadLease> ObserveAsync(string? partition, WaitMode mode, int weight = 1, long deadlineAt = long.MaxValue)
     {
         var leave = new CancellationTokenSource();
-        ValueTask<WorkloadLease> deciding = Engine.AcquireAsync(this, partition, mode, weight, leave.Token);
+        ValueTask<WorkloadLease> deciding = Engine.AcquireAsync(this, partition, mode, weight, leave.Token, deadlineAt);
         if (deciding.IsCompleted)
         {
             leave.Dispose();

@@ -187,22 +187,24 @@ internal sealed partial class ClassState : WorkloadClass
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override WorkloadLease TryAcquire(WorkloadRequest request) =>
-        request.IsOneSeat && !_observes ? Engine.TryAcquire(this, request.Partition) : TryAcquireAsked(request);
+        request.IsCommon && !_observes ? Engine.TryAcquire(this, request.Partition) : TryAcquireAsked(request);
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override ValueTask<WorkloadLease> AcquireAsync(WorkloadRequest request, CancellationToken cancellationToken = default) =>
-        request.IsOneSeat && !_observes
+        request.IsCommon && !_observes
             ? Engine.AcquireAsync(this, request.Partition, request.Background ? WaitMode.Background : WaitMode.Queue, weight: 1, cancellationToken)
             : AcquireAsked(request, cancellationToken);
 
-    /// <summary>A try that is not the common one: some weight, a cost key, or Observe mode.</summary>
+    /// <summary>A try that is not the common one: some weight, a cost key, a deadline, or Observe mode.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private WorkloadLease TryAcquireAsked(WorkloadRequest request)
     {
         request.ThrowIfIncoherent();
         int weight = WeightOf(request, out bool learns);
-        WorkloadLease lease = Engine.TryAcquire(this, request.Partition, weight);
+        WorkloadLease lease = request.Deadline is { } deadline && Engine.DeadlineAt(deadline) is null
+            ? AdmissionEngine.PastDeadline(this)
+            : Engine.TryAcquire(this, request.Partition, weight);
         if (_observes)
         {
             lease = Observed(lease, request.Partition);
@@ -211,16 +213,28 @@ internal sealed partial class ClassState : WorkloadClass
         return learns ? Teach(lease, request.CostKey!) : lease;
     }
 
-    /// <summary>An acquisition that is not the common one: some weight, a cost key, or Observe mode.</summary>
+    /// <summary>An acquisition that is not the common one: some weight, a cost key, a deadline, or Observe mode.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<WorkloadLease> AcquireAsked(WorkloadRequest request, CancellationToken cancellationToken)
     {
         request.ThrowIfIncoherent();
         int weight = WeightOf(request, out bool learns);
         WaitMode mode = request.Background ? WaitMode.Background : WaitMode.Queue;
+        long deadlineAt = long.MaxValue;
+        if (request.Deadline is { } deadline)
+        {
+            if (Engine.DeadlineAt(deadline) is not { } at)
+            {
+                WorkloadLease late = AdmissionEngine.PastDeadline(this);
+                return new ValueTask<WorkloadLease>(_observes ? Observed(late, request.Partition) : late);
+            }
+
+            deadlineAt = at;
+        }
+
         ValueTask<WorkloadLease> acquiring = _observes
-            ? ObserveAsync(request.Partition, mode, weight)
-            : Engine.AcquireAsync(this, request.Partition, mode, weight, cancellationToken);
+            ? ObserveAsync(request.Partition, mode, weight, deadlineAt)
+            : Engine.AcquireAsync(this, request.Partition, mode, weight, cancellationToken, deadlineAt);
         return learns ? Teach(acquiring, request.CostKey!) : acquiring;
     }
 

@@ -15,6 +15,9 @@ internal enum WaitOutcome
     /// <summary>The class's queue timeout passed.</summary>
     TimedOut,
 
+    /// <summary>The caller's deadline passed first.</summary>
+    PastDeadline,
+
     /// <summary>A newer waiter pushed this one out of a full last-in-first-out queue.</summary>
     Evicted,
 

@@ -57,11 +57,14 @@ internal sealed class Waiter : TaskCompletionSource<WorkloadLease>
     /// <summary>Gets or sets a value indicating whether more of its partition's work still waited when it was granted (Execution.BackloggedPartitionCpuPriority).</summary>
     public bool Backlogged { get; set; }
 
-    /// <summary>Gets how long the waiter may wait (its class's QueueTimeout), or <see cref="Timeout.InfiniteTimeSpan"/>.</summary>
-    public TimeSpan Timeout { get; init; } = System.Threading.Timeout.InfiniteTimeSpan;
+    /// <summary>
+    /// Gets when the waiter leaves unless served (a TimeProvider timestamp): its class's QueueTimeout or its caller's
+    /// deadline, whichever comes first; <see cref="long.MaxValue"/> for never. It keeps its place in its class's <see cref="DueOrder"/>.
+    /// </summary>
+    public long DueAt { get; init; } = long.MaxValue;
 
-    /// <summary>Gets or sets when the waiter's QueueTimeout passes (a TimeProvider timestamp); set with its <see cref="DueOrder"/>.</summary>
-    public long DueAt { get; set; } = long.MaxValue;
+    /// <summary>Gets a value indicating whether <see cref="DueAt"/> is the caller's deadline rather than the queue timeout.</summary>
+    public bool DeadlineFirst { get; init; }
 
     /// <summary>Gets or sets a value indicating whether the waiter is in its class's <see cref="DueOrder"/>.</summary>
     public bool InDueOrder { get; set; }

@@ -113,6 +113,18 @@ internal sealed partial class PartitionedWaitQueue
 
     private static int OverflowIndex(string key) => (int)((uint)OverflowHash(key) % OverflowPartitions);
 
+    /// <summary>Gets the partitions in turn order from the one served next (for tests that compare turns with a model).</summary>
+    internal IEnumerable<PartitionState> RingFromCursor()
+    {
+        for (PartitionState? p = _cursor; p is not null; p = p.NextActive == _cursor ? null : p.NextActive)
+        {
+            yield return p;
+        }
+    }
+
+    /// <summary>Gets the turns an overflow partition owes (for tests that compare turns with a model).</summary>
+    internal int OverflowDebt(int index) => _overflow?[index]?.Debt ?? 0;
+
     private PartitionState Overflow(string key)
     {
         _overflow ??= new PartitionState?[OverflowPartitions];

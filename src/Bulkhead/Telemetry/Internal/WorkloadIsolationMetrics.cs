@@ -82,6 +82,7 @@ internal sealed class WorkloadIsolationMetrics
         WorkloadRejectionReason.RateLimited => "rate_limited",
         WorkloadRejectionReason.ShuttingDown => "shutting_down",
         WorkloadRejectionReason.WeightTooLarge => "weight_too_large",
+        WorkloadRejectionReason.DeadlineExceeded => "deadline_exceeded",
         _ => reason.ToString(),
     };
 
@@ -103,6 +104,7 @@ internal sealed class WorkloadIsolationMetrics
                 WorkloadRejectionReason reason = outcome switch
                 {
                     WaitOutcome.TimedOut => WorkloadRejectionReason.QueueTimeout,
+                    WaitOutcome.PastDeadline => WorkloadRejectionReason.DeadlineExceeded,
                     WaitOutcome.Evicted => WorkloadRejectionReason.QueueFull,
                     _ => WorkloadRejectionReason.ShuttingDown,
                 };
