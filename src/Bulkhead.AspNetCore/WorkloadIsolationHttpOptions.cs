@@ -93,4 +93,10 @@ public sealed class WorkloadIsolationHttpOptions
     /// </summary>
     /// <value>The default value is 1000.</value>
     public int SlowRefusalsAbove { get; set; } = 1000;
+
+    /// <summary>
+    /// Gets or sets how a request's class and deadline travel to the services it calls, and what this service takes from its
+    /// callers (off unless <see cref="WorkloadPropagationOptions.Enabled"/>).
+    /// </summary>
+    public WorkloadPropagationOptions Propagation { get; set; } = new();
 }

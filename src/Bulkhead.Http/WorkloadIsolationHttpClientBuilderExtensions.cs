@@ -5,7 +5,8 @@ using Bulkhead.Http.Internal;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Runs an <c>HttpClient</c>'s outgoing calls under a Bulkhead workload class.
+/// Runs an <c>HttpClient</c>'s outgoing calls under a Bulkhead workload class, and carries the calling work's class and
+/// deadline to the called service.
 /// </summary>
 public static class WorkloadIsolationHttpClientBuilderExtensions
 {
@@ -56,5 +57,32 @@ public static class WorkloadIsolationHttpClientBuilderExtensions
         // CreateClient with the list of classes, not the first call.
         return builder.AddHttpMessageHandler(services =>
             new WorkloadIsolationHandler(services.GetRequiredService<IWorkloadScheduler>().GetClass(options.WorkloadClass), options));
+    }
+
+    /// <summary>
+    /// Makes the client's calls carry the unit of work they are made for to the called service: the workload class of
+    /// <see cref="WorkloadContext.Current"/> (the request being served, when Bulkhead.AspNetCore's propagation is on)
+    /// and the time its caller still waits. The called service, with propagation on and this service among its trusted
+    /// callers, runs the call in that class and refuses it once the time is up; a call whose deadline has already
+    /// passed is not sent (a <see cref="WorkloadRejectedException"/> with
+    /// <see cref="WorkloadRejectionReason.DeadlineExceeded"/>). See docs/propagation.md.
+    /// </summary>
+    /// <param name="builder">The client's builder, from <c>AddHttpClient</c>.</param>
+    /// <param name="configure">Renames the headers, to match the called service's; the defaults match Bulkhead.AspNetCore's.</param>
+    /// <returns>The builder, for chaining.</returns>
+    /// <exception cref="ArgumentException">A header name is empty.</exception>
+    public static IHttpClientBuilder AddWorkloadPropagation(this IHttpClientBuilder builder, Action<WorkloadPropagationHttpClientOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        var options = new WorkloadPropagationHttpClientOptions();
+        configure?.Invoke(options);
+        if (string.IsNullOrWhiteSpace(options.ClassHeader) || string.IsNullOrWhiteSpace(options.TimeoutHeader))
+        {
+            throw new ArgumentException($"HttpClient '{builder.Name}': AddWorkloadPropagation needs a ClassHeader and a TimeoutHeader.", nameof(configure));
+        }
+
+        return builder.AddHttpMessageHandler(services =>
+            new WorkloadPropagationHandler(options.ClassHeader, options.TimeoutHeader, services.GetService<TimeProvider>() ?? TimeProvider.System));
     }
 }

@@ -3,6 +3,7 @@ using Bulkhead.AspNetCore;
 using Bulkhead.AspNetCore.Classification.Internal;
 using Bulkhead.AspNetCore.Middleware.Internal;
 using Bulkhead.AspNetCore.Options.Internal;
+using Bulkhead.AspNetCore.Propagation.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Http;
@@ -52,7 +53,11 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         var rejections = new RejectionWriter(httpOptions, logger, () => monitor.CurrentValue, services.GetService<IProblemDetailsService>(), pacer);
         _ = RejectionWriter.WarmUpAsync(services);
 
-        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity, httpOptions.RateLimitHeaders).InvokeAsync);
+        IncomingPropagation? propagation = httpOptions.Propagation.Enabled
+            ? new IncomingPropagation(httpOptions.Propagation, scheduler, services.GetService<TimeProvider>() ?? TimeProvider.System, logger)
+            : null;
+
+        return app.Use(next => new WorkloadIsolationMiddleware(next, classifier, rejections, counters, httpOptions.WorkloadClassResponseHeader, httpOptions.IncludePartitionInActivity, httpOptions.RateLimitHeaders, propagation).InvokeAsync);
     }
 
     /// <summary>
@@ -101,5 +106,6 @@ public static class WorkloadIsolationApplicationBuilderExtensions
         section.Bind(options);
     }
 
-    private static readonly WorkloadIsolationConfigurationCheck.Setting HttpShape = WorkloadIsolationConfigurationCheck.Setting.Of<WorkloadIsolationHttpOptions>();
+    private static readonly WorkloadIsolationConfigurationCheck.Setting HttpShape =
+        WorkloadIsolationConfigurationCheck.Setting.Of<WorkloadIsolationHttpOptions>(WorkloadIsolationConfigurationCheck.Setting.Of<WorkloadPropagationOptions>());
 }

@@ -80,6 +80,10 @@ public sealed class HttpSettingsFromConfigurationTests
     [InlineData("\"WorkloadClassResponseHeader\": { \"Name\": \"X-Class\" }", "WorkloadIsolation: Http: WorkloadClassResponseHeader must be a value, not an object or a list.")]
     [InlineData("\"RateLimitHeaders\": \"yes\"", "WorkloadIsolation: Http: RateLimitHeaders ('yes') is not true or false.")]
     [InlineData("\"PartitionKey\": \"tenant\"", "WorkloadIsolation: Http: 'PartitionKey' is not a setting")]
+    [InlineData("\"Propagation\": { \"Enabled\": true, \"TrustedNetwork\": [ \"10.0.0.0/8\" ] }", "WorkloadIsolation: Http: Propagation: 'TrustedNetwork' is not a setting; did you mean 'TrustedNetworks'?")]
+    [InlineData("\"Propagation\": { \"Enabled\": true, \"TrustedNetworks\": [ \"10.0.0.0/33\" ] }", "Propagation:TrustedNetworks '10.0.0.0/33' is not a network in CIDR notation")]
+    [InlineData("\"Propagation\": { \"Enabled\": true, \"TrustedNetworks\": [ \"10.0.0.1/8\" ] }", "Propagation:TrustedNetworks '10.0.0.1/8' has bits set past its prefix: write the network '10.0.0.0/8'")]
+    [InlineData("\"Propagation\": { \"ClassHeader\": \"Workload Class\" }", "Propagation:ClassHeader 'Workload Class' is not a header name")]
     public async Task BadHttpSetting_FailsWhenThePipelineIsBuilt_NamingIt(string setting, string expected)
     {
 
@@ -103,6 +107,20 @@ public sealed class HttpSettingsFromConfigurationTests
         var failure = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(section, code: null));
 
         Assert.Contains($"WorkloadClassResponseHeader '{header}' {expected}", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PropagationSection_IsBound_TrustedNetworksIncluded()
+    {
+        string section = Section.Replace("\"IncludeRejectionDetails\": true", "\"IncludeRejectionDetails\": true, \"Propagation\": { \"Enabled\": true, \"ClassHeader\": \"X-Caller-Class\", \"TrustedNetworks\": [ \"10.0.0.0/8\", \"fd00::/8\" ] }", StringComparison.Ordinal);
+        List<WorkloadPropagationOptions> seen = [];
+
+        // The code runs after the section is bound, on every instance made (the pipeline's among them).
+        await using WebApplication app = await StartAsync(section, code: h => seen.Add(h.Propagation));
+
+        WorkloadPropagationOptions bound = Assert.Single(seen, p => p.Enabled);
+        Assert.Equal(("X-Caller-Class", "Workload-Timeout-Ms"), (bound.ClassHeader, bound.TimeoutHeader));
+        Assert.Equal(["10.0.0.0/8", "fd00::/8"], bound.TrustedNetworks);
     }
 
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);

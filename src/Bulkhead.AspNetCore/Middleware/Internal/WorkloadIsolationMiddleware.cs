@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bulkhead.AspNetCore.Classification.Internal;
+using Bulkhead.AspNetCore.Propagation.Internal;
 using Bulkhead.AspNetCore.Rejection.Internal;
 using Microsoft.AspNetCore.Http;
 using Bulkhead.Telemetry.Internal;
@@ -24,12 +25,14 @@ internal sealed class WorkloadIsolationMiddleware
     private readonly string? _classHeader;
     private readonly bool _partitionInActivity;
     private readonly bool _rateLimitHeaders;
+    private readonly IncomingPropagation? _propagation;
 
     // Made once: the rest of the pipeline, given the request as state, so that running it allocates nothing.
     private readonly Func<object?, CancellationToken, Task> _runPipeline;
 
-    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, FrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false, bool rateLimitHeaders = false)
+    public WorkloadIsolationMiddleware(RequestDelegate next, RequestClassifier classifier, RejectionWriter rejections, FrontEndCounters counters, string? classHeader = null, bool partitionInActivity = false, bool rateLimitHeaders = false, IncomingPropagation? propagation = null)
     {
+        _propagation = propagation;
         _classHeader = classHeader;
         _partitionInActivity = partitionInActivity;
         _rateLimitHeaders = rateLimitHeaders;
@@ -53,6 +56,36 @@ internal sealed class WorkloadIsolationMiddleware
             return RunPipeline(context, CancellationToken.None);
         }
 
+        if (_propagation is not null)
+        {
+            return AdmitPropagatedAsync(context, workloadClass, weight, costKey, activity);
+        }
+
+        return Admit(context, workloadClass, weight, costKey, deadline: null, activity);
+    }
+
+    /// <summary>
+    /// With propagation on: the class and deadline a trusted caller carries, and the request's own unit of work made
+    /// current (<see cref="WorkloadContext.Current"/>) for the code it runs, and only for that code.
+    /// </summary>
+    private Task AdmitPropagatedAsync(HttpContext context, WorkloadClass classified, int weight, string? costKey, Activity? activity)
+    {
+        WorkloadClass workloadClass = _propagation!.Read(context, classified, out DateTimeOffset? deadline);
+        WorkloadContext? previous = WorkloadContext.Current;
+        WorkloadContext.Current = _propagation.ContextFor(workloadClass, deadline);
+        try
+        {
+            // Work the caller's class names learns no cost of this endpoint's: it is weighed as one seat, unless the endpoint sets a weight.
+            return Admit(context, workloadClass, weight, ReferenceEquals(workloadClass, classified) ? costKey : null, deadline, activity);
+        }
+        finally
+        {
+            WorkloadContext.Current = previous;
+        }
+    }
+
+    private Task Admit(HttpContext context, WorkloadClass workloadClass, int weight, string? costKey, DateTimeOffset? deadline, Activity? activity)
+    {
         if (_classHeader is not null)
         {
             context.Response.Headers[_classHeader] = workloadClass.Name;
@@ -71,7 +104,7 @@ internal sealed class WorkloadIsolationMiddleware
         CancellationToken aborted = context.RequestAborted;
         // An endpoint's own weight wins over learning its cost.
         ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(
-            weight == 1 ? new WorkloadRequest(partition) { CostKey = costKey } : new WorkloadRequest(partition) { Weight = weight },
+            weight == 1 ? new WorkloadRequest(partition) { CostKey = costKey, Deadline = deadline } : new WorkloadRequest(partition) { Weight = weight, Deadline = deadline },
             aborted);
         if (!acquiring.IsCompletedSuccessfully)
         {

@@ -41,7 +41,37 @@ internal sealed class WorkloadIsolationHttpOptionsValidator(IOptions<WorkloadIso
             failures.Add($"WorkloadIsolationHttpOptions: SlowRefusalsAbove ({httpOptions.SlowRefusalsAbove}) must be zero (answer every refusal at once) or positive.");
         }
 
+        ValidatePropagation(httpOptions.Propagation, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidatePropagation(WorkloadPropagationOptions propagation, List<string> failures)
+    {
+        foreach ((string setting, string? header) in (ReadOnlySpan<(string, string?)>)[("ClassHeader", propagation.ClassHeader), ("TimeoutHeader", propagation.TimeoutHeader)])
+        {
+            if (header is null || !IsToken(header))
+            {
+                failures.Add($"WorkloadIsolationHttpOptions: Propagation:{setting} '{header}' is not a header name: use letters, digits and !#$%&'*+-.^_`|~ only (no spaces).");
+            }
+        }
+
+        if (string.Equals(propagation.ClassHeader, propagation.TimeoutHeader, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"WorkloadIsolationHttpOptions: Propagation:ClassHeader and Propagation:TimeoutHeader are both '{propagation.ClassHeader}'; they carry different things.");
+        }
+
+        foreach (string network in propagation.TrustedNetworks)
+        {
+            if (!System.Net.IPNetwork.TryParse(network, out System.Net.IPNetwork parsed))
+            {
+                failures.Add($"WorkloadIsolationHttpOptions: Propagation:TrustedNetworks '{network}' is not a network in CIDR notation (an address, '/', the prefix length: 10.0.0.0/8, 127.0.0.1/32, fd00::/8).");
+            }
+            else if (!network.StartsWith(parsed.BaseAddress.ToString() + "/", StringComparison.OrdinalIgnoreCase))
+            {
+                // 10.0.0.1/8 is read as 10.0.0.0/8: a typo for 10.0.0.1/32 would trust a whole network.
+                failures.Add($"WorkloadIsolationHttpOptions: Propagation:TrustedNetworks '{network}' has bits set past its prefix: write the network '{parsed}', or the address alone with /32 (/128).");
+            }
+        }
     }
 
     // Headers that frame the message or the connection, that the server sets, or that Bulkhead writes itself: a class
