@@ -23,7 +23,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) or SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient) or TwoServices (a report flood enters a front service that calls a back service: with and without propagation)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
@@ -77,6 +77,7 @@ public static class LoadTestCommand
                 StarvationModes = ChosenFor(Scenario.Starvation, defaults.StarvationModes),
                 WeightedModes = ChosenFor(Scenario.Weighted, defaults.WeightedModes),
                 SharedDownstreamModes = ChosenFor(Scenario.SharedDownstream, defaults.SharedDownstreamModes),
+                TwoServicesModes = ChosenFor(Scenario.TwoServices, defaults.TwoServicesModes),
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -106,7 +107,7 @@ public static class LoadTestCommand
         var serverThreads = new Option<int>("--threads") { Description = "Cost step: how many idle-priority threads of its own the reporting class runs on; 0 for the ThreadPool." };
         var serverAwait = new Option<int>("--report-await-ms") { Description = "Cost step: the await between a report's two halves of CPU.", DefaultValueFactory = _ => 20 };
         var serverCpu = new Option<double>("--report-cpu-ms") { Description = "Cost step: a light report's CPU, half on either side of the await.", DefaultValueFactory = _ => 10 };
-        var dependency = new Option<string?>("--dependency") { Description = "Shared downstream: the dependency's address." };
+        var dependency = new Option<string?>("--dependency") { Description = "Shared downstream: the dependency's address; two services: the back service's." };
         var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective, serverDownstream, serverHeadroom, serverThreads, serverAwait, serverCpu, dependency };
         server.SetAction((parse, ct) => LoadTestServer.RunAsync(
             parse.GetValue(mode),
@@ -141,6 +142,8 @@ public static class LoadTestCommand
                 return await RunAsync(Weighted.WeightedRunner.RunAsync, Weighted.WeightedRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.SharedDownstream:
                 return await RunAsync(SharedDownstream.SharedDownstreamRunner.RunAsync, SharedDownstream.SharedDownstreamRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.TwoServices:
+                return await RunAsync(TwoServices.TwoServicesRunner.RunAsync, TwoServices.TwoServicesRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.CostStep:
                 return await RunAsync(CostStep.CostStepRunner.RunAsync, CostStep.CostStepRunner.WriteAsync, options, console, cancellationToken);
             default:
@@ -197,7 +200,7 @@ public static class LoadTestCommand
             Repetitions = 1,
             CostStepModes = [Mode.StaticTunedLight, Mode.AdaptiveAimd],
         };
-        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.SharedDownstream, Scenario.CostStep, Scenario.Fleet })
+        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.SharedDownstream, Scenario.TwoServices, Scenario.CostStep, Scenario.Fleet })
         {
             if (scenario == Scenario.Fleet && Bulkhead.TestUtils.RedisServer.Path is null)
             {

@@ -89,6 +89,8 @@ public sealed record LoadTestOptions
     /// <summary>Gets the shared-downstream scenario's modes.</summary>
     public IReadOnlyList<Mode> SharedDownstreamModes { get; init; } = [Mode.SharedNoIsolation, Mode.SharedPollyLimiter, Mode.SharedBulkhead];
 
+    public IReadOnlyList<Mode> TwoServicesModes { get; init; } = [Mode.FrontUnpropagated, Mode.FrontPropagated];
+
     /// <summary>
     /// The cost step's downstream variant: the reports' cost in a shared downstream; static limits 3 (light) and 1
     /// (heavy), an interactive seat-time objective of 10 ms and no ThreadPool objective; 4 s to settle each half.

@@ -92,4 +92,13 @@ public enum Mode
 
     /// <summary>Shared downstream: Bulkhead.Http, the dependency's seats in two outgoing classes.</summary>
     SharedBulkhead,
+
+    /// <summary>Two services: the back service, Bulkhead in front of its workers, taking the class its trusted callers send.</summary>
+    BackService,
+
+    /// <summary>Two services: the front service calls the back one without saying which work a call is for.</summary>
+    FrontUnpropagated,
+
+    /// <summary>Two services: the front service's client propagates the calling work's class (AddWorkloadPropagation).</summary>
+    FrontPropagated,
 }

@@ -39,6 +39,12 @@ public enum Scenario
     /// </summary>
     SharedDownstream,
 
+    /// <summary>
+    /// A report flood enters a front service whose requests call a back service: the back service protects the front's
+    /// interactive calls only when the front says which calls a report makes (propagation).
+    /// </summary>
+    TwoServices,
+
     /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
     All,
 }

@@ -150,6 +150,14 @@ public sealed class LoadTestSmokeTests
             AssertEveryModeMeasuredAsync(output, "shared-downstream", options.SharedDownstreamModes, SharedDownstream.SharedDownstreamRunner.Describe, 2..5));
     }
 
+    [Fact]
+    public async Task TinyTwoServices_RunsEveryModeAfterItsBaseline_AgainstABackServiceInAProcessOfItsOwn()
+    {
+        // Every mode measured its baseline, the flooded p99 at the user and the reports served through the back service.
+        await RunAsync(Tiny with { Scenario = Scenario.TwoServices }, (options, output) =>
+            AssertEveryModeMeasuredAsync(output, "two-services", options.TwoServicesModes, TwoServices.TwoServicesRunner.Describe, 2..5));
+    }
+
     /// <summary>A scenario's table has a row per mode, and its CSV a run per mode whose figures in <paramref name="figures"/> are all positive.</summary>
     private static async Task AssertEveryModeMeasuredAsync(string output, string name, IReadOnlyList<Mode> modes, Func<Mode, string> describe, Range figures)
     {

@@ -4,6 +4,7 @@ using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
 using Bulkhead.LoadTest.RejectionStorm;
 using Bulkhead.LoadTest.SharedDownstream;
+using Bulkhead.LoadTest.TwoServices;
 using Bulkhead.LoadTest.Starvation;
 using Bulkhead.LoadTest.Weighted;
 using Microsoft.AspNetCore.RateLimiting;
@@ -76,6 +77,11 @@ internal static class LoadTestServer
             WeightedServer.Configure(builder, mode);
         }
 
+        if (TwoServicesServer.IsFront(mode) || mode == Mode.BackService)
+        {
+            TwoServicesServer.Configure(builder, mode, TwoServicesServer.IsFront(mode) ? dependency ?? throw new InvalidOperationException("--dependency is required for the front service.") : null);
+        }
+
         if (SharedDownstreamServer.IsShared(mode))
         {
             SharedDownstreamServer.Configure(builder, mode, dependency ?? throw new InvalidOperationException("--dependency is required for the shared-downstream modes."));
@@ -98,7 +104,7 @@ internal static class LoadTestServer
         }
 
         WebApplication app = builder.Build();
-        if (bulkhead || CostStepServer.IsCostStep(mode))
+        if (bulkhead || CostStepServer.IsCostStep(mode) || TwoServicesServer.IsFront(mode) || mode == Mode.BackService)
         {
             app.UseWorkloadIsolation();
         }
@@ -132,6 +138,11 @@ internal static class LoadTestServer
         {
             // Its own interactive endpoint: interactive calls use the shared downstream too.
             WeightedServer.Map(app, mode);
+        }
+        else if (TwoServicesServer.IsFront(mode) || mode == Mode.BackService)
+        {
+            // The front service's interactive endpoint and report, which call the back service; or the back service.
+            TwoServicesServer.Map(app, mode);
         }
         else if (SharedDownstreamServer.IsShared(mode) || mode == Mode.DownstreamService)
         {
