@@ -7,10 +7,11 @@ namespace Bulkhead;
 /// next service, which then runs it as a report and refuses it once its caller has given up.
 /// </summary>
 /// <remarks>
-/// Bulkhead.AspNetCore sets it for each request when propagation is on (<c>Http:Propagation:Enabled</c>), and
-/// Bulkhead.Http's <c>AddWorkloadPropagation</c> sends it with a client's calls. Background work that should carry its
-/// class sets it itself: <c>WorkloadContext.Current = new("batch")</c> at the start of the job. Setting it costs an
-/// allocation of the execution context (as any <see cref="AsyncLocal{T}"/> write), which is why it is opt-in.
+/// Bulkhead.AspNetCore sets it for each request when propagation is on (<c>Http:Propagation:Enabled</c>), job queue
+/// items and wrapped hosted services run with their class as current, and Bulkhead.Http's <c>AddWorkloadPropagation</c>
+/// sends it with a client's calls. Other work that should carry its class sets it itself:
+/// <c>WorkloadContext.Current = new("batch")</c>. Setting it costs an allocation of the execution context (as any
+/// <see cref="AsyncLocal{T}"/> write), which is why requests do it only when propagation is on.
 /// </remarks>
 /// <param name="workloadClass">The workload class the work runs in.</param>
 /// <param name="deadline">When its caller stops waiting for it, or <see langword="null"/>.</param>

@@ -20,6 +20,9 @@ public sealed class WorkloadHostedServiceTests
 
         Assert.True(service.SawStopping);
         Assert.Equal(0, scheduler.GetSnapshot()["batch"].InFlight);
+
+        // Its code runs for a unit of work of its class: calls it makes through a propagating client say "batch".
+        Assert.Equal("batch", service.RunsFor);
     }
 
     [Fact]
@@ -144,11 +147,14 @@ public sealed class WorkloadHostedServiceTests
 
         public string? ThreadName { get; private set; }
 
+        public string? RunsFor { get; private set; }
+
         public void Finish() => _finish.TrySetResult();
 
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
             ThreadName = Thread.CurrentThread.Name;
+            RunsFor = WorkloadContext.Current?.WorkloadClass;
             _running.TrySetResult();
             try
             {

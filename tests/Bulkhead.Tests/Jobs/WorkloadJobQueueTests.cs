@@ -26,6 +26,23 @@ public sealed class WorkloadJobQueueTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AJobsCode_RunsForAUnitOfWorkOfItsClass_NotOfTheWorkThatQueuedIt()
+    {
+        (WorkloadJobQueue queue, _) = Create(WorkloadJobFullMode.Wait, capacity: 4);
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Queued by a request of another class: the item's calls must carry the job's class, not the request's.
+        WorkloadContext.Current = new WorkloadContext("interactive", DateTimeOffset.UtcNow.AddSeconds(1));
+        await queue.EnqueueAsync("batch", _ =>
+        {
+            seen.TrySetResult($"{WorkloadContext.Current?.WorkloadClass} {WorkloadContext.Current?.Deadline}".TrimEnd());
+            return ValueTask.CompletedTask;
+        }).AsTask().WithTimeout();
+
+        Assert.Equal("batch", await seen.Task.WithTimeout());
+    }
+
+    [Fact]
     public async Task EnqueueAsync_RejectMode_ThrowsQueueFullAtOnce()
     {
         (WorkloadJobQueue queue, IWorkloadScheduler scheduler) = Create(WorkloadJobFullMode.Reject, capacity: 1);

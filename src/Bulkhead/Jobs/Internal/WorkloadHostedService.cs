@@ -54,7 +54,9 @@ internal sealed partial class WorkloadHostedService<[DynamicallyAccessedMembers(
             return;
         }
 
-        // Stopping this service cancels stoppingToken, which is the inner service's own stopping token.
+        // Stopping this service cancels stoppingToken, which is the inner service's own stopping token. Its code runs for
+        // a unit of work of its class: the calls it makes through a propagating client say so.
+        WorkloadContext.Current = new WorkloadContext(workloadClass.Name);
         await workloadClass.ExecuteAsync(lease, static (self, token) => ((WorkloadHostedService<TService>)self!).RunInnerAsync(token), this, stoppingToken).ConfigureAwait(false);
     }
 

@@ -227,7 +227,7 @@ internal sealed partial class WorkloadJobQueue(
         WorkloadJobQueueOptions jobOptions = options.CurrentValue.Classes.TryGetValue(c.Name, out WorkloadClassOptions? classOptions) && classOptions.Jobs is { } configured
             ? configured
             : new WorkloadJobQueueOptions();
-        return new Lane(jobOptions.Capacity, jobOptions.FullMode, _counters.For(c.Name));
+        return new Lane(jobOptions.Capacity, jobOptions.FullMode, _counters.For(c.Name), new WorkloadContext(c.Name));
     }
 
     /// <summary>
@@ -287,6 +287,9 @@ internal sealed partial class WorkloadJobQueue(
             counts.Started();
             try
             {
+                // The item's code runs for a unit of work of its class (whatever work queued it): the calls it makes through
+                // a propagating client say so.
+                WorkloadContext.Current = item.Lane.Context;
                 await item.Class.ExecuteAsync(lease, static (state, token) => ((JobItem)state!).Work(token).AsTask(), item, _abort.Token).ConfigureAwait(false);
                 counts.Ended(ref counts.Completed, wasRunning: true);
             }
@@ -366,9 +369,12 @@ internal sealed partial class WorkloadJobQueue(
 
     /// <summary>A class's job queue: room for its waiting items, and what enqueuing does when there is none.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The semaphore's wait handle is never created, so it holds nothing to free; items ending after disposal still return their room.")]
-    private sealed class Lane(int capacity, WorkloadJobFullMode fullMode, JobCounters.ClassCounts counts)
+    private sealed class Lane(int capacity, WorkloadJobFullMode fullMode, JobCounters.ClassCounts counts, WorkloadContext context)
     {
         public JobCounters.ClassCounts Counts { get; } = counts;
+
+        /// <summary>Gets the unit of work its items' code runs for (<see cref="WorkloadContext.Current"/>): one of its class, no deadline.</summary>
+        public WorkloadContext Context { get; } = context;
 
         private readonly SemaphoreSlim _room = new(capacity, capacity);
 
