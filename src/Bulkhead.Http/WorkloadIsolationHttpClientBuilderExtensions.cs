@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Bulkhead;
 using Bulkhead.Http;
 using Bulkhead.Http.Internal;
@@ -53,10 +54,31 @@ public static class WorkloadIsolationHttpClientBuilderExtensions
             throw new ArgumentException($"HttpClient '{builder.Name}': RejectionMode {(int)options.RejectionMode} is not one of Throw, Respond.", nameof(configure));
         }
 
+        if (options.AdaptiveThrottling is { } throttling && (throttling.Multiplier < 1 || !double.IsFinite(throttling.Multiplier) || throttling.Window < TimeSpan.FromSeconds(1)))
+        {
+            throw new ArgumentException($"HttpClient '{builder.Name}': AdaptiveThrottling needs a Multiplier of at least 1 (it is {throttling.Multiplier}) and a Window of at least a second (it is {throttling.Window}).", nameof(configure));
+        }
+
         // The class is looked up when the client's handlers are made: a name that is not a configured class fails
-        // CreateClient with the list of classes, not the first call.
+        // CreateClient with the list of classes, not the first call. What throttling counted outlives the handlers
+        // (the client factory makes new ones every few minutes): one count per registration.
+        AdaptiveThrottle? throttle = null;
+        Counter<long>? throttled = null;
+        var made = new Lock();
         return builder.AddHttpMessageHandler(services =>
-            new WorkloadIsolationHandler(services.GetRequiredService<IWorkloadScheduler>().GetClass(options.WorkloadClass), options));
+        {
+            if (options.AdaptiveThrottling is { } throttling)
+            {
+                lock (made)
+                {
+                    throttle ??= new AdaptiveThrottle(throttling, services.GetService<TimeProvider>() ?? TimeProvider.System);
+                    throttled ??= services.GetService<IMeterFactory>()?.Create(WorkloadIsolationTelemetry.MeterName).CreateCounter<long>(
+                        "bulkhead.outgoing.throttled", "{call}", "Outgoing calls adaptive throttling refused before they were sent, by workload class.");
+                }
+            }
+
+            return new WorkloadIsolationHandler(services.GetRequiredService<IWorkloadScheduler>().GetClass(options.WorkloadClass), options, throttle, throttled);
+        });
     }
 
     /// <summary>

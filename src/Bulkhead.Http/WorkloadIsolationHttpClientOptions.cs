@@ -17,6 +17,14 @@ public sealed class WorkloadIsolationHttpClientOptions
     /// <value>The default value is <see langword="null"/>: every call shares one partition.</value>
     public Func<HttpRequestMessage, string?>? PartitionProvider { get; set; }
 
+    /// <summary>
+    /// Gets or sets client-side adaptive throttling: while the dependency answers 429 or 503, a share of the calls is
+    /// refused here (as the class's refusals are, with <see cref="WorkloadRejectionReason.RateLimited"/>) before it
+    /// takes a seat; <see langword="null"/> for none.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadAdaptiveThrottlingOptions? AdaptiveThrottling { get; set; }
+
     /// <summary>Gets or sets how a refused call reaches the code that made it.</summary>
     /// <value>The default value is <see cref="WorkloadHttpRejectionMode.Throw"/>.</value>
     public WorkloadHttpRejectionMode RejectionMode { get; set; } = WorkloadHttpRejectionMode.Throw;

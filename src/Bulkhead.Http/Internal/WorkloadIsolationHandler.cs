@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using Bulkhead.Shared;
 
@@ -16,19 +18,45 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
 {
     private readonly WorkloadClass _workloadClass;
     private readonly WorkloadIsolationHttpClientOptions _options;
+    private readonly AdaptiveThrottle? _throttle;
+    private readonly Counter<long>? _throttled;
 
     // Made once: the rest of the chain, given the request as state, so that a call admitted at once allocates nothing.
+    // With adaptive throttling, the call is counted as sent, and as accepted unless the dependency refuses it.
     private readonly Func<object?, CancellationToken, Task<HttpResponseMessage>> _send;
 
-    public WorkloadIsolationHandler(WorkloadClass workloadClass, WorkloadIsolationHttpClientOptions options)
+    public WorkloadIsolationHandler(WorkloadClass workloadClass, WorkloadIsolationHttpClientOptions options, AdaptiveThrottle? throttle = null, Counter<long>? throttled = null)
     {
         _workloadClass = workloadClass;
         _options = options;
-        _send = (request, token) => base.SendAsync((HttpRequestMessage)request!, token);
+        _throttle = throttle;
+        _throttled = throttled;
+        _send = throttle is null ? (request, token) => base.SendAsync((HttpRequestMessage)request!, token) : SendCountedAsync;
+    }
+
+    private async Task<HttpResponseMessage> SendCountedAsync(object? request, CancellationToken cancellationToken)
+    {
+        _throttle!.Sent();
+        HttpResponseMessage response = await base.SendAsync((HttpRequestMessage)request!, cancellationToken).ConfigureAwait(false);
+        CountAnswer(response);
+        return response;
+    }
+
+    private void CountAnswer(HttpResponseMessage response)
+    {
+        if (response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable))
+        {
+            _throttle!.Accepted();
+        }
     }
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (_throttle is not null && !_throttle.TryAdmit())
+        {
+            return Task.FromResult(Throttled(request));
+        }
+
         ValueTask<WorkloadLease> acquiring = _workloadClass.AcquireAsync(Request(request), cancellationToken);
         if (!acquiring.IsCompletedSuccessfully)
         {
@@ -39,7 +67,7 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
         WorkloadLease lease = acquiring.Result;
         return lease.IsAcquired
             ? _workloadClass.ExecuteAsync(lease, _send, request, cancellationToken)
-            : Task.FromResult(Refuse(request, lease));
+            : Task.FromResult(Refuse(request, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter));
     }
 
     private async Task<HttpResponseMessage> SendWhenSeatedAsync(HttpRequestMessage request, ValueTask<WorkloadLease> acquiring, CancellationToken cancellationToken)
@@ -47,7 +75,7 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
         WorkloadLease lease = await acquiring.ConfigureAwait(false);
         return lease.IsAcquired
             ? await _workloadClass.ExecuteAsync(lease, _send, request, cancellationToken).ConfigureAwait(false)
-            : Refuse(request, lease);
+            : Refuse(request, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter);
     }
 
     /// <summary>
@@ -56,31 +84,54 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
     /// </summary>
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (_throttle is not null && !_throttle.TryAdmit())
+        {
+            return Throttled(request);
+        }
+
         using WorkloadLease lease = _workloadClass.AcquireAsync(Request(request), cancellationToken).AsTask().GetAwaiter().GetResult();
-        return lease.IsAcquired ? base.Send(request, cancellationToken) : Refuse(request, lease);
+        if (!lease.IsAcquired)
+        {
+            return Refuse(request, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter);
+        }
+
+        _throttle?.Sent();
+        HttpResponseMessage response = base.Send(request, cancellationToken);
+        if (_throttle is not null)
+        {
+            CountAnswer(response);
+        }
+
+        return response;
+    }
+
+    /// <summary>A call adaptive throttling refuses before it takes a seat: answered as the class's rate limit would be.</summary>
+    private HttpResponseMessage Throttled(HttpRequestMessage request)
+    {
+        _throttled?.Add(1, new KeyValuePair<string, object?>("bulkhead.workload_class", _workloadClass.Name));
+        return Refuse(request, _workloadClass.Name, WorkloadRejectionReason.RateLimited, retryAfter: null);
     }
 
     private WorkloadRequest Request(HttpRequestMessage request) => new(_options.PartitionProvider?.Invoke(request));
 
-    private HttpResponseMessage Refuse(HttpRequestMessage request, WorkloadLease lease)
+    private HttpResponseMessage Refuse(HttpRequestMessage request, string workloadClass, WorkloadRejectionReason reason, TimeSpan? retryAfter)
     {
-        WorkloadRejectionReason reason = lease.RejectionReason ?? WorkloadRejectionReason.QueueFull;
         if (_options.RejectionMode == WorkloadHttpRejectionMode.Throw)
         {
-            throw new WorkloadRejectedException(lease.WorkloadClass, reason, lease.RetryAfter);
+            throw new WorkloadRejectedException(workloadClass, reason, retryAfter);
         }
 
         var response = new HttpResponseMessage(HttpRefusal.Status(reason))
         {
             RequestMessage = request,
-            ReasonPhrase = string.Create(CultureInfo.InvariantCulture, $"Workload class '{lease.WorkloadClass}' refused the call: {reason}"),
+            ReasonPhrase = string.Create(CultureInfo.InvariantCulture, $"Workload class '{workloadClass}' refused the call: {reason}"),
             Content = new ByteArrayContent([]),
         };
 
         // As the middleware answers: one second when the engine has no better estimate; none when waiting cannot help.
         if (HttpRefusal.IsRetryable(reason))
         {
-            response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(HttpRefusal.Seconds(lease.RetryAfter ?? TimeSpan.FromSeconds(1))));
+            response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(HttpRefusal.Seconds(retryAfter ?? TimeSpan.FromSeconds(1))));
         }
 
         return response;
