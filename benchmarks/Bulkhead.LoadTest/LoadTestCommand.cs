@@ -186,7 +186,7 @@ public static class LoadTestCommand
 
     /// <summary>
     /// Every scenario in turn, each in a short form (one repetition of 1.5-second phases; the headline and the cost step
-    /// with a few of their modes): the whole tour took 134 s with the shared-downstream scenario in it (measured with
+    /// with a few of their modes): the whole tour took 145 s with the two-service scenario in it (measured with
     /// redis-server installed). Fleet runs only where redis-server is
     /// installed.
     /// </summary>
