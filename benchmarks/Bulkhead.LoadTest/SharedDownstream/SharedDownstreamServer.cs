@@ -59,32 +59,10 @@ internal static class SharedDownstreamServer
     {
         if (mode == Mode.DownstreamService)
         {
-            app.MapGet("/work/{ms:int}", async (int ms) =>
-            {
-                await s_workers.UseAsync(1, TimeSpan.FromMilliseconds(ms));
-                return "done";
-            });
+            DependencyCalls.MapWorkers(app, s_workers);
             return;
         }
 
-        IHttpClientFactory clients = app.Services.GetRequiredService<IHttpClientFactory>();
-        app.MapGet("/interactive", async (CancellationToken aborted) =>
-        {
-            CpuWork.Run(0.2);
-            using HttpResponseMessage answer = await clients.CreateClient("interactive-calls").GetAsync(new Uri($"/work/{InteractiveCallMs}", UriKind.Relative), aborted);
-            answer.EnsureSuccessStatusCode();
-            return "ok";
-        });
-        app.MapGet(SharedDownstreamDriver.ReportPath, async (CancellationToken aborted) =>
-        {
-            CpuWork.Run(0.2);
-            HttpClient client = clients.CreateClient("report-calls");
-            await Task.WhenAll(Enumerable.Range(0, ReportCalls).Select(async _ =>
-            {
-                using HttpResponseMessage answer = await client.GetAsync(new Uri($"/work/{ReportCallMs}", UriKind.Relative), aborted);
-                answer.EnsureSuccessStatusCode();
-            }));
-            return "report";
-        });
+        DependencyCalls.MapCallers(app, "interactive-calls", "report-calls", SharedDownstreamDriver.ReportPath, InteractiveCallMs, ReportCalls, ReportCallMs);
     }
 }
