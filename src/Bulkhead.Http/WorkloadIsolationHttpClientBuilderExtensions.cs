@@ -77,7 +77,11 @@ public static class WorkloadIsolationHttpClientBuilderExtensions
                 }
             }
 
-            return new WorkloadIsolationHandler(services.GetRequiredService<IWorkloadScheduler>().GetClass(options.WorkloadClass), options, throttle, throttled);
+            IWorkloadScheduler scheduler = services.GetRequiredService<IWorkloadScheduler>();
+            Dictionary<string, WorkloadClass>? byCaller = options.ClassesByCaller.Count == 0
+                ? null
+                : options.ClassesByCaller.ToDictionary(pair => pair.Key, pair => scheduler.GetClass(pair.Value), StringComparer.OrdinalIgnoreCase);
+            return new WorkloadIsolationHandler(scheduler.GetClass(options.WorkloadClass), options, throttle, throttled, byCaller);
         });
     }
 

@@ -13,6 +13,15 @@ public sealed class WorkloadIsolationHttpClientOptions
     /// <value>The default value is <see langword="null"/>; it must be set, and name a configured class.</value>
     public string? WorkloadClass { get; set; }
 
+    /// <summary>
+    /// Gets the class a call takes its seat in by the class of the work that makes it (<see cref="WorkloadContext.Current"/>):
+    /// calling class → class at this dependency, for example <c>reporting</c> → <c>payments-reports</c>, so that a
+    /// report's calls take the dependency's seats for reports, with their own priority and limit. A call whose work's
+    /// class is not listed (or that no work makes) takes its seat in <see cref="WorkloadClass"/>.
+    /// </summary>
+    /// <value>The default value is empty.</value>
+    public IDictionary<string, string> ClassesByCaller { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Gets or sets a delegate that returns the partition (tenant, user, key) of a call, or <see langword="null"/>.</summary>
     /// <value>The default value is <see langword="null"/>: every call shares one partition.</value>
     public Func<HttpRequestMessage, string?>? PartitionProvider { get; set; }

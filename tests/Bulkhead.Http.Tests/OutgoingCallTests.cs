@@ -207,6 +207,68 @@ public sealed class OutgoingCallTests : IDisposable
 
     private IWorkloadScheduler Scheduler => _services!.GetRequiredService<IWorkloadScheduler>();
 
+    [Fact]
+    public async Task AReportsCalls_TakeTheDependencysSeatsForReports_AndAUsersTheOthers()
+    {
+        // One client; the dependency's seats in two classes: a report's calls (the work making them is "reporting") go
+        // to "payments-reports", of one seat and no queue; everyone else's to "payments-api".
+        var payments = new Dependency();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(_time);
+        services.AddWorkloadIsolation(o =>
+        {
+            o.TotalConcurrency = 8;
+            o.DefaultClass = "interactive";
+            o.AddClass("interactive", c => c.Priority = 0);
+            o.AddClass("reporting", c => c.Priority = 2);
+            o.AddClass("payments-api", c => (c.Priority, c.ReservedConcurrency) = (1, 2));
+            o.AddClass("payments-reports", c => (c.Priority, c.MaxConcurrency, c.QueueLimit) = (2, 1, 0));
+        });
+        services.AddHttpClient("payments").ConfigurePrimaryHttpMessageHandler(() => payments).AddWorkloadIsolation(o =>
+        {
+            o.WorkloadClass = "payments-api";
+            o.ClassesByCaller["reporting"] = "payments-reports";
+        });
+        _services = services.BuildServiceProvider();
+        HttpClient client = _services.GetRequiredService<IHttpClientFactory>().CreateClient("payments");
+
+        Task<HttpResponseMessage> report = Task.Run(() =>
+        {
+            WorkloadContext.Current = new WorkloadContext("reporting");
+            return client.GetAsync(new Uri("http://payments/statement"));
+        });
+        await payments.ArrivalsAsync(1);
+        WorkloadRejectedException secondReport = await Assert.ThrowsAsync<WorkloadRejectedException>(() => Task.Run(() =>
+        {
+            WorkloadContext.Current = new WorkloadContext("reporting");
+            return client.GetAsync(new Uri("http://payments/statement"));
+        }).WithTimeout());
+        Task<HttpResponseMessage> user = client.GetAsync(new Uri("http://payments/charge"));
+        await payments.ArrivalsAsync(2);
+
+        Assert.Equal("payments-reports", secondReport.WorkloadClass);
+        Assert.Equal((1, 1), (Scheduler.GetSnapshot()["payments-reports"].InFlight, Scheduler.GetSnapshot()["payments-api"].InFlight));
+        payments.AnswerOne();
+        payments.AnswerOne();
+        Assert.All(await Task.WhenAll(report, user).WithTimeout(), answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+    }
+
+    [Fact]
+    public void AClassByCallerThatIsNotConfigured_FailsCreateClient()
+    {
+        var services = new ServiceCollection();
+        services.AddWorkloadIsolation(o => o.AddClass("default"));
+        services.AddHttpClient("payments").AddWorkloadIsolation(o =>
+        {
+            o.WorkloadClass = "default";
+            o.ClassesByCaller["reporting"] = "payments-reportz";
+        });
+        _services = services.BuildServiceProvider();
+
+        var failure = Assert.ThrowsAny<Exception>(() => _services.GetRequiredService<IHttpClientFactory>().CreateClient("payments"));
+        Assert.Contains("payments-reportz", failure.Message, StringComparison.Ordinal);
+    }
+
     private WorkloadClassSnapshot Snapshot() => Scheduler.GetSnapshot()["payments-api"];
 
     private static HttpRequestMessage ForTenant(string tenant)

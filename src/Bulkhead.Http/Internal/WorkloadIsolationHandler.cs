@@ -17,6 +17,7 @@ namespace Bulkhead.Http.Internal;
 internal sealed class WorkloadIsolationHandler : DelegatingHandler
 {
     private readonly WorkloadClass _workloadClass;
+    private readonly Dictionary<string, WorkloadClass>? _byCaller;
     private readonly WorkloadIsolationHttpClientOptions _options;
     private readonly AdaptiveThrottle? _throttle;
     private readonly Counter<long>? _throttled;
@@ -25,9 +26,10 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
     // With adaptive throttling, the call is counted as sent, and as accepted unless the dependency refuses it.
     private readonly Func<object?, CancellationToken, Task<HttpResponseMessage>> _send;
 
-    public WorkloadIsolationHandler(WorkloadClass workloadClass, WorkloadIsolationHttpClientOptions options, AdaptiveThrottle? throttle = null, Counter<long>? throttled = null)
+    public WorkloadIsolationHandler(WorkloadClass workloadClass, WorkloadIsolationHttpClientOptions options, AdaptiveThrottle? throttle = null, Counter<long>? throttled = null, Dictionary<string, WorkloadClass>? byCaller = null)
     {
         _workloadClass = workloadClass;
+        _byCaller = byCaller;
         _options = options;
         _throttle = throttle;
         _throttled = throttled;
@@ -57,24 +59,25 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
             return Task.FromResult(Throttled(request));
         }
 
-        ValueTask<WorkloadLease> acquiring = _workloadClass.AcquireAsync(Request(request), cancellationToken);
+        WorkloadClass workloadClass = ClassOfCall();
+        ValueTask<WorkloadLease> acquiring = workloadClass.AcquireAsync(Request(request), cancellationToken);
         if (!acquiring.IsCompletedSuccessfully)
         {
-            return SendWhenSeatedAsync(request, acquiring, cancellationToken);
+            return SendWhenSeatedAsync(workloadClass, request, acquiring, cancellationToken);
         }
 
         // The class's execution timeout, when it has one, cancels the call through the token the work is given.
         WorkloadLease lease = acquiring.Result;
         return lease.IsAcquired
-            ? _workloadClass.ExecuteAsync(lease, _send, request, cancellationToken)
+            ? workloadClass.ExecuteAsync(lease, _send, request, cancellationToken)
             : Task.FromResult(Refuse(request, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter));
     }
 
-    private async Task<HttpResponseMessage> SendWhenSeatedAsync(HttpRequestMessage request, ValueTask<WorkloadLease> acquiring, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendWhenSeatedAsync(WorkloadClass workloadClass, HttpRequestMessage request, ValueTask<WorkloadLease> acquiring, CancellationToken cancellationToken)
     {
         WorkloadLease lease = await acquiring.ConfigureAwait(false);
         return lease.IsAcquired
-            ? await _workloadClass.ExecuteAsync(lease, _send, request, cancellationToken).ConfigureAwait(false)
+            ? await workloadClass.ExecuteAsync(lease, _send, request, cancellationToken).ConfigureAwait(false)
             : Refuse(request, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter);
     }
 
@@ -89,7 +92,7 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
             return Throttled(request);
         }
 
-        using WorkloadLease lease = _workloadClass.AcquireAsync(Request(request), cancellationToken).AsTask().GetAwaiter().GetResult();
+        using WorkloadLease lease = ClassOfCall().AcquireAsync(Request(request), cancellationToken).AsTask().GetAwaiter().GetResult();
         if (!lease.IsAcquired)
         {
             return Refuse(request, lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter);
@@ -111,6 +114,10 @@ internal sealed class WorkloadIsolationHandler : DelegatingHandler
         _throttled?.Add(1, new KeyValuePair<string, object?>("bulkhead.workload_class", _workloadClass.Name));
         return Refuse(request, _workloadClass.Name, WorkloadRejectionReason.RateLimited, retryAfter: null);
     }
+
+    /// <summary>The class a call takes its seat in: by the class of the work making it, when that is mapped; else the client's.</summary>
+    private WorkloadClass ClassOfCall() =>
+        _byCaller is not null && WorkloadContext.Current is { } work && _byCaller.TryGetValue(work.WorkloadClass, out WorkloadClass? mapped) ? mapped : _workloadClass;
 
     private WorkloadRequest Request(HttpRequestMessage request) => new(_options.PartitionProvider?.Invoke(request));
 
