@@ -207,6 +207,13 @@ public sealed class AdmissionEngineModelTests
                 // Waiters of removed classes join the default class's queue whatever its limit: nothing queued is lost.
                 before.Reconfigured = true;
                 expected = Reconfigure();
+                if (_model.LastMoved.Count > 0 && _random.Next(2) == 0)
+                {
+                    // The caller of a waiter the reload just moved gives up at once: it ends canceled, and no seat is taken for it.
+                    int moved = _model.LastMoved[_random.Next(_model.LastMoved.Count)];
+                    expected = [.. expected, .. CancelWaiter(moved)];
+                    _lastStep += $"; cancel moved #{moved}";
+                }
             }
             else if (_random.Next(100) == 0)
             {
@@ -526,6 +533,11 @@ public sealed class AdmissionEngineModelTests
 
             int id = _pending.Keys.ElementAt(_random.Next(_pending.Count));
             _lastStep = $"cancel #{id}";
+            return CancelWaiter(id);
+        }
+
+        private List<(int, AdmissionModel.Outcome)> CancelWaiter(int id)
+        {
             List<(int, AdmissionModel.Outcome)> expected = _model.Cancel(id);
             _pending[id].Cts.Cancel();
             return expected;

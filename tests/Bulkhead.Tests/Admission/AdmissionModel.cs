@@ -119,8 +119,16 @@ internal sealed class AdmissionModel
             _requests[waiter.Id] = target;
         }
 
-        return Pump();
+        List<(int, Outcome)> served = Pump();
+        LastMoved = [.. moved.Select(w => w.Waiter.Id).Where(IsQueued)];
+        return served;
     }
+
+    /// <summary>Gets the waiters the last reconfiguration moved from removed classes to the default class that still wait there.</summary>
+    public IReadOnlyList<int> LastMoved { get; private set; } = [];
+
+    /// <summary>Whether the unit of work is waiting in a queue.</summary>
+    public bool IsQueued(int id) => _requests.TryGetValue(id, out ModelClass? c) && c.Waiting().Any(p => p.Queue.Any(w => w.Id == id));
 
     private int SharedInUse => _byName.Values.Sum(c => Math.Max(0, c.InFlight - c.Reserved));
 

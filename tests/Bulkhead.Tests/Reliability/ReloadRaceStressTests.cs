@@ -177,7 +177,10 @@ public sealed class ReloadRaceStressTests
             c.QueueTimeout = TimeSpan.FromMilliseconds(40);
             c.Objective = new WorkloadObjectiveOptions { QueueWaitP99 = TimeSpan.FromMilliseconds(5) };
         });
-        options.AddClass("reporting", c =>
+        bool Kept() => full || random.Next(4) != 0;
+        if (Kept())
+        {
+            options.AddClass("reporting", c =>
         {
             c.Priority = 2;
             c.MaxConcurrency = full ? total : random.Next(1, total + 1);
@@ -188,7 +191,11 @@ public sealed class ReloadRaceStressTests
             c.LearnedWeight = full || random.Next(2) == 0 ? null : new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(1), MaxWeight = 2 };
             (c.Execution ??= new WorkloadExecutionOptions()).Timeout = full || random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(5);
         });
-        options.AddClass("batch", c =>
+        }
+
+        if (Kept())
+        {
+            options.AddClass("batch", c =>
         {
             c.Priority = 3;
             c.ReservedConcurrency = full ? 1 : random.Next(0, 2);
@@ -197,6 +204,8 @@ public sealed class ReloadRaceStressTests
             c.QueueOrder = WorkloadQueueOrder.Lifo;
             c.QueueTimeout = TimeSpan.FromMilliseconds(30);
         });
+        }
+
         if (full || random.Next(3) != 0)
         {
             options.AddClass("extra", c => { c.Priority = 1; c.MaxConcurrency = full ? total : random.Next(1, 4); c.QueueLimit = 3; c.QueueTimeout = TimeSpan.FromMilliseconds(20); });
