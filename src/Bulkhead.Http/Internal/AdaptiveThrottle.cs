@@ -1,22 +1,20 @@
+using Bulkhead.Shared;
+
 namespace Bulkhead.Http.Internal;
 
 /// <summary>
-/// The requests and accepts of one client's calls over a sliding window (sixty slots of the window's sixtieth), and the
-/// probability with which the next call is refused before it is sent.
+/// The requests and accepts of one client's calls over a sliding window, and the probability with which the next call
+/// is refused before it is sent.
 /// </summary>
 internal sealed class AdaptiveThrottle(WorkloadAdaptiveThrottlingOptions options, TimeProvider time, Func<double>? draw = null)
 {
-    private const int Slots = 60;
+    private const int Requests = 0;
+    private const int Accepts = 1;
 
     private readonly Lock _lock = new();
-    private readonly long[] _requests = new long[Slots];
-    private readonly long[] _accepts = new long[Slots];
-    private readonly long[] _slotOf = new long[Slots];
+    private readonly SlidingWindowCounts _counts = new(kinds: 2, options.Window, time);
     private readonly double _multiplier = options.Multiplier;
-    private readonly long _slotLength = Math.Max(1, (long)(options.Window.TotalSeconds * time.TimestampFrequency / Slots));
     private readonly Func<double> _draw = draw ?? Random.Shared.NextDouble;
-    private long _requestsInWindow;
-    private long _acceptsInWindow;
 
     /// <summary>Gets the probability with which the next call is refused here.</summary>
     public double RejectionProbability
@@ -25,7 +23,6 @@ internal sealed class AdaptiveThrottle(WorkloadAdaptiveThrottlingOptions options
         {
             lock (_lock)
             {
-                Advance();
                 return Probability();
             }
         }
@@ -36,14 +33,13 @@ internal sealed class AdaptiveThrottle(WorkloadAdaptiveThrottlingOptions options
     {
         lock (_lock)
         {
-            long slot = Advance();
             double probability = Probability();
             if (probability <= 0 || _draw() >= probability)
             {
                 return true;
             }
 
-            CountRequest(slot);
+            _counts.Add(Requests);
             return false;
         }
     }
@@ -53,14 +49,8 @@ internal sealed class AdaptiveThrottle(WorkloadAdaptiveThrottlingOptions options
     {
         lock (_lock)
         {
-            CountRequest(Advance());
+            _counts.Add(Requests);
         }
-    }
-
-    private void CountRequest(long slot)
-    {
-        _requests[slot % Slots]++;
-        _requestsInWindow++;
     }
 
     /// <summary>Counts a call the dependency accepted.</summary>
@@ -68,37 +58,13 @@ internal sealed class AdaptiveThrottle(WorkloadAdaptiveThrottlingOptions options
     {
         lock (_lock)
         {
-            long slot = Advance();
-            _accepts[slot % Slots]++;
-            _acceptsInWindow++;
+            _counts.Add(Accepts);
         }
     }
 
-    private double Probability() => Math.Max(0, (_requestsInWindow - (_multiplier * _acceptsInWindow)) / (_requestsInWindow + 1));
-
-    /// <summary>Forgets the slots that left the window; returns the current slot.</summary>
-    private long Advance()
+    private double Probability()
     {
-        long slot = time.GetTimestamp() / _slotLength;
-        int index = (int)(slot % Slots);
-        if (_slotOf[index] != slot)
-        {
-            // Every slot older than the window is emptied as time reaches its place in the ring.
-            for (int i = 0; i < Slots; i++)
-            {
-                if (_slotOf[i] <= slot - Slots || (i == index && _slotOf[i] != slot))
-                {
-                    _requestsInWindow -= _requests[i];
-                    _acceptsInWindow -= _accepts[i];
-                    _requests[i] = 0;
-                    _accepts[i] = 0;
-                    _slotOf[i] = i == index ? slot : _slotOf[i];
-                }
-            }
-
-            _slotOf[index] = slot;
-        }
-
-        return slot;
+        long requests = _counts.Count(Requests);
+        return Math.Max(0, (requests - (_multiplier * _counts.Count(Accepts))) / (requests + 1));
     }
 }
