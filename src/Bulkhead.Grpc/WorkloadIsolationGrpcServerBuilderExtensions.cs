@@ -9,8 +9,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class WorkloadIsolationGrpcServerBuilderExtensions
 {
     /// <summary>
-    /// Makes each unary call (and, with <see cref="WorkloadGrpcStreamingMode.PerCall"/>, each streaming call) wait for a
-    /// seat of its workload class (the method's <c>[WorkloadClass]</c>, else its service's, else
+    /// Makes each unary call (and, with <see cref="WorkloadGrpcStreamingMode.PerCall"/>, each streaming call; with
+    /// <see cref="WorkloadGrpcStreamingMode.PerMessage"/>, each message a stream receives) wait for a seat of its workload class (the method's <c>[WorkloadClass]</c>, else its service's, else
     /// <see cref="WorkloadIsolationGrpcOptions.DefaultClass"/>) and hold it until the call ends. The call's gRPC deadline
     /// is its deadline: it leaves the queue when it passes. A refused call ends with <c>RESOURCE_EXHAUSTED</c> (a rate
     /// limit) or <c>UNAVAILABLE</c>, and a <c>grpc-retry-pushback-ms</c> trailer that gRPC clients' retry policies honour.
@@ -31,10 +31,11 @@ public static class WorkloadIsolationGrpcServerBuilderExtensions
         configure?.Invoke(options);
         if (!Enum.IsDefined(options.StreamingMode))
         {
-            throw new ArgumentException($"AddWorkloadIsolation: StreamingMode {(int)options.StreamingMode} is not one of Exempt, PerCall.", nameof(configure));
+            throw new ArgumentException($"AddWorkloadIsolation: StreamingMode {(int)options.StreamingMode} is not one of Exempt, PerCall, PerMessage.", nameof(configure));
         }
 
-        builder.Services.AddSingleton(services => new WorkloadIsolationInterceptor(services.GetRequiredService<IWorkloadScheduler>(), options));
+        builder.Services.AddSingleton(services => new WorkloadIsolationInterceptor(
+            services.GetRequiredService<IWorkloadScheduler>(), options, services.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WorkloadIsolationInterceptor>>()));
         builder.Services.Configure<GrpcServiceOptions>(grpc => grpc.Interceptors.Add<WorkloadIsolationInterceptor>());
         return builder;
     }

@@ -84,22 +84,96 @@ public sealed class GrpcCallTests : IAsyncDisposable
         }
     }
 
+    [Fact]
+    public async Task PerMessage_EachMessageOfAStreamHoldsASeatWhileHandled_AndAStreamWaitingForItsClientHoldsNone()
+    {
+        // The reporting class has one seat; two uploads are open at once and send a message each.
+        Reports.ReportsClient client = await StartAsync(streaming: WorkloadGrpcStreamingMode.PerMessage, reportingQueue: 10);
+        using AsyncClientStreamingCall<ExportRequest, ExportReply> a = client.Upload();
+        using AsyncClientStreamingCall<ExportRequest, ExportReply> b = client.Upload();
+
+        await a.RequestStream.WriteAsync(new ExportRequest { Tenant = "a1" }).WithTimeout();
+        await Eventually.TrueAsync(() => Snapshot("reporting").InFlight == 1, "a1 is handled on the class's seat");
+        await b.RequestStream.WriteAsync(new ExportRequest { Tenant = "b1" }).WithTimeout();
+        await Eventually.TrueAsync(() => Snapshot("reporting").Queued == 1, "b1 waits for the seat a1 holds");
+
+        // a1 is handled: its call asks for its next message, gives the seat back, and b1 takes it.
+        ReportsService.Proceed.Release();
+        await Eventually.TrueAsync(() => ReportsService.Handled.Count == 1 && Snapshot("reporting") is { InFlight: 1, Queued: 0 }, "b1 is handled on the seat a1 gave back");
+
+        // Both calls are open, waiting for their clients: neither holds a seat, and an export runs.
+        ReportsService.Proceed.Release();
+        await Eventually.TrueAsync(() => ReportsService.Handled.Count == 2 && Snapshot("reporting").InFlight == 0, "two open streams waiting for their clients hold no seat");
+        ReportsService.Release.TrySetResult();
+        Assert.Equal("exported c", (await client.ExportAsync(new ExportRequest { Tenant = "c" }).ResponseAsync.WithTimeout()).Text);
+
+        await a.RequestStream.CompleteAsync().WithTimeout();
+        await b.RequestStream.CompleteAsync().WithTimeout();
+        Assert.Equal("uploaded a1", (await a.ResponseAsync.WithTimeout()).Text);
+        Assert.Equal("uploaded b1", (await b.ResponseAsync.WithTimeout()).Text);
+        Assert.Equal(["a1", "b1"], ReportsService.Handled);
+        Assert.Equal((3L, 0), (Snapshot("reporting").Admitted, Snapshot("reporting").InFlight));
+    }
+
+    [Fact]
+    public async Task PerMessage_AMessageRefusedASeat_EndsItsCallUnavailableWithAPushback()
+    {
+        Reports.ReportsClient client = await StartAsync(streaming: WorkloadGrpcStreamingMode.PerMessage);
+        using AsyncClientStreamingCall<ExportRequest, ExportReply> a = client.Upload();
+        using AsyncClientStreamingCall<ExportRequest, ExportReply> b = client.Upload();
+        await a.RequestStream.WriteAsync(new ExportRequest { Tenant = "a1" }).WithTimeout();
+        await Eventually.TrueAsync(() => Snapshot("reporting").InFlight == 1, "a1 holds the class's one seat");
+
+        await b.RequestStream.WriteAsync(new ExportRequest { Tenant = "b1" }).WithTimeout();
+        var refused = await Assert.ThrowsAsync<RpcException>(() => b.ResponseAsync.WithTimeout());
+
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Equal("1000", refused.Trailers.GetValue("grpc-retry-pushback-ms"));
+        ReportsService.Proceed.Release();
+        await a.RequestStream.CompleteAsync().WithTimeout();
+        Assert.Equal("uploaded a1", (await a.ResponseAsync.WithTimeout()).Text);
+        Assert.Equal((1L, 1L, 0), (Snapshot("reporting").Admitted, Snapshot("reporting").Rejected, Snapshot("reporting").InFlight));
+    }
+
+    [Fact]
+    public async Task ADefaultClassThatIsNotConfigured_RunsCallsInTheSchedulersDefault_AndSaysSoOnce()
+    {
+        var logs = new ListLoggerProvider();
+        Reports.ReportsClient client = await StartAsync(defaultClass: "interactve", logs: logs);
+
+        Assert.Equal("pong", (await client.PingAsync(new ExportRequest()).ResponseAsync.WithTimeout()).Text);
+        Assert.Equal("pong", (await client.PingAsync(new ExportRequest()).ResponseAsync.WithTimeout()).Text);
+
+        Assert.Equal(2L, Snapshot("interactive").Admitted);
+        string warning = Assert.Single(logs.Messages, m => m.Level == LogLevel.Warning).Message;
+        Assert.Contains("'interactve'", warning, StringComparison.Ordinal);
+        Assert.Contains("default class 'interactive'", warning, StringComparison.Ordinal);
+    }
+
     private WorkloadClassSnapshot Snapshot(string name) => _app!.Services.GetRequiredService<IWorkloadScheduler>().GetSnapshot()[name];
 
-    private async Task<Reports.ReportsClient> StartAsync(bool rateLimited = false, WorkloadGrpcStreamingMode streaming = WorkloadGrpcStreamingMode.Exempt)
+    private async Task<Reports.ReportsClient> StartAsync(
+        bool rateLimited = false, WorkloadGrpcStreamingMode streaming = WorkloadGrpcStreamingMode.Exempt, int reportingQueue = 0, string? defaultClass = null, ListLoggerProvider? logs = null)
     {
         ReportsService.Release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ReportsService.Proceed = new SemaphoreSlim(0);
+        ReportsService.Handled = [];
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.Services.AddWorkloadIsolation(o =>
         {
             o.TotalConcurrency = 8;
             o.DefaultClass = "interactive";
             o.AddClass("interactive", c => c.RateLimit = rateLimited ? new WorkloadRateLimitOptions { PermitsPerSecond = 0.1, Burst = 1 } : null);
-            o.AddClass("reporting", c => (c.Priority, c.MaxConcurrency, c.QueueLimit) = (2, 1, 0));
+            o.AddClass("reporting", c => (c.Priority, c.MaxConcurrency, c.QueueLimit) = (2, 1, reportingQueue));
         });
-        builder.Services.AddGrpc().AddWorkloadIsolation(o => o.StreamingMode = streaming);
+        builder.Services.AddGrpc().AddWorkloadIsolation(o => (o.StreamingMode, o.DefaultClass) = (streaming, defaultClass));
         _app = builder.Build();
         _app.MapGrpcService<ReportsService>();
         await _app.StartAsync().WithTimeout();
@@ -112,6 +186,12 @@ public sealed class GrpcCallTests : IAsyncDisposable
     {
         public static TaskCompletionSource Release { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Gets or sets the gate each uploaded message passes once handled.</summary>
+        public static SemaphoreSlim Proceed { get; set; } = new(0);
+
+        /// <summary>Gets or sets the uploaded messages handled, in order.</summary>
+        public static List<string> Handled { get; set; } = [];
+
         [WorkloadClass("reporting")]
         public override async Task<ExportReply> Export(ExportRequest request, ServerCallContext context)
         {
@@ -120,6 +200,24 @@ public sealed class GrpcCallTests : IAsyncDisposable
         }
 
         public override Task<ExportReply> Ping(ExportRequest request, ServerCallContext context) => Task.FromResult(new ExportReply { Text = "pong" });
+
+        [WorkloadClass("reporting")]
+        public override async Task<ExportReply> Upload(IAsyncStreamReader<ExportRequest> requestStream, ServerCallContext context)
+        {
+            List<string> mine = [];
+            await foreach (ExportRequest message in requestStream.ReadAllAsync(context.CancellationToken))
+            {
+                await Proceed.WaitAsync(TimeSpan.FromSeconds(30));
+                lock (Handled)
+                {
+                    Handled.Add(message.Tenant);
+                }
+
+                mine.Add(message.Tenant);
+            }
+
+            return new ExportReply { Text = $"uploaded {string.Join(",", mine)}" };
+        }
 
         [WorkloadClass("reporting")]
         public override async Task Watch(ExportRequest request, IServerStreamWriter<ExportReply> responseStream, ServerCallContext context)
