@@ -3,12 +3,25 @@ using Microsoft.AspNetCore.Http;
 namespace Bulkhead.AspNetCore;
 
 /// <summary>
-/// How HTTP requests are partitioned and how rejections are answered. Classes and rules are
-/// <see cref="WorkloadIsolationOptions"/>. The plain settings also bind from the <c>Http</c> part of the
-/// <c>WorkloadIsolation</c> section; what code sets with <c>ConfigureHttp</c> wins, and the delegates are code only.
+/// How HTTP requests are classified, partitioned and answered when refused. Classes are <see cref="WorkloadIsolationOptions"/>.
+/// The settings also bind from the <c>Http</c> part of the <c>WorkloadIsolation</c> section; what code sets with
+/// <c>ConfigureHttp</c> comes after it, and the delegates are code only. <see cref="Rules"/> and
+/// <see cref="TrustedHeaders"/> follow reloads of the section; the other settings are read when the pipeline is built.
 /// </summary>
 public sealed class WorkloadIsolationHttpOptions
 {
+    /// <summary>
+    /// Gets the rules that classify requests by path, method, trusted header or claim, in order; the first match wins.
+    /// Each must name a class of the configuration in force: a reload that removes a class a rule names is refused whole.
+    /// </summary>
+    public IList<WorkloadClassRule> Rules { get; } = [];
+
+    /// <summary>
+    /// Gets the request headers that rules and the partition key may read. List only headers that a gateway in front of
+    /// the host sets and strips from client requests: a client must never choose its own class.
+    /// </summary>
+    public ISet<string> TrustedHeaders { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>
     /// Gets or sets a delegate that returns a request's partition key (tenant, user, API key), or <see langword="null"/>.
     /// Takes precedence over <see cref="PartitionClaim"/> and <see cref="PartitionHeader"/>.
@@ -21,8 +34,7 @@ public sealed class WorkloadIsolationHttpOptions
     public string? PartitionClaim { get; set; }
 
     /// <summary>
-    /// Gets or sets the header whose value is the partition key. It must be one of
-    /// <see cref="WorkloadIsolationOptions.TrustedHeaders"/>.
+    /// Gets or sets the header whose value is the partition key. It must be one of <see cref="TrustedHeaders"/>.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public string? PartitionHeader { get; set; }

@@ -43,11 +43,16 @@ public sealed class TestScheduler : IWorkloadScheduler, IWorkloadIsolationMonito
     /// <summary>Puts validated options in force and tells the listeners, as a configuration reload does.</summary>
     public void Apply(WorkloadIsolationOptions options) => _inner.Apply(options);
 
+    /// <summary>Reloads as a configuration change does: builds the options, runs the checks, and puts them in force if all pass.</summary>
+    public bool Reload(Microsoft.Extensions.Options.IOptionsFactory<WorkloadIsolationOptions> factory) => _inner.Reload(factory);
+
     /// <summary>Starts keeping the last 15 minutes of samples, as <c>MapWorkloadIsolationDiagnostics</c> does.</summary>
     public void KeepHistory() => _inner.History.Start();
 
     /// <inheritdoc />
     public IDisposable OnChange(Action<WorkloadIsolationOptions> listener) => _inner.OnChange(listener);
+
+    public IDisposable AddCheck(Func<WorkloadIsolationOptions, IReadOnlyCollection<string>> check) => _inner.AddCheck(check);
 
     /// <inheritdoc />
     public WorkloadLease TryAcquire(string workloadClass, string? partition = null) => _inner.TryAcquire(workloadClass, partition);

@@ -23,7 +23,7 @@ public class MiddlewareStepsBenchmark
     {
         _services = MiddlewareBenchmark.CreateServices();
         var scheduler = _services.GetRequiredService<IWorkloadScheduler>();
-        _classifier = new RequestClassifier(scheduler, _services.GetRequiredService<IWorkloadIsolationMonitor>(), new Bulkhead.AspNetCore.WorkloadIsolationHttpOptions(), [], new FrontEndCounters(), NullLogger.Instance);
+        _classifier = new RequestClassifier(scheduler, _services.GetRequiredService<IWorkloadIsolationMonitor>(), new Bulkhead.AspNetCore.WorkloadIsolationHttpOptions(), _ => new(), [], new FrontEndCounters(), NullLogger.Instance);
         _interactive = scheduler.GetClass("interactive");
         _context = new DefaultHttpContext { RequestServices = _services };
         _endpoint = new Endpoint(null, new EndpointMetadataCollection(new Bulkhead.AspNetCore.WorkloadClassAttribute("reporting")), "reports");

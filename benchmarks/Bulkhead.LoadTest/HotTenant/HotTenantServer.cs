@@ -28,7 +28,6 @@ internal static class HotTenantServer
             builder.Services.AddWorkloadIsolation(o =>
             {
                 o.AddInteractiveClass();
-                o.TrustedHeaders.Add(TenantHeader);
                 o.AddClass("reporting", c =>
                 {
                     c.Priority = 2;
@@ -44,7 +43,11 @@ internal static class HotTenantServer
                     }
                 });
             });
-            builder.Services.Configure<WorkloadIsolationHttpOptions>(h => h.PartitionHeader = TenantHeader);
+            builder.Services.Configure<WorkloadIsolationHttpOptions>(h =>
+            {
+                h.TrustedHeaders.Add(TenantHeader);
+                h.PartitionHeader = TenantHeader;
+            });
         }
         else if (mode == Mode.TenantAspNetPartitioned)
         {

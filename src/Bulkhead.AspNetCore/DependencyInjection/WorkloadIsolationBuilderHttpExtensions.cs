@@ -13,8 +13,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class WorkloadIsolationBuilderHttpExtensions
 {
     /// <summary>
-    /// Configures partition keys and the answer to rejected requests; checked when the host starts (a
-    /// <see cref="WorkloadIsolationHttpOptions.PartitionHeader"/> must be one of the trusted headers).
+    /// Configures request rules, trusted headers, partition keys and the answer to rejected requests, after the
+    /// <c>Http</c> part of the configuration section; checked when the host starts (a rule must name a configured
+    /// class, a <see cref="WorkloadIsolationHttpOptions.PartitionHeader"/> must be one of the trusted headers).
     /// </summary>
     /// <param name="builder">The builder from <c>AddWorkloadIsolation</c>.</param>
     /// <param name="configure">Sets the options.</param>
@@ -24,6 +25,8 @@ public static class WorkloadIsolationBuilderHttpExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
 
+        // The section's Http part first, so that code comes after it and start-up checks what the pipeline will read.
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<WorkloadIsolationHttpOptions>, HttpSettings.SectionBinding>());
         builder.Services.AddOptions<WorkloadIsolationHttpOptions>().Configure(configure).ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkloadIsolationHttpOptions>, WorkloadIsolationHttpOptionsValidator>());
         return builder;

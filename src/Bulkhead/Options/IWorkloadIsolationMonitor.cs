@@ -4,7 +4,7 @@ namespace Bulkhead;
 
 /// <summary>
 /// The workload isolation configuration in force: the last one that passed validation and was applied to the engine.
-/// Integration packages read their settings (rules, trusted headers) here, so that they change together with the limits.
+/// Integration packages follow it, and check their own settings against it, so that they change together with the limits.
 /// </summary>
 /// <remarks>
 /// Unlike <c>IOptionsMonitor&lt;WorkloadIsolationOptions&gt;</c>, an invalid configuration never shows here: it is
@@ -21,6 +21,16 @@ public interface IWorkloadIsolationMonitor
     /// <param name="listener">Receives the configuration now in force.</param>
     /// <returns>A registration; dispose it to stop listening.</returns>
     IDisposable OnChange(Action<WorkloadIsolationOptions> listener);
+
+    /// <summary>
+    /// Registers a check that every new configuration must pass, beside the options' validators, before it is put in
+    /// force. Integration packages check their own settings that name classes (Bulkhead.AspNetCore's request rules)
+    /// against the classes of the same configuration: a reload that would break them is refused whole and logged, and
+    /// the configuration in force stays.
+    /// </summary>
+    /// <param name="check">Returns the problems it finds with the configuration about to be put in force; none to let it pass.</param>
+    /// <returns>A registration; dispose it to stop checking.</returns>
+    IDisposable AddCheck(Func<WorkloadIsolationOptions, IReadOnlyCollection<string>> check);
 
     /// <summary>
     /// Gets the configuration section the options are bound from (the one given to <c>AddWorkloadIsolation</c>), or

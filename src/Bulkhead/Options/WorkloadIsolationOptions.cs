@@ -53,17 +53,6 @@ public sealed class WorkloadIsolationOptions
         new Dictionary<string, WorkloadClassOptions>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Gets the rules that classify HTTP requests by path, method, trusted header or claim, in order; the first match wins.
-    /// </summary>
-    public IList<WorkloadClassRule> Rules { get; } = [];
-
-    /// <summary>
-    /// Gets the request headers that rules and partition keys may read. List only headers that a gateway in front of
-    /// the host sets and strips from client requests: a client must never choose its own class.
-    /// </summary>
-    public ISet<string> TrustedHeaders { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>
     /// Gets or sets adaptive protection: the effective limits of less important classes follow the objectives of the
     /// classes that state one (<see cref="WorkloadClassOptions.Objective"/>). Off by default.
     /// </summary>

@@ -21,13 +21,15 @@ public sealed class RequestClassifierTests : IDisposable
     private readonly FrontEndCounters _counters = new();
     private TestScheduler? _scheduler;
 
-    public RequestClassifierTests()
+    /// <summary>The rules every test classifies by, added to the HTTP settings it is given.</summary>
+    private static WorkloadIsolationHttpOptions WithRules(WorkloadIsolationHttpOptions http)
     {
-        _options.TrustedHeaders.Add("X-Gateway-Class");
-        _options.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" });
-        _options.Rules.Add(new WorkloadClassRule { Method = "DELETE", Class = "admin" });
-        _options.Rules.Add(new WorkloadClassRule { Header = "X-Gateway-Class", HeaderValue = "batch", Class = "batch" });
-        _options.Rules.Add(new WorkloadClassRule { Claim = "role", ClaimValue = "operator", Class = "admin" });
+        http.TrustedHeaders.Add("X-Gateway-Class");
+        http.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" });
+        http.Rules.Add(new WorkloadClassRule { Method = "DELETE", Class = "admin" });
+        http.Rules.Add(new WorkloadClassRule { Header = "X-Gateway-Class", HeaderValue = "batch", Class = "batch" });
+        http.Rules.Add(new WorkloadClassRule { Claim = "role", ClaimValue = "operator", Class = "admin" });
+        return http;
     }
 
     [Fact]
@@ -125,7 +127,7 @@ public sealed class RequestClassifierTests : IDisposable
     {
         var logs = new ListLoggerProvider();
         _scheduler = TestScheduler.Create(_options, new FakeTimeProvider());
-        var classifier = new RequestClassifier(_scheduler, _scheduler, new(), [], _counters, logs.CreateLogger("test"));
+        var classifier = new RequestClassifier(_scheduler, _scheduler, new(), _ => new(), [], _counters, logs.CreateLogger("test"));
 
         for (int i = 0; i < 5; i++)
         {
@@ -145,7 +147,7 @@ public sealed class RequestClassifierTests : IDisposable
         // must not reach it as they are.
         var logs = new ListLoggerProvider();
         _scheduler = TestScheduler.Create(_options, new FakeTimeProvider());
-        var classifier = new RequestClassifier(_scheduler, _scheduler, new(), [new FixedClassifier("evil\u001b[2J\b\u007f\r\nforged line")], _counters, logs.CreateLogger("test"));
+        var classifier = new RequestClassifier(_scheduler, _scheduler, new(), _ => new(), [new FixedClassifier("evil\u001b[2J\b\u007f\r\nforged line")], _counters, logs.CreateLogger("test"));
 
         classifier.Classify(Request("/"), endpoint: null);
 
@@ -165,43 +167,111 @@ public sealed class RequestClassifierTests : IDisposable
     [Fact]
     public void GetPartition_DelegateClaimAndHeader_InThatOrder()
     {
-        _options.TrustedHeaders.Add("X-Tenant");
         HttpContext context = Request("/");
         context.Request.Headers["X-Tenant"] = "from-header";
         context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim("tenant", "from-claim")], "test"));
 
         Assert.Equal("from-delegate", Create(http: new() { PartitionKey = _ => "from-delegate", PartitionClaim = "tenant" }).GetPartition(context));
-        Assert.Equal("from-claim", Create(http: new() { PartitionClaim = "tenant", PartitionHeader = "X-Tenant" }).GetPartition(context));
-        Assert.Equal("from-header", Create(http: new() { PartitionHeader = "X-Tenant" }).GetPartition(context));
+        Assert.Equal("from-claim", Create(http: new() { PartitionClaim = "tenant", PartitionHeader = "X-Tenant", TrustedHeaders = { "X-Tenant" } }).GetPartition(context));
+        Assert.Equal("from-header", Create(http: new() { PartitionHeader = "X-Tenant", TrustedHeaders = { "X-Tenant" } }).GetPartition(context));
         Assert.Null(Create().GetPartition(context));
     }
 
     [Fact]
     public void Validate_PartitionHeaderNotTrusted_FailsNamingTheHeaderAndTrustedHeaders()
     {
-        var validator = new WorkloadIsolationHttpOptionsValidator(Microsoft.Extensions.Options.Options.Create(_options));
+        var validator = new WorkloadIsolationHttpOptionsValidator(() => _options);
 
-        ValidateOptionsResult result = validator.Validate(null, new WorkloadIsolationHttpOptions { PartitionHeader = "X-Tenant" });
+        ValidateOptionsResult result = validator.Validate(null, new WorkloadIsolationHttpOptions { PartitionHeader = "X-Tenant", TrustedHeaders = { "X-Gateway-Class" } });
 
         Assert.True(result.Failed);
         Assert.Contains("'X-Tenant'", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("TrustedHeaders", result.FailureMessage, StringComparison.Ordinal);
-        Assert.True(validator.Validate(null, new WorkloadIsolationHttpOptions { PartitionHeader = "X-Gateway-Class" }).Succeeded);
+        Assert.True(validator.Validate(null, new WorkloadIsolationHttpOptions { PartitionHeader = "x-gateway-class", TrustedHeaders = { "X-Gateway-Class" } }).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_Rules_EachProblemNamesTheRule()
+    {
+        var validator = new WorkloadIsolationHttpOptionsValidator(() => _options);
+        var http = new WorkloadIsolationHttpOptions { TrustedHeaders = { "X-Gateway-Class" } };
+        http.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" });
+        http.Rules.Add(new WorkloadClassRule { PathPrefix = "/x", Class = "nope" });
+        http.Rules.Add(new WorkloadClassRule { Class = "reporting" });
+        http.Rules.Add(new WorkloadClassRule { PathPrefix = "reports", Class = "reporting" });
+        http.Rules.Add(new WorkloadClassRule { Header = "X-Workload", HeaderValue = "reporting", Class = "reporting" });
+        http.Rules.Add(new WorkloadClassRule { Header = "x-gateway-class", HeaderValue = "reporting", Class = "Reporting" });
+
+        string[] failures = [.. validator.Validate(null, http).Failures!];
+
+        Assert.Equal(
+            [
+                "WorkloadIsolation: Http: Rules[1]: Class 'nope' is not a configured class.",
+                "WorkloadIsolation: Http: Rules[2]: sets no condition (PathPrefix, Method, Header or Claim).",
+                "WorkloadIsolation: Http: Rules[3]: PathPrefix 'reports' must start with '/'.",
+                "WorkloadIsolation: Http: Rules[4]: Header 'X-Workload' is not in TrustedHeaders; only headers a gateway sets may choose a class.",
+            ],
+            failures);
     }
 
     [Fact]
     public void GetPartition_HeaderNoLongerTrustedAfterReload_IsNotRead()
     {
-        _options.TrustedHeaders.Add("X-Tenant");
-        RequestClassifier classifier = Create(http: new() { PartitionHeader = "X-Tenant" });
+        // The pipeline reads its partition header once; a reload whose HTTP settings name another header, and trust
+        // only that one, leaves the first untrusted: it is no longer read.
+        RequestClassifier classifier = Create(
+            http: new() { PartitionHeader = "X-Tenant", TrustedHeaders = { "X-Tenant" } },
+            reread: _ => new() { PartitionHeader = "X-Customer", TrustedHeaders = { "X-Customer" } });
         HttpContext context = Request("/");
         context.Request.Headers["X-Tenant"] = "from-header";
         Assert.Equal("from-header", classifier.GetPartition(context));
 
-        var reloaded = new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive");
-        _scheduler!.Apply(reloaded);
+        Assert.True(Reload(new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive")));
 
         Assert.Null(classifier.GetPartition(context));
+    }
+
+    [Fact]
+    public void Reload_RulesFollowTheConfiguration_AndOneNamingAClassTheReloadRemoves_RefusesItWhole()
+    {
+        var moved = new WorkloadIsolationHttpOptions();
+        moved.Rules.Add(new WorkloadClassRule { PathPrefix = "/exports", Class = "batch" });
+        WorkloadIsolationHttpOptions next = moved;
+        RequestClassifier classifier = Create(http: null, reread: against => Checked(next, against));
+        Assert.Equal("reporting", classifier.Classify(Request("/reports/1"), null)!.Name);
+
+        // The reload's own rules come with it.
+        Assert.True(Reload(_options));
+        Assert.Equal("interactive", classifier.Classify(Request("/reports/1"), null)!.Name);
+        Assert.Equal("batch", classifier.Classify(Request("/exports/1"), null)!.Name);
+
+        // A reload that removes the class a rule names is refused: its classes and its rules stay as they were.
+        Assert.False(Reload(new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive")));
+        Assert.Equal("batch", classifier.Classify(Request("/exports/1"), null)!.Name);
+        Assert.True(_scheduler!.TryGetClass("batch", out _));
+    }
+
+    /// <summary>The HTTP settings as a reload reads them: checked against the classes of the configuration it brings.</summary>
+    private static WorkloadIsolationHttpOptions Checked(WorkloadIsolationHttpOptions http, WorkloadIsolationOptions against)
+    {
+        ValidateOptionsResult result = new WorkloadIsolationHttpOptionsValidator(() => against).Validate(null, http);
+        return result.Failed ? throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(WorkloadIsolationHttpOptions), result.Failures) : http;
+    }
+
+    /// <summary>A reload as the configuration's change token drives it: validated, checked, then put in force.</summary>
+    private bool Reload(WorkloadIsolationOptions options)
+    {
+        return _scheduler!.Reload(new Given(options));
+    }
+
+    /// <summary>Options made elsewhere, validated as the options' factory validates them.</summary>
+    private sealed class Given(WorkloadIsolationOptions options) : IOptionsFactory<WorkloadIsolationOptions>
+    {
+        public WorkloadIsolationOptions Create(string name)
+        {
+            ValidateOptionsResult result = new Bulkhead.Options.Internal.WorkloadIsolationOptionsValidator().Validate(name, options);
+            return result.Failed ? throw new OptionsValidationException(name, typeof(WorkloadIsolationOptions), result.Failures) : options;
+        }
     }
 
     [Fact]
@@ -268,11 +338,14 @@ public sealed class RequestClassifierTests : IDisposable
 
     private RequestClassifier Create(params IWorkloadClassifier[] classifiers) => Create(null, classifiers);
 
-    private RequestClassifier Create(WorkloadIsolationHttpOptions? http, params IWorkloadClassifier[] classifiers)
+    private RequestClassifier Create(WorkloadIsolationHttpOptions? http, params IWorkloadClassifier[] classifiers) => Create(http, reread: null, classifiers);
+
+    private RequestClassifier Create(WorkloadIsolationHttpOptions? http, Func<WorkloadIsolationOptions, WorkloadIsolationHttpOptions>? reread, params IWorkloadClassifier[] classifiers)
     {
         _scheduler?.Dispose();
         _scheduler = TestScheduler.Create(_options, new FakeTimeProvider());
-        return new RequestClassifier(_scheduler, _scheduler, http ?? new(), classifiers, _counters, NullLogger.Instance);
+        WorkloadIsolationHttpOptions settings = WithRules(http ?? new());
+        return new RequestClassifier(_scheduler, _scheduler, settings, reread ?? (_ => settings), classifiers, _counters, NullLogger.Instance);
     }
 
     private sealed class FixedClassifier(string? name) : IWorkloadClassifier

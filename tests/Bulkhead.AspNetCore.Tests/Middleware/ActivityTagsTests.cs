@@ -82,10 +82,13 @@ public sealed class ActivityTagsTests : IDisposable
             {
                 o.DefaultClass = "interactive";
                 o.AddClass("interactive");
-                o.TrustedHeaders.Add("X-Tenant");
             },
             a => a.MapGet("/hello", () => "hello"),
-            services => services.AddWorkloadIsolation().ConfigureHttp(h => (h.PartitionHeader, h.IncludePartitionInActivity) = ("X-Tenant", true)));
+            services => services.AddWorkloadIsolation().ConfigureHttp(h =>
+            {
+                h.TrustedHeaders.Add("X-Tenant");
+                (h.PartitionHeader, h.IncludePartitionInActivity) = ("X-Tenant", true);
+            }));
         using HttpClient client = app.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(client, "/hello", tenant: "tenant-7")).StatusCode);
 
@@ -119,8 +122,8 @@ public sealed class ActivityTagsTests : IDisposable
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
         builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes("""
-            { "WorkloadIsolation": { "DefaultClass": "interactive", "TrustedHeaders": [ "X-Tenant" ], "Classes": { "interactive": { } },
-              "Http": { "PartitionHeader": "X-Tenant", "IncludePartitionInActivity": true } } }
+            { "WorkloadIsolation": { "DefaultClass": "interactive", "Classes": { "interactive": { } },
+              "Http": { "TrustedHeaders": [ "X-Tenant" ], "PartitionHeader": "X-Tenant", "IncludePartitionInActivity": true } } }
             """)));
         builder.Services.AddWorkloadIsolation(builder.Configuration.GetSection("WorkloadIsolation"));
         await using WebApplication app = builder.Build();

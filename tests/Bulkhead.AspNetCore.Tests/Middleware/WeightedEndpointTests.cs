@@ -16,8 +16,7 @@ public sealed class WeightedEndpointTests
         { "WorkloadIsolation": {
             "TotalConcurrency": 4, "DefaultClass": "reporting",
             "Classes": { "reporting": { "QueueLimit": 0 } },
-            "Rules": [ { "PathPrefix": "/by-rule", "Class": "reporting", "Weight": 2 } ],
-            "Http": { "IncludeRejectionDetails": true } } }
+            "Http": { "IncludeRejectionDetails": true, "Rules": [ { "PathPrefix": "/by-rule", "Class": "reporting", "Weight": 2 } ] } } }
         """;
 
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -139,7 +139,7 @@ public sealed class WorkloadIsolationEndToEndTests
             s =>
             {
                 s.AddSingleton<TimeProvider>(time);
-                s.AddWorkloadIsolation(o => o.TrustedHeaders.Add("X-Tenant")).ConfigureHttp(h => { h.PartitionHeader = "X-Tenant"; h.IncludeRejectionDetails = true; });
+                s.AddWorkloadIsolation().ConfigureHttp(h => { h.TrustedHeaders.Add("X-Tenant"); h.PartitionHeader = "X-Tenant"; h.IncludeRejectionDetails = true; });
             });
         using HttpClient client = app.CreateClient();
 

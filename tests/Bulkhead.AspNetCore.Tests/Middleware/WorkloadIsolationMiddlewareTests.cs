@@ -10,9 +10,9 @@ public sealed class WorkloadIsolationMiddlewareTests
     public async Task InvokeAsync_DecoratedScheduler_TakesEverySeatThroughTheDecorator()
     {
         using var factory = new PipelineFactory(
-            o => { o.AddClass("default").AddClass("reporting"); o.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" }); },
+            o => o.AddClass("default").AddClass("reporting"),
             _ => Task.CompletedTask,
-            b => CountingScheduler.Decorate(b.Services));
+            b => CountingScheduler.Decorate(b.ConfigureHttp(h => h.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" })).Services));
 
         await factory.Pipeline(factory.NewContext("/")).WithTimeout();
         await factory.Pipeline(factory.NewContext("/reports/1")).WithTimeout();

@@ -21,12 +21,7 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
               "reporting":   { "Priority": 2, "MaxConcurrency": 8, "QueueLimit": 50, "QueueOrder": "Lifo", "RateLimit": { "PermitsPerSecond": 20, "Burst": 40, "PerPartition": true } },
               "batch":       { "Priority": 3, "ReservedConcurrency": 1, "MaxConcurrency": 4, "QueueLimit": 1000,
                              "Execution": { "DedicatedThreads": 2, "CpuPriority": "Idle" }, "Jobs": { "Capacity": 50, "FullMode": "Reject" } }
-            },
-            "TrustedHeaders": [ "X-Gateway-Class" ],
-            "Rules": [
-              { "PathPrefix": "/reports", "Class": "reporting" },
-              { "Header": "X-Gateway-Class", "HeaderValue": "batch", "Method": "POST", "Class": "batch" }
-            ]
+            }
           }
         }
         """;
@@ -138,10 +133,6 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
         Assert.Null(options.Classes["batch"].RateLimit);
         Assert.Equal((2, WorkloadCpuPriority.Idle), (options.Classes["batch"].Execution!.DedicatedThreads, options.Classes["batch"].Execution!.CpuPriority));
         Assert.Equal((50, WorkloadJobFullMode.Reject), (options.Classes["batch"].Jobs!.Capacity, options.Classes["batch"].Jobs!.FullMode));
-        Assert.Equal(2, options.Rules.Count);
-        Assert.Equal(("/reports", "reporting"), (options.Rules[0].PathPrefix, options.Rules[0].Class));
-        Assert.Equal(("X-Gateway-Class", "batch", "POST", "batch"), (options.Rules[1].Header, options.Rules[1].HeaderValue, options.Rules[1].Method, options.Rules[1].Class));
-        Assert.Contains("x-gateway-class", options.TrustedHeaders);
         WorkloadSnapshot snapshot = provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot();
         Assert.Equal(["interactive", "reporting", "batch"], snapshot.Classes.Select(c => c.Name));
     }

@@ -13,7 +13,7 @@ namespace Bulkhead.Tests.Options;
 public sealed class BadConfigurationTests
 {
     private const string Good = """
-        { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
+        { "TotalConcurrency": 16, "DefaultClass": "interactive",
           "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { "Priority": 2, "MaxConcurrency": 4 } } }
         """;
 
@@ -42,16 +42,16 @@ public sealed class BadConfigurationTests
         { "misspelt top-level setting", """{ "TotalConcurency": 8 }""", ["WorkloadIsolation: 'TotalConcurency' is not a setting; did you mean 'TotalConcurrency'?"] },
         { "misspelt rate setting", Reporting("\"RateLimit\": { \"PermitsPerSec\": 5 }"), ["Workload class 'reporting': RateLimit: 'PermitsPerSec' is not a setting; did you mean 'PermitsPerSecond'?"] },
         { "misspelt job setting", Reporting("\"Jobs\": { \"Capacty\": 5 }"), ["Workload class 'reporting': Jobs: 'Capacty' is not a setting; did you mean 'Capacity'?"] },
-        { "unknown rule setting", Rule("\"Path\": \"/reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: 'Path' is not a setting", "PathPrefix"] },
         { "setting from elsewhere", Reporting("\"Timeout\": \"00:00:05\""), ["Workload class 'reporting': 'Timeout' is not a setting"] },
 
-        // Bulkhead.AspNetCore's settings in the same section.
+        // Bulkhead.AspNetCore's settings in the same section: where they live now (checked there, when the pipeline is built).
+        { "rules at the top", """{ "Rules": [ { "PathPrefix": "/reports", "Class": "interactive" } ] }""", ["WorkloadIsolation: 'Rules' is not a setting here; it is 'Http:Rules'."] },
+        { "trusted headers at the top", """{ "TrustedHeaders": [ "X-Gateway" ] }""", ["WorkloadIsolation: 'TrustedHeaders' is not a setting here; it is 'Http:TrustedHeaders'."] },
+        { "http settings as a value", """{ "Http": "on" }""", ["WorkloadIsolation: Http ('on') must be an object of settings"] },
 
         // Shapes.
         { "classes as a list", """{ "DefaultClass": "a", "Classes": [ { "MaxConcurrency": 2 } ] }""", ["WorkloadIsolation: Classes is a list; it must be an object keyed by class name"] },
         { "a class as a value", """{ "DefaultClass": "interactive", "Classes": { "interactive": { }, "reporting": "fast" } }""", ["Workload class 'reporting': ('fast') must be an object of settings"] },
-        { "rules as an object", """{ "Rules": { "PathPrefix": "/reports", "Class": "default" } }""", ["WorkloadIsolation: Rules must be a list"] },
-        { "trusted headers as a value", """{ "TrustedHeaders": "X-Gateway" }""", ["WorkloadIsolation: TrustedHeaders ('X-Gateway') must be a list"] },
         { "execution as a value", Reporting("\"Execution\": \"dedicated\""), ["Workload class 'reporting': Execution ('dedicated') must be an object of settings"] },
         { "a number as an object", Reporting("\"MaxConcurrency\": { \"Value\": 4 }"), ["Workload class 'reporting': MaxConcurrency must be a value"] },
 
@@ -111,14 +111,6 @@ public sealed class BadConfigurationTests
         { "unknown backlogged priority", Reporting("\"Execution\": { \"BackloggedPartitionCpuPriority\": \"Never\" }"), ["Workload class 'reporting': Execution: BackloggedPartitionCpuPriority ('Never') is not one of Normal, BelowNormal, Lowest, Idle."] },
         { "too many backlog threads", Reporting("\"Execution\": { \"BackloggedPartitionCpuPriority\": \"Idle\", \"BackloggedPartitionThreads\": 5000 }"), ["Workload class 'reporting': Execution: BackloggedPartitionThreads"] },
         { "fleet caps beside a local rate", Reporting("\"RateLimit\": { \"PermitsPerSecond\": 5 }, \"Fleet\": { \"MaxConcurrencyPerPartition\": 2 }"), ["Workload class 'reporting': a RateLimit in each process and Fleet limits cannot be combined; put the rate under Fleet (Fleet:RateLimit), where it holds across the fleet."] },
-
-        // Rules.
-        { "header value without a header", Rule("\"PathPrefix\": \"/reports\", \"HeaderValue\": \"batch\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: HeaderValue 'batch' is set without Header"] },
-        { "claim value without a claim", Rule("\"PathPrefix\": \"/reports\", \"ClaimValue\": \"operator\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: ClaimValue 'operator' is set without Claim"] },
-        { "rule for an unknown class", Rule("\"PathPrefix\": \"/reports\", \"Class\": \"reportng\""), ["WorkloadIsolation: Rules[0]: Class 'reportng' is not a configured class."] },
-        { "rule without a condition", Rule("\"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: sets no condition"] },
-        { "rule on an untrusted header", Rule("\"Header\": \"X-Class\", \"HeaderValue\": \"reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: Header 'X-Class' is not in TrustedHeaders"] },
-        { "rule path without a slash", Rule("\"PathPrefix\": \"reports\", \"Class\": \"reporting\""), ["WorkloadIsolation: Rules[0]: PathPrefix 'reports' must start with '/'."] },
     };
 
     [Theory]
@@ -139,7 +131,7 @@ public sealed class BadConfigurationTests
     [MemberData(nameof(Cases))]
     public void Reload_BadConfiguration_IsRejectedAndTheConfigurationInForceStays(string name, string section, string[] expected)
     {
-        var source = new SwappableSource();
+        var source = new SwappableConfigurationSource();
         source.Provider.Swap(Json(Good));
         var logs = new ListLoggerProvider();
         IConfigurationRoot configuration = new ConfigurationBuilder().Add(source).Build();
@@ -174,10 +166,8 @@ public sealed class BadConfigurationTests
     {
         const string section = """
             { "TotalConcurrency": 32, "DefaultClass": "interactive", "MaxTrackedPartitions": 100,
-              "TrustedHeaders": [ "X-Gateway" ],
-              "Rules": [ { "PathPrefix": "/reports", "Method": "GET", "Class": "reporting" },
-                         { "Header": "X-Gateway", "HeaderValue": "batch", "Class": "batch" },
-                         { "Claim": "role", "ClaimValue": "operator", "Class": "interactive" } ],
+              "Http": { "TrustedHeaders": [ "X-Gateway" ], "PartitionHeader": "X-Gateway",
+                        "Rules": [ { "PathPrefix": "/reports", "Method": "GET", "Class": "reporting" } ] },
               "Classes": {
                 "interactive": { "Priority": 0, "ReservedConcurrency": 8, "MaxConcurrency": null, "QueueLimit": 100,
                                  "QueueTimeout": "00:00:30", "QueueOrder": "lifo" },
@@ -195,7 +185,6 @@ public sealed class BadConfigurationTests
         Assert.Equal(3, options.Classes.Count);
         Assert.Equal(2.5, options.Classes["reporting"].RateLimit!.PermitsPerSecond);
         Assert.Equal(Timeout.InfiniteTimeSpan, options.Classes["reporting"].QueueTimeout);
-        Assert.Equal(3, options.Rules.Count);
     }
 
     [Fact]
@@ -209,19 +198,13 @@ public sealed class BadConfigurationTests
     }
 
     private static string Reporting(string setting) => $$"""
-        { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
+        { "TotalConcurrency": 16, "DefaultClass": "interactive",
           "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { {{setting}} } } }
         """;
 
     private static string Named(string name) => $$"""
         { "TotalConcurrency": 16, "DefaultClass": "interactive",
           "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { "Priority": 2, "MaxConcurrency": 4 }, "{{name}}": { "Priority": 3 } } }
-        """;
-
-    private static string Rule(string rule) => $$"""
-        { "TotalConcurrency": 16, "DefaultClass": "interactive", "TrustedHeaders": [ "X-Gateway" ],
-          "Rules": [ { {{rule}} } ],
-          "Classes": { "interactive": { "ReservedConcurrency": 4 }, "reporting": { "Priority": 2, "MaxConcurrency": 4 } } }
         """;
 
     private static IConfigurationRoot Json(string section) =>
@@ -239,22 +222,5 @@ public sealed class BadConfigurationTests
         });
         services.AddWorkloadIsolation(configuration.GetSection("WorkloadIsolation"));
         return services.BuildServiceProvider();
-    }
-
-    /// <summary>A configuration source whose whole content is replaced at once, as a file edit replaces it.</summary>
-    private sealed class SwappableSource : IConfigurationSource
-    {
-        public SwappableProvider Provider { get; } = new();
-
-        public IConfigurationProvider Build(IConfigurationBuilder builder) => Provider;
-    }
-
-    private sealed class SwappableProvider : ConfigurationProvider
-    {
-        public void Swap(IConfigurationRoot from)
-        {
-            Data = new Dictionary<string, string?>(from.AsEnumerable(), StringComparer.OrdinalIgnoreCase);
-            OnReload();
-        }
     }
 }

@@ -110,30 +110,6 @@ public sealed class WorkloadIsolationOptionsValidatorTests
     }
 
     [Fact]
-    public void Validate_Rules_EachProblemNamesTheRule()
-    {
-        var options = new WorkloadIsolationOptions { DefaultClass = "interactive" }.AddClass("interactive").AddClass("reporting");
-        options.TrustedHeaders.Add("X-Gateway-Class");
-        options.Rules.Add(new WorkloadClassRule { PathPrefix = "/reports", Class = "reporting" });
-        options.Rules.Add(new WorkloadClassRule { PathPrefix = "/x", Class = "nope" });
-        options.Rules.Add(new WorkloadClassRule { Class = "reporting" });
-        options.Rules.Add(new WorkloadClassRule { PathPrefix = "reports", Class = "reporting" });
-        options.Rules.Add(new WorkloadClassRule { Header = "X-Workload", HeaderValue = "reporting", Class = "reporting" });
-        options.Rules.Add(new WorkloadClassRule { Header = "x-gateway-class", HeaderValue = "reporting", Class = "Reporting" });
-
-        string[] failures = [.. _validator.Validate(null, options).Failures!];
-
-        Assert.Equal(
-            [
-                "WorkloadIsolation: Rules[1]: Class 'nope' is not a configured class.",
-                "WorkloadIsolation: Rules[2]: sets no condition (PathPrefix, Method, Header or Claim).",
-                "WorkloadIsolation: Rules[3]: PathPrefix 'reports' must start with '/'.",
-                "WorkloadIsolation: Rules[4]: Header 'X-Workload' is not in TrustedHeaders; only headers a gateway sets may choose a class.",
-            ],
-            failures);
-    }
-
-    [Fact]
     public void Validate_RateLimitWithoutRate_NamesClassAndField()
     {
         var options = new WorkloadIsolationOptions { DefaultClass = "reporting" }

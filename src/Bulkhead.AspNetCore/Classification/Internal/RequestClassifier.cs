@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.AspNetCore.Classification.Internal;
@@ -31,10 +32,22 @@ internal sealed partial class RequestClassifier
     private readonly ConcurrentDictionary<Endpoint, EndpointRoute> _byEndpoint = new(ReferenceEqualityComparer.Instance);
     private CompiledRules _rules;
 
+    // The HTTP settings whose rules are in force, and those read for the configuration a reload is about to put in force.
+    private WorkloadIsolationHttpOptions _http;
+    private PendingRules? _pending;
+
+    /// <param name="scheduler">The scheduler whose classes requests run in.</param>
+    /// <param name="monitor">The configuration in force, whose reloads the rules follow.</param>
+    /// <param name="httpOptions">The HTTP settings read when the pipeline was built.</param>
+    /// <param name="reread">Reads the HTTP settings again, checked against the classes of a configuration about to be put in force.</param>
+    /// <param name="classifiers">The registered classifiers.</param>
+    /// <param name="counters">The front end's counters.</param>
+    /// <param name="logger">Where problems are reported.</param>
     public RequestClassifier(
         IWorkloadScheduler scheduler,
         IWorkloadIsolationMonitor monitor,
         WorkloadIsolationHttpOptions httpOptions,
+        Func<WorkloadIsolationOptions, WorkloadIsolationHttpOptions> reread,
         IEnumerable<IWorkloadClassifier> classifiers,
         FrontEndCounters counters,
         ILogger logger)
@@ -47,10 +60,32 @@ internal sealed partial class RequestClassifier
         _partitionClaim = httpOptions.PartitionClaim;
         _partitionHeader = httpOptions.PartitionHeader;
         _exemptWellKnown = httpOptions.ExemptWellKnownEndpoints;
-        _rules = Compile(monitor.CurrentValue);
+        _http = httpOptions;
+        _rules = Compile(httpOptions);
+
+        // A reload's rules are read and checked with its classes before it is put in force (a rule naming a class the
+        // reload removes refuses the reload whole), and put in force with them.
+        monitor.AddCheck(candidate =>
+        {
+            try
+            {
+                Volatile.Write(ref _pending, new PendingRules(candidate, reread(candidate)));
+                return [];
+            }
+            catch (OptionsValidationException exception)
+            {
+                return [.. exception.Failures];
+            }
+        });
         monitor.OnChange(options =>
         {
-            Volatile.Write(ref _rules, Compile(options));
+            if (Volatile.Read(ref _pending) is { } pending && ReferenceEquals(pending.Options, options))
+            {
+                Volatile.Write(ref _http, pending.Http);
+            }
+
+            // Put in force without a reload (the options applied directly): the rules in force, with the classes now in force.
+            Volatile.Write(ref _rules, Compile(Volatile.Read(ref _http)));
             _byEndpoint.Clear();
         });
     }
@@ -195,7 +230,7 @@ internal sealed partial class RequestClassifier
         return defaultClass;
     }
 
-    private CompiledRules Compile(WorkloadIsolationOptions options)
+    private CompiledRules Compile(WorkloadIsolationHttpOptions options)
     {
         List<CompiledRule> rules = [];
         foreach (WorkloadClassRule rule in options.Rules)
@@ -218,8 +253,11 @@ internal sealed partial class RequestClassifier
     [LoggerMessage(1, LogLevel.Warning, "Workload class '{WorkloadClass}' named by {Source} is not configured; its requests run in the default class '{DefaultClass}'.")]
     private static partial void LogUnknownClass(ILogger logger, string workloadClass, string source, string defaultClass);
 
-    [LoggerMessage(3, LogLevel.Error, "PartitionHeader '{Header}' is no longer in WorkloadIsolation:TrustedHeaders; requests are not partitioned by it until it is.")]
+    [LoggerMessage(3, LogLevel.Error, "PartitionHeader '{Header}' is no longer in WorkloadIsolation:Http:TrustedHeaders; requests are not partitioned by it until it is.")]
     private static partial void LogUntrustedPartitionHeader(ILogger logger, string header);
+
+    /// <summary>The HTTP settings read and checked for a configuration a reload is about to put in force.</summary>
+    private sealed record PendingRules(WorkloadIsolationOptions Options, WorkloadIsolationHttpOptions Http);
 
     /// <summary>What the configuration in force says, made once per configuration: rules, header trust, the default class.</summary>
     private sealed record CompiledRules(CompiledRule[] Rules, bool PartitionHeaderTrusted, WorkloadClass DefaultClass);

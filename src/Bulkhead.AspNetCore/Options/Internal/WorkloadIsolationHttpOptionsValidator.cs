@@ -1,24 +1,34 @@
+using System.Globalization;
 using Bulkhead.AspNetCore.Middleware.Internal;
+using Bulkhead.Options.Internal;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace Bulkhead.AspNetCore.Options.Internal;
 
 /// <summary>
-/// Checks the HTTP settings against the configuration at start-up: a partition header must be one a gateway sets.
+/// Checks the HTTP settings: a partition header and the headers rules read must be ones a gateway sets, and every rule
+/// must name a class of the configuration it is to be used with (the one in force, or one a reload is about to put in force).
 /// </summary>
-internal sealed class WorkloadIsolationHttpOptionsValidator(IOptions<WorkloadIsolationOptions> options) : IValidateOptions<WorkloadIsolationHttpOptions>
+internal sealed class WorkloadIsolationHttpOptionsValidator(Func<WorkloadIsolationOptions> classes) : IValidateOptions<WorkloadIsolationHttpOptions>
 {
+    /// <summary>Initializes a new instance of the <see cref="WorkloadIsolationHttpOptionsValidator"/> class that checks against the configuration in force.</summary>
+    public WorkloadIsolationHttpOptionsValidator(IWorkloadIsolationMonitor monitor)
+        : this(() => monitor.CurrentValue)
+    {
+    }
+
     public ValidateOptionsResult Validate(string? name, WorkloadIsolationHttpOptions httpOptions)
     {
         ArgumentNullException.ThrowIfNull(httpOptions);
 
         List<string> failures = [];
-        if (httpOptions.PartitionHeader is { } header && !options.Value.TrustedHeaders.Contains(header))
+        if (httpOptions.PartitionHeader is { } header && !httpOptions.TrustedHeaders.Contains(header))
         {
-            failures.Add($"WorkloadIsolationHttpOptions: PartitionHeader '{header}' is not in WorkloadIsolation:TrustedHeaders; only a header a gateway sets (and strips from clients) may choose a partition.");
+            failures.Add($"WorkloadIsolationHttpOptions: PartitionHeader '{header}' is not in TrustedHeaders (WorkloadIsolation:Http:TrustedHeaders); only a header a gateway sets (and strips from clients) may choose a partition.");
         }
 
+        ValidateRules(httpOptions, classes(), failures);
         if (httpOptions.WorkloadClassResponseHeader is { } classHeader)
         {
             if (!IsToken(classHeader))
@@ -43,6 +53,66 @@ internal sealed class WorkloadIsolationHttpOptionsValidator(IOptions<WorkloadIso
 
         ValidatePropagation(httpOptions.Propagation, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateRules(WorkloadIsolationHttpOptions httpOptions, WorkloadIsolationOptions options, List<string> failures)
+    {
+        for (int i = 0; i < httpOptions.Rules.Count; i++)
+        {
+            WorkloadClassRule? rule = httpOptions.Rules[i];
+            string prefix = string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Http: Rules[{i}]");
+            if (rule is null)
+            {
+                failures.Add($"{prefix}: has no settings.");
+                continue;
+            }
+
+            bool knownClass = options.Classes.Count == 0
+                ? string.Equals(rule.Class, options.DefaultClass, StringComparison.OrdinalIgnoreCase)
+                : rule.Class is not null && options.Classes.ContainsKey(rule.Class);
+            if (!knownClass)
+            {
+                failures.Add($"{prefix}: Class '{rule.Class}' is not a configured class.");
+            }
+
+            if (rule.Weight < 1)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight must be 1 or more (is {rule.Weight})."));
+            }
+            else if (knownClass && rule.Weight > 1 && options.Classes.TryGetValue(rule.Class!, out WorkloadClassOptions? target))
+            {
+                int widest = WorkloadIsolationOptionsValidator.WidestUnit(options, target);
+                if (rule.Weight > widest)
+                {
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight {rule.Weight} is more seats than class '{rule.Class}' can ever give ({widest}: its MaxConcurrency, its reservation and the shared pool, and its MaxConcurrencyPerPartition); its requests would all be rejected."));
+                }
+            }
+
+            if (rule.PathPrefix is null && rule.Method is null && rule.Header is null && rule.Claim is null)
+            {
+                failures.Add($"{prefix}: sets no condition (PathPrefix, Method, Header or Claim).");
+            }
+
+            if (rule.PathPrefix is { } path && !path.StartsWith('/'))
+            {
+                failures.Add($"{prefix}: PathPrefix '{path}' must start with '/'.");
+            }
+
+            if (rule.HeaderValue is not null && rule.Header is null)
+            {
+                failures.Add($"{prefix}: HeaderValue '{rule.HeaderValue}' is set without Header; name the header it is compared with.");
+            }
+
+            if (rule.ClaimValue is not null && rule.Claim is null)
+            {
+                failures.Add($"{prefix}: ClaimValue '{rule.ClaimValue}' is set without Claim; name the claim type it is compared with.");
+            }
+
+            if (rule.Header is { } header && !httpOptions.TrustedHeaders.Contains(header))
+            {
+                failures.Add($"{prefix}: Header '{header}' is not in TrustedHeaders; only headers a gateway sets may choose a class.");
+            }
+        }
     }
 
     private static void ValidatePropagation(WorkloadPropagationOptions propagation, List<string> failures)

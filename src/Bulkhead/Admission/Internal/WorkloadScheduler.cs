@@ -25,6 +25,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     private readonly JobCounters? _jobs;
     private WorkloadIsolationOptions _current;
     private Action<WorkloadIsolationOptions>[] _listeners = [];
+    private Func<WorkloadIsolationOptions, IReadOnlyCollection<string>>[] _checks = [];
 
     public WorkloadScheduler(
         WorkloadIsolationOptions options,
@@ -112,8 +113,32 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
             return false;
         }
 
+        List<string> failures = [];
+        foreach (Func<WorkloadIsolationOptions, IReadOnlyCollection<string>> check in Volatile.Read(ref _checks))
+        {
+            failures.AddRange(check(options));
+        }
+
+        if (failures.Count > 0)
+        {
+            LogRejected(_logger, failures.Count, string.Join(Environment.NewLine, failures));
+            return false;
+        }
+
         Apply(options);
         return true;
+    }
+
+    /// <inheritdoc />
+    public IDisposable AddCheck(Func<WorkloadIsolationOptions, IReadOnlyCollection<string>> check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        lock (_listenersLock)
+        {
+            _checks = [.. _checks, check];
+        }
+
+        return new CheckRegistration(this, check);
     }
 
     /// <summary>Puts validated options in force and tells the listeners.</summary>
@@ -292,5 +317,16 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
     private sealed class Subscription(WorkloadScheduler owner, Action<WorkloadIsolationOptions> listener) : IDisposable
     {
         public void Dispose() => owner.Unsubscribe(listener);
+    }
+
+    private sealed class CheckRegistration(WorkloadScheduler owner, Func<WorkloadIsolationOptions, IReadOnlyCollection<string>> check) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (owner._listenersLock)
+            {
+                owner._checks = [.. owner._checks.Where(c => c != check)];
+            }
+        }
     }
 }

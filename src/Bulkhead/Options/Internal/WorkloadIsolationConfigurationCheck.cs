@@ -54,8 +54,14 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
     /// </summary>
     private static readonly Setting Http = new(SettingKind.Object);
 
-    /// <summary>The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it, and the place of Bulkhead.AspNetCore's <c>Http</c>.</summary>
-    internal static readonly Setting Root = Setting.Of<WorkloadIsolationOptions>(Class, Setting.Of<WorkloadClassRule>(), Adaptive).With("Http", Http);
+    /// <summary>
+    /// The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it, and the place of Bulkhead.AspNetCore's
+    /// <c>Http</c>, which holds the request rules and trusted headers.
+    /// </summary>
+    internal static readonly Setting Root = Setting.Of<WorkloadIsolationOptions>(Class, Adaptive).With("Http", Http) with
+    {
+        Moved = new(StringComparer.OrdinalIgnoreCase) { ["Rules"] = "Http:Rules", ["TrustedHeaders"] = "Http:TrustedHeaders" },
+    };
 
     public void Configure(WorkloadIsolationOptions options) => Configure(Microsoft.Extensions.Options.Options.DefaultName, options);
 

@@ -94,69 +94,8 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
             failures.Add($"WorkloadIsolation: Mode ({options.Mode}) must be Enforce or Observe.");
         }
 
-        ValidateRules(options, failures);
         ValidateAdaptive(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    private static void ValidateRules(WorkloadIsolationOptions options, List<string> failures)
-    {
-        for (int i = 0; i < options.Rules.Count; i++)
-        {
-            WorkloadClassRule? rule = options.Rules[i];
-            string prefix = string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Rules[{i}]");
-            if (rule is null)
-            {
-                failures.Add($"{prefix}: has no settings.");
-                continue;
-            }
-
-            bool knownClass = options.Classes.Count == 0
-                ? string.Equals(rule.Class, options.DefaultClass, StringComparison.OrdinalIgnoreCase)
-                : rule.Class is not null && options.Classes.ContainsKey(rule.Class);
-            if (!knownClass)
-            {
-                failures.Add($"{prefix}: Class '{rule.Class}' is not a configured class.");
-            }
-
-            if (rule.Weight < 1)
-            {
-                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight must be 1 or more (is {rule.Weight})."));
-            }
-            else if (knownClass && rule.Weight > 1 && options.Classes.TryGetValue(rule.Class!, out WorkloadClassOptions? target))
-            {
-                int widest = WidestUnit(options, target);
-                if (rule.Weight > widest)
-                {
-                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Weight {rule.Weight} is more seats than class '{rule.Class}' can ever give ({widest}: its MaxConcurrency, its reservation and the shared pool, and its MaxConcurrencyPerPartition); its requests would all be rejected."));
-                }
-            }
-
-            if (rule.PathPrefix is null && rule.Method is null && rule.Header is null && rule.Claim is null)
-            {
-                failures.Add($"{prefix}: sets no condition (PathPrefix, Method, Header or Claim).");
-            }
-
-            if (rule.PathPrefix is { } path && !path.StartsWith('/'))
-            {
-                failures.Add($"{prefix}: PathPrefix '{path}' must start with '/'.");
-            }
-
-            if (rule.HeaderValue is not null && rule.Header is null)
-            {
-                failures.Add($"{prefix}: HeaderValue '{rule.HeaderValue}' is set without Header; name the header it is compared with.");
-            }
-
-            if (rule.ClaimValue is not null && rule.Claim is null)
-            {
-                failures.Add($"{prefix}: ClaimValue '{rule.ClaimValue}' is set without Claim; name the claim type it is compared with.");
-            }
-
-            if (rule.Header is { } header && !options.TrustedHeaders.Contains(header))
-            {
-                failures.Add($"{prefix}: Header '{header}' is not in TrustedHeaders; only headers a gateway sets may choose a class.");
-            }
-        }
     }
 
     private static void ValidateAdaptive(WorkloadIsolationOptions options, List<string> failures)
@@ -199,7 +138,8 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
     }
 
     /// <summary>The most seats one unit of work of a class can ever hold: its maximum, its partition limit, its reservation and the whole pool.</summary>
-    private static int WidestUnit(WorkloadIsolationOptions options, WorkloadClassOptions c)
+    /// <summary>The most seats a unit of work of the class can ever be given: its maximum, within its reservation and the shared pool, and its per-partition limit.</summary>
+    internal static int WidestUnit(WorkloadIsolationOptions options, WorkloadClassOptions c)
     {
         int pool = options.TotalConcurrency - options.Classes.Values.Sum(other => other?.ReservedConcurrency ?? 0);
         return Math.Min(Math.Min(c.MaxConcurrency ?? options.TotalConcurrency, c.ReservedConcurrency + pool), c.MaxConcurrencyPerPartition ?? int.MaxValue);

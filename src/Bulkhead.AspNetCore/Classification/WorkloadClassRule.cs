@@ -1,12 +1,13 @@
-namespace Bulkhead;
+namespace Bulkhead.AspNetCore;
 
 /// <summary>
 /// A configured rule that puts matching requests in a workload class. Every condition that is set must match;
 /// the first matching rule wins.
 /// </summary>
 /// <remarks>
-/// Rules are data, bound from configuration (<c>WorkloadIsolation:Rules</c>), and applied by the ASP.NET Core
-/// integration after endpoint metadata and before <c>IWorkloadClassifier</c> registrations.
+/// Rules are data, bound from configuration (<c>WorkloadIsolation:Http:Rules</c>) or added in code
+/// (<see cref="WorkloadIsolationHttpOptions.Rules"/>), and applied after endpoint metadata and before
+/// <c>IWorkloadClassifier</c> registrations. They follow reloads of the configuration, checked against its classes.
 /// </remarks>
 public sealed class WorkloadClassRule
 {
@@ -27,7 +28,7 @@ public sealed class WorkloadClassRule
     public string? Method { get; set; }
 
     /// <summary>
-    /// Gets or sets a request header to match. It must be listed in <see cref="WorkloadIsolationOptions.TrustedHeaders"/>:
+    /// Gets or sets a request header to match. It must be listed in <see cref="WorkloadIsolationHttpOptions.TrustedHeaders"/>:
     /// only a header a gateway sets (and strips from clients) may choose a class.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: no header condition.</value>
