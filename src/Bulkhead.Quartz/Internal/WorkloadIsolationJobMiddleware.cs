@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace Bulkhead.Quartz.Internal;
+
+/// <summary>
+/// Runs each firing of a Quartz scheduler holding a seat of its job's class. A firing waits for its seat as background
+/// work (the class's priority and turns, no queue timeout, never turned away for a newcomer), so that a class whose
+/// seats are all busy holds its jobs back instead of failing them; it runs where the class runs work (its dedicated
+/// threads, its execution timeout) with the class as <see cref="WorkloadContext.Current"/>, and frees the seat when it ends.
+/// </summary>
+/// <remarks>
+/// A rate limit or a fleet-wide cap (Bulkhead.Redis) refuses rather than queues: the firing waits the time the limit
+/// gives, then asks again, for as long as it takes.
+/// </remarks>
+internal sealed partial class WorkloadIsolationJobMiddleware(IWorkloadScheduler scheduler, WorkloadIsolationQuartzOptions options, TimeProvider time, ILogger logger) : IJobExecutionMiddleware
+{
+    private readonly ConcurrentDictionary<Type, string?> _byType = new();
+    private readonly ConcurrentDictionary<string, bool> _loggedUnknown = new(StringComparer.Ordinal);
+
+    public async ValueTask Invoke(IJobExecutionContext context, JobExecutionDelegate next, CancellationToken cancellationToken)
+    {
+        WorkloadClass workloadClass = ClassOf(context.JobDetail);
+        var request = new WorkloadRequest(options.PartitionKey?.Invoke(context)) { Background = true };
+        WorkloadLease lease = await workloadClass.AcquireAsync(request, cancellationToken).ConfigureAwait(false);
+        while (lease.RejectionReason == WorkloadRejectionReason.RateLimited)
+        {
+            await Task.Delay(lease.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
+            lease = await workloadClass.AcquireAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!lease.IsAcquired)
+        {
+            // Waiting cannot help (shutting down, a unit wider than the class): the firing fails, and is not refired at once.
+            throw new JobExecutionException(new WorkloadRejectedException(lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter));
+        }
+
+        await workloadClass.ExecuteAsync(
+            lease,
+            static (state, token) =>
+            {
+                (JobExecutionDelegate next, IJobExecutionContext context, string name) = ((JobExecutionDelegate, IJobExecutionContext, string))state!;
+                WorkloadContext.Current = new WorkloadContext(name);
+                return next(context, token).AsTask();
+            },
+            (next, context, lease.WorkloadClass),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private WorkloadClass ClassOf(IJobDetail job)
+    {
+        string? name = options.ClassesByJob.TryGetValue(job.Key.ToString(), out string? byKey) ? byKey
+            : AttributeOf(job.JobType.Type) ?? (options.ClassesByGroup.TryGetValue(job.Key.Group, out string? byGroup) ? byGroup : options.DefaultClass);
+        if (name is null)
+        {
+            return scheduler.DefaultClass;
+        }
+
+        if (scheduler.TryGetClass(name, out WorkloadClass? found))
+        {
+            return found;
+        }
+
+        if (_loggedUnknown.Count < 256 && _loggedUnknown.TryAdd(name, true))
+        {
+            LogUnknownClass(logger, name, job.Key.ToString(), scheduler.DefaultClass.Name);
+        }
+
+        return scheduler.DefaultClass;
+    }
+
+    private string? AttributeOf(Type jobType) =>
+        _byType.GetOrAdd(jobType, static type => type.GetCustomAttribute<WorkloadClassAttribute>()?.WorkloadClass);
+
+    [LoggerMessage(82, LogLevel.Warning, "Workload class '{WorkloadClass}' named for Quartz job '{Job}' is not configured; its firings run in the default class '{DefaultClass}'.")]
+    private static partial void LogUnknownClass(ILogger logger, string workloadClass, string job, string defaultClass);
+}
