@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.Tests.Consumers;
+
+/// <summary>
+/// The consumer gate: a full class stops the consumer from pulling; messages are acknowledged only after their handler
+/// ends; a stop finishes what runs and returns what waited; a message that fails is set aside once, not redelivered.
+/// </summary>
+public sealed class WorkloadConsumerTests : IDisposable
+{
+    private readonly TestScheduler _scheduler = TestScheduler.Create(
+        new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "interactive" }
+            .AddClass("interactive")
+            .AddClass("reporting", c => (c.Priority, c.MaxConcurrency) = (2, 1)),
+        new FakeTimeProvider());
+
+    private WorkloadClass Reports => _scheduler.GetClass("reporting");
+
+    public void Dispose() => _scheduler.Dispose();
+
+    [Fact]
+    public async Task AFullClass_StopsTheConsumerFromPulling_AndMessagesRunOneSeatAtATimeOnceItFrees()
+    {
+        var source = new MemorySource("a", "b", "c", "d", "e");
+        WorkloadLease held = Reports.TryAcquire();
+        int running = 0;
+        int mostRunning = 0;
+        List<string?> classes = [];
+
+        Task consuming = WorkloadConsumer.RunAsync(
+            Reports,
+            source,
+            async (message, _) =>
+            {
+                InterlockedMax.Raise(ref mostRunning, Interlocked.Increment(ref running));
+                lock (classes)
+                {
+                    classes.Add(WorkloadContext.Current?.WorkloadClass);
+                }
+
+                await Task.Yield();
+                Interlocked.Decrement(ref running);
+            },
+            new WorkloadConsumerOptions { MaxInFlight = 2 });
+
+        // The class's one seat is taken: the consumer holds two messages waiting for it, and pulls no more.
+        await Eventually.TrueAsync(() => source.Received.Count == 2 && _scheduler.GetSnapshot()["reporting"].Queued == 2, "two messages wait for the seat");
+        await Task.Delay(50);
+        Assert.Equal(2, source.Received.Count);
+        Assert.Empty(source.Acknowledged);
+
+        held.Dispose();
+        source.Complete();
+        await consuming.WithTimeout();
+
+        Assert.Equal(["a", "b", "c", "d", "e"], source.Acknowledged);
+        Assert.Equal(1, mostRunning);
+        Assert.All(classes, c => Assert.Equal("reporting", c));
+        Assert.Empty(source.Returned);
+        Assert.Empty(source.Rejected);
+        Assert.Equal(0, _scheduler.GetSnapshot()["reporting"].InFlight);
+    }
+
+    [Fact]
+    public async Task AStopDuringABacklog_FinishesWhatRuns_ReturnsWhatWaited_AndAcknowledgesNothingElse()
+    {
+        var source = new MemorySource("m1", "m2", "m3", "m4", "m5", "m6");
+        var gate = new Gate();
+        using var stop = new CancellationTokenSource();
+
+        Task consuming = WorkloadConsumer.RunAsync(Reports, source, async (_, _) => await gate.WaitAsync(), new WorkloadConsumerOptions { MaxInFlight = 3 }, stop.Token);
+        await gate.Entered.WithTimeout();
+        await Eventually.TrueAsync(() => source.Received.Count == 3 && _scheduler.GetSnapshot()["reporting"].Queued == 2, "m1 runs, m2 and m3 wait for its seat");
+
+        await stop.CancelAsync();
+        gate.Open();
+        await consuming.WithTimeout();
+
+        Assert.Equal(["m1"], source.Acknowledged);
+        Assert.Equal(["m2", "m3"], source.Returned.Order());
+        Assert.Equal(["m1", "m2", "m3"], source.Received);
+        Assert.Empty(source.Rejected);
+        Assert.Equal((0, 0), (_scheduler.GetSnapshot()["reporting"].InFlight, _scheduler.GetSnapshot()["reporting"].Queued));
+    }
+
+    [Fact]
+    public async Task APoisonMessage_IsSetAsideOnce_AndTheOthersRun()
+    {
+        var source = new MemorySource("ok-1", "poison", "ok-2");
+        source.Complete();
+
+        await WorkloadConsumer.RunAsync(
+            Reports,
+            source,
+            (message, _) => message.Id == "poison" ? throw new InvalidDataException("cannot parse") : ValueTask.CompletedTask).WithTimeout();
+
+        Assert.Equal(["ok-1", "ok-2"], source.Acknowledged);
+        (string id, Exception failure) = Assert.Single(source.Rejected);
+        Assert.Equal(("poison", "cannot parse"), (id, failure.Message));
+        Assert.Equal(3, source.Received.Count);
+        Assert.Empty(source.Returned);
+    }
+
+    [Fact]
+    public async Task AHandlerStillRunningWhenTheDrainTimeoutPasses_IsCanceled_AndItsMessageGoesBack()
+    {
+        var source = new MemorySource("slow");
+        using var stop = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        Task consuming = WorkloadConsumer.RunAsync(
+            Reports,
+            source,
+            async (_, token) =>
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, token);
+            },
+            new WorkloadConsumerOptions { DrainTimeout = TimeSpan.Zero },
+            stop.Token);
+        await started.Task.WithTimeout();
+        await stop.CancelAsync();
+        await consuming.WithTimeout();
+
+        Assert.Equal(["slow"], source.Returned);
+        Assert.Empty(source.Acknowledged);
+        Assert.Empty(source.Rejected);
+    }
+
+    [Fact]
+    public async Task OptionsOutOfRange_AreRefusedNamingTheClassAndTheValue()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => WorkloadConsumer.RunAsync(Reports, new MemorySource(), (_, _) => ValueTask.CompletedTask, new WorkloadConsumerOptions { MaxInFlight = 0 }));
+
+        Assert.Contains("class 'reporting' needs MaxInFlight of at least 1 (it is 0)", error.Message, StringComparison.Ordinal);
+    }
+
+    public sealed record Message(string Id);
+
+    /// <summary>A queue in memory that records how each message it delivered was settled.</summary>
+    private sealed class MemorySource : IWorkloadMessageSource<Message>
+    {
+        private readonly Channel<Message> _queue = Channel.CreateUnbounded<Message>();
+
+        public MemorySource(params string[] ids)
+        {
+            foreach (string id in ids)
+            {
+                _queue.Writer.TryWrite(new Message(id));
+            }
+        }
+
+        public ConcurrentQueue<string> Received { get; } = new();
+
+        public ConcurrentQueue<string> Acknowledged { get; } = new();
+
+        public ConcurrentQueue<string> Returned { get; } = new();
+
+        public ConcurrentQueue<(string Id, Exception Failure)> Rejected { get; } = new();
+
+        public void Complete() => _queue.Writer.Complete();
+
+        public async ValueTask<Message?> ReceiveAsync(CancellationToken cancellationToken)
+        {
+            while (await _queue.Reader.WaitToReadAsync(cancellationToken))
+            {
+                if (_queue.Reader.TryRead(out Message? message))
+                {
+                    Received.Enqueue(message.Id);
+                    return message;
+                }
+            }
+
+            return null;
+        }
+
+        public ValueTask AcknowledgeAsync(Message message, CancellationToken cancellationToken) => Settle(Acknowledged, message);
+
+        public ValueTask ReturnAsync(Message message, CancellationToken cancellationToken) => Settle(Returned, message);
+
+        public ValueTask RejectAsync(Message message, Exception failure, CancellationToken cancellationToken)
+        {
+            Assert.DoesNotContain(message.Id, Settled());
+            Rejected.Enqueue((message.Id, failure));
+            return ValueTask.CompletedTask;
+        }
+
+        private ValueTask Settle(ConcurrentQueue<string> into, Message message)
+        {
+            // Each message is settled once, and only a message this source delivered.
+            Assert.Contains(message.Id, Received);
+            Assert.DoesNotContain(message.Id, Settled());
+            into.Enqueue(message.Id);
+            return ValueTask.CompletedTask;
+        }
+
+        private IEnumerable<string> Settled() => [.. Acknowledged, .. Returned, .. Rejected.Select(r => r.Id)];
+    }
+}
