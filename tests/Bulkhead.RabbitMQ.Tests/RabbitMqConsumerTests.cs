@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using RabbitMQ.Client;
+
+namespace Bulkhead.RabbitMQ.Tests;
+
+/// <summary>
+/// Consumers under a workload class against a real broker (Debian's rabbitmq-server on loopback): a full class pauses
+/// the pull; a consumer that dies mid-message has it redelivered, not lost; a stop during a backlog acknowledges only
+/// what ran; a poison message is set aside once; a consumer comes back after the broker restarts. The tests of this
+/// class share one broker, each with queues of its own; the restart has a broker of its own.
+/// </summary>
+public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) : IClassFixture<RabbitMqConsumerTests.Broker>, IDisposable
+{
+    private readonly TestScheduler _scheduler = TestScheduler.Create(
+        new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "interactive" }
+            .AddClass("interactive")
+            .AddClass("reporting", c => (c.Priority, c.MaxConcurrency) = (2, 1)),
+        new FakeTimeProvider());
+
+    // A broker of one test's own, for the test that kills and restarts it; the others share the class's.
+    private RabbitMqServer? _server;
+
+    private WorkloadClass Reports => _scheduler.GetClass("reporting");
+
+    public void Dispose() => _scheduler.Dispose();
+
+    [RabbitMqFact]
+    public async Task AfterTheBrokerRestarts_TheConsumerComesBack_AndHandlesWhatIsPublished()
+    {
+        await using RabbitMqServer own = await RabbitMqServer.StartAsync();
+        _server = own;
+        IConnection connection = await ConnectAsync();
+        string queue = await DeclareAsync(connection, "restart");
+        var handled = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        RabbitMqMessageSource source = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 1);
+        Task consuming = WorkloadConsumer.RunAsync(Reports, source, (m, _) => { handled.Enqueue(Text(m)); return ValueTask.CompletedTask; }, stoppingToken: stop.Token);
+        await PublishAsync(connection, queue, "before");
+        await Eventually.TrueAsync(() => handled.Count == 1, "a message before the restart is handled");
+
+        await own.StopAsync();
+        await own.StartAgainAsync();
+        await using IConnection publisher = await ConnectAsync();
+        await PublishAsync(publisher, queue, "after");
+
+        await Eventually.TrueAsync(() => handled.Count == 2, "the consumer recovered with the connection", TimeSpan.FromSeconds(60));
+        await stop.CancelAsync();
+        await consuming.WithTimeout();
+        await source.DisposeAsync();
+        await connection.DisposeAsync();
+        Assert.Equal(["before", "after"], handled);
+    }
+
+    /// <summary>A broker of the test class's own, started once (when the broker is installed or required).</summary>
+    public sealed class Broker : IAsyncLifetime
+    {
+        public RabbitMqServer? Server { get; private set; }
+
+        public async Task InitializeAsync()
+        {
+            if (RabbitMqServer.SkipReason is null)
+            {
+                Server = await RabbitMqServer.StartAsync();
+            }
+        }
+
+        public async Task DisposeAsync()
+        {
+            if (Server is not null)
+            {
+                await Server.DisposeAsync();
+            }
+        }
+    }
+
+
+    [RabbitMqFact]
+    public async Task AFullClass_PausesThePull_TheRestStaysWithTheBroker()
+    {
+        await using IConnection connection = await ConnectAsync();
+        string queue = await DeclareAsync(connection, "full-class");
+        await PublishAsync(connection, queue, [.. Enumerable.Range(0, 10).Select(i => $"report-{i}")]);
+        WorkloadLease held = Reports.TryAcquire();
+        var handled = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        await using RabbitMqMessageSource source = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 2);
+
+        Task consuming = WorkloadConsumer.RunAsync(Reports, source, (m, _) => { handled.Enqueue(Text(m)); return ValueTask.CompletedTask; }, new WorkloadConsumerOptions { MaxInFlight = 2 }, stop.Token);
+
+        // Two messages wait for the class's seat, unacknowledged; the broker keeps the other eight ready for anyone.
+        await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 2, "two messages wait for the seat");
+        Assert.Equal(8u, await ReadyAsync(connection, queue));
+        Assert.Empty(handled);
+
+        held.Dispose();
+        await Eventually.TrueAsync(() => handled.Count == 10, "every message is handled once the seat frees", TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+        await consuming.WithTimeout();
+        Assert.Equal([.. Enumerable.Range(0, 10).Select(i => $"report-{i}")], handled);
+        Assert.Equal(0u, await ReadyAsync(connection, queue));
+    }
+
+    [RabbitMqFact]
+    public async Task AConsumerThatDiesMidMessage_HasItRedelivered_NotLost()
+    {
+        await using IConnection publisher = await ConnectAsync();
+        string queue = await DeclareAsync(publisher, "dies");
+        await PublishAsync(publisher, queue, "invoice-7");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The first process takes the message and dies before its work ends: its connection is gone, unacknowledged.
+        IConnection dying = await ConnectAsync();
+        RabbitMqMessageSource first = await RabbitMqMessageSource.StartAsync(dying, queue, prefetch: 1);
+        _ = WorkloadConsumer.RunAsync(Reports, first, async (_, token) => { started.TrySetResult(); await Task.Delay(Timeout.Infinite, token); }, stoppingToken: CancellationToken.None);
+        await started.Task.WithTimeout();
+        await dying.AbortAsync();
+        dying.Dispose();
+
+        // The next process gets it again, marked redelivered, and settles it.
+        var handled = new ConcurrentQueue<(string Text, bool Redelivered)>();
+        await using IConnection next = await ConnectAsync();
+        await using RabbitMqMessageSource second = await RabbitMqMessageSource.StartAsync(next, queue, prefetch: 1);
+        using var stop = new CancellationTokenSource();
+        Task consuming = WorkloadConsumer.RunAsync(_scheduler.GetClass("interactive"), second, (m, _) => { handled.Enqueue((Text(m), m.Redelivered)); return ValueTask.CompletedTask; }, stoppingToken: stop.Token);
+        await Eventually.TrueAsync(() => !handled.IsEmpty, "the message is redelivered", TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+        await consuming.WithTimeout();
+
+        Assert.Equal([("invoice-7", true)], handled);
+        Assert.Equal(0u, await ReadyAsync(next, queue));
+    }
+
+    [RabbitMqFact]
+    public async Task AStopDuringABacklog_AcknowledgesOnlyWhatRan_AndTheRestIsThereForTheNextConsumer()
+    {
+        await using IConnection connection = await ConnectAsync();
+        string queue = await DeclareAsync(connection, "backlog");
+        await PublishAsync(connection, queue, "m1", "m2", "m3", "m4", "m5");
+        var gate = new Gate();
+        var ran = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        RabbitMqMessageSource source = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 3);
+
+        Task consuming = WorkloadConsumer.RunAsync(Reports, source, async (m, _) => { ran.Enqueue(Text(m)); await gate.WaitAsync(); }, new WorkloadConsumerOptions { MaxInFlight = 3 }, stop.Token);
+        await gate.Entered.WithTimeout();
+        await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 2, "m1 runs, two more wait for its seat");
+        await stop.CancelAsync();
+        gate.Open();
+        await consuming.WithTimeout();
+        await source.DisposeAsync();
+
+        // m1 ran and was acknowledged; the four others are ready again, none acknowledged.
+        Assert.Equal(["m1"], ran);
+        await ReadyEventuallyAsync(connection, queue, 4);
+        var next = new ConcurrentQueue<string>();
+        using var stopNext = new CancellationTokenSource();
+        await using RabbitMqMessageSource again = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 4);
+        Task draining = WorkloadConsumer.RunAsync(_scheduler.GetClass("interactive"), again, (m, _) => { next.Enqueue(Text(m)); return ValueTask.CompletedTask; }, stoppingToken: stopNext.Token);
+        await Eventually.TrueAsync(() => next.Count == 4, "the next consumer gets the four");
+        await stopNext.CancelAsync();
+        await draining.WithTimeout();
+        Assert.Equal(["m2", "m3", "m4", "m5"], next.Order());
+    }
+
+    [RabbitMqFact]
+    public async Task APoisonMessage_IsSetAsideOnce_NotRequeuedInALoop()
+    {
+        await using IConnection connection = await ConnectAsync();
+        string queue = await DeclareAsync(connection, "poison");
+        await PublishAsync(connection, queue, "ok-1", "poison", "ok-2");
+        var attempts = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        await using RabbitMqMessageSource source = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 1);
+
+        Task consuming = WorkloadConsumer.RunAsync(
+            Reports,
+            source,
+            (m, _) =>
+            {
+                attempts.Enqueue(Text(m));
+                return Text(m) == "poison" ? throw new InvalidDataException("cannot parse") : ValueTask.CompletedTask;
+            },
+            stoppingToken: stop.Token);
+        await Eventually.TrueAsync(() => attempts.Count == 3, "each message is tried");
+        await Task.Delay(300);
+        await stop.CancelAsync();
+        await consuming.WithTimeout();
+
+        Assert.Equal(["ok-1", "poison", "ok-2"], attempts);
+        Assert.Equal(0u, await ReadyAsync(connection, queue));
+    }
+
+    private async Task<IConnection> ConnectAsync()
+    {
+        var factory = new ConnectionFactory
+        {
+            Uri = (_server ?? broker.Server!).Uri,
+            AutomaticRecoveryEnabled = true,
+            NetworkRecoveryInterval = TimeSpan.FromMilliseconds(250),
+        };
+        return await factory.CreateConnectionAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>A durable queue of the test's own, which a restarted broker keeps.</summary>
+    private static async Task<string> DeclareAsync(IConnection connection, string name)
+    {
+        await using IChannel channel = await connection.CreateChannelAsync();
+        await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false);
+        return name;
+    }
+
+    private static async Task PublishAsync(IConnection connection, string queue, params string[] texts)
+    {
+        await using IChannel channel = await connection.CreateChannelAsync();
+        foreach (string text in texts)
+        {
+            await channel.BasicPublishAsync(string.Empty, queue, mandatory: true, new BasicProperties { Persistent = true }, Encoding.UTF8.GetBytes(text));
+        }
+    }
+
+    private static async Task<uint> ReadyAsync(IConnection connection, string queue)
+    {
+        await using IChannel channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
+    /// <summary>Waits, within the test bound, until the queue holds <paramref name="expected"/> ready messages.</summary>
+    private static async Task ReadyEventuallyAsync(IConnection connection, string queue, uint expected)
+    {
+        using var bound = new CancellationTokenSource(TaskTimeout.Bound);
+        while (await ReadyAsync(connection, queue) != expected)
+        {
+            await Task.Delay(20, bound.Token);
+        }
+    }
+
+    private static string Text(RabbitMqDelivery delivery) => Encoding.UTF8.GetString(delivery.Body.Span);
+}
