@@ -15,13 +15,13 @@ public sealed class RabbitMqServer : IAsyncDisposable
 {
     private static readonly string[] s_knownPaths = ["/usr/lib/rabbitmq/bin/rabbitmq-server"];
 
-    public static readonly string? Path = Find();
+    public static readonly string? Path = Binaries.Find("RABBITMQ_SERVER", s_knownPaths);
 
     public const string Missing = "Debian's rabbitmq-server is not installed: ./test.sh installs it (apt-get install rabbitmq-server), or set RABBITMQ_SERVER to its rabbitmq-server script.";
 
     private readonly string _folder = Directory.CreateTempSubdirectory("bulkhead-rabbitmq-").FullName;
-    private readonly int _distributionPort = FreePort();
-    private readonly int _epmdPort = FreePort();
+    private readonly int _distributionPort = Binaries.FreePort();
+    private readonly int _epmdPort = Binaries.FreePort();
     private Process? _epmd;
     private Process? _broker;
 
@@ -40,7 +40,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
 
     public static async Task<RabbitMqServer> StartAsync()
     {
-        var server = new RabbitMqServer(FreePort());
+        var server = new RabbitMqServer(Binaries.FreePort());
         await server.StartAgainAsync();
         return server;
     }
@@ -141,18 +141,5 @@ public sealed class RabbitMqServer : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string? Find()
-    {
-        string? configured = Environment.GetEnvironmentVariable("RABBITMQ_SERVER");
-        return !string.IsNullOrEmpty(configured) ? configured : s_knownPaths.FirstOrDefault(File.Exists);
     }
 }

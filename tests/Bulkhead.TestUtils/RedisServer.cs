@@ -14,7 +14,7 @@ public sealed class RedisServer : IAsyncDisposable
 {
     private static readonly string[] s_knownPaths = ["/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"];
 
-    public static readonly string? Path = Find();
+    public static readonly string? Path = Binaries.Find("REDIS_SERVER", s_knownPaths);
 
     public const string Missing = "Debian's redis-server is not installed: ./test.sh installs it (apt-get install redis-server), or set REDIS_SERVER to a redis-server binary.";
 
@@ -34,7 +34,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync()
     {
-        var server = new RedisServer(FreePort());
+        var server = new RedisServer(Binaries.FreePort());
         await server.StartAgainAsync();
         return server;
     }
@@ -88,18 +88,5 @@ public sealed class RedisServer : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string? Find()
-    {
-        string? configured = Environment.GetEnvironmentVariable("REDIS_SERVER");
-        return !string.IsNullOrEmpty(configured) ? configured : s_knownPaths.FirstOrDefault(File.Exists);
     }
 }

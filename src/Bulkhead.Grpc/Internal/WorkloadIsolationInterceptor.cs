@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Bulkhead.AspNetCore;
 using Bulkhead.Shared;
@@ -20,7 +19,7 @@ internal sealed partial class WorkloadIsolationInterceptor(IWorkloadScheduler sc
     // The trailer gRPC's retry policies read: how long to wait, in milliseconds; a negative value says not to retry.
     private const string PushbackTrailer = "grpc-retry-pushback-ms";
 
-    private readonly ConcurrentDictionary<string, bool> _loggedUnknown = new(StringComparer.Ordinal);
+    private readonly NamedClasses _classes = new(scheduler, (name, defaultClass) => LogUnknownClass(logger, name, defaultClass));
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
         RunAsync(context, () => continuation(request, context));
@@ -100,23 +99,7 @@ internal sealed partial class WorkloadIsolationInterceptor(IWorkloadScheduler sc
             return null;
         }
 
-        string? name = endpoint?.Metadata.GetMetadata<IWorkloadClassMetadata>()?.WorkloadClass ?? options.DefaultClass;
-        if (name is null)
-        {
-            return scheduler.DefaultClass;
-        }
-
-        if (scheduler.TryGetClass(name, out WorkloadClass? found))
-        {
-            return found;
-        }
-
-        if (_loggedUnknown.Count < 256 && _loggedUnknown.TryAdd(name, true))
-        {
-            LogUnknownClass(logger, name, scheduler.DefaultClass.Name);
-        }
-
-        return scheduler.DefaultClass;
+        return _classes.Resolve(endpoint?.Metadata.GetMetadata<IWorkloadClassMetadata>()?.WorkloadClass ?? options.DefaultClass);
     }
 
     private WorkloadRequest RequestOf(ServerCallContext context) => new(options.PartitionKey?.Invoke(context))

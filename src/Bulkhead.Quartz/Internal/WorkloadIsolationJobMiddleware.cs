@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Bulkhead.Shared;
 using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Quartz;
@@ -18,7 +19,7 @@ namespace Bulkhead.Quartz.Internal;
 internal sealed partial class WorkloadIsolationJobMiddleware(IWorkloadScheduler scheduler, WorkloadIsolationQuartzOptions options, TimeProvider time, ILogger logger) : IJobExecutionMiddleware
 {
     private readonly ConcurrentDictionary<Type, string?> _byType = new();
-    private readonly ConcurrentDictionary<string, bool> _loggedUnknown = new(StringComparer.Ordinal);
+    private readonly NamedClasses _classes = new(scheduler, (name, defaultClass) => LogUnknownClass(logger, name, defaultClass));
 
     public async ValueTask Invoke(IJobExecutionContext context, JobExecutionDelegate next, CancellationToken cancellationToken)
     {
@@ -53,27 +54,12 @@ internal sealed partial class WorkloadIsolationJobMiddleware(IWorkloadScheduler 
     {
         string? name = options.ClassesByJob.TryGetValue(job.Key.ToString(), out string? byKey) ? byKey
             : AttributeOf(job.JobType.Type) ?? (options.ClassesByGroup.TryGetValue(job.Key.Group, out string? byGroup) ? byGroup : options.DefaultClass);
-        if (name is null)
-        {
-            return scheduler.DefaultClass;
-        }
-
-        if (scheduler.TryGetClass(name, out WorkloadClass? found))
-        {
-            return found;
-        }
-
-        if (_loggedUnknown.Count < 256 && _loggedUnknown.TryAdd(name, true))
-        {
-            LogUnknownClass(logger, name, job.Key.ToString(), scheduler.DefaultClass.Name);
-        }
-
-        return scheduler.DefaultClass;
+        return _classes.Resolve(name);
     }
 
     private string? AttributeOf(Type jobType) =>
         _byType.GetOrAdd(jobType, static type => type.GetCustomAttribute<WorkloadClassAttribute>()?.WorkloadClass);
 
-    [LoggerMessage(82, LogLevel.Warning, "Workload class '{WorkloadClass}' named for Quartz job '{Job}' is not configured; its firings run in the default class '{DefaultClass}'.")]
-    private static partial void LogUnknownClass(ILogger logger, string workloadClass, string job, string defaultClass);
+    [LoggerMessage(82, LogLevel.Warning, "Workload class '{WorkloadClass}' named for a Quartz job is not configured; its firings run in the default class '{DefaultClass}'.")]
+    private static partial void LogUnknownClass(ILogger logger, string workloadClass, string defaultClass);
 }

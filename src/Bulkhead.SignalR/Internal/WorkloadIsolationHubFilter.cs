@@ -16,7 +16,7 @@ namespace Bulkhead.SignalR.Internal;
 internal sealed partial class WorkloadIsolationHubFilter(IWorkloadScheduler scheduler, WorkloadIsolationHubOptions options, ILogger logger) : IHubFilter
 {
     private readonly ConcurrentDictionary<MethodInfo, Route> _routes = new();
-    private readonly ConcurrentDictionary<string, bool> _loggedUnknown = new(StringComparer.Ordinal);
+    private readonly NamedClasses _classes = new(scheduler, (name, defaultClass) => LogUnknownClass(logger, name, defaultClass));
 
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
@@ -26,7 +26,7 @@ internal sealed partial class WorkloadIsolationHubFilter(IWorkloadScheduler sche
             return await next(invocationContext).ConfigureAwait(false);
         }
 
-        WorkloadClass workloadClass = Resolve(route.ClassName ?? options.DefaultClass);
+        WorkloadClass workloadClass = _classes.Resolve(route.ClassName ?? options.DefaultClass);
         string? partition = options.PartitionKey?.Invoke(invocationContext);
         WorkloadLease lease = await workloadClass.AcquireAsync(new WorkloadRequest(partition), invocationContext.Context.ConnectionAborted).ConfigureAwait(false);
         if (!lease.IsAcquired)
@@ -51,26 +51,6 @@ internal sealed partial class WorkloadIsolationHubFilter(IWorkloadScheduler sche
         return new HubException(HttpRefusal.IsRetryable(reason)
             ? string.Create(CultureInfo.InvariantCulture, $"The server is busy ({reason}); retry after {HttpRefusal.Seconds(lease.RetryAfter ?? TimeSpan.FromSeconds(1))} s.")
             : $"The server refused the call ({reason}); retrying cannot help.");
-    }
-
-    private WorkloadClass Resolve(string? name)
-    {
-        if (name is null)
-        {
-            return scheduler.DefaultClass;
-        }
-
-        if (scheduler.TryGetClass(name, out WorkloadClass? found))
-        {
-            return found;
-        }
-
-        if (_loggedUnknown.Count < 256 && _loggedUnknown.TryAdd(name, true))
-        {
-            LogUnknownClass(logger, name, scheduler.DefaultClass.Name);
-        }
-
-        return scheduler.DefaultClass;
     }
 
     private static Route RouteOf(MethodInfo method, Type hub)
