@@ -45,12 +45,16 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
         await using IConnection publisher = await ConnectAsync();
         await PublishAsync(publisher, queue, "after");
 
-        await Eventually.TrueAsync(() => handled.Count == 2, "the consumer recovered with the connection", TimeSpan.FromSeconds(60));
+        await Eventually.TrueAsync(() => handled.Contains("after"), "the consumer recovered with the connection", TimeSpan.FromSeconds(60));
         await stop.CancelAsync();
         await consuming.WithTimeout();
         await source.DisposeAsync();
         await connection.DisposeAsync();
-        Assert.Equal(["before", "after"], handled);
+
+        // At least once: "before" comes again if the broker died before its acknowledgement reached it; nothing is lost.
+        Assert.Equal("after", handled.Last());
+        Assert.All(handled.SkipLast(1), text => Assert.Equal("before", text));
+        Assert.InRange(handled.Count, 2, 3);
     }
 
     /// <summary>A broker of the test class's own, started once (when the broker is installed or required).</summary>
