@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Bulkhead.Jobs.Internal;
 using Bulkhead.Shared;
 using System.Reflection;
 using Microsoft.Extensions.Logging;
@@ -24,18 +25,13 @@ internal sealed partial class WorkloadIsolationJobMiddleware(IWorkloadScheduler 
     public async ValueTask Invoke(IJobExecutionContext context, JobExecutionDelegate next, CancellationToken cancellationToken)
     {
         WorkloadClass workloadClass = ClassOf(context.JobDetail);
-        var request = new WorkloadRequest(options.PartitionKey?.Invoke(context)) { Background = true };
-        WorkloadLease lease = await workloadClass.AcquireAsync(request, cancellationToken).ConfigureAwait(false);
-        while (lease.RejectionReason == WorkloadRejectionReason.RateLimited)
-        {
-            await Task.Delay(lease.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
-            lease = await workloadClass.AcquireAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-
+        // As the core's background work waits: refusals that waiting can end (a rate limit, a fleet cap) are asked again.
+        WorkloadLease lease = await SeatWaiter.WaitAsync(workloadClass, new WorkloadRequest(options.PartitionKey?.Invoke(context)), time, onRetry: null, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
         if (!lease.IsAcquired)
         {
             // Waiting cannot help (shutting down, a unit wider than the class): the firing fails, and is not refired at once.
-            throw new JobExecutionException(new WorkloadRejectedException(lease.WorkloadClass, lease.RejectionReason ?? WorkloadRejectionReason.QueueFull, lease.RetryAfter));
+            throw new JobExecutionException(new WorkloadRejectedException(lease.WorkloadClass ?? workloadClass.Name, lease.RejectionReason ?? WorkloadRejectionReason.ShuttingDown, lease.RetryAfter));
         }
 
         await workloadClass.ExecuteAsync(

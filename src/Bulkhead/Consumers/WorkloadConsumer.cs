@@ -1,3 +1,5 @@
+using Bulkhead.Jobs.Internal;
+
 namespace Bulkhead;
 
 /// <summary>
@@ -152,26 +154,11 @@ public static class WorkloadConsumer
 
         private Func<TMessage, CancellationToken, ValueTask> Handler => handler;
 
-        /// <summary>A seat of the class, or <see langword="null"/> when the consumer stopped first or the class refuses for good.</summary>
+        /// <summary>A seat of the class, waited for as background work does, or <see langword="null"/> when the consumer stopped first or the class refuses for good.</summary>
         private async Task<WorkloadLease?> TakeSeatAsync()
         {
-            var request = new WorkloadRequest { Background = true };
-            try
-            {
-                WorkloadLease lease = await workloadClass.AcquireAsync(request, stopping).ConfigureAwait(false);
-                while (lease.RejectionReason == WorkloadRejectionReason.RateLimited)
-                {
-                    // A rate limit or a fleet cap refuses rather than queues: ask again when it says.
-                    await Task.Delay(lease.RetryAfter is { } after && after > TimeSpan.Zero ? after : TimeSpan.FromSeconds(1), stopping).ConfigureAwait(false);
-                    lease = await workloadClass.AcquireAsync(request, stopping).ConfigureAwait(false);
-                }
-
-                return lease.IsAcquired ? lease : null;
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return null;
-            }
+            WorkloadLease lease = await SeatWaiter.WaitAsync(workloadClass, default, TimeProvider.System, onRetry: null, stopping).ConfigureAwait(false);
+            return lease.IsAcquired ? lease : null;
         }
     }
 }
