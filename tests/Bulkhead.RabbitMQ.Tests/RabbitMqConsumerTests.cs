@@ -93,9 +93,11 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
 
         Task consuming = WorkloadConsumer.RunAsync(Reports, source, (m, _) => { handled.Enqueue(Text(m)); return ValueTask.CompletedTask; }, new WorkloadConsumerOptions { MaxInFlight = 2 }, stop.Token);
 
-        // Two messages wait for the class's seat, unacknowledged; the broker keeps the other eight ready for anyone.
-        await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 2, "two messages wait for the seat");
-        Assert.Equal(8u, await ReadyAsync(connection, queue));
+        // One message waits for the class's seat, unacknowledged; though MaxInFlight and the prefetch are 2, the source
+        // asks the broker for no more, which keeps the other nine ready for anyone.
+        await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 1, "a message waits for the seat");
+        await Task.Delay(200);
+        Assert.Equal(9u, await ReadyAsync(connection, queue));
         Assert.Empty(handled);
 
         held.Dispose();
@@ -104,6 +106,55 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
         await consuming.WithTimeout();
         Assert.Equal([.. Enumerable.Range(0, 10).Select(i => $"report-{i}")], handled);
         Assert.Equal(0u, await ReadyAsync(connection, queue));
+    }
+
+    [RabbitMqFact]
+    public async Task ThePrefetch_FollowsTheClassesFreeSeats_AsTheyFreeAndFill()
+    {
+        await using IConnection connection = await ConnectAsync();
+        string queue = await DeclareAsync(connection, "follows");
+        await PublishAsync(connection, queue, [.. Enumerable.Range(0, 12).Select(i => $"export-{i}")]);
+        WorkloadClass interactive = _scheduler.GetClass("interactive");
+        WorkloadLease[] held = [interactive.TryAcquire(), interactive.TryAcquire(), interactive.TryAcquire()];
+        var gate = new Gate();
+        using var stop = new CancellationTokenSource();
+        await using RabbitMqMessageSource source = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 4);
+
+        Task consuming = WorkloadConsumer.RunAsync(interactive, source, async (_, _) => await gate.WaitAsync(), new WorkloadConsumerOptions { MaxInFlight = 4 }, stop.Token);
+
+        // One seat of four free: one export runs and one waits; the broker keeps the other ten.
+        await ReadyEventuallyAsync(connection, queue, 10);
+        await Task.Delay(200);
+        Assert.Equal(10u, await ReadyAsync(connection, queue));
+
+        // Two more seats free: the consumer takes two more, one ahead of its seats still.
+        held[0].Dispose();
+        held[1].Dispose();
+        await ReadyEventuallyAsync(connection, queue, 8);
+        await Task.Delay(200);
+        Assert.Equal(8u, await ReadyAsync(connection, queue));
+
+        // Up to the prefetch: four held, whatever else the class could seat.
+        held[2].Dispose();
+        await ReadyEventuallyAsync(connection, queue, 8);
+        await Task.Delay(200);
+        Assert.Equal(8u, await ReadyAsync(connection, queue));
+
+        await stop.CancelAsync();
+        gate.Open();
+        await consuming.WithTimeout();
+        await source.DisposeAsync();
+        await ReadyEventuallyAsync(connection, queue, 8);
+    }
+
+    [RabbitMqFact]
+    public async Task ASourceForAQueueThatDoesNotExist_FailsAtStart_WithTheBrokersNotFound()
+    {
+        await using IConnection connection = await ConnectAsync();
+
+        var error = await Assert.ThrowsAsync<global::RabbitMQ.Client.Exceptions.OperationInterruptedException>(() => RabbitMqMessageSource.StartAsync(connection, "no-such-queue", prefetch: 1));
+
+        Assert.Equal((ushort)404, error.ShutdownReason?.ReplyCode);
     }
 
     [RabbitMqFact]
@@ -149,7 +200,7 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
 
         Task consuming = WorkloadConsumer.RunAsync(Reports, source, async (m, _) => { ran.Enqueue(Text(m)); await gate.WaitAsync(); }, new WorkloadConsumerOptions { MaxInFlight = 3 }, stop.Token);
         await gate.Entered.WithTimeout();
-        await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 2, "m1 runs, two more wait for its seat");
+        await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 1, "m1 runs, m2 waits for its seat");
         await stop.CancelAsync();
         gate.Open();
         await consuming.WithTimeout();

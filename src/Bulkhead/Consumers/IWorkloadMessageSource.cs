@@ -2,9 +2,10 @@ namespace Bulkhead;
 
 /// <summary>
 /// Where a <see cref="WorkloadConsumer"/> pulls messages from, one at a time: a broker's queue, a channel. The consumer
-/// holds at most its <see cref="WorkloadConsumerOptions.MaxInFlight"/> messages at once, so that a full class stops it
-/// from consuming instead of making it take messages it cannot run; each message it receives is then settled exactly
-/// once, by one of the three calls below.
+/// asks for the next message only once the one before has its seat (and it holds fewer than its
+/// <see cref="WorkloadConsumerOptions.MaxInFlight"/>), so that a full class stops it from consuming instead of making
+/// it take messages it cannot run; a source that fetches from its broker only while <see cref="ReceiveAsync"/> waits
+/// holds no more than that. Each message it receives is then settled exactly once, by one of the three calls below.
 /// </summary>
 /// <typeparam name="TMessage">The message, as the source delivers it (with what it needs to be settled).</typeparam>
 public interface IWorkloadMessageSource<TMessage>

@@ -3,10 +3,11 @@ using Bulkhead.Jobs.Internal;
 namespace Bulkhead;
 
 /// <summary>
-/// Consumes messages under a workload class, pausing the pull rather than refusing: it holds at most
-/// <see cref="WorkloadConsumerOptions.MaxInFlight"/> messages, each waiting for a seat of the class as background work
-/// (the class's priority, no queue timeout) and then handled where the class runs work, so that a full class stops the
-/// consumer from taking more. A message is acknowledged only after its handler ends. See docs/consumers.md.
+/// Consumes messages under a workload class, pausing the pull rather than refusing: each message received waits for a
+/// seat of the class as background work (the class's priority, no queue timeout) before the next is pulled, and is then
+/// handled where the class runs work, at most <see cref="WorkloadConsumerOptions.MaxInFlight"/> at once; so the consumer
+/// holds at most one message the class cannot seat yet, and a full class stops it from taking more. A message is
+/// acknowledged only after its handler ends. See docs/consumers.md.
 /// </summary>
 public static class WorkloadConsumer
 {
@@ -57,25 +58,38 @@ public static class WorkloadConsumer
             while (true)
             {
                 await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
-                TMessage? message;
+                TMessage? message = null;
+                WorkloadLease lease = default;
                 try
                 {
                     message = await source.ReceiveAsync(stoppingToken).ConfigureAwait(false);
+
+                    // The next message is pulled only once this one has its seat: the consumer holds at most one
+                    // message the class cannot seat yet, so what it asks its source for follows the class's free seats.
+                    lease = message is null ? default : await run.TakeSeatAsync().ConfigureAwait(false);
                 }
-                catch
+                finally
                 {
-                    slots.Release();
-                    throw;
+                    if (!lease.IsAcquired)
+                    {
+                        slots.Release();
+                    }
                 }
 
                 if (message is null)
                 {
-                    slots.Release();
+                    break;
+                }
+
+                if (!lease.IsAcquired)
+                {
+                    // Stopped (or refused for good) before it could run: it goes back, unacknowledged.
+                    await source.ReturnAsync(message, CancellationToken.None).ConfigureAwait(false);
                     break;
                 }
 
                 handling.RemoveAll(static t => t.IsCompleted);
-                handling.Add(run.HandleAsync(message));
+                handling.Add(run.HandleAsync(message, lease));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -99,17 +113,10 @@ public static class WorkloadConsumer
         CancellationToken abort)
         where TMessage : class
     {
-        public async Task HandleAsync(TMessage message)
+        public async Task HandleAsync(TMessage message, WorkloadLease lease)
         {
             try
             {
-                if (await TakeSeatAsync().ConfigureAwait(false) is not { } lease)
-                {
-                    // Stopped (or refused for good) before it could run: it goes back, unacknowledged.
-                    await source.ReturnAsync(message, CancellationToken.None).ConfigureAwait(false);
-                    return;
-                }
-
                 Exception? failure = null;
                 try
                 {
@@ -154,11 +161,7 @@ public static class WorkloadConsumer
 
         private Func<TMessage, CancellationToken, ValueTask> Handler => handler;
 
-        /// <summary>A seat of the class, waited for as background work does, or <see langword="null"/> when the consumer stopped first or the class refuses for good.</summary>
-        private async Task<WorkloadLease?> TakeSeatAsync()
-        {
-            WorkloadLease lease = await SeatWaiter.WaitAsync(workloadClass, default, TimeProvider.System, onRetry: null, stopping).ConfigureAwait(false);
-            return lease.IsAcquired ? lease : null;
-        }
+        /// <summary>A seat of the class, waited for as background work does, or a lease not acquired when the consumer stopped first or the class refuses for good.</summary>
+        public Task<WorkloadLease> TakeSeatAsync() => SeatWaiter.WaitAsync(workloadClass, default, TimeProvider.System, onRetry: null, stopping);
     }
 }

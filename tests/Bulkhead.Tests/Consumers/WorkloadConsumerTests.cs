@@ -45,10 +45,11 @@ public sealed class WorkloadConsumerTests : IDisposable
             },
             new WorkloadConsumerOptions { MaxInFlight = 2 });
 
-        // The class's one seat is taken: the consumer holds two messages waiting for it, and pulls no more.
-        await Eventually.TrueAsync(() => source.Received.Count == 2 && _scheduler.GetSnapshot()["reporting"].Queued == 2, "two messages wait for the seat");
+        // The class's one seat is taken: the consumer holds one message waiting for it and pulls no more, though
+        // MaxInFlight would let it hold two.
+        await Eventually.TrueAsync(() => source.Received.Count == 1 && _scheduler.GetSnapshot()["reporting"].Queued == 1, "a message waits for the seat");
         await Task.Delay(50);
-        Assert.Equal(2, source.Received.Count);
+        Assert.Single(source.Received);
         Assert.Empty(source.Acknowledged);
 
         held.Dispose();
@@ -64,6 +65,50 @@ public sealed class WorkloadConsumerTests : IDisposable
     }
 
     [Fact]
+    public async Task ThePull_FollowsTheFreeSeats_OneMessageAheadOfThem_UpToMaxInFlight()
+    {
+        var source = new MemorySource("m1", "m2", "m3", "m4", "m5");
+        WorkloadClass interactive = _scheduler.GetClass("interactive");
+        WorkloadLease[] held = [interactive.TryAcquire(), interactive.TryAcquire(), interactive.TryAcquire()];
+        var gate = new Gate();
+        int running = 0;
+        using var stop = new CancellationTokenSource();
+
+        Task consuming = WorkloadConsumer.RunAsync(
+            interactive,
+            source,
+            async (_, _) =>
+            {
+                Interlocked.Increment(ref running);
+                await gate.WaitAsync();
+            },
+            new WorkloadConsumerOptions { MaxInFlight = 3 },
+            stop.Token);
+
+        // One seat of four is free: one message runs, the next waits for a seat, and no more are pulled.
+        await Eventually.TrueAsync(() => Volatile.Read(ref running) == 1 && source.Received.Count == 2, "m1 runs, m2 waits");
+        await Task.Delay(50);
+        Assert.Equal(2, source.Received.Count);
+
+        // Each seat that frees lets the waiting message run and the next one be pulled...
+        held[0].Dispose();
+        await Eventually.TrueAsync(() => Volatile.Read(ref running) == 2 && source.Received.Count == 3, "m2 runs, m3 waits");
+
+        // ...up to MaxInFlight: with three held by the consumer, a free seat is not a reason to pull more.
+        held[1].Dispose();
+        await Eventually.TrueAsync(() => Volatile.Read(ref running) == 3, "m3 runs");
+        await Task.Delay(50);
+        Assert.Equal(3, source.Received.Count);
+
+        await stop.CancelAsync();
+        gate.Open();
+        held[2].Dispose();
+        await consuming.WithTimeout();
+        Assert.Equal(["m1", "m2", "m3"], source.Acknowledged.Order());
+        Assert.Empty(source.Returned);
+    }
+
+    [Fact]
     public async Task AStopDuringABacklog_FinishesWhatRuns_ReturnsWhatWaited_AndAcknowledgesNothingElse()
     {
         var source = new MemorySource("m1", "m2", "m3", "m4", "m5", "m6");
@@ -72,15 +117,17 @@ public sealed class WorkloadConsumerTests : IDisposable
 
         Task consuming = WorkloadConsumer.RunAsync(Reports, source, async (_, _) => await gate.WaitAsync(), new WorkloadConsumerOptions { MaxInFlight = 3 }, stop.Token);
         await gate.Entered.WithTimeout();
-        await Eventually.TrueAsync(() => source.Received.Count == 3 && _scheduler.GetSnapshot()["reporting"].Queued == 2, "m1 runs, m2 and m3 wait for its seat");
+        await Eventually.TrueAsync(() => source.Received.Count == 2 && _scheduler.GetSnapshot()["reporting"].Queued == 1, "m1 runs, m2 waits for its seat");
+        await Task.Delay(50);
+        Assert.Equal(2, source.Received.Count);
 
         await stop.CancelAsync();
         gate.Open();
         await consuming.WithTimeout();
 
         Assert.Equal(["m1"], source.Acknowledged);
-        Assert.Equal(["m2", "m3"], source.Returned.Order());
-        Assert.Equal(["m1", "m2", "m3"], source.Received);
+        Assert.Equal(["m2"], source.Returned);
+        Assert.Equal(["m1", "m2"], source.Received);
         Assert.Empty(source.Rejected);
         Assert.Equal((0, 0), (_scheduler.GetSnapshot()["reporting"].InFlight, _scheduler.GetSnapshot()["reporting"].Queued));
     }
