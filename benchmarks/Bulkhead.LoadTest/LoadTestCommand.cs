@@ -23,7 +23,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient) or TwoServices (a report flood enters a front service that calls a back service: with and without propagation)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient) TwoServices (a report flood enters a front service that calls a back service: with and without propagation) or Consumer (the process drains a backlog of report messages from a real rabbitmq-server)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
@@ -78,6 +78,7 @@ public static class LoadTestCommand
                 WeightedModes = ChosenFor(Scenario.Weighted, defaults.WeightedModes),
                 SharedDownstreamModes = ChosenFor(Scenario.SharedDownstream, defaults.SharedDownstreamModes),
                 TwoServicesModes = ChosenFor(Scenario.TwoServices, defaults.TwoServicesModes),
+                ConsumerModes = ChosenFor(Scenario.Consumer, defaults.ConsumerModes),
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -107,7 +108,7 @@ public static class LoadTestCommand
         var serverThreads = new Option<int>("--threads") { Description = "Cost step: how many idle-priority threads of its own the reporting class runs on; 0 for the ThreadPool." };
         var serverAwait = new Option<int>("--report-await-ms") { Description = "Cost step: the await between a report's two halves of CPU.", DefaultValueFactory = _ => 20 };
         var serverCpu = new Option<double>("--report-cpu-ms") { Description = "Cost step: a light report's CPU, half on either side of the await.", DefaultValueFactory = _ => 10 };
-        var dependency = new Option<string?>("--dependency") { Description = "Shared downstream: the dependency's address; two services: the back service's." };
+        var dependency = new Option<string?>("--dependency") { Description = "Shared downstream: the dependency's address; two services: the back service's; consumer: the broker's." };
         var server = new Command("server", "Runs the server under test (started by the driver).") { mode, iterations, reportLimit, seatObjective, poolObjective, serverDownstream, serverHeadroom, serverThreads, serverAwait, serverCpu, dependency };
         server.SetAction((parse, ct) => LoadTestServer.RunAsync(
             parse.GetValue(mode),
@@ -144,6 +145,8 @@ public static class LoadTestCommand
                 return await RunAsync(SharedDownstream.SharedDownstreamRunner.RunAsync, SharedDownstream.SharedDownstreamRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.TwoServices:
                 return await RunAsync(TwoServices.TwoServicesRunner.RunAsync, TwoServices.TwoServicesRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.Consumer:
+                return await RunAsync(Consumer.ConsumerRunner.RunAsync, Consumer.ConsumerRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.CostStep:
                 return await RunAsync(CostStep.CostStepRunner.RunAsync, CostStep.CostStepRunner.WriteAsync, options, console, cancellationToken);
             default:
@@ -200,11 +203,17 @@ public static class LoadTestCommand
             Repetitions = 1,
             CostStepModes = [Mode.StaticTunedLight, Mode.AdaptiveAimd],
         };
-        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.SharedDownstream, Scenario.TwoServices, Scenario.CostStep, Scenario.Fleet })
+        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.SharedDownstream, Scenario.TwoServices, Scenario.CostStep, Scenario.Fleet, Scenario.Consumer })
         {
             if (scenario == Scenario.Fleet && Bulkhead.TestUtils.RedisServer.Path is null)
             {
                 console.MarkupLine($"[yellow]Fleet skipped:[/] {Markup.Escape(Bulkhead.TestUtils.RedisServer.Missing)}");
+                continue;
+            }
+
+            if (scenario == Scenario.Consumer && Bulkhead.TestUtils.RabbitMqServer.Path is null)
+            {
+                console.MarkupLine($"[yellow]Consumer skipped:[/] {Markup.Escape(Bulkhead.TestUtils.RabbitMqServer.Missing)}");
                 continue;
             }
 

@@ -91,6 +91,9 @@ public sealed record LoadTestOptions
 
     public IReadOnlyList<Mode> TwoServicesModes { get; init; } = [Mode.FrontUnpropagated, Mode.FrontPropagated];
 
+    /// <summary>Gets the consumer scenario's modes.</summary>
+    public IReadOnlyList<Mode> ConsumerModes { get; init; } = [Mode.ConsumerNoIsolation, Mode.ConsumerBulkhead, Mode.ConsumerBulkheadIdle];
+
     /// <summary>
     /// The cost step's downstream variant: the reports' cost in a shared downstream; static limits 3 (light) and 1
     /// (heavy), an interactive seat-time objective of 10 ms and no ThreadPool objective; 4 s to settle each half.

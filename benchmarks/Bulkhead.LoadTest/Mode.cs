@@ -101,4 +101,13 @@ public enum Mode
 
     /// <summary>Two services: the front service's client propagates the calling work's class (AddWorkloadPropagation).</summary>
     FrontPropagated,
+
+    /// <summary>Consumer: a plain RabbitMQ.Client consumer drains the report messages, as many at once as cores, on the ThreadPool.</summary>
+    ConsumerNoIsolation,
+
+    /// <summary>Consumer: the core's consumer gate over Bulkhead.RabbitMQ's source, the reporting class of kind CpuBound (dedicated threads at Lowest).</summary>
+    ConsumerBulkhead,
+
+    /// <summary>Consumer: as <see cref="ConsumerBulkhead"/>, its threads at idle priority (SCHED_IDLE).</summary>
+    ConsumerBulkheadIdle,
 }

@@ -45,6 +45,12 @@ public enum Scenario
     /// </summary>
     TwoServices,
 
+    /// <summary>
+    /// Background work off a real broker: the process drains a backlog of CPU-heavy report messages from a real
+    /// rabbitmq-server while its interactive endpoint is measured.
+    /// </summary>
+    Consumer,
+
     /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
     All,
 }

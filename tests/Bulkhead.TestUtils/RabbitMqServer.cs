@@ -100,7 +100,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
         ["RABBITMQ_ADVANCED_CONFIG_FILE"] = System.IO.Path.Combine(_folder, "advanced.config"),
         ["RABBITMQ_CONF_ENV_FILE"] = System.IO.Path.Combine(_folder, "rabbitmq-env.conf"),
         ["RABBITMQ_PID_FILE"] = System.IO.Path.Combine(_folder, "pid"),
-        ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-start_epmd false",
+        ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-start_epmd false +sbwt none +sbwtdcpu none +sbwtdio none",
     };
 
     /// <summary>Kills the broker (and its epmd), as a crash looks to its clients; what it stored stays for <see cref="StartAgainAsync"/>.</summary>

@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Bulkhead.LoadTest.AdminStorm;
+using Bulkhead.LoadTest.Consumer;
 using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
 using Bulkhead.LoadTest.RejectionStorm;
@@ -82,6 +83,11 @@ internal static class LoadTestServer
             TwoServicesServer.Configure(builder, mode, TwoServicesServer.IsFront(mode) ? dependency ?? throw new InvalidOperationException("--dependency is required for the front service.") : null);
         }
 
+        if (ConsumerServer.IsConsumer(mode))
+        {
+            ConsumerServer.Configure(builder, mode, dependency ?? throw new InvalidOperationException("--dependency (the broker's address) is required for the consumer modes."));
+        }
+
         if (SharedDownstreamServer.IsShared(mode))
         {
             SharedDownstreamServer.Configure(builder, mode, dependency ?? throw new InvalidOperationException("--dependency is required for the shared-downstream modes."));
@@ -127,6 +133,11 @@ internal static class LoadTestServer
         if (StarvationServer.IsStarvation(mode))
         {
             StarvationServer.Map(app, mode);
+        }
+
+        if (ConsumerServer.IsConsumer(mode))
+        {
+            ConsumerServer.Map(app, mode);
         }
 
         if (limiter)

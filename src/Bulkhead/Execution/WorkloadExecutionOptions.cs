@@ -17,9 +17,6 @@ public sealed class WorkloadExecutionOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public TimeSpan? Timeout { get; set; }
 
-    /// <summary>Gets a value indicating whether these options say where work runs (threads, priorities), not only its timeout.</summary>
-    internal bool PlacesWork => DedicatedThreads != 0 || CpuPriority != WorkloadCpuPriority.Normal || BackloggedPartitionCpuPriority is not null || BackloggedPartitionThreads != 0;
-
     /// <summary>
     /// Gets or sets how many threads of its own the class runs its work on; 0 runs it on the ThreadPool.
     /// </summary>
@@ -31,8 +28,8 @@ public sealed class WorkloadExecutionOptions
     /// Gets or sets the operating-system priority of the dedicated threads. Only those threads are changed: a ThreadPool
     /// thread's priority could not be restored.
     /// </summary>
-    /// <value>The default value is <see cref="WorkloadCpuPriority.Normal"/>.</value>
-    public WorkloadCpuPriority CpuPriority { get; set; } = WorkloadCpuPriority.Normal;
+    /// <value>The default value is <see langword="null"/>: <see cref="WorkloadCpuPriority.Normal"/>, or what the class's <see cref="WorkloadClassOptions.Kind"/> gives.</value>
+    public WorkloadCpuPriority? CpuPriority { get; set; }
 
     /// <summary>
     /// Gets or sets the CPU priority of work from a backlogged partition: a unit of work that leaves the class's queue

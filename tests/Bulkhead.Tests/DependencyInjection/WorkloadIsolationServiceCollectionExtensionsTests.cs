@@ -85,7 +85,9 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
                       "reporting": { "Priority": 2, "Kind": "CpuBound" },
                       "exports":   { "Priority": 3, "Kind": "CpuBound", "MaxConcurrency": 1 },
                       "renders":   { "Priority": 3, "Kind": "CpuBound", "Execution": { "DedicatedThreads": 1, "CpuPriority": "Idle" } },
-                      "archives":  { "Priority": 3, "Kind": "CpuBound", "Execution": { "Timeout": "00:01:00" } }
+                      "archives":  { "Priority": 3, "Kind": "CpuBound", "Execution": { "Timeout": "00:01:00" } },
+                      "scans":     { "Priority": 3, "Kind": "CpuBound", "Execution": { "CpuPriority": "Idle" } },
+                      "indexes":   { "Priority": 3, "Kind": "CpuBound", "Execution": { "DedicatedThreads": 1 } }
                     }
                   }
                 }
@@ -104,10 +106,14 @@ public sealed class WorkloadIsolationServiceCollectionExtensionsTests
         // A timeout says nothing of where work runs: the kind's threads still apply, and the timeout stays.
         Assert.Equal((processors, WorkloadCpuPriority.Lowest, (int?)processors), Of(options.Classes["archives"]));
         Assert.Equal(TimeSpan.FromMinutes(1), options.Classes["archives"].Execution!.Timeout);
+
+        // So does a priority alone (the kind's threads, at that priority), and threads alone (at the kind's priority).
+        Assert.Equal((processors, WorkloadCpuPriority.Idle, (int?)processors), Of(options.Classes["scans"]));
+        Assert.Equal((1, WorkloadCpuPriority.Lowest, (int?)1), Of(options.Classes["indexes"]));
         Assert.Null(options.Classes["interactive"].Execution);
         Assert.Equal(processors, provider.GetRequiredService<IWorkloadScheduler>().GetSnapshot()["reporting"].MaxConcurrency);
 
-        static (int, WorkloadCpuPriority, int?) Of(WorkloadClassOptions c) => (c.Execution!.DedicatedThreads, c.Execution.CpuPriority, c.MaxConcurrency);
+        static (int, WorkloadCpuPriority?, int?) Of(WorkloadClassOptions c) => (c.Execution!.DedicatedThreads, c.Execution.CpuPriority, c.MaxConcurrency);
     }
 
     [Fact]

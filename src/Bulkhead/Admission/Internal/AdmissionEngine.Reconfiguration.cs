@@ -115,7 +115,7 @@ internal sealed partial class AdmissionEngine
                 PartitionedRateLimiter<string>? limiter = LimiterFor(name, classOptions, options.MaxTrackedPartitions, current: null);
                 ClassLimits limits = LimitsFor(generation, name, classOptions, options, pool, limiter);
                 DedicatedThreadScheduler? threads = classOptions.Execution is { DedicatedThreads: > 0 } execution
-                    ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority, TimeProvider, Logger)
+                    ? new DedicatedThreadScheduler(name, execution.DedicatedThreads, execution.CpuPriority ?? WorkloadCpuPriority.Normal, TimeProvider, Logger)
                     : null;
                 DedicatedThreadScheduler? backlogThreads = classOptions.Execution is { BackloggedPartitionCpuPriority: { } backlogged } withBacklog
                     ? new DedicatedThreadScheduler(name, BacklogThreadCount(withBacklog), backlogged, TimeProvider, Logger, threadName: $"{name} backlogged")

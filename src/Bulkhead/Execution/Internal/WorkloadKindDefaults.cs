@@ -18,13 +18,15 @@ internal sealed class WorkloadKindDefaults : IPostConfigureOptions<WorkloadIsola
                 // One thread per processor at Lowest: more threads than processors gain CPU-heavy work nothing and make
                 // the normal-priority threads wait longer (start-up hint 43), and more units than threads only queue
                 // behind them.
-                // Execution that sets only a timeout says nothing of where work runs: the kind's threads still apply.
+                // Each of these the class leaves unset takes the kind's value: a class that sets only a timeout, or
+                // only a priority, still gets the kind's threads.
                 c.Execution ??= new WorkloadExecutionOptions();
-                if (!c.Execution.PlacesWork)
+                if (c.Execution.DedicatedThreads == 0)
                 {
                     c.Execution.DedicatedThreads = Environment.ProcessorCount;
-                    c.Execution.CpuPriority = WorkloadCpuPriority.Lowest;
                 }
+
+                c.Execution.CpuPriority ??= WorkloadCpuPriority.Lowest;
 
                 c.MaxConcurrency ??= c.Execution.DedicatedThreads > 0 ? c.Execution.DedicatedThreads : null;
             }

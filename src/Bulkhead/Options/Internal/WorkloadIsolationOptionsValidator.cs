@@ -254,14 +254,14 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.Execution is { } execution)
         {
             AddAttributeFailures(execution, $"{prefix}: Execution", failures);
-            if (!Enum.IsDefined(execution.CpuPriority))
+            if (execution.CpuPriority is { } priority && !Enum.IsDefined(priority))
             {
                 failures.Add($"{prefix}: Execution: CpuPriority ({execution.CpuPriority}) must be Normal, BelowNormal, Lowest or Idle.");
             }
 
-            if (execution.BackloggedPartitionCpuPriority is { } backlogged && (!Enum.IsDefined(backlogged) || backlogged <= execution.CpuPriority))
+            if (execution.BackloggedPartitionCpuPriority is { } backlogged && (!Enum.IsDefined(backlogged) || backlogged <= (execution.CpuPriority ?? WorkloadCpuPriority.Normal)))
             {
-                failures.Add($"{prefix}: Execution: BackloggedPartitionCpuPriority ({backlogged}) must be lower than CpuPriority ({execution.CpuPriority}): BelowNormal, Lowest or Idle.");
+                failures.Add($"{prefix}: Execution: BackloggedPartitionCpuPriority ({backlogged}) must be lower than CpuPriority ({execution.CpuPriority ?? WorkloadCpuPriority.Normal}): BelowNormal, Lowest or Idle.");
             }
         }
 
