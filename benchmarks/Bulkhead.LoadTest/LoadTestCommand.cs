@@ -191,7 +191,7 @@ public static class LoadTestCommand
     /// Every scenario in turn, each in a short form (one repetition of 1.5-second phases; the headline and the cost step
     /// with a few of their modes): the whole tour took 145 s with the two-service scenario in it (measured with
     /// redis-server installed). Fleet runs only where redis-server is
-    /// installed.
+    /// installed, Consumer only where rabbitmq-server is.
     /// </summary>
     private static async Task<int> RunEveryScenarioAsync(LoadTestOptions options, IAnsiConsole console, CancellationToken cancellationToken)
     {

@@ -205,6 +205,14 @@ public sealed class LoadTestSmokeTests
         });
     }
 
+    [RabbitMqFact]
+    public async Task TinyConsumer_RunsEveryModeAfterItsBaseline_DrainingABacklogOffARealBroker()
+    {
+        // Every mode measured its baseline, the interactive p50 and p99, and the messages it drained (more than none).
+        await RunAsync(Tiny with { Scenario = Scenario.Consumer }, (options, output) =>
+            AssertEveryModeMeasuredAsync(output, "consumer", options.ConsumerModes, Consumer.ConsumerRunner.Describe, 2..6));
+    }
+
     /// <summary>Runs the driver into a fresh folder, checks what it wrote, and removes the folder.</summary>
     private static async Task RunAsync(LoadTestOptions tiny, Func<LoadTestOptions, string, Task> check)
     {
@@ -231,4 +239,10 @@ public sealed class LoadTestSmokeTests
 internal sealed class RedisFactAttribute : FactAttribute
 {
     public RedisFactAttribute() => Skip = RedisServer.SkipReason;
+}
+
+/// <summary>A fact that needs Debian's rabbitmq-server: skipped, with the reason, when none is installed and none is required.</summary>
+internal sealed class RabbitMqFactAttribute : FactAttribute
+{
+    public RabbitMqFactAttribute() => Skip = RabbitMqServer.SkipReason;
 }
