@@ -64,7 +64,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         Assert.Equal(
             ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.fleet.state", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
              "bulkhead.objective.measured", "bulkhead.objective.target",
-             "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
+             "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.demand_ratio", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
              "bulkhead.work.queue.duration", "bulkhead.work.queue.oldest_wait", "bulkhead.work.queued", "bulkhead.work.seat.duration"],
             published.Select(i => i.Name).Order(StringComparer.Ordinal));
         Assert.All(published, i =>
@@ -106,6 +106,28 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         second.Dispose();
         Assert.Equal(0, Observe(active, (ClassTag, "interactive")));
         Assert.Equal(0, Observe(queued, (ClassTag, "batch")));
+    }
+
+    [Fact]
+    public async Task DemandRatio_IsWorkHeldOrWaitingOverTheSeatsTheClassMayHold()
+    {
+        using var demand = Collector<double>("bulkhead.work.demand_ratio");
+        Assert.Equal(0.0, Observe(demand, (ClassTag, "batch")));
+
+        // batch may hold 1: one running and one waiting is twice what it can seat, the signal to add capacity.
+        WorkloadLease batch = _scheduler.TryAcquire("batch");
+        Task<WorkloadLease> waiting = _scheduler.AcquireAsync("batch").AsTask();
+        Assert.Equal(2.0, Observe(demand, (ClassTag, "batch")));
+
+        // interactive may hold all 4 seats: three held is 0.75.
+        WorkloadLease[] interactive = [_scheduler.TryAcquire("interactive"), _scheduler.TryAcquire("interactive"), _scheduler.TryAcquire("interactive")];
+        Assert.Equal(0.75, Observe(demand, (ClassTag, "interactive")));
+
+        batch.Dispose();
+        (await waiting.WithTimeout()).Dispose();
+        Array.ForEach(interactive, l => l.Dispose());
+        Assert.Equal(0.0, Observe(demand, (ClassTag, "batch")));
+        Assert.Equal(0.0, Observe(demand, (ClassTag, "interactive")));
     }
 
     [Fact]

@@ -57,6 +57,7 @@ internal sealed class WorkloadIsolationMetrics
         meter.CreateObservableUpDownCounter("bulkhead.work.active", () => PerClass(c => c.InFlight), "{work}", "Units of work holding a seat of their class.");
         meter.CreateObservableUpDownCounter("bulkhead.work.queued", () => PerClass(c => c.Queued), "{work}", "Units of work waiting for a seat of their class.");
         meter.CreateObservableGauge("bulkhead.work.queue.oldest_wait", ObserveOldestWait, "s", "How long the longest waiting unit of work of each class has waited (0 when none waits).");
+        meter.CreateObservableGauge("bulkhead.work.demand_ratio", ObserveDemand, "1", "Units of work of each class holding or waiting for a seat, divided by the most it may hold at once now: above 1, its work queues. A scaling signal for an autoscaler.");
         meter.CreateObservableCounter("bulkhead.work.decisions", ObserveDecisions, "{work}", "How admission ended for each unit of work: admitted, rejected (with the reason), canceled while waiting, or let through exempt.");
         meter.CreateObservableCounter("bulkhead.work.execution_timeouts", () => PerClass(c => c.ExecutionTimeouts), "{work}", "Units of work that held their seat past their class's execution timeout.");
         meter.CreateObservableUpDownCounter("bulkhead.work.overrunning", () => PerClass(c => c.Overrunning), "{work}", "Units of work holding their seat past the execution timeout now.");
@@ -124,6 +125,12 @@ internal sealed class WorkloadIsolationMetrics
 
     private List<Measurement<long>> PerClass(Func<WorkloadClassSnapshot, long> value) =>
         [.. _snapshot().Classes.Select(c => new Measurement<long>(value(c), Class(c)))];
+
+    /// <summary>Demand over capacity per class; a class that may hold no seat now (a removed class draining) reports its units of work, so any work still reads as at least 1.</summary>
+    private List<Measurement<double>> ObserveDemand() =>
+        [.. _snapshot().Classes.Select(c => new Measurement<double>(
+            c.MaxConcurrency > 0 ? (c.InFlight + c.Queued) / (double)c.MaxConcurrency : c.InFlight + c.Queued,
+            Class(c)))];
 
     private List<Measurement<double>> ObserveOldestWait() =>
         [.. _snapshot().Classes.Select(c => new Measurement<double>(c.OldestWaiterAge?.TotalSeconds ?? 0, Class(c)))];
