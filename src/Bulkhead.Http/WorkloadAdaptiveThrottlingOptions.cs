@@ -20,4 +20,7 @@ public sealed class WorkloadAdaptiveThrottlingOptions
     /// <summary>Gets or sets how far back requests and accepts are counted; at least a second.</summary>
     /// <value>The default value is 2 minutes.</value>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Gets or sets the draw in [0, 1) a call is refused against; tests set a seeded one so that a run is repeatable.</summary>
+    internal Func<double>? Draw { get; set; }
 }

@@ -71,7 +71,7 @@ public static class WorkloadIsolationHttpClientBuilderExtensions
             {
                 lock (made)
                 {
-                    throttle ??= new AdaptiveThrottle(throttling, services.GetService<TimeProvider>() ?? TimeProvider.System);
+                    throttle ??= new AdaptiveThrottle(throttling, services.GetService<TimeProvider>() ?? TimeProvider.System, throttling.Draw);
                     throttled ??= services.GetService<IMeterFactory>()?.Create(WorkloadIsolationTelemetry.MeterName).CreateCounter<long>(
                         "bulkhead.outgoing.throttled", "{call}", "Outgoing calls adaptive throttling refused before they were sent, by workload class.");
                 }
