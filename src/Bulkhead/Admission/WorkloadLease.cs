@@ -60,8 +60,8 @@ public readonly struct WorkloadLease : IDisposable, IEquatable<WorkloadLease>
     /// <summary>Gets a value indicating whether the seat was granted while more of its partition's work waited behind it.</summary>
     internal bool IsBacklogged => _ticket?.IsBacklogged((int)_data) ?? false;
 
-    /// <summary>Has an acquired lease teach its class's learned weight for <paramref name="costKey"/> how long it held its seats.</summary>
-    internal void TeachOnRelease(string costKey) => _ticket?.TeachOnRelease((int)_data, costKey);
+    /// <summary>Has an acquired lease tell <paramref name="observer"/> how long it held its seats, for <paramref name="key"/>.</summary>
+    internal void TimeFor(SeatTimeObserver observer, string key) => _ticket?.TimeFor((int)_data, observer, key);
 
     /// <summary>Determines whether two leases are the same lease.</summary>
     /// <param name="left">A lease.</param>

@@ -64,12 +64,13 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     private volatile bool _keepsHistory;
 
-    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null, ILogger? logger = null, IWorkloadFleetLimiterFactory? fleet = null)
+    public AdmissionEngine(WorkloadIsolationOptions options, TimeProvider timeProvider, IReadOnlyDictionary<string, PartitionedRateLimiter<string>>? customLimiters = null, ILogger? logger = null, IWorkloadFleetLimiterFactory? fleet = null, WorkloadIsolationMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
 
         TimeProvider = timeProvider;
+        Metrics = metrics;
         Logger = logger ?? NullLogger.Instance;
         TimerFaults = new TimerFaults(Logger, timeProvider);
         _customLimiters = customLimiters ?? new Dictionary<string, PartitionedRateLimiter<string>>();
@@ -80,8 +81,8 @@ internal sealed partial class AdmissionEngine : IDisposable
 
     public TimeProvider TimeProvider { get; }
 
-    /// <summary>Gets or sets the instruments that record durations as they happen; <see langword="null"/> without a meter.</summary>
-    public WorkloadIsolationMetrics? Metrics { get; set; }
+    /// <summary>Gets the instruments that record durations as they happen; <see langword="null"/> without a meter.</summary>
+    public WorkloadIsolationMetrics? Metrics { get; }
 
     /// <summary>Gets where the engine's own parts (a class's dedicated threads) report.</summary>
     public ILogger Logger { get; }

@@ -39,7 +39,6 @@ internal sealed class ClassLimits
         Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
         PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
         ExecutionTimeout = options.Execution?.Timeout;
-        HasExecutionTimeout = ExecutionTimeout is not null;
         Pool = pool;
         RateLimiter = rateLimiter;
         TokenBuckets = rateLimiter as PartitionedTokenBucketLimiter;
@@ -133,8 +132,6 @@ internal sealed class ClassLimits
     public bool LimitsPartitions => PartitionLimit > 0;
 
     public TimeSpan? ExecutionTimeout { get; }
-
-    public bool HasExecutionTimeout { get; }
 
     /// <summary>Gets the host's shared pool: <c>TotalConcurrency − Σ reserved</c> over the classes in force.</summary>
     public int Pool { get; }

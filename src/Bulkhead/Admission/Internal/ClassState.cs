@@ -67,13 +67,14 @@ internal sealed partial class ClassState : WorkloadClass
 
     private ClassLimits _limits;
 
-    // Work runs inline (no dedicated threads, no execution timeout, not removed): one read for ExecuteAsync's common case.
-    private volatile bool _runsInline;
+    // Where work holding a seat runs (inline, dedicated threads, under a timeout); chosen whenever the limits change.
+    private volatile ExecutionPlacement _placement = ExecutionPlacement.Inline;
 
-    // Leases' seat-holding times are measured: every one for the class's objective (adaptive protection), one in
-    // SeatDurationSampling while the engine keeps a history.
-    private volatile bool _timesSeats;
-    private volatile bool _observes;
+    // What learns from leases' seat-holding times (null: none is timed), and the learned weight among them.
+    private volatile SeatTimeObserver[]? _seatObservers;
+    private volatile WeightLearner? _learner;
+    // Observe mode, around the enforcing decision; null in Enforce.
+    private volatile ObserveMode? _observe;
 
     public ClassState(AdmissionEngine engine, string name, ClassLimits limits, int maxTrackedPartitions, DedicatedThreadScheduler? threads, DedicatedThreadScheduler? backlogThreads = null)
     {
@@ -106,40 +107,30 @@ internal sealed partial class ClassState : WorkloadClass
         get => Volatile.Read(ref _limits);
         set
         {
-            // Set under the engine's lock: the histograms are made once, the first time an objective or the history needs them.
-            bool history = Engine.KeepsHistory;
-            if (value.TimesSeats || history)
-            {
-                SeatTimes ??= new LatencyHistogram();
-            }
-
-            if (value.TimesQueueWaits || history)
+            // Set under the engine's lock: the histograms and what is learned are made once, the first time a feature
+            // needs them, and kept across reloads.
+            if (value.TimesQueueWaits || Engine.KeepsHistory)
             {
                 QueueWaits ??= new LatencyHistogram();
             }
 
-            if (value.LearnedWeight is not null)
-            {
-                LearnedWeights ??= new LearnedWeights();
-            }
-
+            SeatTimeObserver[]? observers = SeatTimeObservers.For(this, value);
+            _learner = observers?.OfType<WeightLearner>().FirstOrDefault();
+            _seatObservers = observers;
             Volatile.Write(ref _limits, value);
-            // Observe changes nothing a user feels: its work runs where it would without Bulkhead, on the caller's
-            // thread and never timed out; only the decisions are computed.
-            _runsInline = !value.Removed && (value.Observes || (Threads is null && BacklogThreads is null && !value.HasExecutionTimeout));
-            _timesSeats = value.TimesSeats || history;
-            _observes = value.Observes;
+            _placement = ExecutionPlacement.For(this, value);
+            _observe = value.Observes ? _observe ?? new ObserveMode(this) : null;
         }
     }
 
-    /// <summary>Gets a value indicating whether leases' seat-holding times are measured (for the class's objective, or sampled for the history).</summary>
-    public bool TimesSeats => _timesSeats;
+    /// <summary>Gets what learns from this class's leases' seat times, or <see langword="null"/> when nothing does (no lease is timed).</summary>
+    public SeatTimeObserver[]? SeatObservers => _seatObservers;
 
-    /// <summary>Gets the seat-holding times measured for the class's objective or the history, or <see langword="null"/> before either needs them.</summary>
-    public LatencyHistogram? SeatTimes { get; private set; }
+    /// <summary>Gets or sets the seat-holding times measured for the class's objective or the history, or <see langword="null"/> before either needs them.</summary>
+    public LatencyHistogram? SeatTimes { get; set; }
 
-    /// <summary>Gets what the class learned of its kinds of work, or <see langword="null"/> before it learns weights; kept across reloads.</summary>
-    public LearnedWeights? LearnedWeights { get; private set; }
+    /// <summary>Gets or sets what the class learned of its kinds of work, or <see langword="null"/> before it learns weights; kept across reloads.</summary>
+    public LearnedWeights? LearnedWeights { get; set; }
 
     /// <summary>Gets the queue waits of admitted work measured for the class's objective or the history, or <see langword="null"/> before either needs them.</summary>
     public LatencyHistogram? QueueWaits { get; private set; }
@@ -157,7 +148,7 @@ internal sealed partial class ClassState : WorkloadClass
     public DedicatedThreadScheduler? BacklogThreads { get; }
 
     /// <inheritdoc />
-    public override TaskScheduler? TaskScheduler => _observes ? null : Threads;
+    public override TaskScheduler? TaskScheduler => _observe is null ? Threads : null;
 
     /// <summary>Gets the waiters by partition; guarded by the engine's lock.</summary>
     public PartitionedWaitQueue Queue { get; }
@@ -187,12 +178,12 @@ internal sealed partial class ClassState : WorkloadClass
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override WorkloadLease TryAcquire(WorkloadRequest request) =>
-        request.IsCommon && !_observes ? Engine.TryAcquire(this, request.Partition) : TryAcquireAsked(request);
+        request.IsCommon && _observe is null ? Engine.TryAcquire(this, request.Partition) : TryAcquireAsked(request);
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override ValueTask<WorkloadLease> AcquireAsync(WorkloadRequest request, CancellationToken cancellationToken = default) =>
-        request.IsCommon && !_observes
+        request.IsCommon && _observe is null
             ? Engine.AcquireAsync(this, request.Partition, request.Background ? WaitMode.Background : WaitMode.Queue, weight: 1, cancellationToken)
             : AcquireAsked(request, cancellationToken);
 
@@ -201,16 +192,16 @@ internal sealed partial class ClassState : WorkloadClass
     private WorkloadLease TryAcquireAsked(WorkloadRequest request)
     {
         request.ThrowIfIncoherent();
-        int weight = WeightOf(request, out bool learns);
+        int weight = WeightOf(request, out WeightLearner? learner);
         WorkloadLease lease = request.Deadline is { } deadline && Engine.DeadlineAt(deadline) is null
             ? AdmissionEngine.PastDeadline(this)
             : Engine.TryAcquire(this, request.Partition, weight);
-        if (_observes)
+        if (_observe is { } observe)
         {
-            lease = Observed(lease, request.Partition);
+            lease = observe.Admit(lease, request.Partition);
         }
 
-        return learns ? Teach(lease, request.CostKey!) : lease;
+        return learner is null ? lease : Teach(lease, learner, request.CostKey!);
     }
 
     /// <summary>An acquisition that is not the common one: some weight, a cost key, a deadline, or Observe mode.</summary>
@@ -218,7 +209,7 @@ internal sealed partial class ClassState : WorkloadClass
     private ValueTask<WorkloadLease> AcquireAsked(WorkloadRequest request, CancellationToken cancellationToken)
     {
         request.ThrowIfIncoherent();
-        int weight = WeightOf(request, out bool learns);
+        int weight = WeightOf(request, out WeightLearner? learner);
         WaitMode mode = request.Background ? WaitMode.Background : WaitMode.Queue;
         long deadlineAt = long.MaxValue;
         if (request.Deadline is { } deadline)
@@ -226,42 +217,39 @@ internal sealed partial class ClassState : WorkloadClass
             if (Engine.DeadlineAt(deadline) is not { } at)
             {
                 WorkloadLease late = AdmissionEngine.PastDeadline(this);
-                return new ValueTask<WorkloadLease>(_observes ? Observed(late, request.Partition) : late);
+                return new ValueTask<WorkloadLease>(_observe is { } observe ? observe.Admit(late, request.Partition) : late);
             }
 
             deadlineAt = at;
         }
 
-        ValueTask<WorkloadLease> acquiring = _observes
-            ? ObserveAsync(request.Partition, mode, weight, deadlineAt)
+        ValueTask<WorkloadLease> acquiring = _observe is { } observing
+            ? observing.AcquireAsync(request.Partition, mode, weight, deadlineAt)
             : Engine.AcquireAsync(this, request.Partition, mode, weight, cancellationToken, deadlineAt);
-        return learns ? Teach(acquiring, request.CostKey!) : acquiring;
+        return learner is null ? acquiring : Teach(acquiring, learner, request.CostKey!);
     }
 
     /// <summary>
     /// The seats a request takes: its weight, or, for work named by a cost key in a class that learns weights, the
-    /// weight learned for it within what the class can seat (<paramref name="learns"/>: its seat time teaches the class).
+    /// weight learned for it (<paramref name="learner"/>: its seat time teaches the class).
     /// </summary>
-    private int WeightOf(WorkloadRequest request, out bool learns)
+    private int WeightOf(WorkloadRequest request, out WeightLearner? learner)
     {
-        ClassLimits limits = Limits;
-        learns = request.CostKey is not null && limits.LearnedWeight is not null && LearnedWeights is not null;
-        return learns
-            ? Math.Max(1, Math.Min(LearnedWeights!.WeightFor(request.CostKey!, limits.LearnedWeight!), limits.ConfiguredWidest))
-            : request.Weight;
+        learner = request.CostKey is null ? null : _learner;
+        return learner is null ? request.Weight : learner.WeightOf(request.CostKey!, Limits.ConfiguredWidest);
     }
 
-    private static WorkloadLease Teach(WorkloadLease lease, string costKey)
+    private static WorkloadLease Teach(WorkloadLease lease, WeightLearner learner, string costKey)
     {
-        lease.TeachOnRelease(costKey);
+        lease.TimeFor(learner, costKey);
         return lease;
     }
 
-    private static ValueTask<WorkloadLease> Teach(ValueTask<WorkloadLease> acquiring, string costKey) =>
-        acquiring.IsCompletedSuccessfully ? new ValueTask<WorkloadLease>(Teach(acquiring.Result, costKey)) : TeachAsync(acquiring, costKey);
+    private static ValueTask<WorkloadLease> Teach(ValueTask<WorkloadLease> acquiring, WeightLearner learner, string costKey) =>
+        acquiring.IsCompletedSuccessfully ? new ValueTask<WorkloadLease>(Teach(acquiring.Result, learner, costKey)) : TeachAsync(acquiring, learner, costKey);
 
-    private static async ValueTask<WorkloadLease> TeachAsync(ValueTask<WorkloadLease> acquiring, string costKey) =>
-        Teach(await acquiring.ConfigureAwait(false), costKey);
+    private static async ValueTask<WorkloadLease> TeachAsync(ValueTask<WorkloadLease> acquiring, WeightLearner learner, string costKey) =>
+        Teach(await acquiring.ConfigureAwait(false), learner, costKey);
 
     /// <summary>Counts a rejection, in all and by its reason.</summary>
     public void CountRejection(WorkloadRejectionReason reason)

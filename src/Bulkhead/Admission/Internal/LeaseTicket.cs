@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using Bulkhead.Queuing.Internal;
-using Bulkhead.Telemetry.Internal;
 
 namespace Bulkhead.Admission.Internal;
 
@@ -18,15 +17,13 @@ internal sealed class LeaseTicket
     private int _version;
     private ClassState? _class;
     private object? _held;
-    private const int ForMetrics = 1;
-    private const int ForSeatTimes = 2;
-    private const int ForLearnedCost = 4;
 
-    // The kind of work whose learned weight this lease's seat-holding time teaches, or null.
-    private string? _costKey;
-
-    private long _heldSince;
+    // The class's seat-time observers when the lease was issued, and which of them (bit i: observer i) its seat time
+    // goes to; what its request named (a cost key), if anything.
+    private SeatTimeObserver[]? _observers;
     private int _timing;
+    private long _heldSince;
+    private string? _key;
 
     // Granted while more of its partition's work waited: its work runs on the class's backlog threads.
     private bool _backlogged;
@@ -44,9 +41,9 @@ internal sealed class LeaseTicket
         ticket._held = seats > 1 || (partition is not null && limiterLease is not null)
             ? new Held(partition, limiterLease, seats)
             : partition is null ? limiterLease : partition;
-        if (workloadClass.TimesSeats || workloadClass.Engine.Metrics is { SeatDuration.Enabled: true })
+        if (workloadClass.SeatObservers is { } observers)
         {
-            ticket.StartTiming(workloadClass);
+            ticket.StartTiming(workloadClass, observers);
         }
 
         return new WorkloadLease(ticket, Volatile.Read(ref ticket._version), workloadClass.Name);
@@ -85,20 +82,22 @@ internal sealed class LeaseTicket
         }
 
         object? held = _held;
+        SeatTimeObserver[]? observers = _observers;
         int timing = _timing;
         long heldSince = _heldSince;
-        string? costKey = _costKey;
+        string? key = _key;
         _class = null;
         _held = null;
+        _observers = null;
         _timing = 0;
-        _costKey = null;
+        _key = null;
         LeaseTicketPool.Return(this);
 
         // Recorded before the seat frees: whoever the freed seat admits next sees what this unit taught (its learned
-        // cost, the objective's measure).
+        // weight, the objective's measure).
         if (timing != 0)
         {
-            RecordSeatTime(owner, timing, heldSince, costKey);
+            RecordSeatTime(owner, observers!, timing, heldSince, key);
         }
 
         if (held is null)
@@ -111,61 +110,62 @@ internal sealed class LeaseTicket
         }
     }
 
-    /// <summary>Makes a lease of this version measure its seat-holding time for <paramref name="costKey"/>, if it does not already.</summary>
-    public void TeachOnRelease(int version, string costKey)
+    /// <summary>Makes a lease of this version tell <paramref name="observer"/> its seat-holding time, for <paramref name="key"/>.</summary>
+    public void TimeFor(int version, SeatTimeObserver observer, string key)
     {
         if (ClassOf(version) is not { } owner)
         {
             return;
         }
 
-        _costKey = costKey;
+        // The observer is one of the class's when the lease was issued, unless a reload came between.
+        SeatTimeObserver[]? observers = _observers ?? owner.SeatObservers;
+        int index = observers is null ? -1 : Array.IndexOf(observers, observer);
+        if (index < 0)
+        {
+            return;
+        }
+
         if (_timing == 0)
         {
             _heldSince = owner.Engine.TimeProvider.GetTimestamp();
+            _observers = observers;
         }
 
-        _timing |= ForLearnedCost;
+        _key = key;
+        _timing |= 1 << index;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RecordSeatTime(ClassState owner, int timing, long heldSince, string? costKey)
+    private static void RecordSeatTime(ClassState owner, SeatTimeObserver[] observers, int timing, long heldSince, string? key)
     {
         TimeSpan held = owner.Engine.TimeProvider.GetElapsedTime(heldSince);
-        if ((timing & ForLearnedCost) != 0 && costKey is not null && owner.Limits.LearnedWeight is { } learned)
+        for (int i = 0; i < observers.Length; i++)
         {
-            owner.LearnedWeights?.Record(costKey, held, learned);
-        }
-
-        if ((timing & ForSeatTimes) != 0)
-        {
-            owner.SeatTimes?.Record(held);
-        }
-
-        if ((timing & ForMetrics) != 0)
-        {
-            owner.Engine.Metrics?.RecordSeatDuration(owner, held);
+            if ((timing & (1 << i)) != 0)
+            {
+                observers[i].Record(owner, held, key);
+            }
         }
     }
 
-    /// <summary>
-    /// Measures this lease's seat-holding time: always for a class's objective, and, when it is the class's turn to be
-    /// sampled, for the metrics and for the history.
-    /// </summary>
+    /// <summary>Asks each of the class's observers whether this lease's seat-holding time is theirs to learn from.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void StartTiming(ClassState workloadClass)
+    private void StartTiming(ClassState workloadClass, SeatTimeObserver[] observers)
     {
-        int timing = workloadClass.Limits.TimesSeats ? ForSeatTimes : 0;
-        WorkloadIsolationMetrics? metrics = workloadClass.Engine.Metrics;
-        bool metered = metrics is { SeatDuration.Enabled: true };
-        if ((metered || workloadClass.Engine.KeepsHistory) && workloadClass.SeatDurationSample++ % WorkloadIsolationMetrics.SeatDurationSampling == 0)
+        int timing = 0;
+        for (int i = 0; i < observers.Length; i++)
         {
-            timing |= (metered ? ForMetrics : 0) | (workloadClass.Engine.KeepsHistory ? ForSeatTimes : 0);
+            if (observers[i].Times(workloadClass))
+            {
+                timing |= 1 << i;
+            }
         }
 
         if (timing != 0)
         {
             _heldSince = workloadClass.Engine.TimeProvider.GetTimestamp();
+            _observers = observers;
             _timing = timing;
         }
     }

@@ -41,13 +41,11 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         _logger = logger ?? NullLogger.Instance;
         _frontEnd = frontEnd ?? new FrontEndCounters();
         _jobs = jobs;
-        Engine = new AdmissionEngine(options, timeProvider, limiters, _logger, fleet);
+        // The instruments first: each class learns at its creation whether its leases' seat times are metered.
+        WorkloadIsolationMetrics? metrics = meterFactory is null ? null : new WorkloadIsolationMetrics(meterFactory.Create(WorkloadIsolationTelemetry.MeterName), GetSnapshot);
+        Engine = new AdmissionEngine(options, timeProvider, limiters, _logger, fleet, metrics);
         Adaptive = new AdaptiveController(Engine, _logger);
         Adaptive.Configure(options);
-        if (meterFactory is not null)
-        {
-            Engine.Metrics = new WorkloadIsolationMetrics(meterFactory.Create(WorkloadIsolationTelemetry.MeterName), GetSnapshot);
-        }
 
         _current = options;
         History = new WorkloadHistory(this);
