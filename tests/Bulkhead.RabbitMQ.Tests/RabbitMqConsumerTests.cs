@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace Bulkhead.RabbitMQ.Tests;
 
@@ -43,9 +44,20 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
         await own.StopAsync();
         await own.StartAgainAsync();
         await using IConnection publisher = await ConnectAsync();
-        await PublishAsync(publisher, queue, "after");
+        await PublishOnceRoutedAsync(publisher, queue, "after");
 
-        await Eventually.TrueAsync(() => handled.Contains("after"), "the consumer recovered with the connection", TimeSpan.FromSeconds(60));
+        try
+        {
+            await Eventually.TrueAsync(() => handled.Contains("after"), "the consumer recovered with the connection", TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException timeout)
+        {
+            // Say where the message is: still ready in the queue, or given to a consumer that never passed it on.
+            await using IChannel probe = await publisher.CreateChannelAsync();
+            QueueDeclareOk state = await probe.QueueDeclarePassiveAsync(queue);
+            throw new TimeoutException($"{timeout.Message} Handled: [{string.Join(", ", handled)}]; connection open: {connection.IsOpen}; the queue's ready messages: {state.MessageCount}, consumers: {state.ConsumerCount}.", timeout);
+        }
+
         await stop.CancelAsync();
         await consuming.WithTimeout();
         await source.DisposeAsync();
@@ -229,10 +241,33 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
 
     private static async Task PublishAsync(IConnection connection, string queue, params string[] texts)
     {
-        await using IChannel channel = await connection.CreateChannelAsync();
+        // Confirmed and mandatory: each publish returns once the broker has the message in the queue, and throws when
+        // no queue took it.
+        await using IChannel channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
         foreach (string text in texts)
         {
             await channel.BasicPublishAsync(string.Empty, queue, mandatory: true, new BasicProperties { Persistent = true }, Encoding.UTF8.GetBytes(text));
+        }
+    }
+
+    /// <summary>
+    /// Publishes once the broker routes to the queue: a broker just started again accepts connections before it has
+    /// brought its durable queues back, and until then it returns a message as unroutable (312 NO_ROUTE).
+    /// </summary>
+    private static async Task PublishOnceRoutedAsync(IConnection connection, string queue, string text)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            try
+            {
+                await PublishAsync(connection, queue, text);
+                return;
+            }
+            catch (PublishReturnException returned) when (returned.ReplyCode == 312 && !bound.IsCancellationRequested)
+            {
+                await Task.Delay(100, bound.Token);
+            }
         }
     }
 
