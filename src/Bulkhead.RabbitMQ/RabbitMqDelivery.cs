@@ -8,4 +8,8 @@ namespace Bulkhead.RabbitMQ;
 /// <param name="RoutingKey">The key it was published with.</param>
 /// <param name="Properties">Its properties (headers, message id, content type).</param>
 /// <param name="Body">Its body.</param>
-public sealed record RabbitMqDelivery(ulong DeliveryTag, bool Redelivered, string RoutingKey, IReadOnlyBasicProperties Properties, ReadOnlyMemory<byte> Body);
+public sealed record RabbitMqDelivery(ulong DeliveryTag, bool Redelivered, string RoutingKey, IReadOnlyBasicProperties Properties, ReadOnlyMemory<byte> Body)
+{
+    /// <summary>Gets the broker consumer that delivered it (of the source's own), which stops or stays when it is settled.</summary>
+    internal string? ConsumerTag { get; init; }
+}

@@ -105,11 +105,11 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
 
         Task consuming = WorkloadConsumer.RunAsync(Reports, source, (m, _) => { handled.Enqueue(Text(m)); return ValueTask.CompletedTask; }, new WorkloadConsumerOptions { MaxInFlight = 2 }, stop.Token);
 
-        // One message waits for the class's seat and the prefetch holds one more, both unacknowledged; the broker keeps
-        // the other eight ready for anyone.
+        // One message waits for the class's seat, unacknowledged; though MaxInFlight and the prefetch are 2, the source
+        // asks the broker for no more, which keeps the other nine ready for anyone.
         await Eventually.TrueAsync(() => _scheduler.GetSnapshot()["reporting"].Queued == 1, "a message waits for the seat");
         await Task.Delay(200);
-        Assert.Equal(8u, await ReadyAsync(connection, queue));
+        Assert.Equal(9u, await ReadyAsync(connection, queue));
         Assert.Empty(handled);
 
         held.Dispose();
@@ -118,6 +118,45 @@ public sealed class RabbitMqConsumerTests(RabbitMqConsumerTests.Broker broker) :
         await consuming.WithTimeout();
         Assert.Equal([.. Enumerable.Range(0, 10).Select(i => $"report-{i}")], handled);
         Assert.Equal(0u, await ReadyAsync(connection, queue));
+    }
+
+    [RabbitMqFact]
+    public async Task ThePrefetch_FollowsTheClassesFreeSeats_AsTheyFreeAndFill()
+    {
+        await using IConnection connection = await ConnectAsync();
+        string queue = await DeclareAsync(connection, "follows");
+        await PublishAsync(connection, queue, [.. Enumerable.Range(0, 12).Select(i => $"export-{i}")]);
+        WorkloadClass interactive = _scheduler.GetClass("interactive");
+        WorkloadLease[] held = [interactive.TryAcquire(), interactive.TryAcquire(), interactive.TryAcquire()];
+        var gate = new Gate();
+        using var stop = new CancellationTokenSource();
+        await using RabbitMqMessageSource source = await RabbitMqMessageSource.StartAsync(connection, queue, prefetch: 4);
+
+        Task consuming = WorkloadConsumer.RunAsync(interactive, source, async (_, _) => await gate.WaitAsync(), new WorkloadConsumerOptions { MaxInFlight = 4 }, stop.Token);
+
+        // One seat of four free: one export runs and one waits; the broker keeps the other ten.
+        await ReadyEventuallyAsync(connection, queue, 10);
+        await Task.Delay(200);
+        Assert.Equal(10u, await ReadyAsync(connection, queue));
+
+        // Two more seats free: the consumer takes two more, one ahead of its seats still.
+        held[0].Dispose();
+        held[1].Dispose();
+        await ReadyEventuallyAsync(connection, queue, 8);
+        await Task.Delay(200);
+        Assert.Equal(8u, await ReadyAsync(connection, queue));
+
+        // Up to the prefetch: four held, whatever else the class could seat.
+        held[2].Dispose();
+        await ReadyEventuallyAsync(connection, queue, 8);
+        await Task.Delay(200);
+        Assert.Equal(8u, await ReadyAsync(connection, queue));
+
+        await stop.CancelAsync();
+        gate.Open();
+        await consuming.WithTimeout();
+        await source.DisposeAsync();
+        await ReadyEventuallyAsync(connection, queue, 8);
     }
 
     [RabbitMqFact]
