@@ -30,4 +30,10 @@ public enum WorkloadRejectionReason
     /// more. Never rejected for this while the work runs; retrying with the same deadline cannot help.
     /// </summary>
     DeadlineExceeded,
+
+    /// <summary>
+    /// The process was under pressure: its CPU utilization or memory load was at or above the threshold at which the
+    /// class is shed (<see cref="WorkloadClassOptions.Shed"/>). The class admits work again once the pressure eases.
+    /// </summary>
+    Shed,
 }

@@ -102,6 +102,14 @@ public sealed class WorkloadClassOptions
     public WorkloadFleetOptions? Fleet { get; set; }
 
     /// <summary>
+    /// Gets or sets when the class is shed: while the process's CPU utilization or memory load is at or above a
+    /// threshold, its new and waiting work is rejected (<see cref="WorkloadRejectionReason.Shed"/>) and its background
+    /// work waits. <see langword="null"/> for never. Give less important classes lower thresholds.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadShedOptions? Shed { get; set; }
+
+    /// <summary>
     /// Gets or sets whether this class's decisions are carried out or only computed and reported;
     /// <see langword="null"/> for the host's <see cref="WorkloadIsolationOptions.Mode"/>.
     /// </summary>

@@ -59,6 +59,12 @@ public sealed class WorkloadIsolationOptions
     public WorkloadAdaptiveOptions Adaptive { get; set; } = new();
 
     /// <summary>
+    /// Gets or sets how the process's CPU utilization and memory load are read for the classes that shed under
+    /// pressure (<see cref="WorkloadClassOptions.Shed"/>). Nothing is read while no class sheds.
+    /// </summary>
+    public WorkloadPressureOptions Pressure { get; set; } = new();
+
+    /// <summary>
     /// Adds a workload class, or configures it further when it exists.
     /// </summary>
     /// <param name="name">The class name, compared without regard to case.</param>

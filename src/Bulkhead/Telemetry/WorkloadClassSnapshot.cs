@@ -103,6 +103,13 @@ public sealed class WorkloadClassSnapshot
     public bool IsDraining { get; init; }
 
     /// <summary>
+    /// Gets the signal the class is shed by now (<see cref="WorkloadClassOptions.Shed"/>): it admits nothing (its
+    /// <see cref="MaxConcurrency"/> is 0) and rejects its work with <see cref="WorkloadRejectionReason.Shed"/>, but its
+    /// background work, which waits. <see langword="null"/> while it is not shed.
+    /// </summary>
+    public WorkloadPressureSignal? ShedBy { get; init; }
+
+    /// <summary>
     /// Gets the class's dedicated threads now (0 on the ThreadPool), threads added to recover from starvation included.
     /// </summary>
     public int DedicatedThreads { get; init; }

@@ -54,6 +54,12 @@ public sealed class WorkloadSnapshot
     public TimeSpan? MeasuredThreadPoolDelayP99 { get; init; }
 
     /// <summary>
+    /// Gets the process's CPU utilization and memory load as last read, while a class sheds under pressure
+    /// (<see cref="WorkloadClassOptions.Shed"/>); <see langword="null"/> when nothing reads them.
+    /// </summary>
+    public WorkloadPressureReading? Pressure { get; init; }
+
+    /// <summary>
     /// Gets the state of a class by name, compared without regard to case.
     /// </summary>
     /// <param name="workloadClass">The class name.</param>

@@ -41,6 +41,7 @@ public sealed class RejectionWriterTests
     [InlineData(WorkloadRejectionReason.QueueTimeout, "no seat freed within its QueueTimeout (00:00:02)")]
     [InlineData(WorkloadRejectionReason.RateLimited, "its RateLimit (2.5 per second, burst 5, per partition)")]
     [InlineData(WorkloadRejectionReason.ShuttingDown, "the host is stopping")]
+    [InlineData(WorkloadRejectionReason.Shed, "the process is under pressure (its Shed: CpuAbove 0.8, MemoryAbove 0.9)")]
     public async Task WriteAsync_WithDetails_SaysWhichLimitRefusedTheRequest_InTheBodyAndTheLog(WorkloadRejectionReason reason, string limit)
     {
         var configuration = new WorkloadIsolationOptions { DefaultClass = "reporting" }.AddClass("reporting", c =>
@@ -48,6 +49,7 @@ public sealed class RejectionWriterTests
             c.QueueLimit = 7;
             c.QueueTimeout = TimeSpan.FromSeconds(2);
             c.RateLimit = new WorkloadRateLimitOptions { PermitsPerSecond = 2.5, Burst = 5, PerPartition = true };
+            c.Shed = new WorkloadShedOptions { CpuAbove = 0.8, MemoryAbove = 0.9 };
         });
         var logs = new ListLoggerProvider();
         DefaultHttpContext context = NewContext();

@@ -96,6 +96,9 @@ public sealed class AdmissionEngineModelTests
 
             // The backlog rule was exercised both ways: units granted with their partition's work behind them, and not.
             Assert.True(run.BackloggedGrants > 10, $"Only {run.BackloggedGrants} units were granted backlogged.");
+
+            // Shedding was exercised: arrivals refused, waiters sent away as their class was shed.
+            Assert.True(run.ShedArrivals > 10 && run.ShedWaiters > 0, $"Only {run.ShedArrivals} arrivals and {run.ShedWaiters} waiters were shed.");
         }
         catch (Exception exception) when (exception is XunitException or InvalidOperationException)
         {
@@ -114,6 +117,8 @@ public sealed class AdmissionEngineModelTests
         private readonly List<(int Id, string Class, WorkloadLease Lease)> _held = [];
         private readonly Dictionary<int, (Task<WorkloadLease> Task, CancellationTokenSource Cts)> _pending = [];
         private readonly Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
+        private readonly HashSet<string> _shedNow = new(StringComparer.OrdinalIgnoreCase);
+        private readonly Random _pressure;
         private string _configuration;
         private WorkloadIsolationOptions _options;
         private readonly bool _weighted;
@@ -127,6 +132,9 @@ public sealed class AdmissionEngineModelTests
 
             // Deadlines are drawn from a sequence of their own: the steps every seed had stay as they were.
             _deadlines = new Random(seed + 1_000_003);
+
+            // So are the steps that shed classes under pressure.
+            _pressure = new Random(seed + 2_000_003);
             _weighted = weighted;
             _start = Now;
             WorkloadIsolationOptions options = RandomOptions();
@@ -134,6 +142,9 @@ public sealed class AdmissionEngineModelTests
             _options = options;
             _configuration = Describe(options);
             _scheduler = new WorkloadScheduler(options, _time);
+
+            // The steps shed classes as the pressure monitor would; the monitor itself, reading this machine, must not.
+            _scheduler.Pressure.Dispose();
             _model = new AdmissionModel(options, Now);
         }
 
@@ -164,6 +175,7 @@ public sealed class AdmissionEngineModelTests
                     c.Execution = name is "c1" or "c4" or "c6"
                         ? new WorkloadExecutionOptions { BackloggedPartitionCpuPriority = WorkloadCpuPriority.Lowest, BackloggedPartitionThreads = 1 }
                         : null;
+                    c.Shed = name is "c1" or "c3" or "c5" ? new WorkloadShedOptions { CpuAbove = 0.9 } : null;
                     c.RateLimit = _random.Next(3) == 0
                         ? new WorkloadRateLimitOptions { PermitsPerSecond = 1 << _random.Next(0, 3), Burst = _random.Next(1, 5), PerPartition = _random.Next(2) == 0 }
                         : null;
@@ -220,6 +232,11 @@ public sealed class AdmissionEngineModelTests
                 before.Reconfigured = true;
                 expected = SetEffectiveMax();
             }
+            else if (_pressure.Next(60) == 0)
+            {
+                before.Reconfigured = true;
+                expected = SetShed();
+            }
             else if (dice < 30)
             {
                 expected = Acquire(wait: true);
@@ -251,6 +268,16 @@ public sealed class AdmissionEngineModelTests
                 _lastStep = $"advance {step.TotalMilliseconds} ms";
                 _time.Advance(step);
                 expected = _model.Advance(Now);
+            }
+
+            int shed = expected.Count(e => e.Outcome == AdmissionModel.Outcome.Shed);
+            if (before.Reconfigured)
+            {
+                ShedWaiters += shed;
+            }
+            else
+            {
+                ShedArrivals += shed;
             }
 
             Trace($"  t{(Now - _start) / TimeSpan.TicksPerMillisecond} {_lastStep} -> [{string.Join(", ", expected)}]; in flight {string.Join(" ", _model.AllClasses.Select(m => $"{m.Name}:{m.InFlight}/q{m.Queued}"))}");
@@ -313,7 +340,7 @@ public sealed class AdmissionEngineModelTests
             _options = options;
             _configuration = Describe(options);
             _lastStep = $"reconfigure: {_configuration}";
-            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now, ConfiguredMaxima(options));
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(options), Now, ConfiguredMaxima(options), Shed(options));
             _scheduler.Apply(options);
             return expected;
         }
@@ -339,10 +366,56 @@ public sealed class AdmissionEngineModelTests
             }
 
             _configuration = Describe(_options) + $"; effective {string.Join(", ", _effectiveMaxima.Select(e => $"{e.Key} {e.Value}"))}";
-            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options));
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options), Shed(_options));
             _scheduler.Engine.SetEffectiveMaxima(_effectiveMaxima);
             return expected;
         }
+
+        /// <summary>
+        /// As the pressure monitor does: a class with a Shed rule shed or admitted again (now and then all at once). Now
+        /// and then a class without a rule is named: the engine does not shed it, as it does not for a monitor's tick that
+        /// decided before a reload took the rule away (the limits are put in force again all the same, as after any
+        /// change, and turns start afresh). The set lasts across reconfigurations, for the classes that keep the rule.
+        /// </summary>
+        private List<(int, AdmissionModel.Outcome)> SetShed()
+        {
+            string[] ruled = [.. _options.Classes.Where(c => c.Value.Shed is not null).Select(c => c.Key)];
+            if (ruled.Length == 0 || _pressure.Next(8) == 0)
+            {
+                string name = _options.Classes.Keys.ElementAt(_pressure.Next(_options.Classes.Count));
+                _lastStep = $"shed {name} (has a rule: {_options.Classes[name].Shed is not null})";
+                if (_options.Classes[name].Shed is null)
+                {
+                    var unruled = new Dictionary<string, WorkloadPressureSignal>(_shedNow.ToDictionary(n => n, _ => WorkloadPressureSignal.Cpu), StringComparer.OrdinalIgnoreCase) { [name] = WorkloadPressureSignal.Memory };
+                    List<(int, AdmissionModel.Outcome)> unchanged = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options), Shed(_options));
+                    _scheduler.Engine.SetShed(unruled);
+                    return unchanged;
+                }
+            }
+
+            if (_pressure.Next(5) == 0)
+            {
+                _shedNow.Clear();
+            }
+            else if (ruled.Length > 0)
+            {
+                string name = ruled[_pressure.Next(ruled.Length)];
+                if (!_shedNow.Remove(name))
+                {
+                    _shedNow.Add(name);
+                }
+            }
+
+            _lastStep = $"shed [{string.Join(", ", _shedNow)}]";
+            _configuration = Describe(_options) + $"; effective {string.Join(", ", _effectiveMaxima.Select(e => $"{e.Key} {e.Value}"))}; shed {string.Join(", ", _shedNow)}";
+            List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options), Shed(_options));
+            _scheduler.Engine.SetShed(_shedNow.ToDictionary(n => n, _ => WorkloadPressureSignal.Cpu));
+            return expected;
+        }
+
+        /// <summary>The classes shed now: those sent that have a Shed rule in <paramref name="options"/>.</summary>
+        private List<string> Shed(WorkloadIsolationOptions options) =>
+            [.. _shedNow.Where(n => options.Classes.TryGetValue(n, out WorkloadClassOptions? c) && c.Shed is not null)];
 
         private static Dictionary<string, int?> ConfiguredMaxima(WorkloadIsolationOptions options) =>
             options.Classes.ToDictionary(c => c.Key, c => (int?)(c.Value.MaxConcurrency ?? options.TotalConcurrency), StringComparer.OrdinalIgnoreCase);
@@ -358,7 +431,8 @@ public sealed class AdmissionEngineModelTests
                 {
                     (e.Priority, e.ReservedConcurrency, e.QueueLimit, e.QueueTimeout, e.QueueOrder) = (c.Priority, c.ReservedConcurrency, c.QueueLimit, c.QueueTimeout, c.QueueOrder);
                     (e.MaxConcurrencyPerPartition, e.RateLimit, e.Execution) = (c.MaxConcurrencyPerPartition, c.RateLimit, c.Execution);
-                    e.MaxConcurrency = _effectiveMaxima.TryGetValue(name, out int max)
+                    e.MaxConcurrency = _shedNow.Contains(name) && c.Shed is not null ? 0
+                        : _effectiveMaxima.TryGetValue(name, out int max)
                         ? Math.Clamp(max, Math.Min(Math.Max(c.ReservedConcurrency, 1), configured), configured)
                         : c.MaxConcurrency;
                 });
@@ -483,6 +557,12 @@ public sealed class AdmissionEngineModelTests
         private readonly List<(int Id, AdmissionModel.Outcome Outcome)> _observed = [];
 
         public int BackloggedGrants => _model.BackloggedGrants.Count;
+
+        /// <summary>Gets how many arrivals were refused because their class was shed.</summary>
+        public int ShedArrivals { get; private set; }
+
+        /// <summary>Gets how many waiters left their queue because their class was shed.</summary>
+        public int ShedWaiters { get; private set; }
 
         private void AssertBacklogged(int id, WorkloadLease lease) =>
             Assert.True(
@@ -644,6 +724,7 @@ public sealed class AdmissionEngineModelTests
             WorkloadRejectionReason.RateLimited => AdmissionModel.Outcome.RateLimited,
             WorkloadRejectionReason.WeightTooLarge => AdmissionModel.Outcome.WeightTooLarge,
             WorkloadRejectionReason.DeadlineExceeded => AdmissionModel.Outcome.DeadlineExceeded,
+            WorkloadRejectionReason.Shed => AdmissionModel.Outcome.Shed,
             _ => throw new InvalidOperationException($"Unexpected rejection {reason}."),
         };
     }

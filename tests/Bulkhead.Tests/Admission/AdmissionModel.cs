@@ -26,6 +26,7 @@ internal sealed class AdmissionModel
     private readonly HashSet<int> _background = [];
     private readonly Dictionary<int, int> _seats = [];
     private IReadOnlyDictionary<string, int?> _configuredMaxima = new Dictionary<string, int?>();
+    private HashSet<string> _shed = new(StringComparer.OrdinalIgnoreCase);
 
     public AdmissionModel(WorkloadIsolationOptions options, long nowTicks) => Reconfigure(options, nowTicks);
 
@@ -42,6 +43,7 @@ internal sealed class AdmissionModel
         Canceled,
         WeightTooLarge,
         DeadlineExceeded,
+        Shed,
     }
 
     /// <summary>Gets the configured classes' names, most important first.</summary>
@@ -61,7 +63,12 @@ internal sealed class AdmissionModel
     /// <param name="options">The limits in force (the adaptive controller's effective limits as MaxConcurrency).</param>
     /// <param name="nowTicks">The time.</param>
     /// <param name="configuredMaxima">The configured MaxConcurrency by class where it differs from the one in force: the widest unit admitted follows the configuration.</param>
-    public List<(int, Outcome)> Reconfigure(WorkloadIsolationOptions options, long nowTicks, IReadOnlyDictionary<string, int?>? configuredMaxima = null)
+    /// <param name="shed">
+    /// The classes shed under pressure (their MaxConcurrency in <paramref name="options"/> is then 0): their waiters,
+    /// those just moved to one included, leave rejected in the order they came, but background work, which waits on; new
+    /// work of theirs is rejected at once, but background work.
+    /// </param>
+    public List<(int, Outcome)> Reconfigure(WorkloadIsolationOptions options, long nowTicks, IReadOnlyDictionary<string, int?>? configuredMaxima = null, IEnumerable<string>? shed = null)
     {
         _configuredMaxima = configuredMaxima ?? new Dictionary<string, int?>();
 
@@ -119,7 +126,18 @@ internal sealed class AdmissionModel
             _requests[waiter.Id] = target;
         }
 
-        List<(int, Outcome)> served = Pump();
+        _shed = new HashSet<string>(shed ?? [], StringComparer.OrdinalIgnoreCase);
+        List<(int, Outcome)> served = [];
+        foreach (ModelClass c in ordered.Where(c => !c.Removed && _shed.Contains(c.Name)))
+        {
+            foreach (int id in c.Waiting().SelectMany(p => p.Queue).Select(w => w.Id).Where(id => !_background.Contains(id)).Order().ToList())
+            {
+                c.Remove(id, served: false);
+                served.Add((id, Outcome.Shed));
+            }
+        }
+
+        served.AddRange(Pump());
         LastMoved = [.. moved.Select(w => w.Waiter.Id).Where(IsQueued)];
         return served;
     }
@@ -160,6 +178,12 @@ internal sealed class AdmissionModel
         if (weight > Math.Min(configuredMax, EverAvailable(c)))
         {
             return [(id, Outcome.WeightTooLarge)];
+        }
+
+        if (_shed.Contains(c.Name) && !background)
+        {
+            // Refused before it spends a rate permit; background work waits for the pressure to ease.
+            return [(id, Outcome.Shed)];
         }
 
         if (c.RateLimit is { } rate && !TakeToken(c.Bucket(key, rate, nowTicks), rate, nowTicks))

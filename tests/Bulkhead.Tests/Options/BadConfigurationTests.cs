@@ -100,6 +100,14 @@ public sealed class BadConfigurationTests
         { "no samples needed", """{ "Adaptive": { "MinSamples": 0 } }""", ["WorkloadIsolation: Adaptive: MinSamples (0) is out of range."] },
         { "misspelt adaptive setting", """{ "Adaptive": { "Enable": true } }""", ["WorkloadIsolation: Adaptive: 'Enable' is not a setting; did you mean 'Enabled'?"] },
 
+        // Shedding under pressure.
+        { "shed with no threshold", Reporting("\"Shed\": { }"), ["Workload class 'reporting': Shed sets no target; set CpuAbove or MemoryAbove"] },
+        { "shed as a percentage", Reporting("\"Shed\": { \"CpuAbove\": 80 }"), ["Workload class 'reporting': Shed: CpuAbove (80) is out of range."] },
+        { "shed never admitted again", Reporting("\"Shed\": { \"MemoryAbove\": 0.05 }"), ["Workload class 'reporting': Shed: MemoryAbove (0.05) must be more than Pressure:Hysteresis (0.05)"] },
+        { "misspelt shed setting", Reporting("\"Shed\": { \"CpuAbov\": 0.8 }"), ["Workload class 'reporting': Shed: 'CpuAbov' is not a setting; did you mean 'CpuAbove'?"] },
+        { "pressure read too often", """{ "Pressure": { "Interval": "00:00:00.001" } }""", ["WorkloadIsolation: Pressure: Interval (00:00:00.0010000) must be from 10 ms to a minute."] },
+        { "hysteresis too wide", """{ "Pressure": { "Hysteresis": 0.8 } }""", ["WorkloadIsolation: Pressure: Hysteresis (0.8) is out of range."] },
+
         // Fleet-wide limits (here no fleet store is registered).
         { "fleet rate without a store", Reporting("\"Fleet\": { \"RateLimit\": { \"PermitsPerSecond\": 5 } }"), ["Workload class 'reporting': has fleet-wide limits (Fleet) but no fleet store is registered"] },
         { "fleet cap without a store", Reporting("\"Fleet\": { \"MaxConcurrency\": 8 }"), ["Workload class 'reporting': has fleet-wide limits", "AddRedisFleetLimits"] },

@@ -63,7 +63,7 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         string docs = Repository.ReadAllText("docs", "metrics.md");
         Assert.Equal(
             ["bulkhead.dedicated_threads", "bulkhead.dedicated_threads.starvations", "bulkhead.fleet.state", "bulkhead.job.items", "bulkhead.job.items.pending", "bulkhead.limit",
-             "bulkhead.objective.measured", "bulkhead.objective.target",
+             "bulkhead.objective.measured", "bulkhead.objective.target", "bulkhead.pressure", "bulkhead.shed",
              "bulkhead.work.active", "bulkhead.work.decisions", "bulkhead.work.demand_ratio", "bulkhead.work.execution_timeouts", "bulkhead.work.fallbacks", "bulkhead.work.overrunning",
              "bulkhead.work.queue.duration", "bulkhead.work.queue.oldest_wait", "bulkhead.work.queued", "bulkhead.work.seat.duration"],
             published.Select(i => i.Name).Order(StringComparer.Ordinal));
@@ -264,6 +264,40 @@ public sealed class WorkloadIsolationMetricsTests : IDisposable
         CollectedMeasurement<double> measured = Assert.Single(observed.GetMeasurementSnapshot());
         Assert.InRange(measured.Value, 0.00097, 0.00103);
         Assert.Equal([new("bulkhead.objective", "threadpool_delay_p99")], measured.Tags);
+    }
+
+    [Fact]
+    public void PressureAndShed_WhileAClassShedsUnderPressure()
+    {
+        var time = new FakeTimeProvider();
+        using ServiceProvider services = new ServiceCollection()
+            .AddSingleton<TimeProvider>(time)
+            .AddWorkloadIsolation(o =>
+            {
+                o.AddClass("interactive").AddClass("batch", c => { c.Priority = 3; c.Shed = new WorkloadShedOptions { MemoryAbove = 0.7 }; });
+                o.DefaultClass = "interactive";
+            })
+            .Services.BuildServiceProvider();
+        var scheduler = (Bulkhead.Admission.Internal.WorkloadScheduler)services.GetRequiredService<IWorkloadScheduler>();
+        var probe = new Bulkhead.Tests.Pressure.ShedTests.FakeProbe { Cpu = 0.4, Memory = 0.75 };
+        scheduler.Pressure.Probe = probe;
+        IMeterFactory meters = services.GetRequiredService<IMeterFactory>();
+        using var pressure = new MetricCollector<double>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.pressure");
+        using var shed = new MetricCollector<int>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.shed");
+        using var decisions = new MetricCollector<long>(meters, WorkloadIsolationTelemetry.MeterName, "bulkhead.work.decisions");
+
+        // Nothing read yet: no series.
+        pressure.RecordObservableInstruments();
+        Assert.Empty(pressure.GetMeasurementSnapshot());
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(0.4, Observe(pressure, ("bulkhead.signal", "cpu")));
+        Assert.Equal(0.75, Observe(pressure, ("bulkhead.signal", "memory")));
+        Assert.Equal(1, Observe(shed, (ClassTag, "batch")));
+        Assert.Equal(0, Observe(shed, (ClassTag, "interactive")));
+
+        Assert.False(scheduler.TryAcquire("batch").IsAcquired);
+        Assert.Equal(1L, Observe(decisions, (ClassTag, "batch"), (ResultTag, "rejected"), (ReasonTag, "shed")));
     }
 
     [Fact]

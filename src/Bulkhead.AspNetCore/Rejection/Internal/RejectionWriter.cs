@@ -274,11 +274,29 @@ internal sealed partial class RejectionWriter(WorkloadIsolationHttpOptions optio
                 $"its RateLimit ({rate.PermitsPerSecond} per second, burst {rate.Burst?.ToString(CultureInfo.InvariantCulture) ?? "one second's worth"}{(rate.PerPartition ? ", per partition" : "")})"),
             WorkloadRejectionReason.RateLimited => "its rate limiter",
             WorkloadRejectionReason.DeadlineExceeded => "the deadline its caller set passed before a seat was free",
+            WorkloadRejectionReason.Shed => ShedLimits(c),
             WorkloadRejectionReason.WeightTooLarge => string.Create(
                 CultureInfo.InvariantCulture,
                 $"its weight is more seats than the class can ever give (MaxConcurrency {c.MaxConcurrency?.ToString(CultureInfo.InvariantCulture) ?? "TotalConcurrency"}{(c.MaxConcurrencyPerPartition is { } perPartition ? string.Create(CultureInfo.InvariantCulture, $", MaxConcurrencyPerPartition {perPartition}") : "")})"),
             _ => "its limits",
         };
+    }
+
+    /// <summary>The thresholds at which a class is shed under pressure.</summary>
+    private static string ShedLimits(WorkloadClassOptions c)
+    {
+        List<string> thresholds = [];
+        if (c.Shed?.CpuAbove is { } cpu)
+        {
+            thresholds.Add(string.Create(CultureInfo.InvariantCulture, $"CpuAbove {cpu}"));
+        }
+
+        if (c.Shed?.MemoryAbove is { } memory)
+        {
+            thresholds.Add(string.Create(CultureInfo.InvariantCulture, $"MemoryAbove {memory}"));
+        }
+
+        return $"the process is under pressure (its Shed: {string.Join(", ", thresholds)})";
     }
 
     /// <summary>A class's fleet-wide limits, any of which may have refused: its fleet rate and its fleet caps.</summary>

@@ -137,7 +137,7 @@ internal sealed partial class AdaptiveController : IDisposable
         }
     }
 
-    /// <summary>One window: measure, decide, and put changed limits in force.</summary>
+    /// <summary>One window: measure, decide, and put changed limits in force. A class shed under pressure admits nothing, so its use of its limit says nothing: it does not grow.</summary>
     /// <remarks>
     /// Everything is read from one configuration and one snapshot, and the limits go to the engine under the
     /// controller's lock: a reload that adds or removes classes meanwhile, or switches the controller off, finds the
@@ -385,7 +385,7 @@ internal sealed partial class AdaptiveController : IDisposable
             double factor = _options.Algorithm == WorkloadAdaptiveAlgorithm.Gradient ? Math.Clamp(1 / ratio, 0.5, 1.0) : _options.Aimd.DecreaseFactor;
             next = Math.Min(current - 1, (int)Math.Floor(current * factor));
         }
-        else if (above.All(p => p.Verdict == Verdict.Good) && (state.Queued > 0 || state.InFlight >= state.MaxConcurrency))
+        else if (above.All(p => p.Verdict == Verdict.Good) && c.Limits.ShedBy is null && (state.Queued > 0 || state.InFlight >= state.MaxConcurrency))
         {
             double ratio = above.Max(p => p.Ratio);
             reason = "objectives met with headroom while it uses every seat it has";

@@ -52,6 +52,11 @@ internal sealed partial class AdmissionEngine
                 // Removed by a reconfiguration since this arrival looked: it runs in the default class.
                 removed = true;
             }
+            else if (limits.ShedBy is not null && mode != WaitMode.Background)
+            {
+                // Shed since this arrival looked: only background work waits for the pressure to ease.
+                rejection = WorkloadRejectionReason.Shed;
+            }
             else if (c.Queue.PeekEligible() is null && (known is null || known.Waiters.Count == 0) && c.Queue.HasRoom(known, seats)
                 && TryTakeSeats(c, limits, seats, allowShared: !HasWaiterEntitledToSharedSeatUnsynchronized(limits.Priority)) != SeatKind.None)
             {
@@ -234,6 +239,7 @@ internal sealed partial class AdmissionEngine
                 WaitOutcome.TimedOut => WorkloadRejectionReason.QueueTimeout,
                 WaitOutcome.PastDeadline => WorkloadRejectionReason.DeadlineExceeded,
                 WaitOutcome.Evicted => WorkloadRejectionReason.QueueFull,
+                WaitOutcome.Shed => WorkloadRejectionReason.Shed,
                 _ => WorkloadRejectionReason.ShuttingDown,
             });
         }
@@ -463,6 +469,7 @@ internal sealed partial class AdmissionEngine
                 WaitOutcome.TimedOut => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueTimeout, retryAfter: null)),
                 WaitOutcome.PastDeadline => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.DeadlineExceeded, retryAfter: null)),
                 WaitOutcome.Evicted => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.QueueFull, retryAfter: null)),
+                WaitOutcome.Shed => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.Shed, retryAfter: null)),
                 _ => waiter.TrySetResult(new WorkloadLease(c.Name, WorkloadRejectionReason.ShuttingDown, retryAfter: null)),
             };
             Debug.Assert(completed, "Only the engine completes a waiter, and only once.");

@@ -70,11 +70,37 @@ internal sealed partial class AdmissionEngine
         Complete(completions);
     }
 
+    /// <summary>
+    /// Puts the classes shed under pressure in force, by class name with the signal that sheds each; a class not named
+    /// is not shed. Only a class whose options have a <c>Shed</c> rule is shed, so a reload that takes the rule away
+    /// ends its shedding whatever was sent before. Shed classes give no seat, their waiting work leaves with
+    /// <see cref="WorkloadRejectionReason.Shed"/> and their background work waits; the set lasts across reloads until
+    /// another is sent.
+    /// </summary>
+    public void SetShed(IReadOnlyDictionary<string, WorkloadPressureSignal> shed)
+    {
+        ArgumentNullException.ThrowIfNull(shed);
+        Waiter? completions = null;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _shedBy = new Dictionary<string, WorkloadPressureSignal>(shed, StringComparer.OrdinalIgnoreCase);
+            ApplyUnsynchronized(_options, [], ref completions);
+        }
+
+        Complete(completions);
+    }
+
     private void ApplyUnsynchronized(WorkloadIsolationOptions options, List<string> notes, ref Waiter? completions)
     {
         EngineConfiguration next = Build(options, _configuration.Classes, notes);
         Volatile.Write(ref _configuration, next);
         MoveWaitersOfRemovedClassesUnsynchronized(next);
+        ShedWaitersUnsynchronized(next, ref completions);
         PublishUnsynchronized();
         PumpUnsynchronized(ref completions);
         AssertInvariantsUnsynchronized();
@@ -85,7 +111,8 @@ internal sealed partial class AdmissionEngine
         new(generation, classOptions, options.TotalConcurrency, pool, limiter,
             _effectiveMaxima.TryGetValue(name, out int effective) ? effective : null,
             options.Adaptive is { Enabled: true },
-            options.Mode);
+            options.Mode,
+            _shedBy.TryGetValue(name, out WorkloadPressureSignal signal) ? signal : null);
 
     /// <summary>
     /// Makes the configuration: the classes it names (existing state kept, new limits published and every seat word
@@ -212,6 +239,24 @@ internal sealed partial class AdmissionEngine
             if (waiter.DueAt != long.MaxValue)
             {
                 target.Due.Add(waiter);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The waiters of the classes shed under pressure leave with <see cref="WaitOutcome.Shed"/>, in the order they came
+    /// (those moved from a removed class included); background work waits on for the pressure to ease.
+    /// </summary>
+    private void ShedWaitersUnsynchronized(EngineConfiguration configuration, ref Waiter? completions)
+    {
+        foreach (ClassState c in configuration.Classes)
+        {
+            if (c.Limits.ShedBy is not null && c.Queue.Count > 0)
+            {
+                foreach (Waiter waiter in c.Queue.All().Where(w => !w.Background).OrderBy(w => w.Sequence).ToList())
+                {
+                    RemoveUnsynchronized(waiter, WaitOutcome.Shed, ref completions);
+                }
             }
         }
     }

@@ -38,6 +38,7 @@ internal sealed partial class AdmissionEngine
                         ExecutionTimeouts = Volatile.Read(ref c.ExecutionTimeouts),
                         Overrunning = Volatile.Read(ref c.Overrunning),
                         IsDraining = limits.Removed,
+                        ShedBy = limits.ShedBy,
                         RejectedByReason = Enum.GetValues<WorkloadRejectionReason>().ToDictionary(r => r, r => Volatile.Read(ref c.RejectedByReason[(int)r])),
                         OldestWaiterAge = c.Queue.OldestEnqueuedTimestamp() is { } oldest ? TimeProvider.GetElapsedTime(oldest) : null,
                         DedicatedThreads = c.Threads?.ThreadCount ?? 0,

@@ -44,6 +44,9 @@ internal sealed partial class AdmissionEngine : IDisposable
     private EngineConfiguration _configuration;
     private WorkloadIsolationOptions _options;
     private Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
+
+    // The classes shed under pressure, with the signal that sheds each (the pressure monitor sends them).
+    private Dictionary<string, WorkloadPressureSignal> _shedBy = new(StringComparer.OrdinalIgnoreCase);
     private int _generation;
 
     private int _sharedInUse;
@@ -138,6 +141,11 @@ internal sealed partial class AdmissionEngine : IDisposable
             return TooWide(c);
         }
 
+        if (limits.ShedBy is not null)
+        {
+            return Shed(c);
+        }
+
         RateLimitLease? limiterLease = null;
         if (limits.RateLimiter is not null && IsRateLimited(c, limits, partition, out WorkloadLease rejected, out limiterLease))
         {
@@ -168,6 +176,11 @@ internal sealed partial class AdmissionEngine : IDisposable
         if (weight != 1 && weight > limits.ConfiguredWidest)
         {
             return new ValueTask<WorkloadLease>(TooWide(c));
+        }
+
+        if (limits.ShedBy is not null && mode != WaitMode.Background)
+        {
+            return new ValueTask<WorkloadLease>(Shed(c));
         }
 
         if (limits.RateLimiter is not null)
@@ -205,6 +218,14 @@ internal sealed partial class AdmissionEngine : IDisposable
     {
         c.CountRejection(WorkloadRejectionReason.WeightTooLarge);
         return new WorkloadLease(c.Name, WorkloadRejectionReason.WeightTooLarge, retryAfter: null);
+    }
+
+    /// <summary>Work of a class shed under pressure: rejected at once, before it spends a rate permit; only background work waits.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WorkloadLease Shed(ClassState c)
+    {
+        c.CountRejection(WorkloadRejectionReason.Shed);
+        return new WorkloadLease(c.Name, WorkloadRejectionReason.Shed, retryAfter: null);
     }
 
     /// <summary>Frees a seat taken for a lease; called once per lease by <see cref="LeaseTicket"/>.</summary>

@@ -21,7 +21,8 @@ internal sealed class ClassLimits
         PartitionedRateLimiter<string>? rateLimiter,
         int? effectiveMax = null,
         bool adaptive = false,
-        WorkloadIsolationMode hostMode = WorkloadIsolationMode.Enforce)
+        WorkloadIsolationMode hostMode = WorkloadIsolationMode.Enforce,
+        WorkloadPressureSignal? shedBy = null)
     {
         Generation = generation & ClassState.GenerationMask;
         GenerationBits = (long)Generation << ClassState.GenerationShift;
@@ -31,6 +32,11 @@ internal sealed class ClassLimits
 
         // The adaptive controller's limit, kept between the reservation (and one seat) and the configured limit whatever it asked.
         Max = effectiveMax is { } effective ? Math.Clamp(effective, Math.Min(Math.Max(Reserved, 1), ConfiguredMax), ConfiguredMax) : ConfiguredMax;
+
+        // Shed under pressure: no seat to give, its reserved ones included, until the pressure eases; only its
+        // background work may wait (the engine refuses the rest).
+        ShedBy = options.Shed is null ? null : shedBy;
+        Max = ShedBy is null ? Max : 0;
         Objective = adaptive ? options.Objective : null;
         TimesSeats = Objective?.SeatTimeP99 is not null;
         TimesQueueWaits = Objective?.QueueWaitP99 is not null;
@@ -141,6 +147,13 @@ internal sealed class ClassLimits
 
     /// <summary>Gets the built-in limiter when <see cref="RateLimiter"/> is one, for its allocation-free path.</summary>
     public PartitionedTokenBucketLimiter? TokenBuckets { get; }
+
+    /// <summary>
+    /// Gets the signal the class is shed by while the process is under pressure (its <c>Shed</c> rule), or
+    /// <see langword="null"/>: a shed class gives no seat (<see cref="Max"/> is 0), refuses new work that would wait in
+    /// its queue with <see cref="WorkloadRejectionReason.Shed"/>, and keeps only its background work waiting.
+    /// </summary>
+    public WorkloadPressureSignal? ShedBy { get; }
 
     /// <summary>
     /// Gets a value indicating whether the class was removed from the configuration: it drains (its work in flight

@@ -21,6 +21,9 @@ internal enum WaitOutcome
     /// <summary>A newer waiter pushed this one out of a full last-in-first-out queue.</summary>
     Evicted,
 
+    /// <summary>The class was shed under pressure while the waiter waited in its queue.</summary>
+    Shed,
+
     /// <summary>The scheduler was disposed.</summary>
     ShuttingDown,
 }

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Threading.RateLimiting;
 using System.Diagnostics.Metrics;
 using Bulkhead.Adaptive.Internal;
+using Bulkhead.Pressure.Internal;
 using Bulkhead.Telemetry.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -46,6 +47,8 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         Engine = new AdmissionEngine(options, timeProvider, limiters, _logger, fleet, metrics);
         Adaptive = new AdaptiveController(Engine, _logger);
         Adaptive.Configure(options);
+        Pressure = new PressureMonitor(Engine, _logger);
+        Pressure.Configure(options);
 
         _current = options;
         History = new WorkloadHistory(this);
@@ -58,6 +61,9 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
 
     /// <summary>Gets the adaptive protection controller (idle unless the options enable it).</summary>
     public AdaptiveController Adaptive { get; }
+
+    /// <summary>Gets the pressure monitor, which sheds classes under pressure (idle unless a class has a <c>Shed</c> rule).</summary>
+    public PressureMonitor Pressure { get; }
 
     public WorkloadIsolationOptions CurrentValue => Volatile.Read(ref _current);
 
@@ -151,6 +157,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
             }
 
             Adaptive.Configure(options);
+            Pressure.Configure(options);
 
             Volatile.Write(ref _current, options);
         }
@@ -209,6 +216,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         SharedInUse = Engine.SharedInUse,
         ThreadPoolDelayObjective = CurrentValue.Adaptive is { Enabled: true, ThreadPoolDelayP99: { } objective } ? objective : null,
         MeasuredThreadPoolDelayP99 = Adaptive.ThreadPoolDelayP99,
+        Pressure = Pressure.LastReading,
     };
 
     public void Dispose()
@@ -219,6 +227,7 @@ internal sealed partial class WorkloadScheduler : IWorkloadScheduler, IWorkloadI
         }
 
         History.Dispose();
+        Pressure.Dispose();
         Adaptive.Dispose();
         Engine.Dispose();
     }

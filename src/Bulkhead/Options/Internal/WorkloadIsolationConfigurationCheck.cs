@@ -37,13 +37,16 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         Moved = new(StringComparer.OrdinalIgnoreCase) { ["DecreaseFactor"] = "Aimd:DecreaseFactor", ["IncreaseStep"] = "Aimd:IncreaseStep" },
     };
 
+    private static readonly Setting Shed = Setting.Of<WorkloadShedOptions>() with { AnyOf = ["CpuAbove", "MemoryAbove"] };
+
     private static readonly Setting Class = Setting.Of<WorkloadClassOptions>(
         RateLimit,
         Setting.Of<WorkloadExecutionOptions>(),
         Setting.Of<WorkloadJobQueueOptions>(),
         Objective,
         Setting.Of<WorkloadLearnedWeightOptions>(),
-        Fleet) with
+        Fleet,
+        Shed) with
     {
         Moved = new(StringComparer.OrdinalIgnoreCase) { ["ExecutionTimeout"] = "Execution:Timeout" },
     };
@@ -58,7 +61,7 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
     /// The shape of the section, as <see cref="WorkloadIsolationOptions"/> binds it, and the place of Bulkhead.AspNetCore's
     /// <c>Http</c>, which holds the request rules and trusted headers.
     /// </summary>
-    internal static readonly Setting Root = Setting.Of<WorkloadIsolationOptions>(Class, Adaptive).With("Http", Http) with
+    internal static readonly Setting Root = Setting.Of<WorkloadIsolationOptions>(Class, Adaptive, Setting.Of<WorkloadPressureOptions>()).With("Http", Http) with
     {
         Moved = new(StringComparer.OrdinalIgnoreCase) { ["Rules"] = "Http:Rules", ["TrustedHeaders"] = "Http:TrustedHeaders" },
     };

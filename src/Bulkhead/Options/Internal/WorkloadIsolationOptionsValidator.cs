@@ -95,6 +95,7 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
 
         ValidateAdaptive(options, failures);
+        ValidatePressure(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
@@ -134,6 +135,41 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (adaptive.Enabled && adaptive.ThreadPoolDelayP99 is null && !options.Classes.Values.Any(c => c?.Objective is { QueueWaitP99: not null } or { SeatTimeP99: not null }))
         {
             failures.Add("WorkloadIsolation: Adaptive is enabled but has nothing to keep: set Adaptive:ThreadPoolDelayP99 or a class's Objective (QueueWaitP99 or SeatTimeP99).");
+        }
+    }
+
+    private static void ValidatePressure(WorkloadIsolationOptions options, List<string> failures)
+    {
+        if (options.Pressure is not { } pressure)
+        {
+            failures.Add("WorkloadIsolation: Pressure is empty; leave it out to keep the defaults.");
+            return;
+        }
+
+        AddAttributeFailures(pressure, "WorkloadIsolation: Pressure", failures);
+        if (pressure.Interval < TimeSpan.FromMilliseconds(10) || pressure.Interval > TimeSpan.FromMinutes(1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"WorkloadIsolation: Pressure: Interval ({pressure.Interval}) must be from 10 ms to a minute."));
+        }
+    }
+
+    private static void ValidateShed(string prefix, WorkloadIsolationOptions options, WorkloadShedOptions shed, List<string> failures)
+    {
+        if (shed.CpuAbove is null && shed.MemoryAbove is null)
+        {
+            failures.Add($"{prefix}: Shed sets no target; set CpuAbove or MemoryAbove, or both.");
+            return;
+        }
+
+        AddAttributeFailures(shed, $"{prefix}: Shed", failures);
+        double hysteresis = options.Pressure?.Hysteresis ?? 0;
+        foreach ((string name, double? threshold) in new[] { ("CpuAbove", shed.CpuAbove), ("MemoryAbove", shed.MemoryAbove) })
+        {
+            if (threshold is { } value && value <= hysteresis && value is >= 0.01 and <= 1.0)
+            {
+                // Admitted again only below threshold − hysteresis, which no reading can be: shed for good.
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: Shed: {name} ({value}) must be more than Pressure:Hysteresis ({hysteresis}), or the class, once shed, would never be admitted again."));
+            }
         }
     }
 
@@ -273,6 +309,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.Objective is { } objective)
         {
             ValidateObjective(prefix, objective, failures);
+        }
+
+        if (classOptions.Shed is { } shed)
+        {
+            ValidateShed(prefix, options, shed, failures);
         }
 
         if (classOptions.LearnedWeight is { } learned)

@@ -236,18 +236,30 @@ internal sealed partial class PartitionedWaitQueue(int maxTracked, int partition
     public long? OldestEnqueuedTimestamp()
     {
         long? oldest = null;
-        foreach (PartitionState? head in (ReadOnlySpan<PartitionState?>)[_cursor, _held])
+        foreach (Waiter w in All())
+        {
+            oldest = oldest is { } seen && seen <= w.EnqueuedTimestamp ? seen : w.EnqueuedTimestamp;
+        }
+
+        return oldest;
+    }
+
+    /// <summary>
+    /// Gets every waiter: the ring's partitions from the cursor, then the held ones, each in its order. For the paths
+    /// that must see them all (a snapshot, a class shed); the queue must not change while it is enumerated.
+    /// </summary>
+    public IEnumerable<Waiter> All()
+    {
+        foreach (PartitionState? head in new[] { _cursor, _held })
         {
             for (PartitionState? p = head; p is not null; p = p.NextActive == head ? null : p.NextActive)
             {
                 for (Waiter? w = p.Waiters.First; w is not null; w = WaitQueue.NextOf(w))
                 {
-                    oldest = oldest is { } seen && seen <= w.EnqueuedTimestamp ? seen : w.EnqueuedTimestamp;
+                    yield return w;
                 }
             }
         }
-
-        return oldest;
     }
 
     /// <summary>

@@ -23,6 +23,8 @@ internal sealed class WorkloadIsolationMetrics
 
     public const string FleetStateTag = "bulkhead.fleet.state";
 
+    public const string SignalTag = "bulkhead.signal";
+
     private static readonly (WorkloadFleetState State, string Name)[] FleetStateNames =
         [(WorkloadFleetState.Coordinated, "coordinated"), (WorkloadFleetState.LocalShare, "local_share"), (WorkloadFleetState.Closed, "closed"), (WorkloadFleetState.Strict, "strict")];
 
@@ -69,6 +71,8 @@ internal sealed class WorkloadIsolationMetrics
         meter.CreateObservableCounter("bulkhead.dedicated_threads.starvations", () => PerClass(c => c.ThreadStarvations), "{event}", "Times every dedicated thread of a class was found blocked while work waited for one.");
         meter.CreateObservableCounter("bulkhead.job.items", ObserveJobOutcomes, "{item}", "Job items that ended, by outcome: completed, failed, dropped (never ran: the host stopped), canceled (shutdown timeout).");
         meter.CreateObservableUpDownCounter("bulkhead.job.items.pending", ObserveJobsPending, "{item}", "Job items accepted and not ended, by state: waiting for a seat, or running.");
+        meter.CreateObservableGauge("bulkhead.pressure", ObservePressure, "1", "The process's pressure as last read, while a class sheds under it: CPU utilization (of the CPU it may use) and memory load (of what the GC may commit), 0 to 1.");
+        meter.CreateObservableGauge("bulkhead.shed", ObserveShed, "{state}", "1 for each class shed under pressure now (its work rejected, its background work waiting), 0 for the others; while a class sheds under pressure.");
         meter.CreateObservableGauge("bulkhead.fleet.state", ObserveFleetStates, "{state}", "Where each class with fleet-wide limits has them decided now: 1 for its state (coordinated, local_share or closed), 0 for the others.");
     }
 
@@ -84,6 +88,7 @@ internal sealed class WorkloadIsolationMetrics
         WorkloadRejectionReason.ShuttingDown => "shutting_down",
         WorkloadRejectionReason.WeightTooLarge => "weight_too_large",
         WorkloadRejectionReason.DeadlineExceeded => "deadline_exceeded",
+        WorkloadRejectionReason.Shed => "shed",
         _ => reason.ToString(),
     };
 
@@ -107,6 +112,7 @@ internal sealed class WorkloadIsolationMetrics
                     WaitOutcome.TimedOut => WorkloadRejectionReason.QueueTimeout,
                     WaitOutcome.PastDeadline => WorkloadRejectionReason.DeadlineExceeded,
                     WaitOutcome.Evicted => WorkloadRejectionReason.QueueFull,
+                    WaitOutcome.Shed => WorkloadRejectionReason.Shed,
                     _ => WorkloadRejectionReason.ShuttingDown,
                 };
                 QueueDuration.Record(seconds, workloadClass, new(ResultTag, "rejected"), new(ReasonTag, s_reasonNames[(int)reason]));
@@ -193,6 +199,16 @@ internal sealed class WorkloadIsolationMetrics
         }
 
         return measurements;
+    }
+
+    private List<Measurement<double>> ObservePressure() => _snapshot().Pressure is { } reading
+        ? [new(reading.CpuUtilization, new KeyValuePair<string, object?>(SignalTag, "cpu")), new(reading.MemoryLoad, new KeyValuePair<string, object?>(SignalTag, "memory"))]
+        : [];
+
+    private List<Measurement<int>> ObserveShed()
+    {
+        WorkloadSnapshot snapshot = _snapshot();
+        return snapshot.Pressure is null ? [] : [.. snapshot.Classes.Select(c => new Measurement<int>(c.ShedBy is null ? 0 : 1, Class(c)))];
     }
 
     private List<Measurement<double>> ObserveObjectiveTargets() => ObserveObjectives(static s => s.ThreadPoolDelayObjective, static c => (c.QueueWaitObjective, c.SeatTimeObjective));

@@ -1,0 +1,248 @@
+using Bulkhead.Admission.Internal;
+using Bulkhead.Pressure.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bulkhead.Tests.Pressure;
+
+/// <summary>
+/// Classes shed under pressure, on fake time with a probe whose readings the test chooses: a class at or above its
+/// threshold gives no seat, its waiting work is rejected and its background work waits; it is admitted again once the
+/// signal falls the hysteresis below its threshold; lower thresholds shed first; reloads decide again at once.
+/// </summary>
+public sealed class ShedTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task AtItsCpuThreshold_AClassIsShed_UntilCpuFallsTheHysteresisBelowIt()
+    {
+        using var host = new Host(Options());
+        WorkloadClass reporting = host.Scheduler.GetClass("reporting");
+        WorkloadLease running = reporting.TryAcquire();
+        WorkloadLease second = reporting.TryAcquire();
+        Assert.True(running.IsAcquired && second.IsAcquired);
+        Task<WorkloadLease> waiting = reporting.AcquireAsync().AsTask();
+        Task<WorkloadLease> background = reporting.AcquireAsync(new WorkloadRequest { Background = true }).AsTask();
+        Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].Queued);
+
+        // Below the threshold: nothing changes.
+        host.Read(cpu: 0.79);
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+
+        // At it: the class gives no seat, its waiting work leaves rejected, its background work waits on.
+        host.Read(cpu: 0.80);
+        WorkloadClassSnapshot shed = host.Scheduler.GetSnapshot()["reporting"];
+        Assert.Equal((WorkloadPressureSignal?)WorkloadPressureSignal.Cpu, shed.ShedBy);
+        Assert.Equal(0, shed.MaxConcurrency);
+        Assert.Equal(WorkloadRejectionReason.Shed, (await waiting.WithTimeout()).RejectionReason);
+        Assert.False(background.IsCompleted);
+        Assert.Equal(WorkloadRejectionReason.Shed, reporting.TryAcquire().RejectionReason);
+        Assert.Equal(WorkloadRejectionReason.Shed, (await reporting.AcquireAsync()).RejectionReason);
+        Assert.Equal(3, host.Scheduler.GetSnapshot()["reporting"].RejectedByReason[WorkloadRejectionReason.Shed]);
+
+        // Work already running keeps its seat; the seat it frees goes to nobody of the shed class.
+        running.Dispose();
+        Assert.False(background.IsCompleted);
+        Assert.Equal(1, host.Scheduler.GetSnapshot()["reporting"].InFlight);
+
+        // The other class is not shed: it takes the seats the shed class does not.
+        using (WorkloadLease interactive = host.Scheduler.GetClass("interactive").TryAcquire())
+        {
+            Assert.True(interactive.IsAcquired);
+        }
+
+        // Below the threshold but not by the hysteresis (0.1): still shed.
+        host.Read(cpu: 0.71);
+        Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        Assert.False(background.IsCompleted);
+
+        // The hysteresis below it: admitted again, and the background work that waited starts.
+        host.Read(cpu: 0.69);
+        WorkloadClassSnapshot back = host.Scheduler.GetSnapshot()["reporting"];
+        Assert.Null(back.ShedBy);
+        Assert.Equal(2, back.MaxConcurrency);
+        using WorkloadLease started = await background.WithTimeout();
+        Assert.True(started.IsAcquired);
+        second.Dispose();
+        using WorkloadLease again = reporting.TryAcquire();
+        Assert.True(again.IsAcquired);
+
+        // Said once each way, with the measure and the threshold.
+        Assert.Single(host.Logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("'reporting' is shed under pressure: CPU utilization 80 % is at or above 80 %", StringComparison.Ordinal));
+        Assert.Single(host.Logs.Messages, m => m.Level == LogLevel.Information && m.Message.Contains("'reporting' is admitted again", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void LowerThresholdsShedFirst_AndMemoryIsNamedWhenBothSignalsShed()
+    {
+        using var host = new Host(Options(o =>
+        {
+            o.Classes["reporting"].Shed = new WorkloadShedOptions { CpuAbove = 0.9, MemoryAbove = 0.8 };
+            o.AddClass("batch", c => { c.Priority = 3; c.Shed = new WorkloadShedOptions { MemoryAbove = 0.6 }; });
+        }));
+
+        host.Read(cpu: 0.5, memory: 0.65);
+        Assert.Equal((null, WorkloadPressureSignal.Memory), Shed(host));
+
+        host.Read(cpu: 0.95, memory: 0.85);
+        Assert.Equal((WorkloadPressureSignal.Memory, WorkloadPressureSignal.Memory), Shed(host));
+
+        // Memory eases; CPU still sheds reporting, and says so.
+        host.Read(cpu: 0.95, memory: 0.3);
+        Assert.Equal((WorkloadPressureSignal.Cpu, null), Shed(host));
+        Assert.Null(host.Scheduler.GetSnapshot()["interactive"].ShedBy);
+
+        static (WorkloadPressureSignal?, WorkloadPressureSignal?) Shed(Host host)
+        {
+            WorkloadSnapshot snapshot = host.Scheduler.GetSnapshot();
+            return (snapshot["reporting"].ShedBy, snapshot["batch"].ShedBy);
+        }
+    }
+
+    [Fact]
+    public void AReload_DecidesAgainOnTheLastReading_AndTakingTheRuleAwayEndsTheShedding()
+    {
+        using var host = new Host(Options());
+        host.Read(cpu: 0.85);
+        Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+
+        // A higher threshold is decided on at once, with its hysteresis: 0.85 is not 0.1 below 0.9, but is below 0.96.
+        host.Scheduler.Apply(Options(o => o.Classes["reporting"].Shed!.CpuAbove = 0.9));
+        Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        host.Scheduler.Apply(Options(o => o.Classes["reporting"].Shed!.CpuAbove = 0.96));
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+
+        host.Scheduler.Apply(Options());
+        Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+
+        // No rule: not shed, and nothing is read any more.
+        host.Scheduler.Apply(Options(o => o.Classes["reporting"].Shed = null));
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        Assert.Null(host.Scheduler.GetSnapshot().Pressure);
+        int reads = host.Probe.Reads;
+        host.Time.Advance(Interval * 5);
+        Assert.Equal(reads, host.Probe.Reads);
+        Assert.True(host.Scheduler.GetClass("reporting").TryAcquire().IsAcquired);
+    }
+
+    [Fact]
+    public void ShedBySetDirectly_IgnoredForAClassWithoutARule()
+    {
+        // What a tick that decided before a reload took the rule away sends once the reload is done.
+        using var host = new Host(Options(o => o.Classes["reporting"].Shed = null));
+        host.Scheduler.Engine.SetShed(new Dictionary<string, WorkloadPressureSignal> { ["reporting"] = WorkloadPressureSignal.Cpu });
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        Assert.True(host.Scheduler.GetClass("reporting").TryAcquire().IsAcquired);
+    }
+
+    [Fact]
+    public void NoClassSheds_NothingIsRead()
+    {
+        using var host = new Host(Options(o => o.Classes["reporting"].Shed = null));
+        host.Time.Advance(Interval * 10);
+        Assert.Equal(0, host.Probe.Reads);
+        Assert.Null(host.Scheduler.GetSnapshot().Pressure);
+    }
+
+    [Fact]
+    public void TheReading_IsInTheSnapshot()
+    {
+        using var host = new Host(Options());
+        host.Read(cpu: 0.25, memory: 0.5);
+        WorkloadPressureReading reading = host.Scheduler.GetSnapshot().Pressure!;
+        Assert.Equal((0.25, 0.5, 2.0, 1L << 30), (reading.CpuUtilization, reading.MemoryLoad, reading.CpuCapacity, reading.MemoryLimitBytes));
+        Assert.Equal(host.Time.GetUtcNow(), reading.ReadAt);
+    }
+
+    [Fact]
+    public async Task InObserveMode_ShedWorkIsAdmitted_AndCountedAsEnforceWouldHaveRejectedIt()
+    {
+        using var host = new Host(Options(o => o.Classes["reporting"].Mode = WorkloadIsolationMode.Observe));
+        host.Read(cpu: 0.9);
+        WorkloadClass reporting = host.Scheduler.GetClass("reporting");
+        using WorkloadLease tried = reporting.TryAcquire();
+        using WorkloadLease waited = await reporting.AcquireAsync();
+        Assert.True(tried.IsAcquired && waited.IsAcquired);
+        Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].RejectedByReason[WorkloadRejectionReason.Shed]);
+    }
+
+    [Fact]
+    public void AProbeThatThrows_IsCaught_AndTheReadingsGoOn()
+    {
+        using var host = new Host(Options());
+        host.Probe.Throw = true;
+        host.Time.Advance(Interval);
+        host.Probe.Throw = false;
+        host.Read(cpu: 0.9);
+        Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        Assert.Equal(1, host.Scheduler.Engine.TimerFaults.Count);
+    }
+
+    internal static WorkloadIsolationOptions Options(Action<WorkloadIsolationOptions>? configure = null)
+    {
+        var options = new WorkloadIsolationOptions { TotalConcurrency = 4, DefaultClass = "interactive" };
+        options.Pressure.Interval = Interval;
+        options.Pressure.Hysteresis = 0.1;
+        options.AddClass("interactive", c => c.ReservedConcurrency = 1);
+        options.AddClass("reporting", c =>
+        {
+            c.Priority = 2;
+            c.MaxConcurrency = 2;
+            c.Shed = new WorkloadShedOptions { CpuAbove = 0.8 };
+        });
+        configure?.Invoke(options);
+        return options;
+    }
+
+    /// <summary>A scheduler on fake time whose pressure readings the test chooses.</summary>
+    private sealed class Host : IDisposable
+    {
+        public Host(WorkloadIsolationOptions options)
+        {
+            Scheduler = new WorkloadScheduler(options, Time, logger: Logs.CreateLogger("Bulkhead"));
+            Scheduler.Pressure.Probe = Probe;
+        }
+
+        public FakeTimeProvider Time { get; } = new();
+
+        public ListLoggerProvider Logs { get; } = new();
+
+        public FakeProbe Probe { get; } = new();
+
+        public WorkloadScheduler Scheduler { get; }
+
+        /// <summary>The next reading: one interval passes and the monitor reads these values.</summary>
+        public void Read(double cpu, double memory = 0)
+        {
+            (Probe.Cpu, Probe.Memory) = (cpu, memory);
+            int reads = Probe.Reads;
+            Time.Advance(Interval);
+            Assert.Equal(reads + 1, Probe.Reads);
+        }
+
+        public void Dispose() => Scheduler.Dispose();
+    }
+
+    internal sealed class FakeProbe() : PressureProbe(capacity: 2)
+    {
+        public double Cpu { get; set; }
+
+        public double Memory { get; set; }
+
+        public bool Throw { get; set; }
+
+        public int Reads { get; private set; }
+
+        public override PressureSample Read()
+        {
+            if (Throw)
+            {
+                throw new InvalidOperationException("The probe failed.");
+            }
+
+            Reads++;
+            return new PressureSample(Cpu, Memory, AllocatedBytesPerSecond: 0, CpuCapacity: 2, MemoryLimitBytes: 1L << 30);
+        }
+    }
+}
