@@ -27,7 +27,13 @@ public sealed partial class DashboardBrowserTests
                 o.DefaultClass = "interactive";
                 o.AddClass("interactive", c => c.ReservedConcurrency = 2);
                 o.AddClass("reporting", c => { c.Priority = 2; c.MaxConcurrency = 2; c.QueueLimit = 3; });
-                o.AddClass("batch", c => { c.Priority = 3; c.MaxConcurrency = 1; c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 }; });
+                o.AddClass("batch", c =>
+                {
+                    c.Priority = 3;
+                    c.MaxConcurrency = 1;
+                    c.Execution = new WorkloadExecutionOptions { DedicatedThreads = 1 };
+                    c.Shed = new WorkloadShedOptions { MemoryAbove = 0.6 };
+                });
 
                 // An objective no ThreadPool misses: shown on the page, never cutting a limit.
                 o.Adaptive.Enabled = true;
@@ -40,6 +46,9 @@ public sealed partial class DashboardBrowserTests
             },
             services => services.AddSingleton<TimeProvider>(time),
             kestrel: true);
+
+        // Readings the test chooses (the monitor reads them each second of fake time): memory sheds batch.
+        ((Bulkhead.Admission.Internal.WorkloadScheduler)app.Scheduler).Pressure.Probe = new StillProbe();
         string address = app.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         using var client = new HttpClient { BaseAddress = new Uri(address) };
 
@@ -76,7 +85,10 @@ public sealed partial class DashboardBrowserTests
             Assert.Contains(">max 0.4 /s<", reporting, StringComparison.Ordinal);     // and its scale
             Assert.Contains(">−15 min<", reporting, StringComparison.Ordinal);
             Assert.Equal("default", Field(Row(dom, "interactive"), "badges"));
-            Assert.Equal("1 thread", Field(Row(dom, "batch"), "badges"));                // not "1 threads"
+            Assert.Equal("shed: memory pressure · 1 thread", Field(Row(dom, "batch"), "badges")); // not "1 threads"
+            Assert.Equal(", shed (1 configured)", Field(Row(dom, "batch"), "adaptive"));
+            Assert.Matches("<div id=\"pressure\">", dom);
+            Assert.Equal(("42 %", "2 CPU", "63 %", "512 MiB", "3 MiB/s"), (Field(dom, "cpuUtilization"), Field(dom, "cpuCapacity"), Field(dom, "memoryLoad"), Field(dom, "memoryLimit"), Field(dom, "allocationRate")));
             Assert.Equal("2", Field(Row(dom, "interactive"), "reservedConcurrency"));
             Assert.Matches("<div id=\"threadPool\">", dom);                        // shown, not hidden
             Assert.Equal("5.0 s", Field(dom, "threadPoolDelayObjective"));
@@ -151,6 +163,12 @@ public sealed partial class DashboardBrowserTests
 
             time.Advance(interval - spent);
         }
+    }
+
+    /// <summary>The same reading every time: 42 % CPU of 2, memory 63 % of 512 MiB, 3 MiB allocated a second.</summary>
+    private sealed class StillProbe() : Bulkhead.Pressure.Internal.PressureProbe(capacity: 2)
+    {
+        public override Bulkhead.Pressure.Internal.PressureSample Read() => new(0.42, 0.63, 3 * 1048576, 2, 512L * 1048576);
     }
 
     private static string Row(string dom, string workloadClass)

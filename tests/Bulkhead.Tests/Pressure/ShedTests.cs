@@ -101,6 +101,23 @@ public sealed class ShedTests
     }
 
     [Fact]
+    public void WhileShedByMemory_EachReadingAsksTheGcToReclaimWhatDied()
+    {
+        // Memory that finished work freed stays counted until the GC collects it; while a class is shed little is
+        // allocated to make it, so the monitor asks (the probe decides whether a collection is due).
+        using var host = new Host(Options(o => o.Classes["reporting"].Shed = new WorkloadShedOptions { CpuAbove = 0.8, MemoryAbove = 0.7 }));
+        host.Read(cpu: 0.9, memory: 0.5);
+        Assert.Equal(0, host.Probe.Reclaims);
+        host.Read(cpu: 0.5, memory: 0.75);
+        host.Read(cpu: 0.5, memory: 0.7);
+        Assert.Equal(2, host.Probe.Reclaims);
+        host.Read(cpu: 0.5, memory: 0.55);
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        host.Read(cpu: 0.5, memory: 0.55);
+        Assert.Equal(2, host.Probe.Reclaims);
+    }
+
+    [Fact]
     public void AReload_DecidesAgainOnTheLastReading_AndTakingTheRuleAwayEndsTheShedding()
     {
         using var host = new Host(Options());
@@ -233,6 +250,10 @@ public sealed class ShedTests
         public bool Throw { get; set; }
 
         public int Reads { get; private set; }
+
+        public int Reclaims { get; private set; }
+
+        public override void Reclaim() => Reclaims++;
 
         public override PressureSample Read()
         {

@@ -109,6 +109,11 @@ internal sealed partial class PressureMonitor : IDisposable
                 ReadAt = _engine.TimeProvider.GetUtcNow(),
             });
             Decide();
+            if (_shed.Values.Any(s => s.Memory))
+            {
+                // Memory the work that ended freed is counted until the GC collects it: let the next reading see it gone.
+                _probe.Reclaim();
+            }
         }
     }
 

@@ -6,10 +6,15 @@ namespace Bulkhead.Pressure.Internal;
 /// <remarks>Tests give the monitor a probe of their own, so that what sheds is decided on fake time from values they choose.</remarks>
 internal class PressureProbe
 {
+    /// <summary>The least time between two collections <see cref="Reclaim"/> asks for, and that the GC must not have collected in.</summary>
+    public static readonly TimeSpan ReclaimEvery = TimeSpan.FromSeconds(1);
+
     private readonly double _capacity;
     private long _lastTimestamp;
     private TimeSpan _lastCpu;
     private long _lastAllocated;
+    private int _lastFullCollections = -1;
+    private long _lastFullCollectionSeenAt;
 
     public PressureProbe()
         : this(CgroupCpu.Capacity())
@@ -37,12 +42,35 @@ internal class PressureProbe
         (_lastTimestamp, _lastCpu, _lastAllocated) = (now, cpu, allocated);
 
         // What the GC may commit: the heap hard limit (set directly, or by a container's memory limit), else the
-        // machine's memory. The heap is what the last collection left committed, or what has been allocated since,
-        // whichever is more: an allocating burst between collections is pressure too.
-        GCMemoryInfo info = GC.GetGCMemoryInfo();
-        long limit = info.TotalAvailableMemoryBytes;
-        long heap = Math.Max(info.TotalCommittedBytes, GC.GetTotalMemory(forceFullCollection: false));
+        // machine's memory. The heap is what the last collection left and what has been allocated since: an
+        // allocating burst between collections is pressure too. (What the GC has committed is not: it keeps memory
+        // committed long after the objects in it died.)
+        long limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long heap = GC.GetTotalMemory(forceFullCollection: false);
         double memory = limit > 0 ? (double)heap / limit : 0;
         return new PressureSample(Math.Clamp(utilization, 0, 1), Math.Clamp(memory, 0, 1), Math.Max(0, allocationRate), _capacity, limit);
+    }
+
+    /// <summary>
+    /// Called while a class is shed by memory: objects that died since the GC last collected the large-object heap are
+    /// counted until it next does, and while a class is shed little may be allocated to make it, so the class could stay
+    /// shed for good. Asks for a background full collection (concurrent: the process's threads go on) when the GC has
+    /// run none for <see cref="ReclaimEvery"/>.
+    /// </summary>
+    public virtual void Reclaim()
+    {
+        int full = GC.CollectionCount(GC.MaxGeneration);
+        long now = Stopwatch.GetTimestamp();
+        if (full != _lastFullCollections)
+        {
+            (_lastFullCollections, _lastFullCollectionSeenAt) = (full, now);
+            return;
+        }
+
+        if (Stopwatch.GetElapsedTime(_lastFullCollectionSeenAt, now) >= ReclaimEvery)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
+            _lastFullCollectionSeenAt = now;
+        }
     }
 }
