@@ -23,7 +23,7 @@ public static class LoadTestCommand
         var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
-        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient) TwoServices (a report flood enters a front service that calls a back service: with and without propagation) or Consumer (the process drains a backlog of report messages from a real rabbitmq-server)." };
+        var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient) TwoServices (a report flood enters a front service that calls a back service: with and without propagation) Consumer (the process drains a backlog of report messages from a real rabbitmq-server) or Pressure (a report flood that would take the GC heap past its limit, and CPU-heavy reports on the ThreadPool, against Shed rules)." };
         var objectiveMs = new Option<double?>("--seat-objective-ms") { Description = "CostStep: the interactive seat-time objective, p99, in ms (default: none)." };
         var poolObjectiveMs = new Option<double?>("--pool-objective-ms") { Description = "CostStep: the ThreadPool delay objective, p99, in ms (default 2)." };
         var cold = new Option<bool>("--cold") { Description = "AdminStorm: the storm hits a fresh server (no warm-up storm first)." };
@@ -79,6 +79,7 @@ public static class LoadTestCommand
                 SharedDownstreamModes = ChosenFor(Scenario.SharedDownstream, defaults.SharedDownstreamModes),
                 TwoServicesModes = ChosenFor(Scenario.TwoServices, defaults.TwoServicesModes),
                 ConsumerModes = ChosenFor(Scenario.Consumer, defaults.ConsumerModes),
+                PressureModes = ChosenFor(Scenario.Pressure, defaults.PressureModes),
             };
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
@@ -147,6 +148,8 @@ public static class LoadTestCommand
                 return await RunAsync(TwoServices.TwoServicesRunner.RunAsync, TwoServices.TwoServicesRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.Consumer:
                 return await RunAsync(Consumer.ConsumerRunner.RunAsync, Consumer.ConsumerRunner.WriteAsync, options, console, cancellationToken);
+            case Scenario.Pressure:
+                return await RunAsync(Pressure.PressureRunner.RunAsync, Pressure.PressureRunner.WriteAsync, options, console, cancellationToken);
             case Scenario.CostStep:
                 return await RunAsync(CostStep.CostStepRunner.RunAsync, CostStep.CostStepRunner.WriteAsync, options, console, cancellationToken);
             default:
@@ -203,7 +206,7 @@ public static class LoadTestCommand
             Repetitions = 1,
             CostStepModes = [Mode.StaticTunedLight, Mode.AdaptiveAimd],
         };
-        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.SharedDownstream, Scenario.TwoServices, Scenario.CostStep, Scenario.Fleet, Scenario.Consumer })
+        foreach (Scenario scenario in new[] { Scenario.Isolation, Scenario.AdminStorm, Scenario.Starvation, Scenario.HotTenant, Scenario.Weighted, Scenario.SharedDownstream, Scenario.TwoServices, Scenario.CostStep, Scenario.Fleet, Scenario.Consumer, Scenario.Pressure })
         {
             if (scenario == Scenario.Fleet && Bulkhead.TestUtils.RedisServer.Path is null)
             {

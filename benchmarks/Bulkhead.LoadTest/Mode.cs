@@ -110,4 +110,25 @@ public enum Mode
 
     /// <summary>Consumer: as <see cref="ConsumerBulkhead"/>, its threads at idle priority (SCHED_IDLE).</summary>
     ConsumerBulkheadIdle,
+
+    /// <summary>Memory pressure: no protection of the report endpoint that holds large arrays, under a 256 MiB heap limit.</summary>
+    MemoryNoIsolation,
+
+    /// <summary>Memory pressure: Bulkhead's reporting class with its limits (sized for time, not memory) and no Shed rule.</summary>
+    MemoryBulkhead,
+
+    /// <summary>Memory pressure: Bulkhead's reporting class with a limit tuned by hand for the heap limit, and no Shed rule.</summary>
+    MemoryHandTuned,
+
+    /// <summary>Memory pressure: as <see cref="MemoryBulkhead"/>, with <c>Shed: { MemoryAbove }</c> on the reporting class.</summary>
+    MemoryBulkheadShed,
+
+    /// <summary>CPU pressure: CPU-heavy reports on the ThreadPool with no protection.</summary>
+    CpuNoIsolation,
+
+    /// <summary>CPU pressure: the reporting class on the ThreadPool with a limit tuned by hand for this machine.</summary>
+    CpuHandTuned,
+
+    /// <summary>CPU pressure: the reporting class on the ThreadPool with a generous limit and <c>Shed: { CpuAbove }</c>.</summary>
+    CpuShed,
 }

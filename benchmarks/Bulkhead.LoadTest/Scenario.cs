@@ -51,6 +51,12 @@ public enum Scenario
     /// </summary>
     Consumer,
 
+    /// <summary>
+    /// Shedding under pressure: a report flood that would take the GC heap past its limit (memory), and CPU-heavy reports
+    /// on the ThreadPool (CPU), against Bulkhead's Shed rules.
+    /// </summary>
+    Pressure,
+
     /// <summary>Every scenario in turn, each in a short form (what <c>--quick</c> runs when no scenario is named).</summary>
     All,
 }

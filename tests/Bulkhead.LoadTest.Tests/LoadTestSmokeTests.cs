@@ -135,6 +135,19 @@ public sealed class LoadTestSmokeTests
     }
 
     [Fact]
+    public async Task TinyPressure_RunsTheShedModesAfterTheirBaselines_TheMemoryOneUnderAHeapLimit()
+    {
+        // The two Shed modes (the others are the same server with less configured): each measured its baseline and the
+        // flooded p99, and the memory one's server ran with its heap limit and lived.
+        LoadTestOptions tiny = Tiny with { Scenario = Scenario.Pressure, PressureModes = [Mode.MemoryBulkheadShed, Mode.CpuShed] };
+        await RunAsync(tiny, async (options, output) =>
+        {
+            await AssertEveryModeMeasuredAsync(output, "pressure", options.PressureModes, Pressure.PressureRunner.Describe, 2..5);
+            Assert.All((await File.ReadAllLinesAsync(Path.Combine(output, "pressure.csv"))).Skip(1), run => Assert.EndsWith(",False", run, StringComparison.Ordinal));
+        });
+    }
+
+    [Fact]
     public async Task TinyWeighted_RunsEveryModeAfterItsBaseline()
     {
         // Every mode measured its baseline, the flooded p99 and the reports served.

@@ -25,7 +25,17 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(Mode mode, CancellationToken cancellationToken, params string[] settings)
+    /// <summary>Gets a value indicating whether the server process has ended (it crashed, or was killed by the system).</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Gets how the server process ended, once it has.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    public static Task<ServerProcess> StartAsync(Mode mode, CancellationToken cancellationToken, params string[] settings) =>
+        StartAsync(mode, environment: null, cancellationToken, settings);
+
+    /// <summary>Starts the server with <paramref name="environment"/> added to its environment (the GC's heap hard limit, for one).</summary>
+    public static async Task<ServerProcess> StartAsync(Mode mode, IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken, params string[] settings)
     {
         string entry = typeof(ServerProcess).Assembly.Location;
         var start = new ProcessStartInfo("dotnet")
@@ -34,6 +44,11 @@ internal sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(entry);
         start.ArgumentList.Add("server");
         start.ArgumentList.Add("--mode");

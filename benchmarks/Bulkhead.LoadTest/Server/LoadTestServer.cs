@@ -3,6 +3,7 @@ using Bulkhead.LoadTest.AdminStorm;
 using Bulkhead.LoadTest.Consumer;
 using Bulkhead.LoadTest.CostStep;
 using Bulkhead.LoadTest.HotTenant;
+using Bulkhead.LoadTest.Pressure;
 using Bulkhead.LoadTest.RejectionStorm;
 using Bulkhead.LoadTest.SharedDownstream;
 using Bulkhead.LoadTest.TwoServices;
@@ -73,6 +74,11 @@ internal static class LoadTestServer
             StarvationServer.Configure(builder, mode);
         }
 
+        if (PressureServer.IsPressure(mode))
+        {
+            PressureServer.Configure(builder, mode);
+        }
+
         if (WeightedServer.IsWeighted(mode))
         {
             WeightedServer.Configure(builder, mode);
@@ -133,6 +139,11 @@ internal static class LoadTestServer
         if (StarvationServer.IsStarvation(mode))
         {
             StarvationServer.Map(app, mode);
+        }
+
+        if (PressureServer.IsPressure(mode))
+        {
+            PressureServer.Map(app, mode);
         }
 
         if (ConsumerServer.IsConsumer(mode))

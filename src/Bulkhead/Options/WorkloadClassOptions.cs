@@ -52,6 +52,14 @@ public sealed class WorkloadClassOptions
     public WorkloadQueueOrder QueueOrder { get; set; } = WorkloadQueueOrder.Fifo;
 
     /// <summary>
+    /// Gets or sets queue delay control (controlled delay, as in CoDel): while the class's queue has not been empty for
+    /// its <c>Interval</c>, work that starts waiting waits at most its <c>Target</c> instead of <see cref="QueueTimeout"/>,
+    /// newest first. <see langword="null"/> for none: every waiter may wait its <see cref="QueueTimeout"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public WorkloadQueueDelayOptions? QueueDelay { get; set; }
+
+    /// <summary>
     /// Gets or sets the most units of work of one partition (tenant, user, key) in flight at once in this class;
     /// <see langword="null"/> for no per-partition limit. Partitions past <see cref="WorkloadIsolationOptions.MaxTrackedPartitions"/>
     /// share hashed partitions, and with them this limit.

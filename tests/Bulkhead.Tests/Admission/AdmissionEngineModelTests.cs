@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bulkhead.Admission.Internal;
+using Bulkhead.Pressure.Internal;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Sdk;
 
@@ -97,6 +98,9 @@ public sealed class AdmissionEngineModelTests
             // The backlog rule was exercised both ways: units granted with their partition's work behind them, and not.
             Assert.True(run.BackloggedGrants > 10, $"Only {run.BackloggedGrants} units were granted backlogged.");
 
+            // Queue delay control was exercised: units started waiting in a standing queue.
+            Assert.True(run.StandingArrivals > 10, $"Only {run.StandingArrivals} units started waiting in a standing queue.");
+
             // Shedding was exercised: arrivals refused, waiters sent away as their class was shed.
             Assert.True(run.ShedArrivals > 10 && run.ShedWaiters > 0, $"Only {run.ShedArrivals} arrivals and {run.ShedWaiters} waiters were shed.");
         }
@@ -117,7 +121,7 @@ public sealed class AdmissionEngineModelTests
         private readonly List<(int Id, string Class, WorkloadLease Lease)> _held = [];
         private readonly Dictionary<int, (Task<WorkloadLease> Task, CancellationTokenSource Cts)> _pending = [];
         private readonly Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
-        private readonly HashSet<string> _shedNow = new(StringComparer.OrdinalIgnoreCase);
+        private readonly Dictionary<string, int> _holds = new(StringComparer.OrdinalIgnoreCase);
         private readonly Random _pressure;
         private string _configuration;
         private WorkloadIsolationOptions _options;
@@ -176,6 +180,11 @@ public sealed class AdmissionEngineModelTests
                         ? new WorkloadExecutionOptions { BackloggedPartitionCpuPriority = WorkloadCpuPriority.Lowest, BackloggedPartitionThreads = 1 }
                         : null;
                     c.Shed = name is "c1" or "c3" or "c5" ? new WorkloadShedOptions { CpuAbove = 0.9 } : null;
+
+                    // Whole 64ths of a second, as the steps advance time by: a standing queue's waiters wait 250 ms.
+                    c.QueueDelay = name is "c2" or "c5"
+                        ? new WorkloadQueueDelayOptions { Target = TimeSpan.FromMilliseconds(250), Interval = TimeSpan.FromMilliseconds(500), LifoWhenStanding = name == "c2" }
+                        : null;
                     c.RateLimit = _random.Next(3) == 0
                         ? new WorkloadRateLimitOptions { PermitsPerSecond = 1 << _random.Next(0, 3), Burst = _random.Next(1, 5), PerPartition = _random.Next(2) == 0 }
                         : null;
@@ -235,7 +244,7 @@ public sealed class AdmissionEngineModelTests
             else if (_pressure.Next(60) == 0)
             {
                 before.Reconfigured = true;
-                expected = SetShed();
+                expected = SetPressure();
             }
             else if (dice < 30)
             {
@@ -372,12 +381,13 @@ public sealed class AdmissionEngineModelTests
         }
 
         /// <summary>
-        /// As the pressure monitor does: a class with a Shed rule shed or admitted again (now and then all at once). Now
+        /// As the pressure monitor does: a class with a Shed rule shed, admitted again with a limit growing back, or freed
+        /// (now and then all at once). Now
         /// and then a class without a rule is named: the engine does not shed it, as it does not for a monitor's tick that
         /// decided before a reload took the rule away (the limits are put in force again all the same, as after any
         /// change, and turns start afresh). The set lasts across reconfigurations, for the classes that keep the rule.
         /// </summary>
-        private List<(int, AdmissionModel.Outcome)> SetShed()
+        private List<(int, AdmissionModel.Outcome)> SetPressure()
         {
             string[] ruled = [.. _options.Classes.Where(c => c.Value.Shed is not null).Select(c => c.Key)];
             if (ruled.Length == 0 || _pressure.Next(8) == 0)
@@ -386,36 +396,46 @@ public sealed class AdmissionEngineModelTests
                 _lastStep = $"shed {name} (has a rule: {_options.Classes[name].Shed is not null})";
                 if (_options.Classes[name].Shed is null)
                 {
-                    var unruled = new Dictionary<string, WorkloadPressureSignal>(_shedNow.ToDictionary(n => n, _ => WorkloadPressureSignal.Cpu), StringComparer.OrdinalIgnoreCase) { [name] = WorkloadPressureSignal.Memory };
+                    Dictionary<string, PressureHold> unruled = Holds();
+                    unruled[name] = new PressureHold(WorkloadPressureSignal.Memory, _pressure.Next(2) == 0 ? 0 : 1);
                     List<(int, AdmissionModel.Outcome)> unchanged = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options), Shed(_options));
-                    _scheduler.Engine.SetShed(unruled);
+                    _scheduler.Engine.SetPressureHolds(unruled);
                     return unchanged;
                 }
             }
 
             if (_pressure.Next(5) == 0)
             {
-                _shedNow.Clear();
+                _holds.Clear();
             }
             else if (ruled.Length > 0)
             {
+                // Shed (0), or admitted again with a limit growing back, or free.
                 string name = ruled[_pressure.Next(ruled.Length)];
-                if (!_shedNow.Remove(name))
+                int choice = _pressure.Next(3);
+                if (choice == 2)
                 {
-                    _shedNow.Add(name);
+                    _holds.Remove(name);
+                }
+                else
+                {
+                    _holds[name] = choice == 0 ? 0 : _pressure.Next(1, _options.TotalConcurrency + 2);
                 }
             }
 
-            _lastStep = $"shed [{string.Join(", ", _shedNow)}]";
-            _configuration = Describe(_options) + $"; effective {string.Join(", ", _effectiveMaxima.Select(e => $"{e.Key} {e.Value}"))}; shed {string.Join(", ", _shedNow)}";
+            _lastStep = $"pressure [{string.Join(", ", _holds.Select(h => $"{h.Key} {h.Value}"))}]";
+            _configuration = Describe(_options) + $"; effective {string.Join(", ", _effectiveMaxima.Select(e => $"{e.Key} {e.Value}"))}; pressure {string.Join(", ", _holds.Select(h => $"{h.Key} {h.Value}"))}";
             List<(int, AdmissionModel.Outcome)> expected = _model.Reconfigure(Effective(_options), Now, ConfiguredMaxima(_options), Shed(_options));
-            _scheduler.Engine.SetShed(_shedNow.ToDictionary(n => n, _ => WorkloadPressureSignal.Cpu));
+            _scheduler.Engine.SetPressureHolds(Holds());
             return expected;
         }
 
-        /// <summary>The classes shed now: those sent that have a Shed rule in <paramref name="options"/>.</summary>
+        private Dictionary<string, PressureHold> Holds() =>
+            _holds.ToDictionary(h => h.Key, h => new PressureHold(WorkloadPressureSignal.Cpu, h.Value), StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The classes shed now: those held to 0 that have a Shed rule in <paramref name="options"/>.</summary>
         private List<string> Shed(WorkloadIsolationOptions options) =>
-            [.. _shedNow.Where(n => options.Classes.TryGetValue(n, out WorkloadClassOptions? c) && c.Shed is not null)];
+            [.. _holds.Where(h => h.Value == 0 && options.Classes.TryGetValue(h.Key, out WorkloadClassOptions? c) && c.Shed is not null).Select(h => h.Key)];
 
         private static Dictionary<string, int?> ConfiguredMaxima(WorkloadIsolationOptions options) =>
             options.Classes.ToDictionary(c => c.Key, c => (int?)(c.Value.MaxConcurrency ?? options.TotalConcurrency), StringComparer.OrdinalIgnoreCase);
@@ -430,11 +450,14 @@ public sealed class AdmissionEngineModelTests
                 effective.AddClass(name, e =>
                 {
                     (e.Priority, e.ReservedConcurrency, e.QueueLimit, e.QueueTimeout, e.QueueOrder) = (c.Priority, c.ReservedConcurrency, c.QueueLimit, c.QueueTimeout, c.QueueOrder);
+                    e.QueueDelay = c.QueueDelay;
                     (e.MaxConcurrencyPerPartition, e.RateLimit, e.Execution) = (c.MaxConcurrencyPerPartition, c.RateLimit, c.Execution);
-                    e.MaxConcurrency = _shedNow.Contains(name) && c.Shed is not null ? 0
-                        : _effectiveMaxima.TryGetValue(name, out int max)
+                    int inForce = _effectiveMaxima.TryGetValue(name, out int max)
                         ? Math.Clamp(max, Math.Min(Math.Max(c.ReservedConcurrency, 1), configured), configured)
-                        : c.MaxConcurrency;
+                        : configured;
+
+                    // Pressure holds a class with a rule to 0 (shed) or to a limit growing back, below the others.
+                    e.MaxConcurrency = c.Shed is not null && _holds.TryGetValue(name, out int held) ? Math.Min(inForce, held) : inForce;
                 });
             }
 
@@ -557,6 +580,8 @@ public sealed class AdmissionEngineModelTests
         private readonly List<(int Id, AdmissionModel.Outcome Outcome)> _observed = [];
 
         public int BackloggedGrants => _model.BackloggedGrants.Count;
+
+        public int StandingArrivals => _model.StandingArrivals;
 
         /// <summary>Gets how many arrivals were refused because their class was shed.</summary>
         public int ShedArrivals { get; private set; }

@@ -30,6 +30,9 @@ internal sealed class AdmissionModel
 
     public AdmissionModel(WorkloadIsolationOptions options, long nowTicks) => Reconfigure(options, nowTicks);
 
+    /// <summary>Gets how many units started waiting in a standing queue (queue delay control): they waited the target.</summary>
+    public int StandingArrivals { get; private set; }
+
     /// <summary>Gets the units granted while more of their partition's work waited (Execution.BackloggedPartitionCpuPriority).</summary>
     public HashSet<int> BackloggedGrants { get; } = [];
 
@@ -118,6 +121,11 @@ internal sealed class AdmissionModel
                     c.Remove(waiter.Id, served: false);
                 }
             }
+        }
+
+        if (moved.Count > 0 && target.Queued == 0)
+        {
+            target.NonEmptySince = nowTicks;
         }
 
         foreach ((ModelWaiter waiter, string key) in moved.OrderBy(w => w.Waiter.Id))
@@ -231,14 +239,25 @@ internal sealed class AdmissionModel
             result.Add((victim, Outcome.QueueFull));
         }
 
-        long timesOut = background || c.Timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + c.Timeout.Ticks;
+        // Queue delay control: a queue that has held work without a moment empty for its interval stands; work that
+        // starts waiting in it then waits only the target, newest first.
+        bool standing = c.QueueDelay is { } delay && c.Queued > 0 && c.NonEmptySince + delay.Interval.Ticks <= nowTicks;
+        if (c.Queued == 0)
+        {
+            c.NonEmptySince = nowTicks;
+        }
+
+        StandingArrivals += standing ? 1 : 0;
+
+        TimeSpan timeout = standing ? c.QueueDelay!.Target : c.Timeout;
+        long timesOut = background || timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : nowTicks + timeout.Ticks;
         if (background)
         {
             _background.Add(id);
         }
 
         bool deadlineFirst = deadlineTicks is { } late && late <= timesOut;
-        c.Add(key, new ModelWaiter(id, deadlineFirst ? deadlineTicks!.Value : timesOut, weight, deadlineFirst), c.Lifo);
+        c.Add(key, new ModelWaiter(id, deadlineFirst ? deadlineTicks!.Value : timesOut, weight, deadlineFirst), c.Lifo || (standing && c.QueueDelay!.LifoWhenStanding));
         result.Add((id, Outcome.Queued));
 
         // Last in, first out: a narrow newcomer put before a wide waiter may start at once.
@@ -477,6 +496,7 @@ internal sealed class AdmissionModel
             QueueLimit = options.QueueLimit;
             Timeout = options.QueueTimeout;
             Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
+            QueueDelay = options.QueueDelay;
             PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
             Backlogs |= options.Execution?.BackloggedPartitionCpuPriority is not null;
             Rebalance();
@@ -518,6 +538,12 @@ internal sealed class AdmissionModel
         public TimeSpan Timeout { get; private set; }
 
         public bool Lifo { get; private set; }
+
+        /// <summary>Gets the class's queue delay control, or <see langword="null"/>.</summary>
+        public WorkloadQueueDelayOptions? QueueDelay { get; private set; }
+
+        /// <summary>Gets or sets when the queue last went from empty to holding work (ticks).</summary>
+        public long NonEmptySince { get; set; }
 
         public int PartitionLimit { get; private set; }
 

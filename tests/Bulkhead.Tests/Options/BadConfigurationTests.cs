@@ -100,6 +100,11 @@ public sealed class BadConfigurationTests
         { "no samples needed", """{ "Adaptive": { "MinSamples": 0 } }""", ["WorkloadIsolation: Adaptive: MinSamples (0) is out of range."] },
         { "misspelt adaptive setting", """{ "Adaptive": { "Enable": true } }""", ["WorkloadIsolation: Adaptive: 'Enable' is not a setting; did you mean 'Enabled'?"] },
 
+        // Queue delay control.
+        { "queue delay target past the timeout", Reporting("\"QueueTimeout\": \"00:00:01\", \"QueueDelay\": { \"Target\": \"00:00:02\" }"), ["Workload class 'reporting': QueueDelay: Target (00:00:02) must be positive and at most the class's QueueTimeout (00:00:01) and an hour."] },
+        { "queue delay interval of zero", Reporting("\"QueueDelay\": { \"Interval\": \"00:00:00\" }"), ["Workload class 'reporting': QueueDelay: Interval (00:00:00) must be positive and at most an hour."] },
+        { "misspelt queue delay setting", Reporting("\"QueueDelay\": { \"Targt\": \"00:00:00.005\" }"), ["Workload class 'reporting': QueueDelay: 'Targt' is not a setting; did you mean 'Target'?"] },
+
         // Shedding under pressure.
         { "shed with no threshold", Reporting("\"Shed\": { }"), ["Workload class 'reporting': Shed sets no target; set CpuAbove or MemoryAbove"] },
         { "shed as a percentage", Reporting("\"Shed\": { \"CpuAbove\": 80 }"), ["Workload class 'reporting': Shed: CpuAbove (80) is out of range."] },

@@ -57,20 +57,24 @@ public sealed class ShedTests
         Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
         Assert.False(background.IsCompleted);
 
-        // The hysteresis below it: admitted again, and the background work that waited starts.
+        // The hysteresis below it: admitted again, at the work it still runs; its limit grows back on the next reading,
+        // and the background work that waited starts.
         host.Read(cpu: 0.69);
         WorkloadClassSnapshot back = host.Scheduler.GetSnapshot()["reporting"];
         Assert.Null(back.ShedBy);
-        Assert.Equal(2, back.MaxConcurrency);
+        Assert.Equal(1, back.MaxConcurrency);
+        Assert.False(background.IsCompleted);
+        host.Read(cpu: 0.69);
+        Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
         using WorkloadLease started = await background.WithTimeout();
         Assert.True(started.IsAcquired);
         second.Dispose();
         using WorkloadLease again = reporting.TryAcquire();
         Assert.True(again.IsAcquired);
 
-        // Said once each way, with the measure and the threshold.
+        // Said once each way, with the measure and the threshold, and how the limit grows back.
         Assert.Single(host.Logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("'reporting' is shed under pressure: CPU utilization 80 % is at or above 80 %", StringComparison.Ordinal));
-        Assert.Single(host.Logs.Messages, m => m.Level == LogLevel.Information && m.Message.Contains("'reporting' is admitted again", StringComparison.Ordinal));
+        Assert.Single(host.Logs.Messages, m => m.Level == LogLevel.Information && m.Message.Contains("'reporting' is admitted again: CPU utilization 69 %, memory load 0 %; its limit grows back from 1 to 2, by 1 a reading", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -111,6 +115,7 @@ public sealed class ShedTests
         host.Read(cpu: 0.5, memory: 0.75);
         host.Read(cpu: 0.5, memory: 0.7);
         Assert.Equal(2, host.Probe.Reclaims);
+        Assert.Equal(TimeSpan.FromSeconds(1), host.Probe.ReclaimAfter);            // a second, or a reading if longer
         host.Read(cpu: 0.5, memory: 0.55);
         Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
         host.Read(cpu: 0.5, memory: 0.55);
@@ -144,11 +149,56 @@ public sealed class ShedTests
     }
 
     [Fact]
+    public void OnceAdmittedAgain_ItsLimitGrowsBackAnEighthAReading_OnlyWhileCalm()
+    {
+        // A class of 16 seats whose work holds memory: admitted again at the 3 units it still runs, then 2 seats more a
+        // reading while memory is the hysteresis below its threshold; a reading between pauses it; one at it sheds again.
+        using var host = new Host(Options(o =>
+        {
+            o.TotalConcurrency = 20;
+            o.Classes["reporting"].MaxConcurrency = 16;
+            o.Classes["reporting"].Shed = new WorkloadShedOptions { MemoryAbove = 0.8 };
+        }));
+        WorkloadClass reporting = host.Scheduler.GetClass("reporting");
+        WorkloadLease[] running = [.. Enumerable.Range(0, 3).Select(_ => reporting.TryAcquire())];
+        host.Read(cpu: 0, memory: 0.85);
+        Assert.Equal(0, Max(host));
+
+        host.Read(cpu: 0, memory: 0.6);
+        Assert.Equal(3, Max(host));
+        host.Read(cpu: 0, memory: 0.6);
+        Assert.Equal(5, Max(host));
+        host.Read(cpu: 0, memory: 0.75);
+        Assert.Equal(5, Max(host));
+        host.Read(cpu: 0, memory: 0.6);
+        Assert.Equal(7, Max(host));
+        host.Read(cpu: 0, memory: 0.8);
+        Assert.Equal(0, Max(host));
+        Assert.Equal((WorkloadPressureSignal?)WorkloadPressureSignal.Memory, host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+
+        // Calm again: grown back to its configured limit in eight readings at most, then free of pressure.
+        Array.ForEach(running, l => l.Dispose());
+        host.Read(cpu: 0, memory: 0.3);
+        Assert.Equal(1, Max(host));
+        int readings = 0;
+        while (Max(host) < 16 && readings < 10)
+        {
+            host.Read(cpu: 0, memory: 0.3);
+            readings++;
+        }
+
+        Assert.Equal((16, 8), (Max(host), readings));
+        Assert.Equal(16, host.Scheduler.GetSnapshot()["reporting"].ConfiguredMaxConcurrency);
+
+        static int Max(Host host) => host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
+    }
+
+    [Fact]
     public void ShedBySetDirectly_IgnoredForAClassWithoutARule()
     {
         // What a tick that decided before a reload took the rule away sends once the reload is done.
         using var host = new Host(Options(o => o.Classes["reporting"].Shed = null));
-        host.Scheduler.Engine.SetShed(new Dictionary<string, WorkloadPressureSignal> { ["reporting"] = WorkloadPressureSignal.Cpu });
+        host.Scheduler.Engine.SetPressureHolds(new Dictionary<string, PressureHold> { ["reporting"] = new(WorkloadPressureSignal.Cpu, 0) });
         Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
         Assert.True(host.Scheduler.GetClass("reporting").TryAcquire().IsAcquired);
     }
@@ -253,7 +303,13 @@ public sealed class ShedTests
 
         public int Reclaims { get; private set; }
 
-        public override void Reclaim() => Reclaims++;
+        public TimeSpan ReclaimAfter { get; private set; }
+
+        public override void Reclaim(TimeSpan after)
+        {
+            Reclaims++;
+            ReclaimAfter = after;
+        }
 
         public override PressureSample Read()
         {

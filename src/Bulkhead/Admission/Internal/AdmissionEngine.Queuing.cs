@@ -133,7 +133,16 @@ internal sealed partial class AdmissionEngine
     private Waiter EnqueueUnsynchronized(ClassState c, ClassLimits limits, string? partition, RateLimitLease? limiterLease, bool background, int weight, long deadlineAt, ref Waiter? completions, CancellationToken cancellationToken)
     {
         long enqueued = TimeProvider.GetTimestamp();
-        TimeSpan timeout = background ? Timeout.InfiniteTimeSpan : limits.QueueTimeout;
+
+        // Queue delay control: a queue that has held work without a moment empty for its interval stands, and work that
+        // starts waiting in it then waits only the target, newest first.
+        bool standing = limits.QueueDelay is { } delay && c.Queue.Count > 0 && DueAt(c.QueueNonEmptySince, delay.Interval) <= enqueued;
+        if (c.Queue.Count == 0)
+        {
+            c.QueueNonEmptySince = enqueued;
+        }
+
+        TimeSpan timeout = background ? Timeout.InfiniteTimeSpan : standing ? limits.QueueDelay!.Target : limits.QueueTimeout;
         long timesOutAt = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : DueAt(enqueued, timeout);
 
         // A waiter leaves at its class's queue timeout or its caller's deadline, whichever comes first (the deadline on a tie).
@@ -142,7 +151,7 @@ internal sealed partial class AdmissionEngine
             LimiterLease = limiterLease, Sequence = ++_waiterSequence, Background = background, Weight = weight,
             DueAt = Math.Min(timesOutAt, deadlineAt), DeadlineFirst = deadlineAt <= timesOutAt && deadlineAt != long.MaxValue,
         };
-        c.Queue.Add(waiter, lifo: limits.Lifo);
+        c.Queue.Add(waiter, lifo: limits.Lifo || (standing && limits.QueueDelay!.LifoWhenStanding));
         if (waiter.DueAt != long.MaxValue)
         {
             c.Due.Add(waiter);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Bulkhead.Execution.Internal;
+using Bulkhead.Pressure.Internal;
 using Bulkhead.RateLimiting.Internal;
 
 namespace Bulkhead.Admission.Internal;
@@ -71,15 +72,15 @@ internal sealed partial class AdmissionEngine
     }
 
     /// <summary>
-    /// Puts the classes shed under pressure in force, by class name with the signal that sheds each; a class not named
-    /// is not shed. Only a class whose options have a <c>Shed</c> rule is shed, so a reload that takes the rule away
-    /// ends its shedding whatever was sent before. Shed classes give no seat, their waiting work leaves with
-    /// <see cref="WorkloadRejectionReason.Shed"/> and their background work waits; the set lasts across reloads until
-    /// another is sent.
+    /// Puts in force what pressure holds classes to, by class name: shed, or a limit growing back once admitted again; a
+    /// class not named is held to nothing. Only a class whose options have a <c>Shed</c> rule is held, so a reload that
+    /// takes the rule away frees it whatever was sent before. Shed classes give no seat, their waiting work leaves with
+    /// <see cref="WorkloadRejectionReason.Shed"/> and their background work waits; a limit growing back is one more
+    /// limit, below the others in force. The holds last across reloads until others are sent.
     /// </summary>
-    public void SetShed(IReadOnlyDictionary<string, WorkloadPressureSignal> shed)
+    public void SetPressureHolds(IReadOnlyDictionary<string, PressureHold> holds)
     {
-        ArgumentNullException.ThrowIfNull(shed);
+        ArgumentNullException.ThrowIfNull(holds);
         Waiter? completions = null;
         lock (_lock)
         {
@@ -88,7 +89,7 @@ internal sealed partial class AdmissionEngine
                 return;
             }
 
-            _shedBy = new Dictionary<string, WorkloadPressureSignal>(shed, StringComparer.OrdinalIgnoreCase);
+            _pressureHolds = new Dictionary<string, PressureHold>(holds, StringComparer.OrdinalIgnoreCase);
             ApplyUnsynchronized(_options, [], ref completions);
         }
 
@@ -99,7 +100,7 @@ internal sealed partial class AdmissionEngine
     {
         EngineConfiguration next = Build(options, _configuration.Classes, notes);
         Volatile.Write(ref _configuration, next);
-        MoveWaitersOfRemovedClassesUnsynchronized(next);
+        MoveWaitersOfRemovedClassesUnsynchronized(next, TimeProvider.GetTimestamp());
         ShedWaitersUnsynchronized(next, ref completions);
         PublishUnsynchronized();
         PumpUnsynchronized(ref completions);
@@ -112,7 +113,7 @@ internal sealed partial class AdmissionEngine
             _effectiveMaxima.TryGetValue(name, out int effective) ? effective : null,
             options.Adaptive is { Enabled: true },
             options.Mode,
-            _shedBy.TryGetValue(name, out WorkloadPressureSignal signal) ? signal : null);
+            _pressureHolds.TryGetValue(name, out PressureHold hold) ? hold : null);
 
     /// <summary>
     /// Makes the configuration: the classes it names (existing state kept, new limits published and every seat word
@@ -218,7 +219,7 @@ internal sealed partial class AdmissionEngine
     }
 
     /// <summary>The waiters of removed classes wait on in the default class, in the order they came.</summary>
-    private static void MoveWaitersOfRemovedClassesUnsynchronized(EngineConfiguration configuration)
+    private static void MoveWaitersOfRemovedClassesUnsynchronized(EngineConfiguration configuration, long now)
     {
         List<Waiter> waiters = [];
         foreach (ClassState c in configuration.Classes)
@@ -232,6 +233,11 @@ internal sealed partial class AdmissionEngine
         }
 
         ClassState target = configuration.DefaultClass;
+        if (waiters.Count > 0 && target.Queue.Count == 0)
+        {
+            target.QueueNonEmptySince = now;
+        }
+
         foreach (Waiter waiter in waiters.OrderBy(w => w.Sequence))
         {
             waiter.Class = target;

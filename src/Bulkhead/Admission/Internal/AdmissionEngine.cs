@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
+using Bulkhead.Pressure.Internal;
 using Bulkhead.Queuing.Internal;
 using Bulkhead.Telemetry.Internal;
 using Bulkhead.Timing.Internal;
@@ -45,8 +46,8 @@ internal sealed partial class AdmissionEngine : IDisposable
     private WorkloadIsolationOptions _options;
     private Dictionary<string, int> _effectiveMaxima = new(StringComparer.OrdinalIgnoreCase);
 
-    // The classes shed under pressure, with the signal that sheds each (the pressure monitor sends them).
-    private Dictionary<string, WorkloadPressureSignal> _shedBy = new(StringComparer.OrdinalIgnoreCase);
+    // What pressure holds classes to, by class name: shed, or a limit growing back (the pressure monitor sends them).
+    private Dictionary<string, PressureHold> _pressureHolds = new(StringComparer.OrdinalIgnoreCase);
     private int _generation;
 
     private int _sharedInUse;

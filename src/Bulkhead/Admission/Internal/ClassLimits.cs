@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using Bulkhead.Pressure.Internal;
 using Bulkhead.RateLimiting.Internal;
 
 namespace Bulkhead.Admission.Internal;
@@ -22,7 +23,7 @@ internal sealed class ClassLimits
         int? effectiveMax = null,
         bool adaptive = false,
         WorkloadIsolationMode hostMode = WorkloadIsolationMode.Enforce,
-        WorkloadPressureSignal? shedBy = null)
+        PressureHold? pressure = null)
     {
         Generation = generation & ClassState.GenerationMask;
         GenerationBits = (long)Generation << ClassState.GenerationShift;
@@ -33,16 +34,20 @@ internal sealed class ClassLimits
         // The adaptive controller's limit, kept between the reservation (and one seat) and the configured limit whatever it asked.
         Max = effectiveMax is { } effective ? Math.Clamp(effective, Math.Min(Math.Max(Reserved, 1), ConfiguredMax), ConfiguredMax) : ConfiguredMax;
 
-        // Shed under pressure: no seat to give, its reserved ones included, until the pressure eases; only its
-        // background work may wait (the engine refuses the rest).
-        ShedBy = options.Shed is null ? null : shedBy;
-        Max = ShedBy is null ? Max : 0;
+        // Held by pressure (only a class with a Shed rule): shed, no seat to give, its reserved ones included, and only
+        // its background work may wait (the engine refuses the rest); or, admitted again, a limit growing back.
+        if (options.Shed is not null && pressure is { } hold)
+        {
+            ShedBy = hold.Sheds ? hold.Signal : null;
+            Max = Math.Min(Max, hold.Max);
+        }
         Objective = adaptive ? options.Objective : null;
         TimesSeats = Objective?.SeatTimeP99 is not null;
         TimesQueueWaits = Objective?.QueueWaitP99 is not null;
         QueueLimit = options.QueueLimit;
         QueueTimeout = options.QueueTimeout;
         Lifo = options.QueueOrder == WorkloadQueueOrder.Lifo;
+        QueueDelay = options.QueueDelay;
         PartitionLimit = options.MaxConcurrencyPerPartition ?? 0;
         ExecutionTimeout = options.Execution?.Timeout;
         Pool = pool;
@@ -131,6 +136,9 @@ internal sealed class ClassLimits
     public TimeSpan QueueTimeout { get; }
 
     public bool Lifo { get; }
+
+    /// <summary>Gets the class's queue delay control, or <see langword="null"/>: every waiter may wait <see cref="QueueTimeout"/>.</summary>
+    public WorkloadQueueDelayOptions? QueueDelay { get; }
 
     /// <summary>Gets the most work in flight per partition, or 0 for no limit.</summary>
     public int PartitionLimit { get; }

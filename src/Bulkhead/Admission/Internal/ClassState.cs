@@ -138,6 +138,12 @@ internal sealed partial class ClassState : WorkloadClass
     /// <summary>The last 99th percentile of queue wait the adaptive controller measured (ticks; -1 for none).</summary>
     public long LastQueueWaitP99 = -1;
 
+    /// <summary>
+    /// When the class's queue last went from empty to holding work (a TimeProvider timestamp), under the engine's lock:
+    /// with queue delay control, a queue that has held work since more than its interval ago is standing.
+    /// </summary>
+    public long QueueNonEmptySince;
+
     /// <summary>The last 99th percentile of seat-holding time the adaptive controller measured (ticks; -1 for none).</summary>
     public long LastSeatTimeP99 = -1;
 

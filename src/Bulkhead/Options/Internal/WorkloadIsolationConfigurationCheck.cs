@@ -46,7 +46,8 @@ internal sealed class WorkloadIsolationConfigurationCheck(IConfiguration section
         Objective,
         Setting.Of<WorkloadLearnedWeightOptions>(),
         Fleet,
-        Shed) with
+        Shed,
+        Setting.Of<WorkloadQueueDelayOptions>()) with
     {
         Moved = new(StringComparer.OrdinalIgnoreCase) { ["ExecutionTimeout"] = "Execution:Timeout" },
     };

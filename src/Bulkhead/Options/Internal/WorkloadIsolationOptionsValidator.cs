@@ -153,6 +153,20 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         }
     }
 
+    private static void ValidateQueueDelay(string prefix, WorkloadClassOptions c, WorkloadQueueDelayOptions delay, List<string> failures)
+    {
+        bool unbounded = c.QueueTimeout == Timeout.InfiniteTimeSpan;
+        if (delay.Target <= TimeSpan.Zero || delay.Target > TimeSpan.FromHours(1) || (!unbounded && delay.Target > c.QueueTimeout))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: QueueDelay: Target ({delay.Target}) must be positive and at most the class's QueueTimeout ({c.QueueTimeout}) and an hour."));
+        }
+
+        if (delay.Interval <= TimeSpan.Zero || delay.Interval > TimeSpan.FromHours(1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{prefix}: QueueDelay: Interval ({delay.Interval}) must be positive and at most an hour."));
+        }
+    }
+
     private static void ValidateShed(string prefix, WorkloadIsolationOptions options, WorkloadShedOptions shed, List<string> failures)
     {
         if (shed.CpuAbove is null && shed.MemoryAbove is null)
@@ -309,6 +323,11 @@ internal sealed class WorkloadIsolationOptionsValidator : IValidateOptions<Workl
         if (classOptions.Objective is { } objective)
         {
             ValidateObjective(prefix, objective, failures);
+        }
+
+        if (classOptions.QueueDelay is { } delay)
+        {
+            ValidateQueueDelay(prefix, classOptions, delay, failures);
         }
 
         if (classOptions.Shed is { } shed)

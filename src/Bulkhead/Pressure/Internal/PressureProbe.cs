@@ -6,9 +6,6 @@ namespace Bulkhead.Pressure.Internal;
 /// <remarks>Tests give the monitor a probe of their own, so that what sheds is decided on fake time from values they choose.</remarks>
 internal class PressureProbe
 {
-    /// <summary>The least time between two collections <see cref="Reclaim"/> asks for, and that the GC must not have collected in.</summary>
-    public static readonly TimeSpan ReclaimEvery = TimeSpan.FromSeconds(1);
-
     private readonly double _capacity;
     private long _lastTimestamp;
     private TimeSpan _lastCpu;
@@ -55,9 +52,10 @@ internal class PressureProbe
     /// Called while a class is shed by memory: objects that died since the GC last collected the large-object heap are
     /// counted until it next does, and while a class is shed little may be allocated to make it, so the class could stay
     /// shed for good. Asks for a background full collection (concurrent: the process's threads go on) when the GC has
-    /// run none for <see cref="ReclaimEvery"/>.
+    /// run none for <paramref name="after"/>.
     /// </summary>
-    public virtual void Reclaim()
+    /// <param name="after">How long the GC must have run no full collection before one is asked for.</param>
+    public virtual void Reclaim(TimeSpan after)
     {
         int full = GC.CollectionCount(GC.MaxGeneration);
         long now = Stopwatch.GetTimestamp();
@@ -67,7 +65,7 @@ internal class PressureProbe
             return;
         }
 
-        if (Stopwatch.GetElapsedTime(_lastFullCollectionSeenAt, now) >= ReclaimEvery)
+        if (Stopwatch.GetElapsedTime(_lastFullCollectionSeenAt, now) >= after)
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false);
             _lastFullCollectionSeenAt = now;
