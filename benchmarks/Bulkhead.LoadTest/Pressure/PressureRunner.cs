@@ -70,7 +70,7 @@ public static class PressureRunner
         Mode.MemoryBulkheadShed => $"memory: Bulkhead, MaxConcurrency {PressureServer.ReportLimit} with Shed MemoryAbove {PressureServer.MemoryAbove}",
         Mode.CpuNoIsolation => "CPU: no isolation (reports on the ThreadPool)",
         Mode.CpuHandTuned => $"CPU: Bulkhead, reporting MaxConcurrency {PressureServer.HandTunedCpuLimit} (tuned by hand)",
-        Mode.CpuShed => $"CPU: Bulkhead, reporting MaxConcurrency {PressureServer.ReportLimit} with Shed CpuAbove {PressureServer.CpuAbove}",
+        Mode.CpuShed => $"CPU: Bulkhead, reporting MaxConcurrency {PressureServer.ReportLimit} with Shed CpuAbove {PressureServer.CpuAbove}, Hysteresis {PressureServer.CpuHysteresis}",
         _ => mode.ToString(),
     };
 

@@ -22,6 +22,9 @@ internal static class PressureServer
     /// <summary>The CPU utilization at which the reporting class is shed.</summary>
     public const double CpuAbove = 0.75;
 
+    /// <summary>How far below its threshold the CPU must fall before the reporting class grows back.</summary>
+    public const double CpuHysteresis = 0.25;
+
     /// <summary>How often the pressure is read in the Shed modes.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(50);
 
@@ -56,6 +59,13 @@ internal static class PressureServer
         {
             o.AddInteractiveClass();
             o.Pressure.Interval = Interval;
+            if (mode == Mode.CpuShed)
+            {
+                // One CPU-heavy report is about half of 2 cores and two are all of them: a class admitted again grows
+                // back only below a quarter under the threshold, where one report keeps the CPU.
+                o.Pressure.Hysteresis = CpuHysteresis;
+            }
+
             o.AddClass("reporting", c =>
             {
                 c.Priority = 2;

@@ -57,13 +57,15 @@ public sealed class ShedTests
         Assert.NotNull(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
         Assert.False(background.IsCompleted);
 
-        // The hysteresis below it: admitted again, at the work it still runs; its limit grows back on the next reading,
-        // and the background work that waited starts.
+        // The hysteresis below it: admitted again, at the work it still runs. Its limit grows back once a whole reading
+        // was taken under it (not on the one that overlapped the change), and the background work that waited starts.
         host.Read(cpu: 0.69);
         WorkloadClassSnapshot back = host.Scheduler.GetSnapshot()["reporting"];
         Assert.Null(back.ShedBy);
         Assert.Equal(1, back.MaxConcurrency);
         Assert.False(background.IsCompleted);
+        host.Read(cpu: 0.69);
+        Assert.Equal(1, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
         host.Read(cpu: 0.69);
         Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
         using WorkloadLease started = await background.WithTimeout();
@@ -149,10 +151,11 @@ public sealed class ShedTests
     }
 
     [Fact]
-    public void OnceAdmittedAgain_ItsLimitGrowsBackAnEighthAReading_OnlyWhileCalm()
+    public async Task OnceAdmittedAgain_ItsLimitGrowsBackAnEighth_EveryOtherReading_OnlyWhileCalmAndUsed()
     {
-        // A class of 16 seats whose work holds memory: admitted again at the 3 units it still runs, then 2 seats more a
-        // reading while memory is the hysteresis below its threshold; a reading between pauses it; one at it sheds again.
+        // A class of 16 seats whose work holds memory: admitted again at the 3 units it still runs. Its limit grows by 2
+        // seats (an eighth) on a reading taken wholly under the limit in force, while memory is the hysteresis below the
+        // threshold and the class uses its limit; a reading between pauses it; one at the threshold sheds again.
         using var host = new Host(Options(o =>
         {
             o.TotalConcurrency = 20;
@@ -160,37 +163,71 @@ public sealed class ShedTests
             o.Classes["reporting"].Shed = new WorkloadShedOptions { MemoryAbove = 0.8 };
         }));
         WorkloadClass reporting = host.Scheduler.GetClass("reporting");
-        WorkloadLease[] running = [.. Enumerable.Range(0, 3).Select(_ => reporting.TryAcquire())];
+        List<WorkloadLease> running = [.. Enumerable.Range(0, 3).Select(_ => reporting.TryAcquire())];
         host.Read(cpu: 0, memory: 0.85);
         Assert.Equal(0, Max(host));
 
         host.Read(cpu: 0, memory: 0.6);
         Assert.Equal(3, Max(host));
-        host.Read(cpu: 0, memory: 0.6);
-        Assert.Equal(5, Max(host));
-        host.Read(cpu: 0, memory: 0.75);
-        Assert.Equal(5, Max(host));
-        host.Read(cpu: 0, memory: 0.6);
-        Assert.Equal(7, Max(host));
+        List<Task<WorkloadLease>> waiting = [.. Enumerable.Range(0, 20).Select(_ => reporting.AcquireAsync(new WorkloadRequest { Background = true }).AsTask())];
+        List<int> seen = [];
+        foreach (double memory in (ReadOnlySpan<double>)[0.6, 0.6, 0.6, 0.75, 0.6, 0.6])
+        {
+            host.Read(cpu: 0, memory);
+            seen.Add(Max(host));
+        }
+
+        Assert.Equal([3, 5, 5, 5, 7, 7], seen);
         host.Read(cpu: 0, memory: 0.8);
         Assert.Equal(0, Max(host));
         Assert.Equal((WorkloadPressureSignal?)WorkloadPressureSignal.Memory, host.Scheduler.GetSnapshot()["reporting"].ShedBy);
 
-        // Calm again: grown back to its configured limit in eight readings at most, then free of pressure.
-        Array.ForEach(running, l => l.Dispose());
-        host.Read(cpu: 0, memory: 0.3);
-        Assert.Equal(1, Max(host));
-        int readings = 0;
-        while (Max(host) < 16 && readings < 10)
+        // Calm again, with every seat wanted: from 1 to its configured 16 in 16 readings, then free of pressure.
+        foreach (Task<WorkloadLease> granted in waiting.Where(w => w.IsCompleted).ToList())
         {
-            host.Read(cpu: 0, memory: 0.3);
-            readings++;
+            running.Add(await granted);
+            waiting.Remove(granted);
         }
 
-        Assert.Equal((16, 8), (Max(host), readings));
-        Assert.Equal(16, host.Scheduler.GetSnapshot()["reporting"].ConfiguredMaxConcurrency);
+        running.ForEach(l => l.Dispose());
+        host.Read(cpu: 0, memory: 0.3);
+        int admittedAt = Max(host);
+        List<int> growth = [];
+        while (Max(host) < 16 && growth.Count < 40)
+        {
+            host.Read(cpu: 0, memory: 0.3);
+            growth.Add(Max(host));
+        }
+
+        Assert.Equal(1, admittedAt);
+        Assert.Equal([1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15, 16], growth);
+        foreach (Task<WorkloadLease> granted in waiting)
+        {
+            (await granted.WithTimeout()).Dispose();
+        }
 
         static int Max(Host host) => host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
+    }
+
+    [Fact]
+    public void OnceAdmittedAgain_ALimitNothingUses_DoesNotGrow()
+    {
+        // No work comes after the class is admitted again: calm readings say nothing of its limit, which stays.
+        using var host = new Host(Options());
+        host.Read(cpu: 0.9);
+        host.Read(cpu: 0.1);
+        for (int i = 0; i < 5; i++)
+        {
+            host.Read(cpu: 0.1);
+        }
+
+        Assert.Equal(1, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
+
+        // Work that uses it: it grows to its configured 2 after a whole reading so used.
+        using WorkloadLease one = host.Scheduler.GetClass("reporting").TryAcquire();
+        host.Read(cpu: 0.1);
+        host.Read(cpu: 0.1);
+        Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
     }
 
     [Fact]

@@ -134,10 +134,11 @@ internal sealed partial class PressureMonitor : IDisposable
 
     /// <summary>
     /// What the last reading holds each class with a rule to, each signal with its hysteresis; changes are put in force,
-    /// then logged. A class shed is admitted again at the work it still runs (at least one seat), and on each reading
-    /// while every signal is the hysteresis below its threshold its limit grows by an eighth of its configured limit
-    /// (at least one seat), until it is free again: the work refused meanwhile does not all start at once, bringing
-    /// the pressure straight back (a memory-heavy class would take the heap past its limit between two readings).
+    /// then logged. A class shed is admitted again at the work it still runs (at least one seat), and its limit grows
+    /// by an eighth of its configured limit (at least one seat), until it is free again, on a reading taken wholly under
+    /// the limit in force while every signal is the hysteresis below its threshold and the class uses its limit: the
+    /// work refused meanwhile does not all start at once, bringing the pressure straight back (a memory-heavy class
+    /// would take the heap past its limit between two readings).
     /// </summary>
     /// <param name="reading">Whether a reading was just taken (limits grow back only on readings, not on a reload).</param>
     private void Decide(bool reading)
@@ -157,6 +158,8 @@ internal sealed partial class PressureMonitor : IDisposable
             bool cpu = Reaches(last.CpuUtilization, rule.CpuAbove, was.Cpu, hysteresis);
             bool memory = Reaches(last.MemoryLoad, rule.MemoryAbove, was.Memory, hysteresis);
             PressureHold? hold = null;
+            bool settling = false;
+            bool used = false;
             if (cpu || memory)
             {
                 hold = new PressureHold(memory ? WorkloadPressureSignal.Memory : WorkloadPressureSignal.Cpu, 0);
@@ -170,7 +173,16 @@ internal sealed partial class PressureMonitor : IDisposable
                 int configured = Math.Max(1, c.MaxConcurrency ?? _options.TotalConcurrency);
                 int step = Math.Max(1, (int)Math.Ceiling(configured / (double)GrowBackReadings));
                 bool calm = !Reaches(last.CpuUtilization, rule.CpuAbove, shedAlready: true, hysteresis) && !Reaches(last.MemoryLoad, rule.MemoryAbove, shedAlready: true, hysteresis);
-                int max = held.Sheds ? Math.Max(1, InFlight(name)) : reading && calm ? held.Max + step : held.Max;
+                // A limit just put in force is judged on a whole reading taken under it, not on the one that overlaps the
+                // change (as adaptive protection does with its windows): a reading started before the class was
+                // admitted again shows the pressure of no work at all, and growing on it overshoots.
+                // And, as adaptive protection's limits, it grows only while the class uses it (every seat taken, or work
+                // waiting), at the reading before and at this one, so that the reading shows the pressure of the class at
+                // its limit: a limit does not drift up while nothing tests it.
+                used = !held.Sheds && UsesItsLimit(name, held.Max);
+                bool grow = reading && calm && !was.Settling && was.Used && used;
+                int max = held.Sheds ? Math.Max(1, InFlight(name)) : grow ? held.Max + step : held.Max;
+                settling = held.Sheds || grow;
                 hold = max >= configured ? null : held with { Max = max };
                 if (held.Sheds)
                 {
@@ -180,7 +192,7 @@ internal sealed partial class PressureMonitor : IDisposable
 
             if (cpu || memory || hold is not null)
             {
-                next[name] = new ClassPressure(cpu, memory, hold);
+                next[name] = new ClassPressure(cpu, memory, hold, Settling: settling || (!reading && was.Settling), Used: reading ? used : was.Used);
             }
         }
 
@@ -234,6 +246,10 @@ internal sealed partial class PressureMonitor : IDisposable
     /// <summary>The units of work of a class in flight now.</summary>
     private int InFlight(string name) => _engine.Configuration.ActiveByName.TryGetValue(name, out ClassState? c) ? c.InFlight : 0;
 
+    /// <summary>Whether a class uses a limit of <paramref name="max"/>: every seat taken, or work waiting.</summary>
+    private bool UsesItsLimit(string name, int max) =>
+        _engine.Configuration.ActiveByName.TryGetValue(name, out ClassState? c) && (c.InFlight >= max || c.Queue.Count > 0);
+
     /// <summary>Whether a signal sheds: at or above its threshold, or, for a class it sheds already, not yet <paramref name="hysteresis"/> below it.</summary>
     private static bool Reaches(double value, double? threshold, bool shedAlready, double hysteresis) =>
         threshold is { } t && value >= (shedAlready ? t - hysteresis : t);
@@ -245,5 +261,10 @@ internal sealed partial class PressureMonitor : IDisposable
     private static partial void LogAdmittedAgain(ILogger logger, string workloadClass, string reason);
 
     /// <summary>One class's pressure: the signals that shed it now, and what it is held to (shed, or a limit growing back).</summary>
-    private readonly record struct ClassPressure(bool Cpu, bool Memory, PressureHold? Hold);
+    /// <param name="Cpu">Whether the CPU sheds it now.</param>
+    /// <param name="Memory">Whether memory sheds it now.</param>
+    /// <param name="Hold">What it is held to, or <see langword="null"/>.</param>
+    /// <param name="Settling">Whether its limit changed at the last reading: the next reading is taken under it and only then judged.</param>
+    /// <param name="Used">Whether the class used its limit at the last reading.</param>
+    private readonly record struct ClassPressure(bool Cpu, bool Memory, PressureHold? Hold, bool Settling = false, bool Used = false);
 }
