@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Bulkhead.Admission.Internal;
+using Bulkhead.Pressure.Internal;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bulkhead.Tests.Reliability;
@@ -7,7 +8,8 @@ namespace Bulkhead.Tests.Reliability;
 /// <summary>
 /// Acquisitions racing reloads, as an attacker would drive them: 24 workers try, queue, wait in the background, cancel
 /// and release across four classes (partitions and weights) while the configuration changes every 1–8 ms (limits, a
-/// class removed and added back, Enforce and Observe, adaptive protection on and off). Once the workers stop and a last
+/// class removed and added back, Enforce and Observe, adaptive protection on and off, Shed rules and queue delay
+/// control come and go) and pressure holds (shed, a limit growing back, freed) change every 1–8 ms. Once the workers stop and a last
 /// reload restores every class, the engine must be quiet: nothing in flight or queued, no shared seat in use, and (in
 /// Enforce) every admission the engine counted is a lease a caller received.
 /// </summary>
@@ -31,6 +33,7 @@ public sealed class ReloadRaceStressTests
         var outcomes = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         long acquired = 0;
         long reloads = 0;
+        long pressures = 0;
         using var stop = new CancellationTokenSource();
 
         void Count(string outcome) => outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
@@ -76,6 +79,11 @@ public sealed class ReloadRaceStressTests
                 if (!lease.IsAcquired)
                 {
                     Count("rejected");
+                    if (lease.RejectionReason == WorkloadRejectionReason.Shed)
+                    {
+                        Count("rejected as shed");
+                    }
+
                     continue;
                 }
 
@@ -120,6 +128,29 @@ public sealed class ReloadRaceStressTests
             }
         }
 
+        // As the pressure monitor does, racing the reloads and the workers: classes with a Shed rule shed, held to a
+        // limit growing back, or freed (the last reload below takes every rule away, which frees them all).
+        async Task Presser()
+        {
+            var random = new Random(11);
+            while (!stop.IsCancellationRequested)
+            {
+                var holds = new Dictionary<string, PressureHold>(StringComparer.OrdinalIgnoreCase);
+                foreach (string name in Classes.Where(_ => random.Next(3) == 0))
+                {
+                    holds[name] = new PressureHold(random.Next(2) == 0 ? WorkloadPressureSignal.Cpu : WorkloadPressureSignal.Memory, random.Next(0, 4));
+                }
+
+                scheduler.Engine.SetPressureHolds(holds);
+                Interlocked.Increment(ref pressures);
+                await Task.Delay(random.Next(1, 9));
+            }
+
+            // The pressure eases: background work that waited for a shed class to be admitted again starts, and its
+            // worker ends.
+            scheduler.Engine.SetPressureHolds(new Dictionary<string, PressureHold>());
+        }
+
         // Stops after the duration once the race has been run enough (a busy machine reloads and acquires more slowly:
         // the amount of racing, not its speed, is what the test needs).
         async Task Stopper()
@@ -138,7 +169,7 @@ public sealed class ReloadRaceStressTests
             }
         }
 
-        Task[] running = [Stopper(), Clock(), Reloader(), .. Enumerable.Range(0, 24).Select(i => Task.Run(() => Worker(i)))];
+        Task[] running = [Stopper(), Clock(), Reloader(), Presser(), .. Enumerable.Range(0, 24).Select(i => Task.Run(() => Worker(i)))];
         await Task.WhenAll(running).WaitAsync(duration + TimeSpan.FromMinutes(3));
 
         // Background waits of classes whose limits fell may still wait: the last reload gives every class room again,
@@ -149,7 +180,7 @@ public sealed class ReloadRaceStressTests
         await Eventually.TrueAsync(() => scheduler.GetSnapshot().Classes.All(c => c.Queued == 0), "every wait has ended");
 
         WorkloadSnapshot snapshot = scheduler.GetSnapshot();
-        string seen = $"{Interlocked.Read(ref reloads)} reloads; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {every.All.Sum(c => c.Admitted)} in {every.All.Length} class states, "
+        string seen = $"{Interlocked.Read(ref reloads)} reloads, {Interlocked.Read(ref pressures)} pressure holds; callers: acquired {acquired}, {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}; engine: admitted {every.All.Sum(c => c.Admitted)} in {every.All.Length} class states, "
             + string.Join(", ", snapshot.Classes.Select(c => $"{c.Name} inFlight {c.InFlight} queued {c.Queued}")) + $", sharedInUse {scheduler.Engine.SharedInUse}";
         Assert.True(snapshot.Classes.All(c => c.InFlight == 0 && c.Queued == 0), seen);
         Assert.True(scheduler.Engine.SharedInUse == 0, seen);
@@ -160,6 +191,9 @@ public sealed class ReloadRaceStressTests
 
         Assert.True(acquired > 1_000 && outcomes.ContainsKey("canceled") && outcomes.ContainsKey("rejected"), seen);
         Assert.True(Interlocked.Read(ref reloads) > 100, seen);
+
+        // The pressure holds raced the rest: callers were refused as shed.
+        Assert.True(outcomes.ContainsKey("rejected as shed"), seen);
     }
 
     /// <summary>A random configuration; <paramref name="full"/> gives every class (and the host) its widest limits.</summary>
@@ -190,6 +224,7 @@ public sealed class ReloadRaceStressTests
             c.RateLimit = full || random.Next(2) == 0 ? null : new WorkloadRateLimitOptions { PermitsPerSecond = 2_000, Burst = random.Next(5, 50), PerPartition = random.Next(2) == 0 };
             c.LearnedWeight = full || random.Next(2) == 0 ? null : new WorkloadLearnedWeightOptions { SeatTime = TimeSpan.FromMilliseconds(1), MaxWeight = 2 };
             (c.Execution ??= new WorkloadExecutionOptions()).Timeout = full || random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(5);
+            c.Shed = full || random.Next(4) == 0 ? null : new WorkloadShedOptions { CpuAbove = 1.0 };
         });
         }
 
@@ -203,12 +238,21 @@ public sealed class ReloadRaceStressTests
             c.QueueLimit = 5;
             c.QueueOrder = WorkloadQueueOrder.Lifo;
             c.QueueTimeout = TimeSpan.FromMilliseconds(30);
+            c.Shed = full || random.Next(4) == 0 ? null : new WorkloadShedOptions { MemoryAbove = 1.0 };
         });
         }
 
         if (full || random.Next(3) != 0)
         {
-            options.AddClass("extra", c => { c.Priority = 1; c.MaxConcurrency = full ? total : random.Next(1, 4); c.QueueLimit = 3; c.QueueTimeout = TimeSpan.FromMilliseconds(20); });
+            options.AddClass("extra", c =>
+            {
+                c.Priority = 1;
+                c.MaxConcurrency = full ? total : random.Next(1, 4);
+                c.QueueLimit = 3;
+                c.QueueTimeout = TimeSpan.FromMilliseconds(20);
+                c.QueueDelay = full || random.Next(2) == 0 ? null : new WorkloadQueueDelayOptions { Target = TimeSpan.FromMilliseconds(4), Interval = TimeSpan.FromMilliseconds(10) };
+                c.Shed = full || random.Next(2) == 0 ? null : new WorkloadShedOptions { CpuAbove = 1.0, MemoryAbove = 1.0 };
+            });
         }
 
         if (observe)
