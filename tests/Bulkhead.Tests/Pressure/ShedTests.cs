@@ -10,6 +10,10 @@ namespace Bulkhead.Tests.Pressure;
 /// threshold gives no seat, its waiting work is rejected and its background work waits; it is admitted again once the
 /// signal falls the hysteresis below its threshold; lower thresholds shed first; reloads decide again at once.
 /// </summary>
+/// <remarks>
+/// White-box: the test replaces the monitor's probe (its readings) and sets pressure holds on the engine directly, which
+/// the public API cannot; what it asserts is read through the public snapshot, handles and leases.
+/// </remarks>
 public sealed class ShedTests
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
