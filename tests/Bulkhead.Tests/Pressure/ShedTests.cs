@@ -155,11 +155,12 @@ public sealed class ShedTests
     }
 
     [Fact]
-    public async Task OnceAdmittedAgain_ItsLimitGrowsBackAnEighth_EveryOtherReading_OnlyWhileCalmAndUsed()
+    public async Task OnceAdmittedAgain_ItsLimitGrowsBackAnEighth_UpToHalfOfWhatItRanWhenShed_ThenOneSeat_EveryOtherReading_OnlyWhileCalmAndUsed()
     {
-        // A class of 16 seats whose work holds memory: admitted again at the 3 units it still runs. Its limit grows by 2
-        // seats (an eighth) on a reading taken wholly under the limit in force, while memory is the hysteresis below the
-        // threshold and the class uses its limit; a reading between pauses it; one at the threshold sheds again.
+        // A class of 16 seats whose work holds memory, shed while it runs 12 units and admitted again at the 3 it still
+        // runs. Its limit grows by 2 seats (an eighth) up to 6 (half of 12), then by one, on a reading taken wholly
+        // under the limit in force, while memory is the hysteresis below the threshold and the class uses its limit; a
+        // reading between pauses it; one at the threshold sheds again.
         using var host = new Host(Options(o =>
         {
             o.TotalConcurrency = 20;
@@ -167,26 +168,99 @@ public sealed class ShedTests
             o.Classes["reporting"].Shed = new WorkloadShedOptions { MemoryAbove = 0.8 };
         }));
         WorkloadClass reporting = host.Scheduler.GetClass("reporting");
-        List<WorkloadLease> running = [.. Enumerable.Range(0, 3).Select(_ => reporting.TryAcquire())];
+        List<WorkloadLease> running = [.. Enumerable.Range(0, 12).Select(_ => reporting.TryAcquire())];
         host.Read(cpu: 0, memory: 0.85);
         Assert.Equal(0, Max(host));
+        running.Skip(3).ToList().ForEach(l => l.Dispose());
+        running = running[..3];
 
         host.Read(cpu: 0, memory: 0.6);
         Assert.Equal(3, Max(host));
         List<Task<WorkloadLease>> waiting = [.. Enumerable.Range(0, 20).Select(_ => reporting.AcquireAsync(new WorkloadRequest { Background = true }).AsTask())];
         List<int> seen = [];
-        foreach (double memory in (ReadOnlySpan<double>)[0.6, 0.6, 0.6, 0.75, 0.6, 0.6])
+        foreach (double memory in (ReadOnlySpan<double>)[0.6, 0.6, 0.6, 0.75, 0.6, 0.6, 0.6, 0.6])
         {
             host.Read(cpu: 0, memory);
             seen.Add(Max(host));
         }
 
-        Assert.Equal([3, 5, 5, 5, 7, 7], seen);
+        Assert.Equal([3, 5, 5, 5, 6, 6, 7, 7], seen);
+
+        // Shed again while it runs 7, and while growing back: once admitted again, it grows by 2 up to 3, then by one, and
+        // each step waits for two calm readings in a row instead of one.
         host.Read(cpu: 0, memory: 0.8);
         Assert.Equal(0, Max(host));
         Assert.Equal((WorkloadPressureSignal?)WorkloadPressureSignal.Memory, host.Scheduler.GetSnapshot()["reporting"].ShedBy);
 
-        // Calm again, with every seat wanted: from 1 to its configured 16 in 16 readings, then free of pressure.
+        // Calm again, with every seat wanted: from 1 to its configured 16, then free of pressure.
+        foreach (Task<WorkloadLease> granted in waiting.Where(w => w.IsCompleted).ToList())
+        {
+            running.Add(await granted);
+            waiting.Remove(granted);
+        }
+
+        Assert.Equal(7, running.Count);
+        running.ForEach(l => l.Dispose());
+        host.Read(cpu: 0, memory: 0.3);
+        int admittedAt = Max(host);
+        List<int> growth = [];
+        while (Max(host) < 16 && growth.Count < 60)
+        {
+            host.Read(cpu: 0, memory: 0.3);
+            growth.Add(Max(host));
+        }
+
+        Assert.Equal(1, admittedAt);
+        Assert.Equal([1, 1, 3, .. Enumerable.Range(3, 13).SelectMany(n => new[] { n, n, n + 1 })], growth);
+
+        // Free of pressure again.
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        foreach (Task<WorkloadLease> granted in waiting)
+        {
+            (await granted.WithTimeout()).Dispose();
+        }
+
+        static int Max(Host host) => host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
+    }
+
+    [Fact]
+    public async Task ShedAgainWhileGrowingBack_EachStepWaitsForTwiceAsLongACalm_UpTo16Readings_AndFreeOfPressureItForgets()
+    {
+        // A class of 16 seats with work always waiting: each time its next seat brings the pressure back, the next step
+        // waits for twice as many calm readings in a row (1, 2, 4, 8, 16, 16), plus the reading taken as it settles.
+        using var host = new Host(Options(o =>
+        {
+            o.TotalConcurrency = 20;
+            o.Classes["reporting"].MaxConcurrency = 16;
+        }));
+        WorkloadClass reporting = host.Scheduler.GetClass("reporting");
+        List<WorkloadLease> running = [reporting.TryAcquire()];
+        host.Read(cpu: 0.9);
+        List<Task<WorkloadLease>> waiting = [.. Enumerable.Range(0, 30).Select(_ => reporting.AcquireAsync(new WorkloadRequest { Background = true }).AsTask())];
+        List<int> readings = [];
+        for (int cycle = 0; cycle < 6; cycle++)
+        {
+            if (cycle > 0)
+            {
+                host.Read(cpu: 0.9);
+            }
+
+            Assert.Equal(0, Max(host));
+            host.Read(cpu: 0.5);
+            readings.Add(ReadingsToGrow(host));
+            Assert.Equal(cycle + 2, Max(host));
+        }
+
+        Assert.Equal([2, 3, 5, 9, 17, 17], readings);
+
+        // It grows back to its configured 16 and is free of pressure: shed again, it starts over, one calm reading a step.
+        while (Max(host) < 16)
+        {
+            ReadingsToGrow(host);
+        }
+
+        Assert.Null(host.Scheduler.GetSnapshot()["reporting"].ShedBy);
+        host.Read(cpu: 0.9);
         foreach (Task<WorkloadLease> granted in waiting.Where(w => w.IsCompleted).ToList())
         {
             running.Add(await granted);
@@ -194,23 +268,49 @@ public sealed class ShedTests
         }
 
         running.ForEach(l => l.Dispose());
-        host.Read(cpu: 0, memory: 0.3);
-        int admittedAt = Max(host);
-        List<int> growth = [];
-        while (Max(host) < 16 && growth.Count < 40)
-        {
-            host.Read(cpu: 0, memory: 0.3);
-            growth.Add(Max(host));
-        }
-
-        Assert.Equal(1, admittedAt);
-        Assert.Equal([1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15, 16], growth);
+        host.Read(cpu: 0.5);
+        Assert.Equal(1, Max(host));
+        Assert.Equal(2, ReadingsToGrow(host));
         foreach (Task<WorkloadLease> granted in waiting)
         {
             (await granted.WithTimeout()).Dispose();
         }
 
+        static int ReadingsToGrow(Host host)
+        {
+            int from = Max(host);
+            int readings = 0;
+            while (Max(host) == from && readings < 100)
+            {
+                host.Read(cpu: 0.5);
+                readings++;
+            }
+
+            return readings;
+        }
+
         static int Max(Host host) => host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
+    }
+
+    [Fact]
+    public void GrowingBack_ByAnEighthUpToHalfOfWhatRanWhenShed_ThenBySeats()
+    {
+        Assert.Equal([5, 9, 10, 11, 12], Steps(from: 1, step: 4, shedAt: 20, count: 5));
+        Assert.Equal([2, 3, 4], Steps(from: 1, step: 4, shedAt: 2, count: 3));
+        Assert.Equal([2, 3], Steps(from: 1, step: 4, shedAt: 1, count: 2));
+        Assert.Equal([8, 9], Steps(from: 7, step: 4, shedAt: 12, count: 2));
+
+        static List<int> Steps(int from, int step, int shedAt, int count)
+        {
+            List<int> limits = [];
+            for (int max = from; limits.Count < count;)
+            {
+                max = PressureMonitor.Grown(max, step, shedAt);
+                limits.Add(max);
+            }
+
+            return limits;
+        }
     }
 
     [Fact]

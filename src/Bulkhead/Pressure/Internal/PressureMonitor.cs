@@ -23,6 +23,13 @@ internal sealed partial class PressureMonitor : IDisposable
     /// <summary>Readings a shed class's limit takes to grow back to its configured limit once admitted again.</summary>
     public const int GrowBackReadings = 8;
 
+    /// <summary>
+    /// The most calm readings in a row a limit growing back waits for before each step: each time a class is shed
+    /// again while growing back, it waits for twice as many, up to this (exponential backoff, as a sender whose
+    /// retransmissions keep failing waits longer each time); free of pressure again, it forgets.
+    /// </summary>
+    public const int MaxPatience = 16;
+
     // By class with a rule, the signals that shed it now (both may) and what pressure holds it to.
     private readonly Dictionary<string, ClassPressure> _state = new(StringComparer.OrdinalIgnoreCase);
     private WorkloadIsolationOptions _options = new();
@@ -135,7 +142,8 @@ internal sealed partial class PressureMonitor : IDisposable
     /// <summary>
     /// What the last reading holds each class with a rule to, each signal with its hysteresis; changes are put in force,
     /// then logged. A class shed is admitted again at the work it still runs (at least one seat), and its limit grows
-    /// by an eighth of its configured limit (at least one seat), until it is free again, on a reading taken wholly under
+    /// by an eighth of its configured limit (at least one seat) up to half of what it ran when shed, then by one seat
+    /// (<see cref="Grown"/>), until it is free again, on a reading taken wholly under
     /// the limit in force while every signal is the hysteresis below its threshold and the class uses its limit: the
     /// work refused meanwhile does not all start at once, bringing the pressure straight back (a memory-heavy class
     /// would take the heap past its limit between two readings).
@@ -160,11 +168,21 @@ internal sealed partial class PressureMonitor : IDisposable
             PressureHold? hold = null;
             bool settling = false;
             bool used = false;
+            int shedAt = was.ShedAt;
+            int patience = Math.Max(1, was.Patience);
+            int calmReadings = was.Calm;
             if (cpu || memory)
             {
                 hold = new PressureHold(memory ? WorkloadPressureSignal.Memory : WorkloadPressureSignal.Cpu, 0);
                 if (was.Hold is not { Sheds: true })
                 {
+                    // What the class ran when the pressure came: its limit grows back quickly to half of it, then by
+                    // one seat a reading.
+                    shedAt = Math.Max(1, InFlight(name));
+
+                    // Shed again while growing back: its last step brought the pressure back, so the next ones wait
+                    // for twice as long a calm.
+                    patience = was.Hold is { Sheds: false } ? Math.Min(MaxPatience, patience * 2) : 1;
                     changes.Add((name, true, memory ? Describe("memory load", last.MemoryLoad, rule.MemoryAbove) : Describe("CPU utilization", last.CpuUtilization, rule.CpuAbove)));
                 }
             }
@@ -180,19 +198,21 @@ internal sealed partial class PressureMonitor : IDisposable
                 // waiting), at the reading before and at this one, so that the reading shows the pressure of the class at
                 // its limit: a limit does not drift up while nothing tests it.
                 used = !held.Sheds && UsesItsLimit(name, held.Max);
-                bool grow = reading && calm && !was.Settling && was.Used && used;
-                int max = held.Sheds ? Math.Max(1, InFlight(name)) : grow ? held.Max + step : held.Max;
+                calmReadings = !reading ? was.Calm : calm && !was.Settling && used ? was.Calm + 1 : 0;
+                bool grow = reading && calmReadings >= patience && was.Used;
+                int max = held.Sheds ? Math.Max(1, InFlight(name)) : grow ? Grown(held.Max, step, was.ShedAt) : held.Max;
                 settling = held.Sheds || grow;
+                calmReadings = settling ? 0 : calmReadings;
                 hold = max >= configured ? null : held with { Max = max };
                 if (held.Sheds)
                 {
-                    changes.Add((name, false, string.Create(CultureInfo.InvariantCulture, $"CPU utilization {last.CpuUtilization:P0}, memory load {last.MemoryLoad:P0}; its limit grows back from {max} to {configured}, by {step} a reading")));
+                    changes.Add((name, false, string.Create(CultureInfo.InvariantCulture, $"CPU utilization {last.CpuUtilization:P0}, memory load {last.MemoryLoad:P0}; its limit grows back from {max} to {configured}, by {step} a reading up to {SlowFrom(shedAt)} (half of the {shedAt} it ran when shed), then by 1{(patience > 1 ? $", after {patience} calm readings in a row each (it was shed again while growing back)" : "")}")));
                 }
             }
 
             if (cpu || memory || hold is not null)
             {
-                next[name] = new ClassPressure(cpu, memory, hold, Settling: settling || (!reading && was.Settling), Used: reading ? used : was.Used);
+                next[name] = new ClassPressure(cpu, memory, hold, Settling: settling || (!reading && was.Settling), Used: reading ? used : was.Used, ShedAt: shedAt, Calm: calmReadings, Patience: patience);
             }
         }
 
@@ -243,6 +263,20 @@ internal sealed partial class PressureMonitor : IDisposable
     /// </summary>
     public static TimeSpan ReclaimAfter(TimeSpan interval) => TimeSpan.FromTicks(Math.Max(interval.Ticks, TimeSpan.TicksPerSecond));
 
+    /// <summary>
+    /// A limit growing back, one step on: by <paramref name="step"/> (an eighth of the configured limit) up to half of
+    /// what the class ran when it was last shed, then by one seat, as TCP's congestion window grows back after a loss
+    /// (quickly to half the window that met it, then a segment a round trip). Where the class ran enough to bring the
+    /// pressure, a limit grows back to it slowly, so that a noisy reading under it does not let a step's worth of work
+    /// start at once and bring the pressure straight back: measured with CPU-heavy reports, an eighth of 32 seats let
+    /// 5 reports start on 2 cores.
+    /// </summary>
+    internal static int Grown(int max, int step, int shedAt) =>
+        max < SlowFrom(shedAt) ? Math.Min(SlowFrom(shedAt), max + step) : max + 1;
+
+    /// <summary>Where a limit growing back slows to one seat a reading: half of what the class ran when it was shed.</summary>
+    private static int SlowFrom(int shedAt) => Math.Max(1, shedAt / 2);
+
     /// <summary>The units of work of a class in flight now.</summary>
     private int InFlight(string name) => _engine.Configuration.ActiveByName.TryGetValue(name, out ClassState? c) ? c.InFlight : 0;
 
@@ -266,5 +300,8 @@ internal sealed partial class PressureMonitor : IDisposable
     /// <param name="Hold">What it is held to, or <see langword="null"/>.</param>
     /// <param name="Settling">Whether its limit changed at the last reading: the next reading is taken under it and only then judged.</param>
     /// <param name="Used">Whether the class used its limit at the last reading.</param>
-    private readonly record struct ClassPressure(bool Cpu, bool Memory, PressureHold? Hold, bool Settling = false, bool Used = false);
+    /// <param name="ShedAt">The units of work the class ran when it was last shed (at least 1); 0 before it was.</param>
+    /// <param name="Calm">The calm readings in a row taken wholly under its limit in force while it used it.</param>
+    /// <param name="Patience">The calm readings in a row its limit needs to grow a step: 1, doubled each time it is shed again while growing back (at most <see cref="MaxPatience"/>).</param>
+    private readonly record struct ClassPressure(bool Cpu, bool Memory, PressureHold? Hold, bool Settling = false, bool Used = false, int ShedAt = 0, int Calm = 0, int Patience = 1);
 }
