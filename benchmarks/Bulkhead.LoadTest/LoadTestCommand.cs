@@ -20,7 +20,19 @@ public static class LoadTestCommand
         var rate = new Option<int?>("--rate") { Description = "Interactive requests per second, open loop (default 100)." };
         var clients = new Option<int?>("--clients") { Description = "Closed-loop report clients (default 16)." };
         var repetitions = new Option<int?>("--repetitions") { Description = "How often the whole sequence runs (default 3; 1 with --quick)." };
-        var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run (default: all).", AllowMultipleArgumentsPerToken = true };
+        var modes = new Option<Mode[]>("--modes") { Description = "Flood modes to run, separated by spaces (default: all).", AllowMultipleArgumentsPerToken = true };
+
+        // An enum parses "A,B" as the flags A | B, an undefined mode that would run as a number.
+        modes.Validators.Add(result =>
+        {
+            foreach (Mode mode in result.GetValueOrDefault<Mode[]>() ?? [])
+            {
+                if (!Enum.IsDefined(mode))
+                {
+                    result.AddError($"--modes: '{result.Tokens.FirstOrDefault(t => t.Value.Contains(',', StringComparison.Ordinal))?.Value ?? mode.ToString()}' is not a mode; separate modes by spaces.");
+                }
+            }
+        });
         var output = new Option<string>("--output") { Description = "Where results.md and the chart go.", DefaultValueFactory = _ => "artifacts/loadtest" };
         var noChart = new Option<bool>("--no-chart") { Description = "Skip the chart." };
         var scenario = new Option<Scenario>("--scenario") { Description = "Isolation (default), CostStep (adaptive protection against a report cost that doubles halfway) Fleet (fleet-wide limits on Redis: round trips and admission time) AdminStorm (200 expensive admin calls at once), RejectionStorm (the report flood while 64 clients hammer an endpoint that refuses them), HotTenant (one tenant of ten sends 10x), Starvation (reports that block ThreadPool threads) Weighted (reports 40x the cost of interactive calls on a shared downstream) SharedDownstream (interactive calls and reports call one dependency, a service in a process of its own, through HttpClient) TwoServices (a report flood enters a front service that calls a back service: with and without propagation) Consumer (the process drains a backlog of report messages from a real rabbitmq-server) or Pressure (a report flood that would take the GC heap past its limit, and CPU-heavy reports on the ThreadPool, against Shed rules)." };

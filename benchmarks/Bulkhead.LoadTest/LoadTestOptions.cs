@@ -92,7 +92,7 @@ public sealed record LoadTestOptions
     public IReadOnlyList<Mode> TwoServicesModes { get; init; } = [Mode.FrontUnpropagated, Mode.FrontPropagated];
 
     /// <summary>Gets the pressure scenario's modes.</summary>
-    public IReadOnlyList<Mode> PressureModes { get; init; } = [Mode.MemoryNoIsolation, Mode.MemoryBulkhead, Mode.MemoryHandTuned, Mode.MemoryBulkheadShed, Mode.CpuNoIsolation, Mode.CpuHandTuned, Mode.CpuShed];
+    public IReadOnlyList<Mode> PressureModes { get; init; } = [Mode.MemoryNoIsolation, Mode.MemoryBulkhead, Mode.MemoryHandTuned, Mode.MemoryBulkheadShed, Mode.MemoryHeapSizedShed, Mode.CpuNoIsolation, Mode.CpuHandTuned, Mode.CpuShed];
 
     /// <summary>Gets the consumer scenario's modes.</summary>
     public IReadOnlyList<Mode> ConsumerModes { get; init; } = [Mode.ConsumerNoIsolation, Mode.ConsumerBulkhead, Mode.ConsumerBulkheadIdle];

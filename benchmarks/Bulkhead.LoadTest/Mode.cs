@@ -123,6 +123,9 @@ public enum Mode
     /// <summary>Memory pressure: as <see cref="MemoryBulkhead"/>, with <c>Shed: { MemoryAbove }</c> on the reporting class.</summary>
     MemoryBulkheadShed,
 
+    /// <summary>Memory pressure: <c>Shed: { MemoryAbove }</c> on a reporting class whose limit is what the heap limit can hold at once.</summary>
+    MemoryHeapSizedShed,
+
     /// <summary>CPU pressure: CPU-heavy reports on the ThreadPool with no protection.</summary>
     CpuNoIsolation,
 

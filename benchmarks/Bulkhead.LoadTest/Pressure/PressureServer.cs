@@ -34,6 +34,12 @@ internal static class PressureServer
     /// <summary>The limit tuned by hand for the heap limit: half of it held by reports at once (8 × 16 MiB of 256 MiB).</summary>
     public const int HandTunedMemoryLimit = 8;
 
+    /// <summary>
+    /// The most reports the heap limit can hold at once, with room for the rest of the process: 12 × 16 MiB of 256 MiB.
+    /// Arithmetic, not tuning: no report can fail for memory, even before the first reading.
+    /// </summary>
+    public const int HeapSizedLimit = 12;
+
     /// <summary>The hand-tuned limit of CPU-heavy reports on the ThreadPool on a 2-core machine (one at a time: docs/adaptive.md).</summary>
     public const int HandTunedCpuLimit = 1;
 
@@ -41,7 +47,7 @@ internal static class PressureServer
 
     public static bool IsPressure(Mode mode) => IsMemory(mode) || mode is Mode.CpuNoIsolation or Mode.CpuHandTuned or Mode.CpuShed;
 
-    public static bool IsMemory(Mode mode) => mode is Mode.MemoryNoIsolation or Mode.MemoryBulkhead or Mode.MemoryHandTuned or Mode.MemoryBulkheadShed;
+    public static bool IsMemory(Mode mode) => mode is Mode.MemoryNoIsolation or Mode.MemoryBulkhead or Mode.MemoryHandTuned or Mode.MemoryBulkheadShed or Mode.MemoryHeapSizedShed;
 
     /// <summary>The environment the server runs in: the memory modes' GC heap hard limit, as a container's limit would set.</summary>
     public static IReadOnlyDictionary<string, string>? Environment(Mode mode) => IsMemory(mode)
@@ -73,13 +79,14 @@ internal static class PressureServer
                 {
                     Mode.CpuHandTuned => HandTunedCpuLimit,
                     Mode.MemoryHandTuned => HandTunedMemoryLimit,
+                    Mode.MemoryHeapSizedShed => HeapSizedLimit,
                     _ => ReportLimit,
                 };
                 c.QueueLimit = 1_000;
                 c.QueueTimeout = TimeSpan.FromSeconds(10);
                 c.Shed = mode switch
                 {
-                    Mode.MemoryBulkheadShed => new WorkloadShedOptions { MemoryAbove = MemoryAbove },
+                    Mode.MemoryBulkheadShed or Mode.MemoryHeapSizedShed => new WorkloadShedOptions { MemoryAbove = MemoryAbove },
                     Mode.CpuShed => new WorkloadShedOptions { CpuAbove = CpuAbove },
                     _ => null,
                 };
