@@ -144,18 +144,13 @@ public sealed class RabbitMqMessageSource : IWorkloadMessageSource<RabbitMqDeliv
             }
 
             _disposed = true;
-            consumers = [.. _open, .. _busy];
-            _open.Clear();
-            _busy.Clear();
+            consumers = TakeConsumersUnsynchronized();
         }
 
         _connection.RecoverySucceededAsync -= OnRecoveredAsync;
         _connection.ConnectionShutdownAsync -= OnConnectionLostAsync;
         _deliveries.Writer.TryComplete();
-        foreach (string consumer in consumers)
-        {
-            await StopAsync(consumer).ConfigureAwait(false);
-        }
+        await StopAllAsync(consumers).ConfigureAwait(false);
 
         await _disposing.CancelAsync().ConfigureAwait(false);
         try
@@ -195,16 +190,10 @@ public sealed class RabbitMqMessageSource : IWorkloadMessageSource<RabbitMqDeliv
         string[] consumers;
         lock (_lock)
         {
-            consumers = [.. _open, .. _busy];
-            _open.Clear();
-            _busy.Clear();
+            consumers = TakeConsumersUnsynchronized();
         }
 
-        foreach (string consumer in consumers)
-        {
-            await StopAsync(consumer).ConfigureAwait(false);
-        }
-
+        await StopAllAsync(consumers).ConfigureAwait(false);
         await AskAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -326,6 +315,23 @@ public sealed class RabbitMqMessageSource : IWorkloadMessageSource<RabbitMqDeliv
 
     /// <summary>Whether the broker closed the channel for what it was asked (AMQP's channel errors), not because the connection went.</summary>
     private static bool IsChannelError(ShutdownEventArgs? reason) => reason?.ReplyCode is 311 or 313 or 403 or 404 or 405 or 406;
+
+    /// <summary>Takes every broker consumer the source has, open or holding a message, out of its lists; under the lock.</summary>
+    private string[] TakeConsumersUnsynchronized()
+    {
+        string[] consumers = [.. _open, .. _busy];
+        _open.Clear();
+        _busy.Clear();
+        return consumers;
+    }
+
+    private async Task StopAllAsync(string[] consumers)
+    {
+        foreach (string consumer in consumers)
+        {
+            await StopAsync(consumer).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// Stops a broker consumer. The client forgets it first, so a consumer stopped while the connection is down does not
