@@ -69,9 +69,9 @@ public sealed class ShedTests
         Assert.Equal(1, back.MaxConcurrency);
         Assert.False(background.IsCompleted);
         host.Read(cpu: 0.69);
-        Assert.Equal(1, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
+        Assert.Equal(1, host.ReportingMax);
         host.Read(cpu: 0.69);
-        Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
+        Assert.Equal(2, host.ReportingMax);
         using WorkloadLease started = await background.WithTimeout();
         Assert.True(started.IsAcquired);
         second.Dispose();
@@ -170,18 +170,18 @@ public sealed class ShedTests
         WorkloadClass reporting = host.Scheduler.GetClass("reporting");
         List<WorkloadLease> running = [.. Enumerable.Range(0, 12).Select(_ => reporting.TryAcquire())];
         host.Read(cpu: 0, memory: 0.85);
-        Assert.Equal(0, Max(host));
+        Assert.Equal(0, host.ReportingMax);
         running.Skip(3).ToList().ForEach(l => l.Dispose());
         running = running[..3];
 
         host.Read(cpu: 0, memory: 0.6);
-        Assert.Equal(3, Max(host));
+        Assert.Equal(3, host.ReportingMax);
         List<Task<WorkloadLease>> waiting = [.. Enumerable.Range(0, 20).Select(_ => reporting.AcquireAsync(new WorkloadRequest { Background = true }).AsTask())];
         List<int> seen = [];
         foreach (double memory in (ReadOnlySpan<double>)[0.6, 0.6, 0.6, 0.75, 0.6, 0.6, 0.6, 0.6])
         {
             host.Read(cpu: 0, memory);
-            seen.Add(Max(host));
+            seen.Add(host.ReportingMax);
         }
 
         Assert.Equal([3, 5, 5, 5, 6, 6, 7, 7], seen);
@@ -189,7 +189,7 @@ public sealed class ShedTests
         // Shed again while it runs 7, and while growing back: once admitted again, it grows by 2 up to 3, then by one, and
         // each step waits for two calm readings in a row instead of one.
         host.Read(cpu: 0, memory: 0.8);
-        Assert.Equal(0, Max(host));
+        Assert.Equal(0, host.ReportingMax);
         Assert.Equal((WorkloadPressureSignal?)WorkloadPressureSignal.Memory, host.Scheduler.GetSnapshot()["reporting"].ShedBy);
 
         // Calm again, with every seat wanted: from 1 to its configured 16, then free of pressure.
@@ -202,12 +202,12 @@ public sealed class ShedTests
         Assert.Equal(7, running.Count);
         running.ForEach(l => l.Dispose());
         host.Read(cpu: 0, memory: 0.3);
-        int admittedAt = Max(host);
+        int admittedAt = host.ReportingMax;
         List<int> growth = [];
-        while (Max(host) < 16 && growth.Count < 60)
+        while (host.ReportingMax < 16 && growth.Count < 60)
         {
             host.Read(cpu: 0, memory: 0.3);
-            growth.Add(Max(host));
+            growth.Add(host.ReportingMax);
         }
 
         Assert.Equal(1, admittedAt);
@@ -220,7 +220,6 @@ public sealed class ShedTests
             (await granted.WithTimeout()).Dispose();
         }
 
-        static int Max(Host host) => host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
     }
 
     [Fact]
@@ -245,16 +244,16 @@ public sealed class ShedTests
                 host.Read(cpu: 0.9);
             }
 
-            Assert.Equal(0, Max(host));
+            Assert.Equal(0, host.ReportingMax);
             host.Read(cpu: 0.5);
             readings.Add(ReadingsToGrow(host));
-            Assert.Equal(cycle + 2, Max(host));
+            Assert.Equal(cycle + 2, host.ReportingMax);
         }
 
         Assert.Equal([2, 3, 5, 9, 17, 17], readings);
 
         // It grows back to its configured 16 and is free of pressure: shed again, it starts over, one calm reading a step.
-        while (Max(host) < 16)
+        while (host.ReportingMax < 16)
         {
             ReadingsToGrow(host);
         }
@@ -269,7 +268,7 @@ public sealed class ShedTests
 
         running.ForEach(l => l.Dispose());
         host.Read(cpu: 0.5);
-        Assert.Equal(1, Max(host));
+        Assert.Equal(1, host.ReportingMax);
         Assert.Equal(2, ReadingsToGrow(host));
         foreach (Task<WorkloadLease> granted in waiting)
         {
@@ -278,9 +277,9 @@ public sealed class ShedTests
 
         static int ReadingsToGrow(Host host)
         {
-            int from = Max(host);
+            int from = host.ReportingMax;
             int readings = 0;
-            while (Max(host) == from && readings < 100)
+            while (host.ReportingMax == from && readings < 100)
             {
                 host.Read(cpu: 0.5);
                 readings++;
@@ -289,7 +288,6 @@ public sealed class ShedTests
             return readings;
         }
 
-        static int Max(Host host) => host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
     }
 
     [Fact]
@@ -325,13 +323,13 @@ public sealed class ShedTests
             host.Read(cpu: 0.1);
         }
 
-        Assert.Equal(1, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
+        Assert.Equal(1, host.ReportingMax);
 
         // Work that uses it: it grows to its configured 2 after a whole reading so used.
         using WorkloadLease one = host.Scheduler.GetClass("reporting").TryAcquire();
         host.Read(cpu: 0.1);
         host.Read(cpu: 0.1);
-        Assert.Equal(2, host.Scheduler.GetSnapshot()["reporting"].MaxConcurrency);
+        Assert.Equal(2, host.ReportingMax);
     }
 
     [Fact]
@@ -419,6 +417,9 @@ public sealed class ShedTests
         public FakeProbe Probe { get; } = new();
 
         public WorkloadScheduler Scheduler { get; }
+
+        /// <summary>Gets the reporting class's limit in force (0 while shed).</summary>
+        public int ReportingMax => Scheduler.GetSnapshot()["reporting"].MaxConcurrency;
 
         /// <summary>The next reading: one interval passes and the monitor reads these values.</summary>
         public void Read(double cpu, double memory = 0)
